@@ -1,0 +1,108 @@
+"""Core commands: init, import, export, runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        directory: Path = typer.Argument(..., help="The new review folder."),
+        protocol: Path | None = typer.Option(
+            None, "--protocol", "-p", help="Protocol YAML (default: the bundled FM-in-medical-imaging protocol)."
+        ),
+        db: str | None = typer.Option(
+            None, "--db", help="Database URL (default: SQLite file in the folder), e.g. postgresql://user@host/db"
+        ),
+    ) -> None:
+        """Create a review folder with its protocol and an empty store.
+
+        Example: fmreview init my-review --protocol protocol.yaml
+        """
+        from fmreview.store import Store
+
+        store = Store.create(directory, protocol_path=protocol, db_url=db)
+        with store.run("init", {"dir": str(directory), "protocol": str(protocol) if protocol else None,
+                                "db": "postgresql" if db and db.startswith("postgres") else "sqlite"}):
+            pass
+        console.print(f"Created review [bold]{store.protocol.name}[/] in {directory} ({store.dialect})")
+
+    @app.command("import")
+    def import_(
+        files: list[Path] = typer.Argument(..., help="Export files (RIS, BibTeX, MEDLINE, XML, CSV, XLSX, JSON …)."),
+        directory: Path = DirOption,
+        source: str | None = typer.Option(None, "--source", "-s", help="Source name for PRISMA (default: file name)."),
+        kind: str = typer.Option("database", "--kind", help="database | other (curated lists, citation searching) | file"),
+        format: str | None = typer.Option(None, "--format", "-f", help="Force a format instead of sniffing it."),
+        strict: bool = typer.Option(False, "--strict", help="Write nothing if any record is malformed."),
+        quiet: bool = QuietOption,
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Import export files; the format is sniffed from the content.
+
+        Bad records are quarantined with a report (or, with --strict, nothing is written).
+
+        Example: fmreview import scopus.ris pubmed.nbib --dir my-review --source Scopus
+        """
+        from fmreview.importer import import_files
+        from fmreview.progress import default_reporter
+
+        store = open_store(directory)
+        result = import_files(store, files, source=source, source_kind=kind, format=format,
+                              strict=strict, reporter=default_reporter(quiet))
+        if as_json:
+            typer.echo(json.dumps({"run": result.run_id, **result.counts(),
+                                   "files": [f.as_dict() for f in result.files],
+                                   "report": str(result.report) if result.report else None}, indent=2))
+            return
+        table = Table("file", "format", "read", "added", "already there", "quarantined")
+        for f in result.files:
+            table.add_row(f.file, f.format, str(f.read), str(f.added), str(f.already_present), str(f.quarantined))
+        console.print(table)
+        for f in result.files:
+            for e in f.errors[:5]:
+                console.print(f"[yellow]quarantined:[/] {e['message']}", highlight=False, markup=False)
+        if result.report:
+            console.print(f"Quarantine report: {result.report}")
+
+    @app.command("export")
+    def export(
+        out: Path = typer.Argument(..., help="Output file; the format follows the extension unless --format is given."),
+        directory: Path = DirOption,
+        format: str | None = typer.Option(None, "--format", "-f", help="ris | bibtex | csv | xlsx | jsonl | parquet"),
+        what: str = typer.Option("works", "--what", help="works | records | included | excluded"),
+    ) -> None:
+        """Export works (with decisions and labels) or the raw records.
+
+        Example: fmreview export included.ris --dir my-review --what included
+        """
+        from fmreview.exporter import export_review
+
+        n = export_review(open_store(directory), out, format=format, what=what)
+        console.print(f"Wrote {n} {what} to {out}")
+
+    @app.command("runs")
+    def runs(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
+        """List every command run on the review (what PRISMA and the methods come from).
+
+        Example: fmreview runs --dir my-review
+        """
+        rows = open_store(directory).runs()
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, default=str))
+            return
+        table = Table("id", "command", "status", "started", "counts")
+        for r in rows:
+            counts = ", ".join(f"{k}={v}" for k, v in (r["counts"] or {}).items() if not isinstance(v, list | dict))
+            table.add_row(str(r["id"]), r["command"], r["status"], str(r["started_at"])[:19], counts)
+        console.print(table)

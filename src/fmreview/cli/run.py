@@ -1,0 +1,49 @@
+"""``fmreview run``: the main job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fmreview.cli.options import QuietOption
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        directory: Path = typer.Argument(Path("fm-review"), help="The review folder (made if missing)."),
+        protocol: Path | None = typer.Option(None, "--protocol", "-p", help="Protocol for a new review."),
+        db: str | None = typer.Option(None, "--db", help="Database URL for a new review (default SQLite)."),
+        quiet: bool = QuietOption,
+    ) -> None:
+        """Run the whole pipeline offline on the protocol's bundled snapshot.
+
+        Imports the snapshot, deduplicates, screens by the eligibility rules, classifies
+        every work, analyses trends and writes the report. Safe to re-run.
+
+        Example: fmreview run ./fm-review
+        """
+        from fmreview.pipeline import run_review
+        from fmreview.progress import default_reporter
+
+        summary = run_review(directory, protocol_path=protocol, db_url=db, reporter=default_reporter(quiet))
+        verb = "Created" if summary.created else "Updated"
+        console.print(f"{verb} review in [bold]{summary.folder.resolve()}[/]")
+        if summary.imported:
+            console.print(
+                f"Snapshot: {summary.imported.get('added', 0)} records added, "
+                f"{summary.imported.get('already_present', 0)} already present"
+            )
+        table = Table("stage", "status", "result", "seconds")
+        for s in summary.stages:
+            res = ", ".join(f"{k}={v}" for k, v in s.counts.items() if not isinstance(v, dict | list))
+            table.add_row(s.name, s.status, res, f"{s.seconds:.1f}")
+        console.print(table)
+        console.print("Wrote:")
+        for name, path in summary.outputs.items():
+            console.print(f"  {name}: {path}", highlight=False)

@@ -1,0 +1,111 @@
+"""Exporting a review: records or works, with decisions and labels once they exist."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from fmreview.errors import InputError
+from fmreview.record import Author, Record
+from fmreview.store import schema
+from fmreview.store.records import row_to_record
+
+EXPORT_FORMATS = ("ris", "bibtex", "csv", "xlsx", "jsonl", "parquet")
+WHAT = ("works", "records", "included", "excluded")
+
+
+def _work_record(m: dict[str, Any]) -> Record:
+    return Record(
+        title=m["title"] or "",
+        abstract=m["abstract"] or "",
+        authors=[Author(*a) for a in (m["authors"] or [])],
+        year=m["year"],
+        date=m["date"],
+        venue=m["venue"] or "",
+        type=m["type"] or "",
+        keywords=list(m["keywords"] or []),
+        language=m["language"] or "",
+        url=m["url"] or "",
+        doi=m["doi"],
+        arxiv=m["arxiv"],
+        pmid=m["pmid"],
+        openalex=m["openalex"],
+        source_labels=list(m["source_labels"] or []),
+    )
+
+
+def current_decisions(conn: sa.engine.Connection) -> dict[int, dict[str, Any]]:
+    """The latest decision per work (by id): label, stage, criterion, reviewer."""
+    d = schema.decisions
+    latest: dict[int, dict[str, Any]] = {}
+    for row in conn.execute(sa.select(d).order_by(d.c.id)):
+        m = row._mapping
+        latest[m["work_id"]] = {
+            "decision": m["label"],
+            "stage": m["stage"],
+            "criterion": m["criterion"],
+            "reviewer": m["reviewer"],
+        }
+    return latest
+
+
+def current_labels(conn: sa.engine.Connection) -> dict[int, dict[str, list[str]]]:
+    """Labels per work and axis (newest rows of the newest status win; rejected dropped)."""
+    lab = schema.labels
+    out: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    superseded = set(
+        conn.execute(sa.select(lab.c.supersedes).where(lab.c.supersedes.is_not(None))).scalars()
+    )
+    for row in conn.execute(sa.select(lab).order_by(lab.c.id)):
+        m = row._mapping
+        if m["id"] in superseded or m["status"] == "rejected":
+            continue
+        vals = out[m["work_id"]][m["axis"]]
+        if m["value"] not in vals:
+            vals.append(m["value"])
+    return {k: dict(v) for k, v in out.items()}
+
+
+def export_review(store: Any, path: Path | str, *, format: str | None = None, what: str = "works") -> int:
+    """Write the review's works (or raw records) to ``path``; returns the number written."""
+    from fmreview import formats
+
+    path = Path(path)
+    fmt = format or {".bib": "bibtex", ".ris": "ris", ".csv": "csv", ".xlsx": "xlsx",
+                     ".jsonl": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower())
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(
+            f"cannot export to {path.name!r}: unknown format {fmt!r}; available: {', '.join(EXPORT_FORMATS)}"
+        )
+    if what not in WHAT:
+        raise InputError(f"unknown export set {what!r}; available: {', '.join(WHAT)}")
+    with store.run("export", {"path": str(path), "format": fmt, "what": what}) as run:
+        with store.connect() as conn:
+            if what == "records":
+                rows = conn.execute(sa.select(schema.records).order_by(schema.records.c.id))
+                recs: list[Any] = [row_to_record(r) for r in rows]
+            else:
+                decisions = current_decisions(conn)
+                labels = current_labels(conn)
+                recs = []
+                q = sa.select(schema.works).where(schema.works.c.merged_into.is_(None)).order_by(schema.works.c.id)
+                for row in conn.execute(q):
+                    m = dict(row._mapping)
+                    dec = decisions.get(m["id"], {})
+                    if what == "included" and dec.get("decision") != "include":
+                        continue
+                    if what == "excluded" and dec.get("decision") != "exclude":
+                        continue
+                    rec = _work_record(m)
+                    rec.extra = {"work_id": m["id"]}
+                    if dec:
+                        rec.extra.update({k: v for k, v in dec.items() if v})
+                    if m["id"] in labels:
+                        rec.extra["labels"] = labels[m["id"]]
+                    recs.append(rec)
+        n = formats.write_records(recs, path, format=fmt)
+        run.counts["written"] = n
+    return n

@@ -1,0 +1,145 @@
+"""The normalised bibliographic record every importer and source produces.
+
+A :class:`Record` is what one entry of one file (or one API result) says, normalised:
+identifiers in canonical form (:mod:`fmreview.ids`), authors as (family, given), Unicode
+NFC text. The raw source entry is kept unchanged in :attr:`Record.raw` so nothing is lost.
+Provenance that belongs to the import (file, format, run) is added by the store.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Publication types a Record may carry (``type``); importers map source types onto these.
+RECORD_TYPES = (
+    "article",
+    "review",
+    "conference",
+    "preprint",
+    "book",
+    "chapter",
+    "thesis",
+    "editorial",
+    "letter",
+    "erratum",
+    "abstract",
+    "dataset",
+    "report",
+    "other",
+)
+
+#: The identifier fields of a Record, in the order dedupe trusts them.
+ID_FIELDS = ("doi", "arxiv", "pmid", "pmcid", "openalex", "s2", "isbn", "issn")
+
+
+@dataclass(slots=True)
+class Author:
+    family: str
+    given: str = ""
+
+    def display(self) -> str:
+        return f"{self.family}, {self.given}" if self.given else self.family
+
+
+@dataclass(slots=True)
+class Record:
+    """One bibliographic record, normalised.
+
+    ``position`` is the 1-based record number in its file; ``line`` the 1-based line where
+    it starts (when the format has lines). ``source_labels`` carries labels a source gives
+    (e.g. a curated list's section), ``extra`` any further named fields worth keeping.
+    """
+
+    title: str = ""
+    abstract: str = ""
+    authors: list[Author] = field(default_factory=list)
+    year: int | None = None
+    date: str | None = None  # ISO 8601: YYYY, YYYY-MM or YYYY-MM-DD
+    venue: str = ""
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""
+    publisher: str = ""
+    type: str = ""
+    keywords: list[str] = field(default_factory=list)
+    language: str = ""
+    url: str = ""
+    doi: str | None = None
+    arxiv: str | None = None
+    pmid: str | None = None
+    pmcid: str | None = None
+    openalex: str | None = None
+    s2: str | None = None
+    isbn: str | None = None
+    issn: str | None = None
+    source_labels: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    position: int | None = None
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        data = dict(data)
+        data["authors"] = [
+            a if isinstance(a, Author) else Author(**a) if isinstance(a, dict) else Author(*a)
+            for a in data.get("authors") or []
+        ]
+        known = {f for f in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def ids(self) -> dict[str, str]:
+        return {f: getattr(self, f) for f in ID_FIELDS if getattr(self, f)}
+
+
+_WS = re.compile(r"\s+")
+
+
+def clean_text(value: Any) -> str:
+    """NFC-normalise, drop control characters, collapse white space."""
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", str(value))
+    text = "".join(ch if ch in "\t\n" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return _WS.sub(" ", text).strip()
+
+
+def parse_year(value: Any) -> int | None:
+    """The first plausible 4-digit year (1000-2999) in ``value``."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value if 1000 <= value <= 2999 else None
+    m = re.search(r"(?<!\d)([12]\d{3})(?!\d)", str(value))
+    return int(m.group(1)) if m else None
+
+
+def split_name(name: str) -> Author:
+    """Split a personal name into (family, given).
+
+    Handles ``Family, Given``, ``Family G.`` (MEDLINE/WoS style), and ``Given Family``.
+    """
+    name = clean_text(name).strip(" ;.")
+    if not name:
+        return Author("")
+    if "," in name:
+        family, given = name.split(",", 1)
+        return Author(family.strip(), given.strip())
+    parts = name.split()
+    if len(parts) == 1:
+        return Author(parts[0])
+    # "Smith JA" / "Smith J.A." : trailing initials
+    if re.fullmatch(r"(?:[A-Z]\.?-?){1,4}", parts[-1]):
+        return Author(" ".join(parts[:-1]), parts[-1])
+    # particles stay with the family name: "Ludwig van Beethoven"
+    particles = {"van", "von", "de", "der", "den", "da", "di", "del", "la", "le", "du", "dos", "ten", "ter"}
+    i = len(parts) - 1
+    while i > 1 and parts[i - 1].lower() in particles:
+        i -= 1
+    return Author(" ".join(parts[i:]), " ".join(parts[:i]))

@@ -1,0 +1,308 @@
+"""The review store's tables (SQLAlchemy Core), the single description of the schema.
+
+The schema is created and changed only by the Alembic migrations in
+``fmreview/migrations/versions``; this module mirrors their result so library code can
+build queries (never SQL strings). ``tests/test_store_schema.py`` checks that the two agree.
+
+Append-only tables (``decisions``, ``labels``, ``dedupe_decisions``) are protected by
+triggers that refuse UPDATE and DELETE: a correction is a new row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+#: Every command run: the PRISMA numbers and the methods paragraph are derived from here.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("command", String(64), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("version", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False, default="running"),  # running|ok|failed|interrupted
+    Column("counts", JSON, nullable=False, default=dict),
+    Column("config", JSON, nullable=False, default=dict),
+    Column("error", Text),
+)
+
+#: One literature search (one source, one query, one run): PRISMA identification per database.
+searches = Table(
+    "searches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("query", JSON, nullable=False),
+    Column("url", Text),
+    Column("since", String(32)),
+    Column("until", String(32)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("total_hits", Integer),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("cursor", JSON),  # resume state
+    Column("status", String(16), nullable=False, default="running"),  # running|done|failed
+    Column("error", Text),
+)
+
+#: One row per retrieved or imported item; never deleted.
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("source", String(128), nullable=False),
+    Column("source_kind", String(16), nullable=False),  # database|other|file
+    Column("origin", Text),  # file path, or the query
+    Column("format", String(32)),
+    Column("position", Integer),
+    Column("line", Integer),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("search_id", Integer, ForeignKey("searches.id")),
+    Column("retrieved_at", DateTime(timezone=True), nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False, default=list),  # [[family, given], ...]
+    Column("year", Integer),
+    Column("date", String(10)),
+    Column("venue", Text, nullable=False, default=""),
+    Column("volume", String(64), nullable=False, default=""),
+    Column("issue", String(64), nullable=False, default=""),
+    Column("pages", String(64), nullable=False, default=""),
+    Column("publisher", Text, nullable=False, default=""),
+    Column("type", String(32), nullable=False, default=""),
+    Column("keywords", JSON, nullable=False, default=list),
+    Column("language", String(32), nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("doi", String(255)),
+    Column("arxiv", String(64)),
+    Column("pmid", String(16)),
+    Column("pmcid", String(16)),
+    Column("openalex", String(32)),
+    Column("s2", String(64)),
+    Column("isbn", String(16)),
+    Column("issn", String(16)),
+    Column("source_labels", JSON, nullable=False, default=list),
+    Column("extra", JSON, nullable=False, default=dict),
+    Column("raw", JSON),
+)
+Index("ix_records_doi", records.c.doi)
+Index("ix_records_arxiv", records.c.arxiv)
+Index("ix_records_pmid", records.c.pmid)
+Index("ix_records_openalex", records.c.openalex)
+Index("ix_records_run", records.c.run_id)
+
+#: Bad records kept aside by an import (never silently dropped).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("format", String(32)),
+    Column("position", Integer),
+    Column("line", Integer),
+    Column("field", String(64)),
+    Column("found", Text),
+    Column("expected", Text),
+    Column("message", Text, nullable=False),
+)
+
+# ----------------------------------------------------------------------------- 0002 works
+#: Dedupe clusters: one work per cluster, with merged best values per field.
+works = Table(
+    "works",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("canonical_record_id", Integer, ForeignKey("records.id"), nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False, default=list),
+    Column("year", Integer),
+    Column("date", String(10)),
+    Column("venue", Text, nullable=False, default=""),
+    Column("type", String(32), nullable=False, default=""),
+    Column("keywords", JSON, nullable=False, default=list),
+    Column("language", String(32), nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("doi", String(255)),
+    Column("arxiv", String(64)),
+    Column("pmid", String(16)),
+    Column("openalex", String(32)),
+    Column("source_labels", JSON, nullable=False, default=list),
+    Column("created_run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("updated_run_id", Integer, ForeignKey("runs.id")),
+    Column("merged_into", Integer, ForeignKey("works.id")),  # set when a later run merges works
+)
+
+#: Membership of records in works, with the reason for each link.
+work_records = Table(
+    "work_records",
+    metadata,
+    Column("record_id", Integer, ForeignKey("records.id"), primary_key=True),
+    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    Column("link", String(16), nullable=False),  # canonical|duplicate|version-of
+    Column("score", Float),
+    Column("reason", JSON, nullable=False, default=dict),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+)
+Index("ix_work_records_work", work_records.c.work_id)
+
+#: Uncertain pairs waiting for a person.
+dedupe_pairs = Table(
+    "dedupe_pairs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_a", Integer, ForeignKey("records.id"), nullable=False),
+    Column("record_b", Integer, ForeignKey("records.id"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", JSON, nullable=False, default=dict),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    UniqueConstraint("record_a", "record_b", name="uq_dedupe_pairs_ab"),
+)
+
+#: Human answers on pairs (append-only): later runs respect them.
+dedupe_decisions = Table(
+    "dedupe_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_a", Integer, ForeignKey("records.id"), nullable=False),
+    Column("record_b", Integer, ForeignKey("records.id"), nullable=False),
+    Column("same", Boolean, nullable=False),
+    Column("reviewer", String(128), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# ----------------------------------------------------------------------------- 0003 screening
+#: Screening decisions (append-only): the current state of a work is derived from its history.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    Column("stage", String(32), nullable=False),  # automation|title_abstract|full_text|resolution
+    Column("reviewer", String(128), nullable=False),
+    Column("label", String(16), nullable=False),  # include|exclude|maybe
+    Column("criterion", String(64)),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("model", JSON),  # ranking model config, rank and score at that moment
+    Column("run_id", Integer, ForeignKey("runs.id")),
+)
+Index("ix_decisions_work", decisions.c.work_id)
+
+#: Cached computations: feature matrices, trained models, analysis results.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("content_type", String(64), nullable=False, default="application/json"),
+    Column("data", LargeBinary),
+    Column("meta", JSON, nullable=False, default=dict),
+)
+Index("ix_artifacts_kind_key", artifacts.c.kind, artifacts.c.key)
+
+# ----------------------------------------------------------------------------- 0004 labels
+#: Extracted values per work and axis (append-only; a human override is a new row).
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    Column("axis", String(64), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("method", String(16), nullable=False),  # list|rule|model|llm|human
+    Column("confidence", Float),
+    Column("evidence", JSON, nullable=False, default=list),  # [{field,start,end,text}]
+    Column("role", String(32)),  # datasets: pretraining|evaluation|...
+    Column("status", String(16), nullable=False, default="auto"),  # auto|confirmed|corrected|rejected
+    Column("reviewer", String(128)),
+    Column("supersedes", Integer, ForeignKey("labels.id")),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_labels_work_axis", labels.c.work_id, labels.c.axis)
+
+# ----------------------------------------------------------------------------- 0005 effects
+#: Study-level outcomes for meta-analysis (raw counts or yi/vi).
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("work_id", Integer, ForeignKey("works.id")),
+    Column("study", Text, nullable=False),
+    Column("outcome", String(128), nullable=False),
+    Column("measure", String(16)),
+    Column("subgroup", String(128)),
+    Column("yi", Float),
+    Column("vi", Float),
+    Column("ai", Float),
+    Column("bi", Float),
+    Column("ci", Float),
+    Column("di", Float),
+    Column("n1i", Float),
+    Column("n2i", Float),
+    Column("m1i", Float),
+    Column("m2i", Float),
+    Column("sd1i", Float),
+    Column("sd2i", Float),
+    Column("xi", Float),
+    Column("ni", Float),
+    Column("ri", Float),
+    Column("moderators", JSON, nullable=False, default=dict),
+    Column("source", Text, nullable=False, default=""),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# ----------------------------------------------------------------------------- 0006 versions, users
+#: Review versions (living updates): the PRISMA "previous version" arm and "what changed".
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("counts", JSON, nullable=False, default=dict),
+    Column("included", JSON, nullable=False, default=list),  # work ids included at that version
+    Column("note", Text, nullable=False, default=""),
+)
+
+#: Web-app accounts.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # admin|reviewer
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+APPEND_ONLY = ("decisions", "labels", "dedupe_decisions")

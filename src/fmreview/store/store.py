@@ -1,0 +1,305 @@
+"""The review store: one database per review, opened from the review folder.
+
+A review is a folder::
+
+    fm-review/
+      protocol.yaml     the protocol (copied in by ``fmreview init``)
+      review.db         the SQLite store (default), or
+      review.json       {"db": "postgresql://..."} when the store lives in PostgreSQL
+
+The schema is created and upgraded only by Alembic migrations (``fmreview.migrations``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from fmreview import __version__
+from fmreview.errors import FmreviewError, StoreError
+from fmreview.progress import Clock, utcnow
+from fmreview.protocol.model import Protocol
+from fmreview.store import schema
+
+DB_FILE = "review.db"
+CONFIG_FILE = "review.json"
+PROTOCOL_FILE = "protocol.yaml"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a database URL, with SQLite set up for WAL and foreign keys."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        engine = sa.create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    elif url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    else:
+        try:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:  # pragma: no cover - depends on extras
+            raise StoreError(
+                f"cannot use {url.split('://')[0]}: driver missing ({exc.name}); "
+                "install it with: pip install 'fmreview[postgres]'"
+            ) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest migration (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@dataclass
+class Run:
+    """A command run in progress: fill ``counts``; it is saved when the run ends."""
+
+    id: int
+    command: str
+    counts: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+class Store:
+    """A review's store.
+
+    Use :meth:`create` (``fmreview init``), :meth:`open` (every other command) or
+    :meth:`memory` (tests). Writes go through :meth:`begin` transactions.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        folder: Path | None = None,
+        protocol: Protocol | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.folder = folder
+        self._protocol = protocol
+        self.clock = clock
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def memory(cls, protocol: Protocol | None = None, *, clock: Clock = utcnow) -> Store:
+        engine = make_engine("sqlite://")
+        migrate(engine)
+        return cls(engine, protocol=protocol or _flagship(), clock=clock)
+
+    @classmethod
+    def create(
+        cls,
+        folder: Path | str,
+        *,
+        protocol_path: Path | str | None = None,
+        db_url: str | None = None,
+        clock: Clock = utcnow,
+    ) -> Store:
+        """Create a review folder with its protocol and an empty, migrated store."""
+        folder = Path(folder)
+        if (folder / PROTOCOL_FILE).exists() or (folder / DB_FILE).exists():
+            raise StoreError(
+                f"{folder} already holds a review; open it with --dir {folder} or choose a new folder"
+            )
+        src = Path(protocol_path) if protocol_path else _flagship_path()
+        protocol = _load_protocol(src)  # validate before writing anything
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, folder / PROTOCOL_FILE)
+        if db_url:
+            (folder / CONFIG_FILE).write_text(json.dumps({"db": db_url}, indent=2) + "\n")
+        url = db_url or f"sqlite:///{(folder / DB_FILE).resolve()}"
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot reach the database {_safe_url(url)}: {exc.orig}") from exc
+        return cls(engine, folder=folder, protocol=protocol, clock=clock)
+
+    @classmethod
+    def open(cls, folder: Path | str, *, clock: Clock = utcnow, upgrade: bool = True) -> Store:
+        """Open an existing review folder (migrating its schema to the newest version)."""
+        folder = Path(folder)
+        if not (folder / PROTOCOL_FILE).exists():
+            raise StoreError(
+                f"{folder.resolve()} is not a review folder (no {PROTOCOL_FILE}); "
+                "create one with: fmreview init DIR"
+            )
+        url = f"sqlite:///{(folder / DB_FILE).resolve()}"
+        if (folder / CONFIG_FILE).exists():
+            try:
+                url = json.loads((folder / CONFIG_FILE).read_text())["db"]
+            except (ValueError, KeyError) as exc:
+                raise StoreError(
+                    f"{folder / CONFIG_FILE}: expected a JSON object with key 'db' (a database URL)"
+                ) from exc
+        engine = make_engine(url)
+        if upgrade:
+            try:
+                migrate(engine)
+            except sa.exc.OperationalError as exc:
+                raise StoreError(f"cannot open the database {_safe_url(url)}: {exc.orig}") from exc
+        return cls(engine, folder=folder, clock=clock)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def protocol(self) -> Protocol:
+        if self._protocol is None:
+            if self.folder is None:
+                self._protocol = _flagship()
+            else:
+                self._protocol = _load_protocol(self.folder / PROTOCOL_FILE)
+        return self._protocol
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed on success, rolled back on any exception."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ runs
+    @contextmanager
+    def run(self, command: str, params: dict[str, Any] | None = None) -> Iterator[Run]:
+        """Record a command run in ``runs``; status ok / failed / interrupted at exit."""
+        params = _jsonable(params or {})
+        with self.begin() as conn:
+            run_id = conn.execute(
+                sa.insert(schema.runs).values(
+                    command=command,
+                    params=params,
+                    version=__version__,
+                    started_at=self.clock(),
+                    status="running",
+                    counts={},
+                    config={},
+                )
+            ).inserted_primary_key[0]
+        run = Run(id=int(run_id), command=command)
+        status, error = "ok", None
+        try:
+            yield run
+        except KeyboardInterrupt:
+            status, error = "interrupted", "interrupted by the user"
+            raise
+        except FmreviewError as exc:
+            status, error = "failed", str(exc)
+            raise
+        except BaseException as exc:
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            with self.begin() as conn:
+                conn.execute(
+                    sa.update(schema.runs)
+                    .where(schema.runs.c.id == run.id)
+                    .values(
+                        ended_at=self.clock(),
+                        status=status,
+                        counts=_jsonable(run.counts),
+                        config=_jsonable(run.config),
+                        error=error,
+                    )
+                )
+
+    def runs(self, command: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(schema.runs).order_by(schema.runs.c.id)
+        if command:
+            q = q.where(schema.runs.c.command == command)
+        with self.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for a message
+        return url.split("@")[-1]
+
+
+def _flagship_path() -> Path:
+    try:
+        from fmreview.protocol import flagship_path
+
+        return Path(flagship_path())
+    except ImportError:  # the loader module arrives with the protocol work
+        return Path(__file__).resolve().parent.parent / "data" / "protocols" / "fm-medical-imaging.yaml"
+
+
+def _load_protocol(path: Path) -> Protocol:
+    try:
+        from fmreview.protocol import load_protocol
+    except ImportError:
+        import yaml
+
+        from fmreview.errors import ProtocolError
+
+        if not path.exists():
+            raise ProtocolError(f"protocol file {path} does not exist") from None
+        try:
+            return Protocol.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except Exception as exc:  # noqa: BLE001
+            raise ProtocolError(f"{path}: {exc}") from exc
+    return load_protocol(path)
+
+
+def _flagship() -> Protocol:
+    return _load_protocol(_flagship_path())
+
+
+def env_db_url() -> str | None:
+    """The database URL from ``FMREVIEW_DB`` (used by tests and deployments)."""
+    return os.environ.get("FMREVIEW_DB") or None

@@ -1,0 +1,96 @@
+"""Shared fixtures: in-memory and file-backed stores, PostgreSQL when available."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fmreview.store import Store
+
+DATA = Path(__file__).parent / "data"
+BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+PG_URL = os.environ.get("FMREVIEW_TEST_PG_URL")
+
+
+def bench_dir(*parts: str) -> Path:
+    """A folder of ../shared/bench, or skip the test when the shared data is absent."""
+    path = BENCH.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"benchmark data {path} is absent")
+    return path
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """An in-memory store with the flagship protocol."""
+    s = Store.memory()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def minimal_store() -> Iterator[Store]:
+    from fmreview.store.store import _load_protocol
+
+    s = Store.memory(_load_protocol(DATA / "protocol-minimal.yaml"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[Store]:
+    """A SQLite store in a review folder under tmp_path, with the flagship protocol."""
+    s = Store.create(tmp_path / "review")
+    yield s
+    s.close()
+
+
+def _pg_database() -> Iterator[str]:
+    if not PG_URL:
+        if os.environ.get("FMREVIEW_REQUIRE_PG"):
+            pytest.fail("FMREVIEW_REQUIRE_PG is set but FMREVIEW_TEST_PG_URL is not")
+        pytest.skip("PostgreSQL not configured (set FMREVIEW_TEST_PG_URL; .ci/start-postgres.sh prints it)")
+    import sqlalchemy as sa
+
+    from fmreview.store.store import make_engine
+
+    name = f"fmr_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))  # name is generated above, not input
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database (dropped after the test)."""
+    yield from _pg_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A file-backed store on SQLite and on PostgreSQL (same schema, same tests)."""
+    if request.param == "sqlite":
+        s = Store.create(tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml")
+        yield s
+        s.close()
+    else:
+        gen = _pg_database()
+        url = next(gen)
+        s = Store.create(tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml", db_url=url)
+        try:
+            yield s
+        finally:
+            s.close()
+            for _ in gen:
+                pass
