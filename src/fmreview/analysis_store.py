@@ -1,0 +1,148 @@
+"""``fmreview analyze`` over the store: feed the trend analysis its tidy tables, keep the result.
+
+The included works (:func:`fmreview.status.work_statuses`) and their current labels become
+the two tables of :mod:`fmreview.analysis`; the result is stored as JSON in ``artifacts``
+(kind ``analysis``) so the report and the web app read the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from fmreview.progress import NullReporter, Reporter
+from fmreview.status import work_statuses
+from fmreview.store import schema
+
+ARTIFACT_KIND = "analysis"
+ARTIFACT_KEY = "latest"
+
+
+def label_frame(store: Any) -> pd.DataFrame:
+    """Current labels as ``work_id, axis, value, method, role`` (one row per value)."""
+    try:
+        from fmreview.extract.store_io import current_labels as extract_current
+    except ModuleNotFoundError:
+        extract_current = None
+    if extract_current is not None:
+        df = extract_current(store)
+        if "role" not in df.columns:
+            df = df.assign(role=None)
+        return df
+    from fmreview.exporter import current_labels
+
+    with store.connect() as conn:
+        rows = [
+            {"work_id": wid, "axis": axis, "value": v, "method": None, "role": None}
+            for wid, axes in current_labels(conn).items()
+            for axis, vals in axes.items()
+            for v in vals
+        ]
+    return pd.DataFrame(rows, columns=["work_id", "axis", "value", "method", "role"])
+
+
+def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The included works and their labels, as the analysis expects them."""
+    statuses = work_statuses(store)
+    included = [wid for wid, s in statuses.items() if s.status == "included"]
+    w = schema.works
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(w.c.id, w.c.year, w.c.date, w.c.title).where(w.c.id.in_(included))
+        ).all() if included else []
+    works = pd.DataFrame(
+        [{"work_id": r.id, "year": r.year, "date": r.date, "title": r.title} for r in rows],
+        columns=["work_id", "year", "date", "title"],
+    )
+    labels = label_frame(store)
+    labels = labels[labels["work_id"].isin(set(works["work_id"]))].reset_index(drop=True)
+    return works, labels
+
+
+def analysis_settings(store: Any, **overrides: Any) -> Any:
+    from fmreview.analysis import coerce_settings
+    from fmreview.snapshot import gazetteer_path
+
+    a = store.protocol.analyses
+    gazetteer = None
+    if store.protocol.gazetteer is not None:
+        path = gazetteer_path()
+        if store.protocol.gazetteer.file and store.folder is not None:
+            path = store.folder / store.protocol.gazetteer.file
+        if path.exists():
+            gazetteer = pd.read_csv(path)
+    base: dict[str, Any] = {
+        "events": [{"name": e.name, "date": e.date} for e in a.events],
+        "min_cell": a.min_cell,
+        "alpha": a.alpha,
+        "include_partial": not a.exclude_partial_years,
+        "start_year": a.first_year,
+        "gazetteer": gazetteer,
+        "as_of": store.clock().date(),
+    }
+    if a.findings:
+        base["findings"] = a.findings
+    base.update(overrides)
+    return coerce_settings(base)
+
+
+@dataclass
+class StoredAnalysis:
+    run_id: int
+    result: Any  # fmreview.analysis.AnalysisResult
+
+    def summary_counts(self) -> dict[str, Any]:
+        meta = self.result.meta
+        supported = sum(1 for f in self.result.findings if f.get("supported"))
+        return {
+            "works_analysed": meta.get("n_works", meta.get("works")),
+            "tables": len(self.result.tables),
+            "findings_supported": f"{supported}/{len(self.result.findings)}",
+        }
+
+
+def analyze_store(store: Any, *, reporter: Reporter | None = None, **overrides: Any) -> StoredAnalysis:
+    """Analyse the included works and store the result (artifact ``analysis/latest``)."""
+    from fmreview.analysis import analyze
+
+    reporter = reporter or NullReporter()
+    with store.run("analyze", {k: str(v) for k, v in overrides.items()}) as run:
+        works, labels = analysis_frames(store)
+        settings = analysis_settings(store, **overrides)
+        result = analyze(works, labels, settings, reporter=reporter)
+        payload = result.to_json().encode("utf-8")
+        with store.begin() as conn:
+            conn.execute(
+                sa.insert(schema.artifacts).values(
+                    kind=ARTIFACT_KIND, key=ARTIFACT_KEY, run_id=run.id, created_at=store.clock(),
+                    content_type="application/json", data=payload,
+                    meta={"works": len(works), "labels": len(labels)},
+                )
+            )
+        stored = StoredAnalysis(run.id, result)
+        run.counts.update(stored.summary_counts())
+        run.config = {"settings": {k: str(v) for k, v in vars(settings).items() if k != "gazetteer"}}
+    return stored
+
+
+def load_latest_analysis(store: Any) -> dict[str, Any] | None:
+    """The newest stored analysis as a dict (``to_dict`` form), or None."""
+    a = schema.artifacts
+    with store.connect() as conn:
+        row = conn.execute(
+            sa.select(a.c.data).where(a.c.kind == ARTIFACT_KIND, a.c.key == ARTIFACT_KEY)
+            .order_by(a.c.id.desc()).limit(1)
+        ).first()
+    return json.loads(row.data) if row else None
+
+
+def explain_store(store: Any, query: list[str]) -> pd.DataFrame:
+    """The included works behind one cell: ``AXIS=VALUE [AXIS=VALUE…] [YEAR]``."""
+    from fmreview.analysis import explain
+
+    works, labels = analysis_frames(store)
+    return explain(works, labels, query, analysis_settings(store))

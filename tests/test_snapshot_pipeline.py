@@ -1,0 +1,57 @@
+"""The bundled snapshot and `fmreview run` (whatever stages exist)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from fmreview.cli import main
+from fmreview.pipeline import run_review
+from fmreview.snapshot import SOURCE, read_snapshot, snapshot_path
+from fmreview.store import Store, schema
+
+
+def test_snapshot_rows_become_records_with_list_labels() -> None:
+    with snapshot_path().open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    recs = list(read_snapshot())
+    assert len(recs) == len(rows) > 700
+    with_arxiv = [r for r, row in zip(recs, rows, strict=True) if row["arxiv_id"]]
+    assert with_arxiv and all(r.arxiv and "v" not in r.arxiv for r in with_arxiv)
+    first = recs[0]
+    assert first.title == rows[0]["title"]
+    assert first.extra["fm_type"] == rows[0]["fm_type"]
+    assert first.source_labels and all("@" not in s for s in first.source_labels)
+
+
+def test_run_builds_a_review_and_is_idempotent(tmp_path: Path) -> None:
+    folder = tmp_path / "fm"
+    first = run_review(folder)
+    assert first.created and first.imported["added"] == len(list(read_snapshot()))
+    again = run_review(folder)
+    assert not again.created and again.imported["added"] == 0
+    store = Store.open(folder)
+    with store.connect() as conn:
+        sources = set(conn.execute(sa.select(schema.records.c.source).distinct()).scalars())
+        kinds = set(conn.execute(sa.select(schema.records.c.source_kind).distinct()).scalars())
+        n_works = conn.execute(sa.select(sa.func.count()).select_from(schema.works)).scalar_one()
+    assert sources == {SOURCE} and kinds == {"other"}
+    assert 0 < n_works <= first.imported["added"]
+    commands = [r["command"] for r in store.runs()]
+    assert commands.count("run") == 2 and "import-snapshot" in commands
+    assert all(r["status"] == "ok" for r in store.runs())
+
+
+def test_cli_run_prints_where_it_wrote(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["run", str(tmp_path / "r"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "review.db" in out and str((tmp_path / "r").resolve()) in out.replace("\n", "")
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["runs", "--dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "not a review folder" in err and "Traceback" not in err
