@@ -51,17 +51,59 @@ def test_multi_rater_on_two_raters_without_missing_matches_cohen_style_formulas(
     a = rng.choice(["include", "exclude"], 60)
     b = np.where(rng.random(60) < 0.8, a, rng.choice(["include", "exclude"], 60))
     frame = pd.DataFrame({"A": a, "B": b})
-    coefs = {c.name: c for c in multi_rater(frame)}
+    coefs = {c.name: c for c in multi_rater(frame, n_boot=200)}
     po = float(np.mean(a == b))
     pi = (np.mean(a == "include") + np.mean(b == "include")) / 2
     # Gwet's AC1 for two categories: pe = 2*pi*(1-pi)
     ac1 = (po - 2 * pi * (1 - pi)) / (1 - 2 * pi * (1 - pi))
-    assert coefs["Gwet's AC1"].value == pytest.approx(ac1, abs=1e-4)  # irrCAC rounds to 5 digits
+    assert coefs["Gwet's AC1"].value == pytest.approx(ac1, abs=1e-12)
     # Fleiss' kappa (Scott's pi for two raters): pe = pi^2 + (1-pi)^2
     fk = (po - (pi**2 + (1 - pi) ** 2)) / (1 - (pi**2 + (1 - pi) ** 2))
-    assert coefs["Fleiss' kappa"].value == pytest.approx(fk, abs=1e-4)
+    assert coefs["Fleiss' kappa"].value == pytest.approx(fk, abs=1e-12)
     for c in coefs.values():
         assert c.ci_low is not None and c.ci_low <= c.value <= c.ci_high
+
+
+def test_multi_rater_matches_irrcac_with_missing_votes() -> None:
+    # Values printed by irrCAC 0.4.4 (Gwet's R package port; rounded to 5 digits) on this data.
+    frame = pd.DataFrame(
+        {
+            "r1": ["inc", "exc", "exc", "inc", "exc", "exc", None],
+            "r2": ["inc", "exc", "inc", "inc", "exc", "exc", "exc"],
+            "r3": [None, "exc", "inc", "inc", "exc", None, "exc"],
+        }
+    ).replace({"inc": "include", "exc": "exclude"})
+    coefs = {c.name: c.value for c in multi_rater(frame, n_boot=20)}
+    assert coefs["Fleiss' kappa"] == pytest.approx(0.79808, abs=5e-6)
+    assert coefs["Krippendorff's alpha"] == pytest.approx(0.77922, abs=5e-6)
+    two = {c.name: c.value for c in multi_rater(frame[["r1", "r2"]], n_boot=20)}
+    assert two["Gwet's AC1"] == pytest.approx(0.69182, abs=5e-6)
+
+
+def test_fleiss_matches_statsmodels_without_missing_votes() -> None:
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    rng = np.random.default_rng(7)
+    base = rng.choice(["include", "exclude"], 40)
+    frame = pd.DataFrame({r: np.where(rng.random(40) < 0.75, base, rng.choice(["include", "exclude"], 40))
+                          for r in "ABC"})
+    table, _ = aggregate_raters(frame.to_numpy())
+    coefs = {c.name: c.value for c in multi_rater(frame, n_boot=20)}
+    assert coefs["Fleiss' kappa"] == pytest.approx(fleiss_kappa(table), abs=1e-12)
+
+
+def test_krippendorff_matches_the_krippendorff_package() -> None:
+    import krippendorff
+
+    rng = np.random.default_rng(11)
+    base = rng.choice(["include", "exclude"], 50)
+    frame = pd.DataFrame({r: np.where(rng.random(50) < 0.7, base, rng.choice(["include", "exclude"], 50))
+                          for r in "ABCD"}).astype(object)
+    frame = frame.mask(rng.random(frame.shape) < 0.3)  # partial overlap
+    codes = frame.apply(lambda col: col.map({"exclude": 0.0, "include": 1.0})).to_numpy(dtype=float).T
+    expected = krippendorff.alpha(reliability_data=codes, level_of_measurement="nominal")
+    coefs = {c.name: c.value for c in multi_rater(frame, n_boot=20)}
+    assert coefs["Krippendorff's alpha"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_multi_rater_allows_partial_overlap() -> None:

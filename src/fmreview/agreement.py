@@ -8,8 +8,9 @@ work. We therefore compute
   votes), with the large-sample standard error of Fleiss, Cohen & Everitt (1969) as
   implemented by ``statsmodels.stats.inter_rater.cohens_kappa``;
 - **Gwet's AC1, Fleiss' kappa and Krippendorff's alpha** over every work with at least two
-  votes, using the missing-rating formulas of Gwet (2014) as implemented by ``irrCAC``
-  (a port of Gwet's R package), so works seen by only some reviewers still count.
+  votes, using the missing-rating formulas of Gwet (2014) (AC1 and Fleiss are written here:
+  ten lines each, and the package that implements them, irrCAC, pins scipy to 1.12) and the
+  ``krippendorff`` package, so works seen by only some reviewers still count.
 
 Votes are dichotomised: ``maybe`` counts with ``include`` (both move a work on to the next
 stage), ``exclude`` is the other category. That is what a conflict means in
@@ -121,27 +122,96 @@ def cohen_pair(a: pd.Series, b: pd.Series, *, alpha: float = 0.05) -> PairAgreem
     return pa
 
 
-def multi_rater(frame: pd.DataFrame, *, alpha: float = 0.05) -> list[Coefficient]:
-    """Gwet's AC1, Fleiss' kappa and Krippendorff's alpha over works with >= 2 votes."""
-    from irrCAC.raw import CAC
+def _chance_corrected(counts: np.ndarray, method: str) -> float | None:
+    """Fleiss' kappa or Gwet's AC1 from a works x categories count matrix (missing allowed).
 
+    Gwet (2014), *Handbook of Inter-Rater Reliability*, ch. 2 and 4: observed agreement over
+    works with at least two ratings; category propensities over every rated work.
+    """
+    r = counts.sum(axis=1)
+    rated = r >= 1
+    multi = r >= 2
+    if multi.sum() == 0:
+        return None
+    cm, rm = counts[multi], r[multi]
+    pa = float(np.mean((cm * (cm - 1)).sum(axis=1) / (rm * (rm - 1))))
+    pi = (counts[rated] / r[rated, None]).mean(axis=0)
+    q = counts.shape[1]
+    pe = float((pi**2).sum()) if method == "fleiss" else float((pi * (1 - pi)).sum() / (q - 1))
+    if math.isclose(pe, 1.0):
+        return None
+    return (pa - pe) / (1 - pe)
+
+
+def _krippendorff(counts: np.ndarray) -> float | None:
+    """Krippendorff's nominal alpha from a works x categories count matrix.
+
+    Written from the coincidence matrix (Krippendorff 2011, "Computing Krippendorff's
+    alpha-reliability") because the bootstrap evaluates it a thousand times and the
+    ``krippendorff`` package costs ~25 ms a call; the tests check it against that package.
+    """
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    c, m = counts[keep], m[keep]
+    if len(c) == 0:
+        return None
+    # o[c, k] = sum_u r_uc (r_uk - [c == k]) / (m_u - 1)
+    o = np.einsum("uc,uk->ck", c / (m - 1)[:, None], c) - np.diag((c / (m - 1)[:, None]).sum(axis=0))
+    n_c = o.sum(axis=1)
+    n = n_c.sum()
+    expected = (n * n - (n_c**2).sum())
+    if expected <= 0:
+        return None
+    observed = o.sum() - np.trace(o)
+    return float(1 - (n - 1) * observed / expected)
+
+
+def multi_rater(
+    frame: pd.DataFrame, *, alpha: float = 0.05, n_boot: int = 1000, random_state: int = 0
+) -> list[Coefficient]:
+    """Gwet's AC1, Fleiss' kappa and Krippendorff's alpha over works with >= 2 votes.
+
+    Missing votes are allowed (partial overlap). Confidence intervals are percentile
+    bootstrap intervals over works (``n_boot`` resamples from one generator seeded with
+    ``random_state``): simpler than Gwet's linearised variances and valid for every
+    coefficient alike. Krippendorff's alpha comes from the ``krippendorff`` package.
+    """
+    names = {"gwet": "Gwet's AC1", "fleiss": "Fleiss' kappa", "krippendorff": "Krippendorff's alpha"}
     if frame.empty or frame.shape[1] < 2:
         return []
-    rated = frame[frame.notna().sum(axis=1) >= 2]
-    n = len(rated)
-    names = {"gwet": "Gwet's AC1", "fleiss": "Fleiss' kappa", "krippendorff": "Krippendorff's alpha"}
+    # Propensities use every rated work; observed agreement only works with >= 2 votes.
+    rated = frame[frame.notna().sum(axis=1) >= 1]
+    n = int((rated.notna().sum(axis=1) >= 2).sum())
     if n == 0:
         return [Coefficient(v, None, None, None, None, 0, "no work has two votes") for v in names.values()]
-    values = sorted(set(rated.stack().unique()))
-    if len(values) < 2:
+    counts = np.stack([(rated == c).sum(axis=1).to_numpy() for c in CATEGORIES], axis=1).astype(float)
+    if (counts.sum(axis=0) > 0).sum() < 2:
         return [Coefficient(v, None, None, None, None, n, "only one category used") for v in names.values()]
-    cac = CAC(rated.astype(object).where(rated.notna(), None), confidence_level=1 - alpha)
+
+    def estimate(idx: np.ndarray) -> dict[str, float | None]:
+        return {
+            "gwet": _chance_corrected(counts[idx], "gwet"),
+            "fleiss": _chance_corrected(counts[idx], "fleiss"),
+            "krippendorff": _krippendorff(counts[idx]),
+        }
+
+    point = estimate(np.arange(len(rated)))
+    rng = np.random.default_rng(random_state)
+    boots: dict[str, list[float]] = {k: [] for k in names}
+    m = len(rated)
+    for _ in range(n_boot if n >= 2 else 0):
+        for k, v in estimate(rng.integers(0, m, m)).items():
+            if v is not None and math.isfinite(v):
+                boots[k].append(v)
     out = []
-    for method, label in names.items():
-        est = getattr(cac, method)()["est"]
-        lo, hi = est.get("confidence_interval", (None, None))
-        out.append(Coefficient(label, _finite(est["coefficient_value"]), _finite(est.get("se")),
-                               _finite(lo), _finite(hi), n))
+    for k, label in names.items():
+        b = np.asarray(boots[k])
+        if point[k] is None or len(b) < 10:
+            out.append(Coefficient(label, _finite(point[k]), None, None, None, n, "no interval: too few works"))
+            continue
+        lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2])
+        out.append(Coefficient(label, _finite(point[k]), float(b.std(ddof=1)), float(lo), float(hi), n,
+                               "" if n >= 10 else f"only {n} works: interpret with care"))
     return out
 
 
