@@ -1,0 +1,91 @@
+"""Effect-size meta-analysis that agrees with R's metafor (3.8) to the last digits.
+
+No Python package matches metafor (pimeta, PyMARE, statsmodels and PythonMeta each
+differ in estimators, stopping rules, intervals or edge cases), so the estimators
+here are hand-written after metafor's formulas and stopping rules and checked
+against metafor's own output (``benchmarks/metafor_agreement.py``).
+
+Public surface:
+
+* effect sizes: :func:`escalc`, :func:`diagnostic_effects`, :func:`auc_hanley_mcneil`, back-transforms in :mod:`.transforms`
+* models: :class:`RMA` (EE/FE/DL/HE/HS/HSk/SJ/ML/REML/EB/PM/PMM; z/t/knha/adhoc),
+  :func:`confint_tau2`, :class:`MantelHaenszel`, :class:`Peto`, :class:`BivariateDTA`, :class:`BinomialGLMM`,
+  :func:`subgroup_analysis`, :func:`design_matrix`
+* bias and sensitivity: :func:`regtest`, :func:`ranktest`, :func:`trimfill`, :func:`fsn`,
+  :func:`leave_one_out`, :func:`influence`, :func:`blup`, :func:`ranef`, :func:`cumulative`
+* one call: :func:`meta_analyze` (JSON-serialisable dict), :func:`read_effects_csv`,
+  :func:`format_text`; presets :data:`PRESETS`; plots :func:`forest_plot`, :func:`funnel_plot`
+* :class:`MetaWarning` - the warning category for conditions metafor warns about
+"""
+
+from __future__ import annotations
+
+from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
+from fmreview.meta.bias import fsn, ranktest, regtest, trimfill
+from fmreview.meta.bivariate import BivariateDTA
+from fmreview.meta.design import design_matrix
+from fmreview.meta.escalc import (
+    MEASURES,
+    auc_hanley_mcneil,
+    diagnostic_effects,
+    escalc,
+    hedges_correction,
+)
+from fmreview.meta.glmm import BinomialGLMM
+from fmreview.meta.heterogeneity import confint_tau2
+from fmreview.meta.influence import blup, cumulative, influence, leave_one_out, ranef
+from fmreview.meta.mh import MantelHaenszel, Peto
+from fmreview.meta.presets import PRESETS, Preset, get_preset
+from fmreview.meta.rma import METHODS, RMA, TESTS, MetaWarning
+from fmreview.meta.subgroups import subgroup_analysis
+
+
+def forest_plot(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """Forest plot of a :func:`meta_analyze` result (imports matplotlib lazily)."""
+    from fmreview.meta.plots import forest_plot as _f
+
+    return _f(*args, **kwargs)
+
+
+def funnel_plot(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """Funnel plot of a :func:`meta_analyze` result (imports matplotlib lazily)."""
+    from fmreview.meta.plots import funnel_plot as _f
+
+    return _f(*args, **kwargs)
+
+
+__all__ = [
+    "MEASURES",
+    "METHODS",
+    "PRESETS",
+    "RMA",
+    "TESTS",
+    "BinomialGLMM",
+    "BivariateDTA",
+    "MantelHaenszel",
+    "MetaWarning",
+    "Peto",
+    "Preset",
+    "auc_hanley_mcneil",
+    "blup",
+    "confint_tau2",
+    "cumulative",
+    "design_matrix",
+    "diagnostic_effects",
+    "escalc",
+    "forest_plot",
+    "format_text",
+    "fsn",
+    "funnel_plot",
+    "get_preset",
+    "hedges_correction",
+    "influence",
+    "leave_one_out",
+    "meta_analyze",
+    "ranef",
+    "ranktest",
+    "read_effects_csv",
+    "regtest",
+    "subgroup_analysis",
+    "trimfill",
+]
