@@ -37,10 +37,14 @@ def _stage_works_fallback(store: Any, reporter: Reporter) -> dict[str, Any]:
 
 
 def _stage_eligibility(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.screening.eligibility import apply_eligibility_store
+    from fmreview.screening.eligibility import apply_rules
 
-    with store.run("eligibility", {"criteria": [c.id for c in store.protocol.eligibility]}) as run:
-        counts = apply_eligibility_store(store, run_id=run.id, reporter=reporter)
+    # In ``screening.mode: rules`` (an offline review of curated lists) the rules of every
+    # stage decide; with human screening only the automation-stage rules run before people.
+    rules_mode = store.protocol.screening.mode == "rules"
+    stages = ("automation", "title_abstract", "full_text") if rules_mode else ("automation",)
+    with store.run("eligibility", {"stages": list(stages), "mode": store.protocol.screening.mode}) as run:
+        counts = apply_rules(store, stages=stages, run_id=run.id).as_dict()
         run.counts.update(counts)
     return counts
 
@@ -162,3 +166,25 @@ def run_review(
                 outputs[k] = str(v)
     store.close()
     return RunSummary(folder, created, imported, stages, outputs)
+
+
+def update_stages() -> list[tuple[str, Callable[[Any, Any], dict[str, Any]]]]:
+    """The pipeline stages as ``fmreview update`` callbacks ``(store, run) -> counts``."""
+    out: list[tuple[str, Callable[[Any, Any], dict[str, Any]]]] = []
+    for stage in STAGES:
+        fn = stage.fn if _available(stage.module) else stage.fallback
+        if fn is None:
+            continue
+
+        def callback(store: Any, run: Any, _fn: StageFn = fn) -> dict[str, Any]:
+            return _fn(store, NullReporter())
+
+        out.append((stage.name, callback))
+    return out
+
+
+def register_update_stages() -> None:
+    """Make ``fmreview update`` run the pipeline stages after its searches (idempotent)."""
+    hooks = importlib.import_module("fmreview.search.update").UPDATE_STAGES
+    names = {n for n, _ in hooks}
+    hooks.extend((n, cb) for n, cb in update_stages() if n not in names)

@@ -72,7 +72,20 @@ def build_app() -> typer.Typer:
                 continue
             raise
         module.register(app)
+    if _has("fmreview.search.update"):
+        from fmreview.pipeline import register_update_stages
+
+        register_update_stages()
     return app
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

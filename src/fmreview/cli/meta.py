@@ -14,13 +14,17 @@ console = Console()
 def register(app: typer.Typer) -> None:
     @app.command("meta")
     def meta(
-        csv_file: Path = typer.Option(
-            ...,
+        csv_file: Path | None = typer.Option(
+            None,
             "--csv",
             help="CSV of effect rows (escalc column names: ai, bi, ci, di, n1i, n2i, m1i, sd1i, ..., or yi, vi).",
         ),
-        measure: str = typer.Option(
-            ...,
+        outcome: str | None = typer.Option(
+            None, "--outcome", help="Pool this outcome of the review's effects table (instead of --csv)."
+        ),
+        directory: Path = typer.Option(Path("."), "--dir", "-d", help="The review folder (with --outcome)."),
+        measure: str | None = typer.Option(
+            None,
             "--measure",
             help="Effect measure: OR, RR, RD, PETO, AS, MD, SMD, SMDH, ROM, COR, ZCOR, PR, PLN, PLO, PAS, PFT, GEN.",
         ),
@@ -49,15 +53,27 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pool effect sizes like R's metafor: random-effects model, heterogeneity, subgroups, bias tests.
 
+        With --outcome it reads the review's effects table (fill it with `fmreview effects import`)
+        and keeps the result for the report.
+
         Example: fmreview meta --csv effects.csv --measure OR --by modality --forest forest.svg
         """
+        from fmreview.errors import InputError
         from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
 
-        rows = read_effects_csv(csv_file)
         mod_list = [m.strip() for m in mods.split(",") if m.strip()] if mods else None
-        result = meta_analyze(
-            rows, measure=measure, method=method, by=by, mods=mod_list, preset=preset, level=level
-        )
+        opts = dict(method=method, by=by, mods=mod_list, preset=preset, level=level)
+        if (csv_file is None) == (outcome is None):
+            raise InputError("give either --csv FILE or --outcome NAME (from the review's effects table)")
+        if outcome is not None:
+            from fmreview.cli.options import open_store
+            from fmreview.effects import meta_store
+
+            result = meta_store(open_store(directory), outcome=outcome, measure=measure, **opts)
+        else:
+            if measure is None:
+                raise InputError("--measure is required with --csv (e.g. OR, RR, SMD, PLO, AUC)")
+            result = meta_analyze(read_effects_csv(csv_file), measure=measure, **opts)
         if forest is not None or funnel is not None:
             from fmreview.meta.plots import forest_plot, funnel_plot
 
@@ -72,3 +88,24 @@ def register(app: typer.Typer) -> None:
             for label, path in (("forest plot", forest), ("funnel plot", funnel)):
                 if path is not None:
                     console.print(f"{label}: {path}", highlight=False, markup=False)
+
+
+    effects_app = typer.Typer(help="The review's effects table (study-level outcomes for meta-analysis).")
+    app.add_typer(effects_app, name="effects")
+
+    @effects_app.command("import")
+    def effects_import(
+        csv_file: Path = typer.Argument(..., help="CSV with study, outcome and escalc columns."),
+        directory: Path = typer.Option(Path("."), "--dir", "-d", help="The review folder."),
+        outcome: str | None = typer.Option(None, "--outcome", help="Outcome for rows without an outcome column."),
+        measure: str | None = typer.Option(None, "--measure", help="Measure for rows without a measure column."),
+    ) -> None:
+        """Add study-level outcomes to the review (all rows or none).
+
+        Example: fmreview effects import auc.csv --dir fm-review --outcome "zero-shot AUC" --measure AUC
+        """
+        from fmreview.cli.options import open_store
+        from fmreview.effects import import_effects
+
+        n = import_effects(open_store(directory), csv_file, outcome=outcome, measure=measure)
+        console.print(f"Added {n} effect rows from {csv_file}", highlight=False, markup=False)
