@@ -63,6 +63,33 @@ def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return works, labels
 
 
+def coverage_end_year(store: Any, min_share: float) -> int | None:
+    """The last year in which at least ``min_share`` of the sources still contribute works.
+
+    Sources are the works' ``source_labels`` (for the bundled snapshot: the curated lists).
+    A list "contributes" in a year when it holds at least one included work of that year;
+    only lists that contributed before that year count in the denominator.
+    """
+    w = schema.works
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(w.c.year, w.c.source_labels).where(w.c.merged_into.is_(None))).all()
+    years: dict[str, set[int]] = {}
+    for year, labels in rows:
+        if year is None:
+            continue
+        for lab in labels or []:
+            years.setdefault(lab, set()).add(int(year))
+    if len(years) < 2:
+        return None
+    last = None
+    for y in sorted({y for ys in years.values() for y in ys}):
+        started = [s for s, ys in years.items() if min(ys) <= y]
+        active = [s for s in started if y in years[s]]
+        if started and len(active) / len(started) >= min_share:
+            last = y
+    return last
+
+
 def analysis_settings(store: Any, **overrides: Any) -> Any:
     from fmreview.analysis import coerce_settings
     from fmreview.snapshot import gazetteer_path
@@ -81,11 +108,14 @@ def analysis_settings(store: Any, **overrides: Any) -> Any:
         "alpha": a.alpha,
         "include_partial": not a.exclude_partial_years,
         "start_year": a.first_year,
+        "end_year": a.last_year,
         "gazetteer": gazetteer,
         "as_of": store.clock().date(),
     }
     if a.findings:
         base["findings"] = a.findings
+    if a.coverage_min_share is not None and a.last_year is None:
+        base["end_year"] = coverage_end_year(store, a.coverage_min_share)
     base.update(overrides)
     return coerce_settings(base)
 

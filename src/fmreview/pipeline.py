@@ -159,11 +159,11 @@ def run_review(
             imported = import_snapshot(store, store.protocol.snapshot, reporter=reporter)
         stages = run_stages(store, reporter=reporter)
         run.counts.update({"imported": imported, "stages": {s.name: s.status for s in stages}})
-    outputs = {"store": str(folder / "review.db") if store.dialect == "sqlite" else "postgresql"}
+    outputs = {"store": str((folder / "review.db").resolve()) if store.dialect == "sqlite" else "postgresql"}
     for s in stages:
         for k, v in s.counts.items():
             if k.endswith("_path") or k == "report":
-                outputs[k] = str(v)
+                outputs[k] = str(Path(v).resolve())
     store.close()
     return RunSummary(folder, created, imported, stages, outputs)
 

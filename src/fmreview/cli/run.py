@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
             )
         table = Table("stage", "status", "result", "seconds")
         for s in summary.stages:
-            res = ", ".join(f"{k}={v}" for k, v in s.counts.items() if not isinstance(v, dict | list))
+            res = ", ".join(
+                f"{k}={v}" for k, v in s.counts.items() if not isinstance(v, dict | list) and not k.endswith("_path")
+            )
             table.add_row(s.name, s.status, res, f"{s.seconds:.1f}")
         console.print(table)
         console.print("Wrote:")

@@ -217,6 +217,17 @@ class AnalysisSettings(_Model):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     first_year: int | None = None
     exclude_partial_years: bool = True
+    last_year: int | None = None
+    coverage_min_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description=(
+            "For reviews built from curated lists: trend fits end at the last year in which at "
+            "least this share of the lists (record source labels) still contribute works, so "
+            "curation lag is not read as a decline"
+        ),
+    )
     findings: list[dict[str, Any]] = Field(default_factory=list)
 
 
