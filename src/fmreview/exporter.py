@@ -88,6 +88,9 @@ def export_review(store: Any, path: Path | str, *, format: str | None = None, wh
                 rows = conn.execute(sa.select(schema.records).order_by(schema.records.c.id))
                 recs: list[Any] = [row_to_record(r) for r in rows]
             else:
+                from fmreview.status import work_statuses
+
+                statuses = work_statuses(store, conn)
                 decisions = current_decisions(conn)
                 labels = current_labels(conn)
                 recs = []
@@ -95,12 +98,17 @@ def export_review(store: Any, path: Path | str, *, format: str | None = None, wh
                 for row in conn.execute(q):
                     m = dict(row._mapping)
                     dec = decisions.get(m["id"], {})
-                    if what == "included" and dec.get("decision") != "include":
+                    st = statuses.get(m["id"])
+                    status = st.status if st else "awaiting_screening"
+                    # included/excluded follow the same derivation as the PRISMA counts
+                    if what == "included" and status != "included":
                         continue
-                    if what == "excluded" and dec.get("decision") != "exclude":
+                    if what == "excluded" and not status.startswith("excluded"):
                         continue
                     rec = _work_record(m)
-                    rec.extra = {"work_id": m["id"]}
+                    rec.extra = {"work_id": m["id"], "status": status}
+                    if st and st.criterion:
+                        rec.extra["criterion"] = st.criterion
                     if dec:
                         rec.extra.update({k: v for k, v in dec.items() if v})
                     if m["id"] in labels:

@@ -1,0 +1,317 @@
+"""The content of the report's sections: summary, limitations, figure and table entries,
+the meta-analysis figures and the atlas labels' provenance (used by :mod:`fmreview.report.build`)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from fmreview.errors import FmreviewError
+from fmreview.report import figures as figs
+from fmreview.report import tables as tabs
+from fmreview.report.prisma import PrismaCounts
+from fmreview.store import schema
+
+#: Axes whose trends are drawn first (the questions the flagship review asks).
+KEY_AXES = (
+    "fm_type",
+    "task",
+    "modality",
+    "architecture",
+    "training_paradigm",
+    "adaptation",
+    "anatomy",
+    "themes",
+)
+DATASET_AXIS = "datasets"
+PAGE_ROWS = 25
+
+
+def axis_title(axis: str) -> str:
+    return {"fm_type": "FM type"}.get(axis, axis.replace("_", " ").capitalize())
+
+
+def short_authors(authors: list[Any] | None) -> str:
+    names = [a[0] for a in (authors or []) if a and a[0]]
+    if not names:
+        return ""
+    return ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
+
+
+def figure_entry(
+    fig: Any, folder: Path, stem: str, rel: str, alt: str, caption: str
+) -> dict[str, Any]:
+    paths = figs.save_figure(fig, folder, stem)
+    return {
+        "src": figs.png_data_uri(fig),
+        "alt": alt,
+        "caption": caption,
+        "files": {k: f"{rel}/{p.name}" for k, p in paths.items()},
+        "paths": paths,
+    }
+
+
+def label_provenance(store: Any, work_ids: set[int]) -> dict[tuple[int, str, str], tuple[str, str]]:
+    """(work, axis, value) -> (method, status) of the newest current label row."""
+    lab = schema.labels
+    out: dict[tuple[int, str, str], tuple[str, str]] = {}
+    with store.connect() as conn:
+        superseded = set(
+            conn.execute(sa.select(lab.c.supersedes).where(lab.c.supersedes.is_not(None))).scalars()
+        )
+        for row in conn.execute(sa.select(lab).order_by(lab.c.id)):
+            m = row._mapping
+            if m["work_id"] not in work_ids or m["id"] in superseded or m["status"] == "rejected":
+                continue
+            out[(m["work_id"], m["axis"], m["value"])] = (m["method"], m["status"])
+    return out
+
+
+def is_human(prov: tuple[str, str] | None) -> bool:
+    return prov is not None and (prov[0] == "human" or prov[1] in ("confirmed", "corrected"))
+
+
+def stat_table(
+    df: pd.DataFrame,
+    folder: Path,
+    stem: str,
+    title: str,
+    intro: str,
+    columns: tuple[str, ...] | None,
+    sort: str | None = None,
+    *,
+    hide_small: bool = True,
+) -> dict[str, Any] | None:
+    """A table for the page (first :data:`PAGE_ROWS` rows), written in full to ``tables/``.
+
+    With ``hide_small``, rows flagged ``small`` (too few works to interpret) stay in the files
+    but not on the page, and the intro says so.
+    """
+    if df is None or not len(df):
+        return None
+    tabs.write_table(df, folder, stem, caption=title)
+    view = df
+    if hide_small and "small" in view.columns:
+        small = view["small"].fillna(False).astype(bool)
+        if small.any():
+            intro = (intro + " " if intro else "") + (
+                f"{int(small.sum())} rows flagged small (too few works to interpret) are only in the files."
+            )
+        view = view[~small]
+    if sort and sort in view.columns:
+        view = view.sort_values(sort, na_position="last")
+    if columns:
+        view = view[[c for c in columns if c in view.columns]]
+    header, rows = tabs.html_rows(view, PAGE_ROWS)
+    return {
+        "title": title,
+        "intro": intro,
+        "header": header,
+        "rows": rows,
+        "wrap": stem == "findings",
+        "more": max(0, len(df) - len(rows)),
+        "href": f"tables/{stem}.csv",
+    }
+
+
+def findings_list(analysis: dict[str, Any] | None) -> list[dict[str, Any]]:
+    out = []
+    for f in (analysis or {}).get("findings") or []:
+        status = str(f.get("status") or "")
+        css = {"supported": "status-supported", "not supported": "status-not-supported"}.get(
+            status, "status-other"
+        )
+        bits = []
+        if f.get("test"):
+            bits.append(str(f["test"]))
+        if f.get("estimate") is not None:
+            est = f"{f.get('estimate_name') or 'estimate'} {tabs.fmt_cell(f['estimate'])}"
+            if f.get("ci_low") is not None and f.get("ci_high") is not None:
+                est += f" [{tabs.fmt_cell(f['ci_low'])}, {tabs.fmt_cell(f['ci_high'])}]"
+            bits.append(est)
+        if f.get("p_value") is not None:
+            bits.append(f"p = {tabs.fmt_cell(f['p_value'])}")
+        if not bits and f.get("reason"):
+            bits.append(str(f["reason"]))
+        out.append(
+            {
+                "statement": f.get("statement", ""),
+                "status": status,
+                "css": css,
+                "evidence": "; ".join(bits),
+            }
+        )
+    return out
+
+
+def pooled_text(res: dict[str, Any]) -> str:
+    """'pooled 3.59 [0.663, 19.5]' on the natural scale when the result back-transforms."""
+    pooled = res.get("pooled") or {}
+    p = pooled.get("backtransformed") or pooled
+    est = p.get("pred", p.get("estimate"))
+    if est is None:
+        return "pooled estimate not available."
+    txt = f"pooled {tabs.fmt_cell(est)}"
+    if p.get("ci_lb") is not None and p.get("ci_ub") is not None:
+        txt += f" [{tabs.fmt_cell(p['ci_lb'])}, {tabs.fmt_cell(p['ci_ub'])}]"
+    return txt + f" ({res.get('method', '')}{', ' + str(res['test']) if res.get('test') else ''})."
+
+
+def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
+    """Forest and funnel plots per outcome with at least two effects (``fmreview.meta``)."""
+    try:
+        from fmreview.meta.analysis import meta_analyze
+        from fmreview.meta.plots import forest_plot, funnel_plot
+    except ModuleNotFoundError:
+        return []
+    e = schema.effects
+    with store.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(sa.select(e).order_by(e.c.id))]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["outcome"], r["measure"] or "GEN"), []).append(r)
+    out: list[dict[str, Any]] = []
+    for (outcome, measure), grp in groups.items():
+        if len(grp) < 2:
+            continue
+        cols = (
+            "ai",
+            "bi",
+            "ci",
+            "di",
+            "n1i",
+            "n2i",
+            "m1i",
+            "m2i",
+            "sd1i",
+            "sd2i",
+            "xi",
+            "ni",
+            "ri",
+            "yi",
+            "vi",
+        )
+        eff = [{"study": g["study"], **{c: g[c] for c in cols if g[c] is not None}} for g in grp]
+        has_sub = any(g["subgroup"] for g in grp)
+        if has_sub:
+            for r, g in zip(eff, grp, strict=True):
+                r["subgroup"] = g["subgroup"] or "(none)"
+        try:
+            res = meta_analyze(eff, measure=measure, by="subgroup" if has_sub else None)
+        except FmreviewError as exc:
+            out.append(
+                {"src": "", "alt": "", "caption": f"{outcome} ({measure}): not pooled — {exc}"}
+            )
+            continue
+        stem = "".join(ch if ch.isalnum() else "_" for ch in f"{outcome}_{measure}")[:60]
+        for kind, fn in (("forest", forest_plot), ("funnel", funnel_plot)):
+            paths = {}
+            try:
+                for ext in ("svg", "png", "pdf"):
+                    paths[ext] = fn(
+                        res, folder / f"{kind}_{stem}.{ext}", title=f"{outcome} ({measure})"
+                    )
+            except FmreviewError:
+                continue
+            src = "data:image/png;base64," + base64.b64encode(paths["png"].read_bytes()).decode(
+                "ascii"
+            )
+            out.append(
+                {
+                    "src": src,
+                    "alt": f"{kind.capitalize()} plot of {len(grp)} studies for {outcome} ({measure}).",
+                    "caption": f"{kind.capitalize()} plot, {outcome} ({measure}), k = {res.get('k')}; "
+                    + pooled_text(res),
+                }
+            )
+    return out
+
+
+def fmreview_version() -> str:
+    from fmreview import __version__
+
+    return __version__
+
+
+def summary_sentence(c: PrismaCounts) -> str:
+    src = []
+    if c.databases:
+        src.append(
+            f"{c.records_from_databases} from {len(c.databases)} database{'s' if len(c.databases) != 1 else ''}"
+        )
+    if c.other_methods:
+        src.append(
+            f"{c.records_from_other_methods} from other methods ({', '.join(c.other_methods)})"
+        )
+    s = (
+        f"The review identified {c.records_identified} records"
+        + (f" ({'; '.join(src)})" if src else "")
+        + "."
+    )
+    s += (
+        f" After removing {c.duplicates_removed} duplicates and {c.excluded_automation} records marked ineligible by "
+        f"the eligibility rules, {c.records_screened} were screened; {c.studies_included} studies "
+        f"({c.reports_included} reports) are included."
+    )
+    pending = c.awaiting_screening + c.awaiting_full_text + c.conflicts
+    if pending:
+        s += f" {pending} records still await a decision (screening, full text or a conflict), so the counts may change."
+    return s
+
+
+def limitations(
+    store: Any,
+    c: PrismaCounts,
+    prov: dict[tuple[int, str, str], tuple[str, str]],
+    partial_years: list[int],
+    meta: dict[str, Any],
+    analysis: dict[str, Any] | None,
+) -> list[str]:
+    out = []
+    n_human = sum(1 for p in prov.values() if is_human(p))
+    n_list = sum(1 for p in prov.values() if p[0] == "list" and not is_human(p))
+    n_auto = len(prov) - n_human - n_list
+    if prov:
+        out.append(
+            f"Labels of the included studies: {n_auto} automatic (rules, models or LLMs; marked * in the atlas), "
+            f"{n_list} given by the curated source lists, {n_human} confirmed or corrected by a person. "
+            "Automatic labels can be wrong; the extraction table lists the evidence of each."
+        )
+    else:
+        out.append(
+            "No included study carries a label, so the taxonomy, trend and dataset sections are empty."
+        )
+    if c.screening_mode == "rules":
+        out.append(
+            f"Inclusion was decided by explainable eligibility rules (screening.mode: rules): {c.included_rules} "
+            f"of {c.studies_included} included studies were not checked by a person, and full texts were not "
+            "assessed."
+        )
+    if not c.databases:
+        out.append(
+            "No bibliographic database was searched; studies come only from other methods "
+            f"({', '.join(c.other_methods) or 'none'}), so the review is not a comprehensive search."
+        )
+    if partial_years:
+        out.append(
+            f"Year(s) {', '.join(map(str, partial_years))} are partial (data as of the analysis date): shown but "
+            + (
+                "left out of trend fits and tests."
+                if meta.get("partial_years_excluded_from_fits", True)
+                else "included in trend fits."
+            )
+        )
+    if analysis is None:
+        out.append("The trend analysis has not been run yet (fmreview analyze).")
+    if c.records_awaiting_dedupe:
+        out.append(f"{c.records_awaiting_dedupe} records are not yet deduplicated.")
+    if c.awaiting_screening or c.awaiting_full_text or c.conflicts:
+        out.append(
+            f"Screening is not finished: {c.awaiting_screening} records await screening, {c.awaiting_full_text} "
+            f"full-text assessment, and {c.conflicts} reviewer conflicts are unresolved."
+        )
+    return out
