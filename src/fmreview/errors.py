@@ -67,6 +67,7 @@ class RecordError(InputError):
         self.field = field
         self.found = found
         self.expected = expected
+        self.detail = message
         where = [file]
         if line is not None:
             where.append(f"line {line}")
@@ -88,6 +89,23 @@ class RecordError(InputError):
             text += f" ({message})" if detail else f": {message}"
         super().__init__(text)
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # keyword-only __init__: rebuild from the fields (pickling across worker processes)
+        return (_rebuild_record_error, (self.file, self.record, self.line, self.field,
+                                        self.found, self.expected, self.detail))
+
+    def shifted(self, *, lines: int = 0, records: int = 0) -> RecordError:
+        """The same error for a chunk that starts ``lines``/``records`` into its file."""
+        return RecordError(
+            self.file,
+            record=None if self.record is None else self.record + records,
+            line=None if self.line is None else self.line + lines,
+            field=self.field,
+            found=self.found,
+            expected=self.expected,
+            message=self.detail,
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
@@ -98,6 +116,11 @@ class RecordError(InputError):
             "expected": self.expected,
             "message": str(self),
         }
+
+
+def _rebuild_record_error(file, record, line, field, found, expected, detail):  # type: ignore[no-untyped-def]
+    return RecordError(file, record=record, line=line, field=field, found=found, expected=expected,
+                       message=detail)
 
 
 class FormatError(FmreviewError):

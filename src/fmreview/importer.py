@@ -65,6 +65,16 @@ class ImportResult:
         }
 
 
+def _read(path: Path, fmt: str) -> Iterator[Record | RecordError]:
+    """Records of one file: large UTF-8 RIS files are parsed on every core, in order."""
+    from fmreview import formats
+    from fmreview.formats.parallel import can_parallelize, read_parallel
+
+    if can_parallelize(path, fmt):
+        return read_parallel(path, fmt)
+    return formats.read_records(path, format=fmt)
+
+
 def _split(
     items: Iterator[Record | RecordError], result: FileResult, bad: list[RecordError], strict: bool
 ) -> Iterator[Record]:
@@ -122,7 +132,7 @@ def import_files(
                     for f, fmt in sniffed:
                         res = FileResult(str(f), fmt, source or f.name)
                         bad: list[RecordError] = []
-                        items = formats.read_records(f, format=fmt)
+                        items = _read(f, fmt)
                         c = add_records(store, reporter.track(_split(items, res, bad, True), f"import {f.name}"),
                                         source=res.source, source_kind=source_kind, run_id=run.id,
                                         origin=str(f), format=fmt, conn=conn)
@@ -134,7 +144,7 @@ def import_files(
             for f, fmt in sniffed:
                 res = FileResult(str(f), fmt, source or f.name)
                 bad = []
-                items = formats.read_records(f, format=fmt)
+                items = _read(f, fmt)
                 c = add_records(store, reporter.track(_split(items, res, bad, False), f"import {f.name}"),
                                 source=res.source, source_kind=source_kind, run_id=run.id,
                                 origin=str(f), format=fmt)

@@ -1,0 +1,117 @@
+"""Parsing one large line-based file on several cores, in order, in bounded memory.
+
+A large RIS file is cut at record boundaries into chunks of a few MB; worker processes
+parse the chunks with the same tokenizer and mapping as the sequential reader, and the
+caller receives the records in file order with their true record numbers and line
+numbers. At most ``2 * workers`` chunks are in flight, so memory does not grow with the
+file. Only UTF-8 files with ``\\n`` line ends take this path (a chunk boundary then never
+splits a character or a line end); anything else is read sequentially.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+from fmreview.errors import RecordError
+from fmreview.record import Record
+
+#: format -> (record start marker, record end marker), both at the start of a line
+MARKERS = {"ris": (b"TY  -", b"ER  -")}
+CHUNK_BYTES = 4 << 20
+MIN_BYTES = 32 << 20
+
+
+def _chunks(path: Path, end_marker: bytes, start_marker: bytes, size: int = CHUNK_BYTES) -> Iterator[tuple[int, int, int, int]]:
+    """``(start, end, lines_before, records_before)`` for chunks ending after an end marker."""
+    total = path.stat().st_size
+    lines = records = 0
+    with path.open("rb") as fh:
+        start = 0
+        while start < total:
+            fh.seek(start)
+            data = fh.read(size)
+            end = start + len(data)
+            if end < total:
+                i = data.rfind(b"\n" + end_marker)
+                while i < 0:  # a record longer than a chunk: read on
+                    more = fh.read(size)
+                    if not more:
+                        break
+                    data += more
+                    i = data.rfind(b"\n" + end_marker)
+                if i >= 0:
+                    j = data.find(b"\n", i + 1)
+                    cut = j + 1 if j >= 0 else len(data)
+                    data = data[:cut]
+                end = start + len(data)
+            yield start, end, lines, records
+            lines += data.count(b"\n")
+            records += data.count(b"\n" + start_marker) + (1 if data.startswith(start_marker) else 0)
+            start = end
+
+
+def _parse_chunk(path: str, fmt: str, start: int, end: int, lines: int, records: int, enc: str) -> list[Record | RecordError]:
+    from fmreview.formats._common import ErrorContext, as_record_error
+    from fmreview.formats._decoding import open_text  # noqa: F401  (registers the error handler)
+    from fmreview.formats.ris import iter_ris_entries, ris_entry_to_record
+
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    errors = "fmreview-cp1252" if enc in ("utf-8", "utf-8-sig") else "replace"
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=enc if start == 0 else "utf-8", errors=errors)
+    name = Path(path).name
+    out: list[Record | RecordError] = []
+    for item in iter_ris_entries(text, name):
+        if isinstance(item, RecordError):
+            out.append(item.shifted(lines=lines, records=records))
+            continue
+        position, line = item[0] + records, item[1] + lines
+        err = ErrorContext(name, position, line)
+        try:
+            rec = ris_entry_to_record(item, err)
+        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
+            e = as_record_error(exc, err)
+            out.append(e if e.record == position else e.shifted(lines=lines, records=records))
+            continue
+        rec.position, rec.line = position, line
+        out.append(rec)
+    return out
+
+
+def can_parallelize(path: Path, fmt: str) -> str | None:
+    """The encoding to use when ``path`` may be parsed in parallel, else None."""
+    from fmreview.formats._decoding import detect_encoding, read_sample
+
+    if fmt not in MARKERS or path.stat().st_size < MIN_BYTES or (os.cpu_count() or 1) < 2:
+        return None
+    sample = read_sample(path)
+    enc = detect_encoding(sample)
+    if enc not in ("utf-8", "utf-8-sig") or b"\r" in sample:
+        return None
+    return enc
+
+
+def read_parallel(path: Path, fmt: str, *, workers: int | None = None) -> Iterator[Record | RecordError]:
+    """Records of ``path`` in file order, parsed by ``workers`` processes."""
+    enc = can_parallelize(path, fmt)
+    if enc is None:
+        from fmreview.formats import read_records
+
+        yield from read_records(path, format=fmt)
+        return
+    start_marker, end_marker = MARKERS[fmt]
+    workers = workers or max(2, (os.cpu_count() or 2))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[list[Record | RecordError]]] = deque()
+        for start, end, lines, records in _chunks(path, end_marker, start_marker):
+            pending.append(pool.submit(_parse_chunk, str(path), fmt, start, end, lines, records, enc))
+            if len(pending) >= 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
