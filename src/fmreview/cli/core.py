@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         for f in result.files:
             for e in f.errors[:5]:
-                console.print(f"[yellow]quarantined:[/] {e['message']}", highlight=False, markup=False)
+                console.print(f"[yellow]quarantined:[/] {escape(e['message'])}", highlight=False)
         if result.report:
             console.print(f"Quarantine report: {result.report}")
 
