@@ -1,0 +1,154 @@
+"""The atlas: which foundation models exist for my modality and task, from the review.
+
+``find(store, modality="CT", task="segmentation")`` answers from the current labels
+(human > list > llm > rule > model), newest first, with links. Filter values are matched
+to the taxonomy's value names case-insensitively, through their synonyms too
+(``CT`` = ``ct``, ``X-ray`` = ``xray``, ``vision-language`` = ``vision_language``).
+Works excluded by screening are left out unless ``include_excluded=True``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from fmreview.errors import unknown_name
+from fmreview.extract.lists import open_availability
+from fmreview.extract.store_io import current_labels, work_extras
+from fmreview.store import schema
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[\s\-_/]+", "", s).lower()
+
+
+def resolve_value(protocol: Any, axis: str, value: str) -> str:
+    """A user's spelling of a value -> the taxonomy's value name."""
+    ax = protocol.axis(axis)
+    key = _norm(value)
+    for v in ax.values:
+        if _norm(v.name) == key or any(_norm(s) == key for s in v.synonyms):
+            return str(v.name)
+    if ax.from_gazetteer:
+        return value
+    raise unknown_name(f"{axis} value", value, [v.name for v in ax.values])
+
+
+def _links(w: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    if w.get("doi"):
+        out["doi"] = f"https://doi.org/{w['doi']}"
+    if w.get("arxiv"):
+        out["arxiv"] = f"https://arxiv.org/abs/{w['arxiv']}"
+    if w.get("pmid"):
+        out["pubmed"] = f"https://pubmed.ncbi.nlm.nih.gov/{w['pmid']}/"
+    if w.get("url"):
+        out["url"] = str(w["url"])
+    return out
+
+
+def _excluded(store: Any) -> set[int]:
+    try:
+        from fmreview.status import work_statuses
+    except ImportError:  # pragma: no cover - screening not installed
+        return set()
+    return {wid for wid, s in work_statuses(store).items() if str(s.status).startswith("excluded")}
+
+
+def find(
+    store: Any,
+    *,
+    modality: str | None = None,
+    task: str | None = None,
+    fm_type: str | None = None,
+    architecture: str | None = None,
+    anatomy: str | None = None,
+    dataset: str | None = None,
+    open_weights: bool | None = None,
+    open_code: bool | None = None,
+    year_from: int | None = None,
+    include_excluded: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Works matching every given filter, newest first.
+
+    Returns
+    -------
+    list of dict
+        ``work_id, title, year, venue, model_name, fm_type, modality, task, architecture,
+        datasets, code, weights, links`` (links: doi / arxiv / pubmed / url).
+    """
+    protocol = store.protocol
+    wanted: dict[str, str] = {}
+    for axis, val in (
+        ("modality", modality),
+        ("task", task),
+        ("fm_type", fm_type),
+        ("architecture", architecture),
+        ("anatomy", anatomy),
+        ("datasets", dataset),
+    ):
+        if val:
+            wanted[axis] = resolve_value(protocol, axis, val)
+    cur = current_labels(store)
+    values: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for row in cur.itertuples(index=False):
+        values[int(row.work_id)][str(row.axis)].append(str(row.value))
+    with store.connect() as conn:
+        works = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(schema.works).where(schema.works.c.merged_into.is_(None))
+            )
+        ]
+        extras = work_extras(conn)
+    skip = set() if include_excluded else _excluded(store)
+    out = []
+    for w in works:
+        wid = int(w["id"])
+        if wid in skip:
+            continue
+        labs = values.get(wid, {})
+        if any(
+            v not in labs.get(axis, []) and _norm(v) not in map(_norm, labs.get(axis, []))
+            for axis, v in wanted.items()
+        ):
+            continue
+        if year_from is not None and (w.get("year") or 0) < year_from:
+            continue
+        avail: dict[str, bool | None] = {"code": None, "weights": None}
+        model_name = ""
+        for extra in extras.get(wid, []):
+            a = open_availability(extra)
+            for k in avail:
+                if a[k] is not None:
+                    avail[k] = bool(avail[k]) or bool(a[k])
+            model_name = model_name or str(extra.get("model_name") or "")
+        if open_weights is not None and bool(avail["weights"]) != open_weights:
+            continue
+        if open_code is not None and bool(avail["code"]) != open_code:
+            continue
+        fm = labs.get("fm_type", [])
+        out.append(
+            {
+                "work_id": wid,
+                "title": w.get("title", ""),
+                "year": w.get("year"),
+                "date": w.get("date"),
+                "venue": w.get("venue", ""),
+                "model_name": model_name,
+                "fm_type": fm[0] if fm else None,
+                "modality": sorted(labs.get("modality", [])),
+                "task": sorted(labs.get("task", [])),
+                "architecture": sorted(labs.get("architecture", [])),
+                "datasets": sorted(labs.get("datasets", [])),
+                "code": avail["code"],
+                "weights": avail["weights"],
+                "links": _links(w),
+            }
+        )
+    out.sort(key=lambda r: (r["year"] or 0, str(r["date"] or ""), r["work_id"]), reverse=True)
+    return out[:limit] if limit else out

@@ -1,0 +1,220 @@
+"""The dataset gazetteer: named medical-imaging datasets, and linking their mentions in text.
+
+A mention links to an entity when it matches the entity's name or one of its aliases, up to
+case (for names longer than five characters), hyphen/space/underscore/slash separators
+(``MIMIC-CXR`` = ``MIMIC CXR`` = ``MIMIC_CXR`` = ``MIMICCXR``) and a version or year suffix
+(``BraTS 2021``, ``KiTS19``, ``CheXpert-v1.0``). Short names (``WORD``, ``PANDA``, ``ATLAS``)
+match only as written, so the English word does not link. Overlapping mentions keep the
+longest; on equal spans the entity matched without a suffix wins (``ROCOv2`` is ROCOv2,
+not ROCO version 2).
+
+Hand-written on purpose: the gazetteer is small (~100 entities, ~400 surface forms) and
+needs exact character spans for evidence, which regular expressions give directly; a
+fuzzy matcher (rapidfuzz) would link ``CAMELYON16`` to ``CAMELYON17``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fmreview.errors import InputError
+from fmreview.extract.label import Span
+
+_SEP = r"[\s\-_/]*"
+_SUFFIX = r"(?:[\s\-_]?(?:v|ver\.?|version)?\s?\d{1,4}(?:\.\d+)*[a-z]?)?"
+# Words that are also dataset names: matched only as written.
+_CASE_SENSITIVE_WORDS = {"quilt", "synapse", "decathlon", "messidor", "echonet", "oasis"}
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetEntity:
+    """One dataset of the gazetteer (a row of its CSV)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    modality: str = ""
+    body_region: str = ""
+    info: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A linked dataset mention: entity name and where it was found."""
+
+    entity: str
+    span: Span
+    surface: str
+    exact: bool  # matched without a version/year suffix
+
+
+def _strip_note(alias: str) -> str:
+    return re.sub(r"\s*\([^)]*\)\s*", " ", alias).strip()
+
+
+def _case_sensitive(surface: str) -> bool:
+    letters = re.sub(r"[^A-Za-z]", "", surface)
+    return len(letters) <= 5 or surface.lower() in _CASE_SENSITIVE_WORDS
+
+
+def _surface_regex(surface: str, sensitive: bool) -> re.Pattern[str]:
+    tokens = [t for t in re.split(r"[\s\-_/]+", surface) if t]
+    body = _SEP.join(re.escape(t) for t in tokens)
+    flags = 0 if sensitive else re.IGNORECASE
+    # The suffix is its own group so a match can tell whether it was used.
+    return re.compile(rf"(?<![\w&+]){body}(?P<suffix>{_SUFFIX})(?![\w&+])", flags)
+
+
+class DatasetGazetteer:
+    """Datasets with aliases, and a linker for their mentions.
+
+    Parameters
+    ----------
+    entities : list of DatasetEntity
+    """
+
+    def __init__(self, entities: list[DatasetEntity]) -> None:
+        self.entities: dict[str, DatasetEntity] = {e.name: e for e in entities}
+        self._patterns: list[tuple[str, str, re.Pattern[str]]] = []
+        self._by_key: dict[str, str] = {}
+        for e in entities:
+            name_sensitive = _case_sensitive(e.name)
+            for surface in dict.fromkeys([e.name, *e.aliases]):
+                s = _strip_note(surface)
+                if not s:
+                    continue
+                # "WORD dataset" is as case-sensitive as "WORD"
+                inherit = name_sensitive and e.name.lower() in s.lower()
+                sensitive = inherit or _case_sensitive(s)
+                self._patterns.append((e.name, s, _surface_regex(s, sensitive)))
+                self._by_key.setdefault(_key(s), e.name)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_csv(cls, path: str | Path) -> DatasetGazetteer:
+        """Read a gazetteer CSV: columns ``name``, ``aliases`` ('a; b'), ``modality``, ..."""
+        p = Path(path)
+        try:
+            with p.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except OSError as exc:
+            raise InputError(f"cannot read gazetteer {p}: {exc}") from exc
+        if rows and "name" not in rows[0]:
+            raise InputError(
+                f"gazetteer {p}: no 'name' column (found {', '.join(rows[0])}); "
+                "expected columns name, aliases, modality, ..."
+            )
+        entities = []
+        for row in rows:
+            name = (row.get("name") or "").strip()
+            if not name:
+                continue
+            aliases = tuple(a.strip() for a in (row.get("aliases") or "").split(";") if a.strip())
+            info = {k: (v or "") for k, v in row.items() if k not in ("name", "aliases") and k}
+            entities.append(
+                DatasetEntity(
+                    name=name,
+                    aliases=aliases,
+                    modality=info.get("modality", ""),
+                    body_region=info.get("body_region", ""),
+                    info=info,
+                )
+            )
+        return cls(entities)
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entities
+
+    # ------------------------------------------------------------------ linking
+    def lookup(self, name: str) -> str | None:
+        """The entity a name or alias refers to (separator-, case- and version-insensitive)."""
+        k = _key(_strip_note(name))
+        if k in self._by_key:
+            return self._by_key[k]
+        k2 = re.sub(r"(v|ver|version)?\d+(\.\d+)*[a-z]?$", "", k)
+        if k2 and k2 in self._by_key:
+            return self._by_key[k2]
+        for _, surface, pat in self._patterns:  # last resort: the name as a mention
+            if pat.fullmatch(name.strip()):
+                return self._by_key[_key(surface)]
+        return None
+
+    def find(self, text: str, field: str = "title") -> list[Mention]:
+        """All dataset mentions in ``text``, non-overlapping, in text order."""
+        if not text:
+            return []
+        found: list[tuple[int, int, bool, str, str]] = []
+        for entity, surface, pat in self._patterns:
+            for m in pat.finditer(text):
+                exact = not m.group("suffix")
+                found.append((m.start(), m.end(), exact, entity, surface))
+        # longest first, then exact before suffixed, then an entity's own name before
+        # another's alias ("CheXpert Plus" is an alias of CheXpert too), then the longer form
+        found.sort(
+            key=lambda t: (-(t[1] - t[0]), not t[2], _key(t[4]) != _key(t[3]), -len(t[4]), t[0])
+        )
+        taken: list[tuple[int, int]] = []
+        out: list[Mention] = []
+        for start, end, exact, entity, surface in found:
+            if any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            out.append(Mention(entity, Span(field, start, end, text[start:end]), surface, exact))
+        out.sort(key=lambda m: m.span.start or 0)
+        return out
+
+    def link(self, texts: dict[str, str]) -> dict[str, list[Mention]]:
+        """Mentions per entity across several fields (title, abstract, ...)."""
+        out: dict[str, list[Mention]] = {}
+        for fld, text in texts.items():
+            for m in self.find(text or "", fld):
+                out.setdefault(m.entity, []).append(m)
+        return out
+
+
+def _key(s: str) -> str:
+    return re.sub(r"[\s\-_/.'’]+", "", s).lower()
+
+
+def bundled_gazetteer_path() -> Path:
+    return Path(str(resources.files("fmreview") / "data" / "fm" / "datasets_gazetteer.csv"))
+
+
+_BUNDLED: DatasetGazetteer | None = None
+
+
+def bundled_gazetteer() -> DatasetGazetteer:
+    """The package's gazetteer of 113 public medical-imaging datasets (cached)."""
+    global _BUNDLED
+    if _BUNDLED is None:
+        _BUNDLED = DatasetGazetteer.from_csv(bundled_gazetteer_path())
+    return _BUNDLED
+
+
+def load_gazetteer(protocol: Any, base_dir: str | Path | None = None) -> DatasetGazetteer | None:
+    """The gazetteer a protocol names (``gazetteer: {bundled: true}`` or ``{file: x.csv}``).
+
+    A relative ``file`` is resolved against ``base_dir`` (the review folder or the
+    protocol's folder). Returns None when the protocol has no gazetteer.
+    """
+    g = getattr(protocol, "gazetteer", None)
+    if g is None:
+        return None
+    if g.file:
+        p = Path(g.file)
+        if not p.is_absolute() and base_dir is not None:
+            p = Path(base_dir) / p
+        if not p.exists():
+            raise InputError(
+                f"gazetteer file {p} does not exist; fix 'gazetteer.file' in the protocol "
+                "or use 'gazetteer: {bundled: true}'"
+            )
+        return DatasetGazetteer.from_csv(p)
+    return bundled_gazetteer()

@@ -1,0 +1,184 @@
+"""Rule extraction: the protocol's synonyms and patterns, and the gazetteer, label a work.
+
+Every label carries the spans that matched (``{field, start, end, text}``) and a rule
+confidence:
+
+- a match in the title counts 0.85, in the keywords 0.8, in the abstract 0.7, in full text
+  0.6 (a word in the title is about the work; a word in the abstract may be a comparison);
+- each further distinct match adds 0.04, up to 0.97;
+- on a single-valued axis the value with the highest ``priority`` wins, then the highest
+  confidence; when values of equal priority compete the winner's confidence is multiplied
+  by 0.85 (ambiguity);
+- a value's ``implies`` adds labels on other axes at 0.8 times its confidence, with the
+  same evidence, unless that axis already has the value from its own rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fmreview.extract.gazetteer import DatasetGazetteer
+from fmreview.extract.label import Label, Span
+from fmreview.protocol.model import Axis, Protocol
+
+FIELD_WEIGHT = {"title": 0.85, "keywords": 0.8, "abstract": 0.7, "fulltext": 0.6}
+STEP = 0.04
+CAP = 0.97
+AMBIGUITY = 0.85
+IMPLIED = 0.8
+MAX_SPANS = 5
+
+
+def synonym_regex(phrase: str) -> str:
+    """A phrase as a whole-word regex, tolerant of hyphen/space/underscore variants."""
+    tokens = [t for t in re.split(r"[\s\-_]+", phrase.strip()) if t]
+    body = r"[\s\-_]?".join(re.escape(t) for t in tokens)
+    return rf"(?<!\w){body}(?!\w)"
+
+
+@dataclass(slots=True)
+class _Value:
+    name: str
+    priority: int
+    regexes: list[re.Pattern[str]]
+    implies: dict[str, list[str]]
+
+
+class RuleSet:
+    """The compiled rules of a protocol's taxonomy (and its gazetteer).
+
+    Parameters
+    ----------
+    protocol : Protocol
+    gazetteer : DatasetGazetteer, optional
+        Links mentions for axes with ``from_gazetteer: true``.
+    """
+
+    def __init__(self, protocol: Protocol, gazetteer: DatasetGazetteer | None = None) -> None:
+        self.protocol = protocol
+        self.gazetteer = gazetteer
+        self.axes: dict[str, Axis] = {a.name: a for a in protocol.taxonomy}
+        self._values: dict[str, list[_Value]] = {}
+        for axis in protocol.taxonomy:
+            vals = []
+            for v in axis.values:
+                parts = [synonym_regex(s) for s in v.synonyms if s.strip()] + list(v.patterns)
+                # one alternation per value: one scan of the text instead of one per pattern
+                regexes = (
+                    [re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)]
+                    if parts
+                    else []
+                )
+                implies = {k: [x] if isinstance(x, str) else list(x) for k, x in v.implies.items()}
+                vals.append(_Value(v.name, v.priority, regexes, implies))
+            self._values[axis.name] = vals
+
+    # ------------------------------------------------------------------ matching
+    @staticmethod
+    def _spans(regexes: list[re.Pattern[str]], texts: dict[str, str]) -> list[Span]:
+        spans: list[Span] = []
+        for fld, text in texts.items():
+            if not text:
+                continue
+            seen: list[tuple[int, int]] = []
+            for rx in regexes:
+                for m in rx.finditer(text):
+                    if m.end() == m.start():
+                        continue
+                    if any(m.start() < e and s < m.end() for s, e in seen):
+                        continue
+                    seen.append((m.start(), m.end()))
+                    spans.append(Span(fld, m.start(), m.end(), m.group(0)))
+        return spans
+
+    @staticmethod
+    def _confidence(spans: list[Span]) -> float:
+        best = max(FIELD_WEIGHT.get(s.field, 0.6) for s in spans)
+        distinct = len({s.text.lower() for s in spans})
+        return round(min(CAP, best + STEP * (distinct - 1)), 4)
+
+    @staticmethod
+    def _evidence(spans: list[Span]) -> list[Span]:
+        order = {f: i for i, f in enumerate(FIELD_WEIGHT)}
+        return sorted(spans, key=lambda s: (order.get(s.field, 9), s.start or 0))[:MAX_SPANS]
+
+    def label_axis(self, axis: str, texts: dict[str, str]) -> list[Label]:
+        """Labels on one axis (before implications)."""
+        ax = self.axes[axis]
+        if ax.from_gazetteer:
+            return self._gazetteer_labels(axis, texts)
+        found: list[tuple[_Value, Label]] = []
+        for v in self._values[axis]:
+            spans = self._spans(v.regexes, texts)
+            if spans:
+                lab = Label(axis, v.name, "rule", self._confidence(spans), self._evidence(spans))
+                found.append((v, lab))
+        if ax.multi or len(found) <= 1:
+            return [lab for _, lab in found]
+        top = max(v.priority for v, _ in found)
+        rivals = [(v, lab) for v, lab in found if v.priority == top]
+        rivals.sort(key=lambda t: -t[1].confidence)
+        winner = rivals[0][1]
+        if len(rivals) > 1:
+            winner.confidence = round(winner.confidence * AMBIGUITY, 4)
+        return [winner]
+
+    def _gazetteer_labels(self, axis: str, texts: dict[str, str]) -> list[Label]:
+        if self.gazetteer is None:
+            return []
+        out = []
+        for entity, mentions in self.gazetteer.link(texts).items():
+            spans = [m.span for m in mentions]
+            out.append(Label(axis, entity, "rule", self._confidence(spans), self._evidence(spans)))
+        return out
+
+    def label(self, texts: dict[str, str], axes: list[str] | None = None) -> list[Label]:
+        """Rule labels for one work.
+
+        Parameters
+        ----------
+        texts : dict
+            Field name (``title``, ``abstract``, ``keywords``, ``fulltext``) to text.
+        axes : list of str, optional
+            Only these axes (default: all of the taxonomy).
+        """
+        names = axes or list(self.axes)
+        labels: list[Label] = []
+        for a in names:
+            labels += self.label_axis(a, texts)
+        have = {(lab.axis, lab.value) for lab in labels}
+        values = {a: {v.name: v for v in self._values[a]} for a in self._values}
+        implied: dict[tuple[str, str], Label] = {}
+        for lab in labels:
+            v = values.get(lab.axis, {}).get(lab.value)
+            if v is None:
+                continue
+            for target, vals in v.implies.items():
+                if target not in names or target not in self.axes:
+                    continue
+                for val in vals:
+                    key = (target, val)
+                    conf = round(lab.confidence * IMPLIED, 4)
+                    if key in have or (key in implied and implied[key].confidence >= conf):
+                        continue
+                    implied[key] = Label(target, val, "rule", conf, list(lab.evidence))
+        for (target, _val), lab in implied.items():
+            ax = self.axes[target]
+            if not ax.multi and any(x.axis == target for x in labels):
+                continue  # a single-valued axis keeps its own rule's answer
+            labels.append(lab)
+        return labels
+
+
+def work_texts(work: dict[str, object], fulltext: str | None = None) -> dict[str, str]:
+    """The fields rules search, from a work (or record) mapping."""
+    kw = work.get("keywords") or []
+    texts = {
+        "title": str(work.get("title") or ""),
+        "abstract": str(work.get("abstract") or ""),
+        "keywords": "; ".join(str(k) for k in kw) if isinstance(kw, list) else str(kw),
+    }
+    if fulltext:
+        texts["fulltext"] = fulltext
+    return {k: v for k, v in texts.items() if v}

@@ -1,0 +1,113 @@
+"""Dataset gazetteer: mentions linked to entities through aliases and spelling variants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fmreview.errors import InputError
+from fmreview.extract.gazetteer import DatasetGazetteer, bundled_gazetteer, load_gazetteer
+from fmreview.protocol import flagship_path, load_protocol
+
+
+@pytest.fixture(scope="module")
+def gaz() -> DatasetGazetteer:
+    return bundled_gazetteer()
+
+
+def links(gaz: DatasetGazetteer, text: str) -> list[tuple[str, str]]:
+    return [(m.entity, m.span.text) for m in gaz.find(text)]
+
+
+def test_bundled_gazetteer_has_the_datasets(gaz: DatasetGazetteer) -> None:
+    assert len(gaz) == 113
+    assert "MIMIC-CXR" in gaz and "BraTS" in gaz
+    assert gaz.entities["MIMIC-CXR"].modality.startswith("X-ray")
+
+
+@pytest.mark.parametrize(
+    "text,entity",
+    [
+        ("MIMIC-CXR", "MIMIC-CXR"),
+        ("mimic cxr", "MIMIC-CXR"),
+        ("MIMIC_CXR", "MIMIC-CXR"),
+        ("MIMICCXR", "MIMIC-CXR"),
+        ("MIMIC-CXR-JPG v2.0.0", "MIMIC-CXR"),
+        ("NIH ChestX-ray14", "ChestX-ray14"),
+        ("ChestXray14", "ChestX-ray14"),
+        ("CheXpert-v1.0-small", "CheXpert"),
+        ("CheXpert Plus", "CheXpert Plus"),
+        ("BraTS 2021", "BraTS"),
+        ("BraTS2023", "BraTS"),
+        ("KiTS19", "KiTS"),
+        ("ISIC 2019", "ISIC"),
+        ("ROCOv2", "ROCOv2"),
+        ("ROCO", "ROCO"),
+        ("Camelyon16", "CAMELYON16"),
+        ("CAMELYON17", "CAMELYON17"),
+        ("Medical Segmentation Decathlon", "MSD"),
+        ("VQA-RAD", "VQA-RAD"),
+        ("vqa_rad", "VQA-RAD"),
+    ],
+)
+def test_spelling_variants_link(gaz: DatasetGazetteer, text: str, entity: str) -> None:
+    found = gaz.find(f"We evaluate on {text} and report AUC.")
+    assert [m.entity for m in found] == [entity]
+    m = found[0]
+    assert f"We evaluate on {text} and report AUC."[m.span.start : m.span.end] == m.span.text
+
+
+def test_spans_in_a_sentence(gaz: DatasetGazetteer) -> None:
+    text = "Pretrained on MIMIC-CXR and CheXpert; zero-shot on RSNA Pneumonia and SIIM-ACR."
+    assert links(gaz, text) == [
+        ("MIMIC-CXR", "MIMIC-CXR"),
+        ("CheXpert", "CheXpert"),
+        ("RSNA Pneumonia Detection", "RSNA Pneumonia"),
+        ("SIIM-ACR Pneumothorax", "SIIM-ACR"),
+    ]
+    (m,) = gaz.find("see MIMIC-CXR", field="abstract")
+    assert (m.span.field, m.span.start, m.span.end) == ("abstract", 4, 13)
+
+
+def test_common_words_do_not_link(gaz: DatasetGazetteer) -> None:
+    assert links(gaz, "a word dataset of panda images in the atlas of isles under chaos") == []
+    assert links(gaz, "the WORD dataset") == [("WORD", "WORD dataset")]
+
+
+def test_longest_mention_wins(gaz: DatasetGazetteer) -> None:
+    assert links(gaz, "the CheXpert Plus reports") == [("CheXpert Plus", "CheXpert Plus")]
+    assert links(gaz, "Shenzhen chest X-ray set") == [
+        ("Shenzhen chest X-ray set", "Shenzhen chest X-ray set")
+    ]
+
+
+def test_lookup_of_list_names(gaz: DatasetGazetteer) -> None:
+    assert gaz.lookup("MIMIC-CXR") == "MIMIC-CXR"
+    assert gaz.lookup("Mass-100K") == "Mass-100K"
+    assert gaz.lookup("PMC-OA") == "PMC-OA"
+    assert gaz.lookup("ChestX-ray14") == "ChestX-ray14"
+    assert gaz.lookup("kits 2019") == "KiTS"
+    assert gaz.lookup("unheard-of data") is None
+
+
+def test_link_groups_mentions_by_entity(gaz: DatasetGazetteer) -> None:
+    res = gaz.link({"title": "CLIP on MIMIC-CXR", "abstract": "We use MIMIC CXR and IU X-ray."})
+    assert sorted(res) == ["IU X-ray", "MIMIC-CXR"]
+    assert [m.span.field for m in res["MIMIC-CXR"]] == ["title", "abstract"]
+
+
+def test_custom_gazetteer_file(tmp_path: Path) -> None:
+    (tmp_path / "g.csv").write_text("name,aliases,modality\nDermaSet,Derma Set; DS-1,dermoscopy\n")
+    proto = load_protocol(flagship_path()).model_copy(update={"gazetteer": None})
+    assert load_gazetteer(proto) is None
+    from fmreview.protocol.model import Gazetteer
+
+    proto = proto.model_copy(update={"gazetteer": Gazetteer(file="g.csv")})
+    g = load_gazetteer(proto, tmp_path)
+    assert g is not None and links(g, "trained on derma-set") == [("DermaSet", "derma-set")]
+    with pytest.raises(InputError, match="does not exist"):
+        load_gazetteer(proto, tmp_path / "elsewhere")
+    (tmp_path / "bad.csv").write_text("title,x\na,b\n")
+    with pytest.raises(InputError, match="no 'name' column"):
+        DatasetGazetteer.from_csv(tmp_path / "bad.csv")

@@ -1,0 +1,160 @@
+"""Rule extraction: protocol patterns and synonyms -> labels with evidence spans."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmreview.extract.gazetteer import bundled_gazetteer
+from fmreview.extract.rules import RuleSet, synonym_regex, work_texts
+from fmreview.protocol import flagship_path, load_protocol, parse_protocol
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return RuleSet(load_protocol(flagship_path()), bundled_gazetteer())
+
+
+def labels(rules: RuleSet, title: str, abstract: str = "") -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for lab in rules.label({"title": title, "abstract": abstract}):
+        out.setdefault(lab.axis, {})[lab.value] = lab
+    return out
+
+
+def test_every_span_is_the_text_it_points_at(rules: RuleSet) -> None:
+    texts = {
+        "title": "MedSAM adapter for liver tumour segmentation in CT",
+        "abstract": "We fine-tune the Segment Anything Model with LoRA on MSD and KiTS19 scans.",
+    }
+    labs = rules.label(texts)
+    assert labs
+    for lab in labs:
+        assert lab.method == "rule" and 0 < lab.confidence <= 0.97
+        for s in lab.evidence:
+            assert texts[s.field][s.start : s.end] == s.text
+
+
+@pytest.mark.parametrize(
+    "title,axis,value,evidence",
+    [
+        (
+            "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text",
+            "fm_type",
+            "vision_language",
+            "MedCLIP",
+        ),
+        ("Segment Anything in Medical Images", "fm_type", "vision_only", "Segment Anything"),
+        (
+            "Polyp-SAM++: Can A Text Guided SAM Perform Better for Polyp Segmentation?",
+            "fm_type",
+            "vision_language",
+            "Text Guided",
+        ),
+        (
+            "Masked autoencoders are scalable learners of fundus images",
+            "training_paradigm",
+            "masked_image_modeling",
+            "Masked autoencoders",
+        ),
+        ("LoRA fine-tuning of a pathology foundation model", "adaptation", "peft", "LoRA"),
+        ("Zero-shot chest X-ray diagnosis", "adaptation", "zero_shot", "Zero-shot"),
+        ("A foundation model for ultrasound", "modality", "ultrasound", "ultrasound"),
+        ("Brain MRI segmentation with SAM", "modality", "mri", "MRI"),
+        ("Whole-slide image analysis", "modality", "histopathology", "Whole-slide"),
+        ("Knee MRI foundation model", "anatomy", "musculoskeletal", "Knee"),
+        ("Radiology report generation with LLMs", "task", "report_generation", "report generation"),
+        ("MedVQA: visual question answering for radiology", "task", "vqa", "MedVQA"),
+        ("Federated foundation models for ultrasound", "themes", "federated_learning", "Federated"),
+        ("Pretrained on MIMIC-CXR", "datasets", "MIMIC-CXR", "MIMIC-CXR"),
+        ("CLIP for chest radiographs", "architecture", "clip_dual_encoder", "CLIP"),
+    ],
+)
+def test_labels_with_evidence(
+    rules: RuleSet, title: str, axis: str, value: str, evidence: str
+) -> None:
+    got = labels(rules, title)
+    assert value in got.get(axis, {}), got.get(axis)
+    lab = got[axis][value]
+    assert any(evidence in s.text for s in lab.evidence)  # type: ignore[attr-defined]
+
+
+def test_sam_point_prompts_are_vision_only_text_prompts_are_not(rules: RuleSet) -> None:
+    assert list(labels(rules, "Box-prompted SAM for kidney segmentation")["fm_type"]) == [
+        "vision_only"
+    ]
+    assert list(labels(rules, "Text-prompted SAM for kidney segmentation")["fm_type"]) == [
+        "vision_language"
+    ]
+
+
+def test_single_valued_axis_gives_one_value(rules: RuleSet) -> None:
+    labs = [lab for lab in rules.label({"title": "SAM meets CLIP"}) if lab.axis == "fm_type"]
+    assert [lab.value for lab in labs] == ["vision_language"]
+
+
+def test_title_counts_more_than_abstract(rules: RuleSet) -> None:
+    t = labels(rules, "A CT foundation model")["modality"]["ct"]
+    a = labels(rules, "A foundation model", "It was tested on CT.")["modality"]["ct"]
+    assert t.confidence > a.confidence  # type: ignore[attr-defined]
+    more = labels(rules, "A CT foundation model for computed tomography")["modality"]["ct"]
+    assert more.confidence > t.confidence  # type: ignore[attr-defined]
+
+
+def test_case_sensitive_parts_and_synonym_variants() -> None:
+    import re
+
+    rx = re.compile(synonym_regex("vision-language model"), re.I)
+    assert rx.search("a vision language model") and rx.search("Vision_Language-Model")
+    assert not rx.search("visionlanguage modeling")
+
+
+def test_implies_adds_labels_on_other_axes() -> None:
+    proto = parse_protocol(
+        """
+version: 1
+name: t
+title: t
+question: q
+taxonomy:
+  - name: arch
+    multi: true
+    values:
+      - name: sam
+        patterns: ['\\bSAM\\b']
+        implies: {task: segmentation, kind: vision}
+  - name: task
+    multi: true
+    values:
+      - name: segmentation
+        patterns: ['\\bsegment']
+      - name: vqa
+        patterns: ['\\bVQA\\b']
+  - name: kind
+    values:
+      - name: vision
+      - name: text
+        patterns: ['\\btext\\b']
+"""
+    )
+    rs = RuleSet(proto)
+    got = {(lab.axis, lab.value): lab for lab in rs.label({"title": "SAM for VQA"})}
+    assert set(got) == {
+        ("arch", "sam"),
+        ("task", "vqa"),
+        ("task", "segmentation"),
+        ("kind", "vision"),
+    }
+    assert got[("task", "segmentation")].confidence == pytest.approx(
+        got[("arch", "sam")].confidence * 0.8
+    )
+    assert got[("task", "segmentation")].evidence[0].text == "SAM"
+    pairs = {(lab.axis, lab.value) for lab in rs.label({"title": "SAM with text"})}
+    assert ("kind", "text") in pairs and (
+        "kind",
+        "vision",
+    ) not in pairs  # own rule beats implication
+
+
+def test_work_texts() -> None:
+    t = work_texts({"title": "T", "abstract": "", "keywords": ["a", "b"]}, fulltext="F")
+    assert t == {"title": "T", "keywords": "a; b", "fulltext": "F"}

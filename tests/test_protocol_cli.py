@@ -1,0 +1,72 @@
+"""``fmreview protocol check | new | show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from fmreview.cli.protocol import register
+from fmreview.protocol import flagship_path, load_protocol
+
+runner = CliRunner()
+
+
+def app() -> typer.Typer:
+    a = typer.Typer()
+
+    @a.callback()
+    def _root() -> None:
+        """Test root."""
+
+    register(a)
+    return a
+
+
+def test_check_the_flagship() -> None:
+    res = runner.invoke(app(), ["protocol", "check", str(flagship_path())])
+    assert res.exit_code == 0, res.output
+    assert "ok:" in res.output and "fm-medical-imaging" in res.output
+    assert "5 sources" in res.output and "9 taxonomy axes" in res.output
+
+
+def test_check_reports_every_error_with_line_and_key(tmp_path: Path) -> None:
+    text = flagship_path().read_text(encoding="utf-8")
+    lines = text.splitlines()
+    i = next(n for n, ln in enumerate(lines) if ln.strip().startswith("- '\\bMAE\\b'"))
+    lines[i] = lines[i].replace("'\\bMAE\\b'", "'(MAE'")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = runner.invoke(app(), ["protocol", "check", str(bad)])
+    assert res.exit_code != 0
+    assert "does not validate: 1 error(s)" in str(res.exception)
+    out = " ".join(res.output.split())
+    start = max(n for n in range(i) if lines[n].strip() == "patterns:")
+    k = i - start - 1  # the item's index in that value's pattern list
+    assert (
+        f"bad.yaml line {i + 1}: taxonomy[0].values[1].patterns[{k}]: pattern '(MAE' is not a valid"
+        in out
+    )
+
+
+def test_new_writes_a_template_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "mine.yaml"
+    res = runner.invoke(app(), ["protocol", "new", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_text().startswith("# A review protocol for fmreview.")
+    res = runner.invoke(app(), ["protocol", "new", str(out)])
+    assert res.exit_code != 0
+    assert "exists" in str(res.exception)
+    res = runner.invoke(app(), ["protocol", "new", "-"])
+    assert res.output.startswith("# A review protocol")
+
+
+def test_show_summarises_a_protocol(tmp_path: Path) -> None:
+    res = runner.invoke(app(), ["protocol", "show", "--dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "Foundation models in medical image analysis" in res.output
+    assert "E-TEXT-ONLY" in res.output and "fm_type" in res.output
+    res = runner.invoke(app(), ["protocol", "show", str(flagship_path()), "--yaml"])
+    assert res.output == flagship_path().read_text(encoding="utf-8")
+    assert load_protocol(flagship_path()).name in res.output
