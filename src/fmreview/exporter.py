@@ -69,6 +69,20 @@ def current_labels(conn: sa.engine.Connection) -> dict[int, dict[str, list[str]]
     return {k: dict(v) for k, v in out.items()}
 
 
+def label_map(store: Any) -> dict[int, dict[str, list[str]]]:
+    """Labels per work and axis as the extraction policy resolves them (human > list > …).
+
+    Falls back to :func:`current_labels` (every live row) when the extraction stage is not
+    installed.
+    """
+    try:
+        from fmreview.extract.store_io import current_label_map
+    except ModuleNotFoundError:
+        with store.connect() as conn:
+            return current_labels(conn)
+    return current_label_map(store)
+
+
 def export_review(store: Any, path: Path | str, *, format: str | None = None, what: str = "works") -> int:
     """Write the review's works (or raw records) to ``path``; returns the number written."""
     from fmreview import formats
@@ -92,7 +106,7 @@ def export_review(store: Any, path: Path | str, *, format: str | None = None, wh
 
                 statuses = work_statuses(store, conn)
                 decisions = current_decisions(conn)
-                labels = current_labels(conn)
+                labels = label_map(store)
                 recs = []
                 q = sa.select(schema.works).where(schema.works.c.merged_into.is_(None)).order_by(schema.works.c.id)
                 for row in conn.execute(q):

@@ -70,6 +70,12 @@ def _stage_report(store: Any, reporter: Reporter) -> dict[str, Any]:
     return build_report(store, reporter=reporter)
 
 
+def _stage_report_for_update(store: Any, reporter: Reporter) -> dict[str, Any]:
+    from fmreview.report.build import build_report
+
+    return build_report(store, reporter=reporter, record_versions=False)
+
+
 @dataclass
 class Stage:
     name: str
@@ -175,6 +181,8 @@ def update_stages() -> list[tuple[str, Callable[[Any, Any], dict[str, Any]]]]:
         fn = stage.fn if _available(stage.module) else stage.fallback
         if fn is None:
             continue
+        if stage.name == "report":
+            fn = _stage_report_for_update
 
         def callback(store: Any, run: Any, _fn: StageFn = fn) -> dict[str, Any]:
             return _fn(store, NullReporter())

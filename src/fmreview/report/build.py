@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.errors import InputError
-from fmreview.exporter import current_labels
+from fmreview.exporter import label_map
 from fmreview.progress import NullReporter, Reporter
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
@@ -80,7 +80,7 @@ def report_context(
     inc_set = set(included)
     fig_dir, tab_dir = out / "figures", out / "tables"
     with store.connect() as conn:
-        labels = current_labels(conn)
+        labels = label_map(store)
         w = schema.works
         work_rows = (
             {r.id: dict(r._mapping) for r in conn.execute(sa.select(w).where(w.c.id.in_(included)))}
@@ -467,9 +467,17 @@ def report_context(
 
 
 def build_report(
-    store: Any, *, reporter: Reporter | None = None, out_dir: Path | str | None = None
+    store: Any,
+    *,
+    reporter: Reporter | None = None,
+    out_dir: Path | str | None = None,
+    record_versions: bool = True,
 ) -> dict[str, Any]:
-    """Write the whole report (see the module docstring); returns counts and ``*_path`` entries."""
+    """Write the whole report (see the module docstring); returns counts and ``*_path`` entries.
+
+    ``record_versions=False`` leaves the ``versions`` row to the caller (``fmreview update``
+    records one version per update, with its search counts).
+    """
     rep = reporter or NullReporter()
     if out_dir is None:
         if store.folder is None:
@@ -493,8 +501,10 @@ def build_report(
         html = render_report(ctx)
         index = out / "index.html"
         index.write_text(html, encoding="utf-8")
-        version_id = record_version(
-            store, counts, run_id=run.id, note=f"report {store.clock().date().isoformat()}"
+        version_id = (
+            record_version(store, counts, run_id=run.id, note=f"report {store.clock().date().isoformat()}")
+            if record_versions
+            else None
         )
         result: dict[str, Any] = {
             "records_identified": counts.records_identified,

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from fmreview.exporter import _work_record, current_decisions, current_labels
+from fmreview.exporter import _work_record, current_decisions, label_map
 from fmreview.status import WorkStatus, work_statuses
 from fmreview.store import schema
 
@@ -33,7 +33,7 @@ def _study_records(store: Any, statuses: dict[int, WorkStatus], keep: tuple[str,
     out = []
     with store.connect() as conn:
         decisions = current_decisions(conn)
-        labels = current_labels(conn)
+        labels = label_map(store)
         rows = conn.execute(sa.select(w).where(w.c.id.in_(ids)).order_by(w.c.id)).all()
     for row in rows:
         m = dict(row._mapping)
