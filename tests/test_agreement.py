@@ -139,3 +139,18 @@ def test_agreement_from_the_store(minimal_store) -> None:  # type: ignore[no-unt
     assert pair.n_both == 4 and pair.observed == 1.0
     assert rep.as_dict()["overlap"].startswith("Cohen's kappa per pair")
     assert math.isclose(pair.kappa, 1.0)
+
+
+def test_undo_withdraws_a_vote_in_status_and_agreement(minimal_store) -> None:  # type: ignore[no-untyped-def]
+    from fmreview.status import work_statuses
+
+    s = minimal_store
+    with s.run("import", {}) as run:
+        add_records(s, [Record(title="t", raw={"i": 1})], source="a", source_kind="file", run_id=run.id)
+        works_from_records(s, run.id)
+    with s.begin() as conn:
+        for lab in ("include", "undo"):
+            conn.execute(sa.insert(schema.decisions).values(
+                work_id=1, stage="title_abstract", reviewer="ann", label=lab, note="", created_at=s.clock()))
+    assert work_statuses(s)[1].status == "awaiting_screening"
+    assert votes_frame(s).empty

@@ -45,7 +45,10 @@ def votes_frame(store: Any, stage: str = "title_abstract") -> pd.DataFrame:
         for wid, reviewer, label in conn.execute(
             sa.select(d.c.work_id, d.c.reviewer, d.c.label).where(d.c.stage == stage).order_by(d.c.id)
         ):
-            latest[(wid, reviewer)] = _binary(label)
+            if label == "undo":  # a withdrawn vote is no vote
+                latest.pop((wid, reviewer), None)
+            else:
+                latest[(wid, reviewer)] = _binary(label)
     if not latest:
         return pd.DataFrame()
     s = pd.Series(latest)

@@ -3,6 +3,9 @@
 This is the single place that says what a work's decisions add up to; PRISMA counts, the
 report, the web dashboard and exports all use it.
 
+A decision labelled ``undo`` withdraws that reviewer's vote on its stage (the vote
+history stays; the undo is a new row).
+
 Stages, in order: ``automation`` (eligibility rules; reviewer ``rules``), ``title_abstract``,
 ``full_text``. Within a human stage each reviewer's *latest* vote counts; a decision with
 stage ``resolution`` (a third reviewer or consensus; its ``note`` names the stage it
@@ -32,6 +35,8 @@ import sqlalchemy as sa
 from fmreview.store import schema
 
 HUMAN_STAGES = ("title_abstract", "full_text")
+#: A decision with this label withdraws the reviewer's earlier vote on the stage.
+UNDO = "undo"
 
 
 @dataclass
@@ -44,7 +49,7 @@ class WorkStatus:
     votes: dict[str, dict[str, str]] = field(default_factory=dict)  # stage -> reviewer -> label
 
 
-def _stage_status(votes: dict[str, tuple[str, str | None]], resolution: tuple[str, str | None] | None,
+def stage_status(votes: dict[str, tuple[str, str | None]], resolution: tuple[str, str | None] | None,
                   required: int) -> tuple[str, str | None]:
     if resolution is not None:
         return resolution
@@ -81,7 +86,10 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
                 target = note if note in HUMAN_STAGES else "title_abstract"
                 resolutions[wid][target] = (label if label != "maybe" else "include", crit)
             elif stage in HUMAN_STAGES:
-                votes[wid][stage][reviewer] = (label, crit)
+                if label == UNDO:  # withdraws that reviewer's vote on this stage
+                    votes[wid][stage].pop(reviewer, None)
+                else:
+                    votes[wid][stage][reviewer] = (label, crit)
         out: dict[int, WorkStatus] = {}
         for wid in ids:
             ws = WorkStatus(wid, "awaiting_screening")
@@ -94,9 +102,9 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
                 continue
             if a:
                 ws.stages["automation"] = "include"
-            ta, ta_crit = _stage_status(votes[wid].get("title_abstract", {}) if wid in votes else {},
+            ta, ta_crit = stage_status(votes[wid].get("title_abstract", {}) if wid in votes else {},
                                         resolutions.get(wid, {}).get("title_abstract"), required)
-            ft, ft_crit = _stage_status(votes[wid].get("full_text", {}) if wid in votes else {},
+            ft, ft_crit = stage_status(votes[wid].get("full_text", {}) if wid in votes else {},
                                         resolutions.get(wid, {}).get("full_text"), required)
             ws.stages["title_abstract"], ws.stages["full_text"] = ta, ft
             ws.human = ta not in ("pending",) or ft not in ("pending",)

@@ -1,0 +1,189 @@
+"""``fmreview serve`` (the web app for review teams) and ``fmreview users`` (its accounts).
+
+Passwords are never taken from the command line (it shows up in ``ps`` and shell history):
+they come from the environment variable named by ``--password-env`` (default
+``FMREVIEW_PASSWORD``) or from a hidden prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fmreview.cli.options import DirOption, JsonOption, open_store
+from fmreview.errors import InputError
+
+console = Console()
+err = Console(stderr=True)
+
+PASSWORD_ENV = "FMREVIEW_PASSWORD"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def read_password(env: str, prompt: str) -> str:
+    """The password from ``$env`` if set, else from a hidden prompt (asked twice)."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        directory: Path = DirOption,
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Address to bind (loopback by default)."
+        ),
+        port: int = typer.Option(8000, "--port", help="Port to listen on."),
+        secure_cookies: bool = typer.Option(
+            False,
+            "--secure-cookies",
+            help="Mark cookies Secure (set when users reach the app over HTTPS).",
+        ),
+        root_path: str = typer.Option(
+            "", "--root-path", help="URL prefix when a reverse proxy serves the app under a path."
+        ),
+        forwarded_allow_ips: str = typer.Option(
+            "127.0.0.1",
+            "--forwarded-allow-ips",
+            help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated).",
+        ),
+        create_admin: str | None = typer.Option(
+            None,
+            "--create-admin",
+            help="Create this admin account first (password from the env or a prompt).",
+        ),
+        password_env: str = typer.Option(
+            PASSWORD_ENV, "--password-env", help="Environment variable holding the new password."
+        ),
+        ranking: str = typer.Option(
+            "background", "--ranking", help="Active-learning refit: background, sync or off."
+        ),
+    ) -> None:
+        """Serve the web app: dual screening, conflicts, agreement and every human check.
+
+        Binds 127.0.0.1 by default; put a TLS reverse proxy in front for a team server
+        (then pass --secure-cookies, and --root-path when served under a path).
+
+        Example: fmreview serve --dir ./fm-review --port 8000 --create-admin alice
+        """
+        import uvicorn
+
+        from fmreview.web.app import create_app
+        from fmreview.web.auth import create_user
+        from fmreview.web.settings import WebSettings
+
+        store = open_store(directory)
+        if create_admin:
+            create_user(
+                store,
+                create_admin,
+                read_password(password_env, f"Password for {create_admin}"),
+                role="admin",
+            )
+            console.print(f"admin {create_admin} created")
+        if host not in LOOPBACK and not secure_cookies:
+            err.print(
+                f"[yellow]warning:[/] serving on {host} without --secure-cookies; put a TLS reverse proxy "
+                "in front and pass --secure-cookies"
+            )
+        if root_path and not root_path.startswith("/"):
+            raise InputError(f"--root-path {root_path!r} must start with '/', e.g. /review")
+        app = create_app(
+            store, settings=WebSettings(secure_cookies=secure_cookies, ranking=ranking)
+        )
+        console.print(f"serving {directory} on http://{host}:{port}{root_path}/ (Ctrl+C stops)")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            root_path=root_path.rstrip("/"),
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+            workers=1,  # one process: the SQLite writer lives in it
+            log_level="info",
+        )
+
+    users_app = typer.Typer(
+        help="Accounts of the web app (admins and reviewers).", no_args_is_help=True
+    )
+
+    @users_app.command("add")
+    def users_add(
+        name: str = typer.Argument(..., help="User name (letters, digits, . _ - @)."),
+        role: str = typer.Option("reviewer", "--role", help="admin or reviewer."),
+        directory: Path = DirOption,
+        password_env: str = typer.Option(
+            PASSWORD_ENV, "--password-env", help="Environment variable holding the password."
+        ),
+    ) -> None:
+        """Add a web-app account; the password comes from $FMREVIEW_PASSWORD or a prompt.
+
+        Example: fmreview users add bob --role reviewer --dir ./fm-review
+        """
+        from fmreview.web.auth import create_user
+
+        store = open_store(directory)
+        user = create_user(
+            store, name, read_password(password_env, f"Password for {name}"), role=role
+        )
+        console.print(f"added {user.role} {user.username}")
+
+    @users_app.command("list")
+    def users_list(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
+        """List the web-app accounts.
+
+        Example: fmreview users list --dir ./fm-review
+        """
+        from fmreview.web.auth import list_users
+
+        users = list_users(open_store(directory))
+        if as_json:
+            typer.echo(json.dumps([u.__dict__ for u in users], indent=2))
+            return
+        table = Table("user", "role", "active")
+        for u in users:
+            table.add_row(u.username, u.role, "yes" if u.active else "no")
+        console.print(table)
+
+    @users_app.command("passwd")
+    def users_passwd(
+        name: str = typer.Argument(..., help="User name."),
+        directory: Path = DirOption,
+        password_env: str = typer.Option(
+            PASSWORD_ENV, "--password-env", help="Environment variable holding the password."
+        ),
+    ) -> None:
+        """Set a user's password (from $FMREVIEW_PASSWORD or a prompt).
+
+        Example: fmreview users passwd bob --dir ./fm-review
+        """
+        from fmreview.web.auth import set_password
+
+        set_password(
+            open_store(directory), name, read_password(password_env, f"New password for {name}")
+        )
+        console.print(f"password of {name} changed")
+
+    @users_app.command("deactivate")
+    def users_deactivate(
+        name: str = typer.Argument(..., help="User name."),
+        directory: Path = DirOption,
+        undo: bool = typer.Option(False, "--undo", help="Activate the account again."),
+    ) -> None:
+        """Deactivate an account (its decisions stay; its sessions end at once).
+
+        Example: fmreview users deactivate bob --dir ./fm-review
+        """
+        from fmreview.web.auth import update_user
+
+        user = update_user(open_store(directory), name, active=undo)
+        console.print(f"{user.username} is {'active' if user.active else 'deactivated'}")
+
+    app.add_typer(users_app, name="users")

@@ -1,0 +1,310 @@
+"""Accounts, sessions, CSRF tokens and login rate limiting for the web app.
+
+- **Passwords** are hashed with argon2id (``argon2-cffi``); the hash string carries its own
+  parameters, so raising the cost later re-hashes on the next login (``check_needs_rehash``).
+- **Users** live in the store's ``users`` table with a role, ``admin`` or ``reviewer``.
+  Deactivating a user (never deleting: decisions name them) ends their sessions at once,
+  because every request reloads the user from the store.
+- **Sessions** are signed cookies (``itsdangerous``): ``{"sid": random, "uid": user id}``,
+  HttpOnly, SameSite=Lax, Secure when the app runs behind TLS. A new ``sid`` is issued at
+  login (no session fixation); logout revokes the ``sid`` in memory until the cookie expires.
+- **CSRF**: every form carries a token bound to the session (``HMAC(secret, sid)``); a POST
+  without the right token is refused with 403. Anonymous visitors get a session too, so the
+  login form is protected the same way.
+- **Rate limiting**: failed logins are counted per username and per client address over a
+  sliding window (in memory, with an injectable clock); past the limit a login is refused
+  with 429 before the password is even checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from fmreview.errors import InputError, NotFoundError
+from fmreview.store import schema
+
+ROLES = ("admin", "reviewer")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD = 8
+#: A hash to verify against when the user does not exist, so timing does not tell.
+_DUMMY: dict[int, str] = {}
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    active: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def default_hasher() -> PasswordHasher:
+    """argon2id with the library's recommended parameters (RFC 9106 low-memory profile)."""
+    return PasswordHasher()
+
+
+def check_username(name: str) -> str:
+    name = (name or "").strip()
+    if not USERNAME.match(name):
+        raise InputError(
+            f"user name {name!r} is not allowed; use 1-64 letters, digits, '.', '_', '-' or '@', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise InputError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise InputError("a password may hold at most 1024 characters")
+    return password
+
+
+def _row_user(row: Any) -> User:
+    return User(int(row.id), str(row.username), str(row.role), bool(row.active))
+
+
+def create_user(
+    store: Any,
+    username: str,
+    password: str,
+    *,
+    role: str = "reviewer",
+    hasher: PasswordHasher | None = None,
+) -> User:
+    """Add an account; refuses a taken name, an unknown role or a short password."""
+    username = check_username(username)
+    check_password(password)
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    digest = (hasher or default_hasher()).hash(password)
+    u = schema.users
+    with store.begin() as conn:
+        if conn.execute(sa.select(u.c.id).where(u.c.username == username)).first() is not None:
+            raise InputError(
+                f"user {username!r} already exists; change the password with: fmreview users passwd {username}"
+            )
+        uid = conn.execute(
+            sa.insert(u).values(
+                username=username,
+                password_hash=digest,
+                role=role,
+                active=True,
+                created_at=store.clock(),
+            )
+        ).inserted_primary_key[0]
+    return User(int(uid), username, role, True)
+
+
+def _get_row(conn: sa.Connection, username: str) -> Any:
+    u = schema.users
+    row = conn.execute(sa.select(u).where(u.c.username == username)).first()
+    if row is None:
+        raise NotFoundError(f"no user {username!r}; list them with: fmreview users list")
+    return row
+
+
+def set_password(
+    store: Any, username: str, password: str, *, hasher: PasswordHasher | None = None
+) -> None:
+    check_password(password)
+    digest = (hasher or default_hasher()).hash(password)
+    with store.begin() as conn:
+        row = _get_row(conn, username)
+        conn.execute(
+            sa.update(schema.users).where(schema.users.c.id == row.id).values(password_hash=digest)
+        )
+
+
+def update_user(
+    store: Any, username: str, *, role: str | None = None, active: bool | None = None
+) -> User:
+    """Change a user's role or activate / deactivate them (users are never deleted)."""
+    values: dict[str, Any] = {}
+    if role is not None:
+        if role not in ROLES:
+            raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        values["role"] = role
+    if active is not None:
+        values["active"] = bool(active)
+    with store.begin() as conn:
+        row = _get_row(conn, username)
+        if values:
+            conn.execute(
+                sa.update(schema.users).where(schema.users.c.id == row.id).values(**values)
+            )
+        row = _get_row(conn, username)
+    return _row_user(row)
+
+
+def list_users(store: Any) -> list[User]:
+    u = schema.users
+    with store.connect() as conn:
+        return [_row_user(r) for r in conn.execute(sa.select(u).order_by(u.c.username))]
+
+
+_GET_USER = sa.select(
+    schema.users.c.id, schema.users.c.username, schema.users.c.role, schema.users.c.active
+).where(schema.users.c.id == sa.bindparam("uid"))
+
+
+def get_user(store: Any, user_id: int) -> User | None:
+    with store.connect() as conn:
+        row = conn.execute(_GET_USER, {"uid": user_id}).first()
+    return None if row is None else _row_user(row)
+
+
+def authenticate(
+    store: Any, username: str, password: str, *, hasher: PasswordHasher | None = None
+) -> User | None:
+    """The active user with this name and password, else None (timing does not reveal which)."""
+    hasher = hasher or default_hasher()
+    u = schema.users
+    with store.connect() as conn:
+        row = conn.execute(sa.select(u).where(u.c.username == (username or "").strip())).first()
+    if row is None or not row.active:
+        key = id(hasher)
+        if key not in _DUMMY:
+            _DUMMY[key] = hasher.hash(secrets.token_hex(8))
+        try:
+            hasher.verify(_DUMMY[key], password or "")
+        except (VerificationError, InvalidHashError):
+            pass
+        return None
+    try:
+        hasher.verify(row.password_hash, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if hasher.check_needs_rehash(row.password_hash):
+        with store.begin() as conn:
+            conn.execute(
+                sa.update(u).where(u.c.id == row.id).values(password_hash=hasher.hash(password))
+            )
+    return _row_user(row)
+
+
+# ----------------------------------------------------------------------------- sessions
+class Sessions:
+    """Signed session cookies and the CSRF tokens bound to them."""
+
+    def __init__(self, secret_key: str, *, max_age: int = 12 * 3600) -> None:
+        if len(secret_key) < 16:
+            raise InputError("the web secret key needs at least 16 characters")
+        self._secret = secret_key.encode()
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="fmreview.session")
+        self.max_age = max_age
+        self._revoked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def new(self, user_id: int | None = None) -> dict[str, Any]:
+        return {"sid": secrets.token_urlsafe(24), "uid": user_id}
+
+    def dumps(self, session: dict[str, Any]) -> str:
+        return str(self._serializer.dumps(session))
+
+    def loads(self, cookie: str | None) -> dict[str, Any] | None:
+        """The session in a cookie, or None when missing, forged, expired or revoked."""
+        if not cookie:
+            return None
+        try:
+            data = self._serializer.loads(cookie, max_age=self.max_age)
+        except BadSignature:  # includes SignatureExpired
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
+            return None
+        with self._lock:
+            if data["sid"] in self._revoked:
+                return None
+        return data
+
+    def revoke(self, sid: str) -> None:
+        now = time.time()
+        with self._lock:
+            self._revoked[sid] = now + self.max_age
+            for k in [k for k, t in self._revoked.items() if t < now]:
+                del self._revoked[k]
+
+    def csrf_token(self, session: dict[str, Any]) -> str:
+        return hmac.new(
+            self._secret, b"csrf:" + session["sid"].encode(), hashlib.sha256
+        ).hexdigest()
+
+    def check_csrf(self, session: dict[str, Any] | None, token: str | None) -> bool:
+        if session is None or not token:
+            return False
+        return hmac.compare_digest(self.csrf_token(session), str(token))
+
+
+# ----------------------------------------------------------------------------- rate limiting
+class LoginLimiter:
+    """Failed logins per username and per client address in a sliding window.
+
+    ``clock`` returns seconds (``time.monotonic`` by default; tests pass a fake one).
+    Successful logins clear the username's failures (not the address's: one address
+    guessing many accounts stays limited).
+    """
+
+    def __init__(
+        self,
+        *,
+        per_user: int = 5,
+        per_ip: int = 20,
+        window: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_user = per_user
+        self.per_ip = per_ip
+        self.window = window
+        self.clock = clock
+        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _count(self, key: str, now: float) -> int:
+        q = self._fails.get(key)
+        if q is None:
+            return 0
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if not q:
+            del self._fails[key]
+            return 0
+        return len(q)
+
+    def retry_after(self, username: str, ip: str) -> float | None:
+        """Seconds to wait when this login must be refused now, else None."""
+        now = self.clock()
+        with self._lock:
+            waits = []
+            for key, limit in ((f"u:{username.lower()}", self.per_user), (f"ip:{ip}", self.per_ip)):
+                if self._count(key, now) >= limit:
+                    waits.append(self._fails[key][0] + self.window - now)
+            return max(waits) if waits else None
+
+    def failed(self, username: str, ip: str) -> None:
+        now = self.clock()
+        with self._lock:
+            self._fails[f"u:{username.lower()}"].append(now)
+            self._fails[f"ip:{ip}"].append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop(f"u:{username.lower()}", None)

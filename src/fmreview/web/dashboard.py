@@ -1,0 +1,139 @@
+"""What the dashboard shows: progress per stage, PRISMA counts, recall and stopping, agreement.
+
+Each part comes from the module that owns it — :mod:`fmreview.status` (every work's
+status), :mod:`fmreview.report.prisma` (PRISMA counts), :mod:`fmreview.screening.session`
+(recall estimate and stopping rule), :mod:`fmreview.agreement` (kappa, AC1, Fleiss,
+Krippendorff) — imported when present; a missing or failing part is shown as unavailable
+with the reason instead of breaking the page.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from fmreview.status import work_statuses
+from fmreview.store import schema
+
+STAGE_STATES = ("pending", "in_progress", "conflict", "include", "exclude")
+
+
+def progress(store: Any) -> dict[str, Any]:
+    """Counts of works per overall status and per stage status, and votes per reviewer."""
+    statuses = work_statuses(store)
+    overall = Counter(s.status for s in statuses.values())
+    stages: dict[str, Counter[str]] = {"title_abstract": Counter(), "full_text": Counter()}
+    per_reviewer: dict[str, Counter[str]] = {}
+    for s in statuses.values():
+        if s.status == "excluded_automation":
+            continue
+        stages["title_abstract"][s.stages.get("title_abstract", "pending")] += 1
+        if s.stages.get("title_abstract") == "include":
+            stages["full_text"][s.stages.get("full_text", "pending")] += 1
+        for stage, votes in s.votes.items():
+            for reviewer in votes:
+                per_reviewer.setdefault(reviewer, Counter())[stage] += 1
+    return {
+        "works": len(statuses),
+        "overall": dict(overall),
+        "stages": {k: {st: v.get(st, 0) for st in STAGE_STATES} for k, v in stages.items()},
+        "reviewers": {r: dict(c) for r, c in sorted(per_reviewer.items())},
+    }
+
+
+def prisma(store: Any) -> dict[str, Any]:
+    try:
+        from fmreview.report.prisma import prisma_counts
+    except ImportError:
+        flat = Counter(s.status for s in work_statuses(store).values())
+        return {"source": "status", "counts": dict(flat)}
+    try:
+        c = prisma_counts(store)
+    except Exception as exc:  # noqa: BLE001 - shown on the page
+        return {"source": "error", "error": f"{type(exc).__name__}: {exc}"}
+    rows = [
+        ("Records identified", c.records_identified),
+        ("Duplicates removed", c.duplicates_removed),
+        ("Records awaiting dedupe", c.records_awaiting_dedupe),
+        ("Excluded by automation", c.excluded_automation),
+        ("Records screened", c.records_screened),
+        ("Excluded at title/abstract", c.excluded_screening),
+        ("Conflicts at title/abstract", c.conflict_screening),
+        ("Awaiting screening", c.awaiting_screening),
+        ("Reports sought", c.reports_sought),
+        ("Awaiting full text", c.awaiting_full_text),
+        ("Reports assessed", c.reports_assessed),
+        ("Excluded at full text", c.excluded_full_text),
+        ("Conflicts at full text", c.conflict_full_text),
+        ("Studies included", c.studies_included),
+    ]
+    return {
+        "source": "prisma",
+        "rows": rows,
+        "invariants_ok": all(i.ok for i in c.invariants()),
+        "bad": [f"{i.name}: {i.left} != {i.right}" for i in c.invariants() if not i.ok],
+    }
+
+
+def stopping(store: Any) -> dict[str, Any] | None:
+    try:
+        from fmreview.screening.session import status
+    except ImportError:
+        return None
+    try:
+        return status(store)
+    except Exception as exc:  # noqa: BLE001 - shown on the page
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def agreement_tables(store: Any) -> list[dict[str, Any]]:
+    """Agreement per human stage that has votes from at least two reviewers."""
+    from fmreview.agreement import agreement
+
+    out = []
+    for stage in ("title_abstract", "full_text"):
+        try:
+            rep = agreement(store, stage)
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            out.append({"stage": stage, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if len(rep.reviewers) >= 2:
+            out.append({"stage": stage, **rep.as_dict()})
+    return out
+
+
+def human_checks(store: Any) -> dict[str, Any]:
+    """Pending dedupe pairs and extraction labels by review status."""
+    out: dict[str, Any] = {}
+    try:
+        from fmreview.dedupe.store_io import pending_pairs
+
+        out["dedupe_pending"] = len(pending_pairs(store))
+    except Exception:  # noqa: BLE001 - dedupe module missing or not run
+        out["dedupe_pending"] = None
+    lab = schema.labels
+    with store.connect() as conn:
+        out["labels"] = {
+            str(k): int(v)
+            for k, v in conn.execute(
+                sa.select(lab.c.status, sa.func.count()).group_by(lab.c.status)
+            )
+        }
+    return out
+
+
+def dashboard(store: Any) -> dict[str, Any]:
+    return {
+        "progress": progress(store),
+        "prisma": prisma(store),
+        "stopping": stopping(store),
+        "agreement": agreement_tables(store),
+        "checks": human_checks(store),
+        "screening": {
+            "reviewers_per_record": store.protocol.screening.reviewers_per_record,
+            "blinding": store.protocol.screening.blinding,
+            "mode": store.protocol.screening.mode,
+        },
+    }

@@ -1,0 +1,81 @@
+"""Logging in and out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from fmreview.web.app import checked_form, current_user, page, redirect, web
+from fmreview.web.auth import authenticate
+
+router = APIRouter()
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path inside this app (no scheme, no host, no ``//``): no open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/dashboard"
+    if any(ord(c) < 32 for c in value):
+        return "/dashboard"
+    return value
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return redirect(request, "/dashboard" if current_user(request) else "/login")
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - query name
+    return page(request, "login.html", next=safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    st = web(request)
+    form = await checked_form(request)
+    username = form.get("username", "").strip()[:64]
+    password = form.get("password", "")
+    nxt = safe_next(form.get("next"))
+    ip = client_ip(request)
+    wait = st.limiter.retry_after(username, ip)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"too many failed logins; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    user = await run_in_threadpool(
+        authenticate, st.store, username, password, hasher=st.settings.password_hasher
+    )
+    if user is None:
+        st.limiter.failed(username, ip)
+        return page(
+            request, "login.html", status_code=401, next=nxt, error="Wrong user name or password."
+        )
+    st.limiter.succeeded(username)
+    st.sessions.revoke(request.state.session["sid"])
+    request.state.session = st.sessions.new(user.id)  # a new session id at login
+    request.state.session_changed = True
+    request.state.user = user
+    return redirect(request, nxt)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    st = web(request)
+    await checked_form(request)
+    st.sessions.revoke(request.state.session["sid"])
+    request.state.session = st.sessions.new()
+    request.state.session_changed = True
+    return redirect(request, "/login")
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}

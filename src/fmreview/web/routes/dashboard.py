@@ -1,0 +1,24 @@
+"""The dashboard page and its JSON twin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from fmreview.web.app import json_response, page, require_user, web
+from fmreview.web.auth import User
+from fmreview.web.dashboard import dashboard
+
+router = APIRouter()
+
+
+@router.get("/dashboard")
+def dashboard_page(request: Request, user: User = Depends(require_user)) -> Response:
+    st = web(request)
+    data = dashboard(st.store)
+    return page(request, "dashboard.html", d=data, mine=st.queue.progress(user.username))
+
+
+@router.get("/api/dashboard")
+def dashboard_api(request: Request, user: User = Depends(require_user)) -> Response:
+    return json_response(dashboard(web(request).store))
