@@ -1,0 +1,403 @@
+"""Normalised comparison keys for bibliographic records.
+
+Every function here is pure and idempotent (``f(f(x)) == f(x)``, checked by Hypothesis in
+``tests/test_dedupe_keys.py``): keys are computed once per record and compared many times.
+
+:func:`record_keys` turns a table of records into a :class:`pandas.DataFrame` of keys, one
+row per record, used by blocking (:mod:`.blocking`), scoring (:mod:`.scoring`) and the traps
+(:mod:`.traps`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fmreview.ids import (
+    arxiv_from_doi,
+    normalize_arxiv,
+    normalize_doi,
+    normalize_openalex,
+    normalize_pmid,
+)
+
+#: The input columns :class:`~fmreview.dedupe.engine.Deduplicator` understands.
+COLUMNS = (
+    "id",
+    "title",
+    "authors",
+    "year",
+    "venue",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "arxiv",
+    "pmid",
+    "openalex",
+    "type",
+    "abstract",
+)
+
+# dashes and quotes that NFKD leaves non-ASCII (and ASCII-encoding would drop)
+_PUNCT = str.maketrans(
+    {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}
+    | {c: "'" for c in "\u2018\u2019\u201b\u2032"}
+    | {c: '"' for c in "\u201c\u201d\u201e"}
+)
+#: Characters of an abstract kept for comparison.
+ABSTRACT_CHARS = 500
+_MISSING = {"", "na", "n/a", "nan", "none", "null", "<na>", "[no title]", "untitled"}
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_TAGS = re.compile(r"<[^>]{1,40}>")
+# Catalogue annotations that are not part of a title: "[Erratum appears in ...]",
+# "[Chinese]", "[see comments]", "(vol 360, pg 542, 2009)", "(Review)".
+_ANNOTATION = re.compile(
+    r"\[(?:erratum|comment|see|retraction|retracted|corrected|update|published)[^\]]*\]"
+    r"|\((?:vol|volume)\s+\d+[^)]*\)"
+    r"|\[(?:review|\d+\s*refs?\.?|abstract|editorial|letter|case reports?)\]"
+    r"|\((?:provisional|structured) abstract\)|\(review\)"
+    r"|\[(?:english|chinese|french|german|spanish|japanese|russian|italian|portuguese|polish|"
+    r"czech|dutch|swedish|danish|norwegian|finnish|hungarian|korean|turkish|hebrew|greek|"
+    r"croatian|serbian|romanian|slovak|slovenian|bulgarian|ukrainian|lithuanian|persian|"
+    r"arabic|thai|vietnamese|icelandic|estonian|latvian|afrikaans|catalan|norwegian bokmal)"
+    r"(?:\s*(?:,|and|&)\s*[a-z]+)*\]",
+    re.IGNORECASE,
+)
+_INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
+_CONCATENATED = re.compile(r"(?<=\.)(?=[A-Z][a-z'\u00C0-\u024F])")
+_FIRST_INT = re.compile(r"\d+")
+_PARTICLES = {
+    "van",
+    "von",
+    "der",
+    "de",
+    "den",
+    "del",
+    "della",
+    "di",
+    "da",
+    "du",
+    "le",
+    "la",
+    "dos",
+    "das",
+    "ter",
+    "ten",
+}
+
+
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
+_PAGES = re.compile(
+    r"^([a-z]{0,2})\s*(\d+)(?:\s*[-\u2013\u2014]+\s*([a-z]{0,2})\s*(\d+))?(?![a-z\d])"
+)
+
+
+@lru_cache(maxsize=100_000)
+def parse_pages(raw: str) -> tuple[str, int, int] | None:
+    """``(prefix, first, last)`` of a page field (``"S417-29"`` → ``("s", 417, 429)``), or None.
+
+    Month names (``"01-Jun"``, a spreadsheet's rendering of ``1-6``) do not parse.
+    """
+    raw = raw.strip().lower()
+    if _MONTH.search(raw):
+        return None
+    m = _PAGES.match(raw)
+    if not m:
+        return None
+    prefix, start = m.group(1), m.group(2)
+    end = m.group(4) or start
+    if len(end) < len(start):  # "221-8" means 221-228
+        end = start[: len(start) - len(end)] + end
+    return prefix, int(start), int(end)
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and the placeholder strings exports use for "no value"."""
+    if type(value) is str:
+        return len(value) <= 12 and value.strip().lower() in _MISSING
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip().lower() in _MISSING
+
+
+def fold(text: str) -> str:
+    """ASCII-fold and lower-case: ``"Müller–Lyer"`` → ``"muller-lyer"``.
+
+    Hand-written (not ``unidecode``) because NFKD + dropping combining marks covers the
+    Latin scripts of bibliographic data and needs no extra dependency.
+    """
+    if text.isascii():
+        return text.lower()
+    text = unicodedata.normalize("NFKD", text.translate(_PUNCT))
+    return text.encode("ascii", "ignore").decode("ascii").lower()
+
+
+def normalize_text(value: Any) -> str:
+    """Fold, drop markup and punctuation, collapse spaces: the base of every text key."""
+    if is_missing(value):
+        return ""
+    text = str(value)
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    text = fold(text).replace("'", "")
+    out = _NON_ALNUM.sub(" ", text).strip()
+    return "" if out in _MISSING else out
+
+
+def title_key(value: Any) -> str:
+    """The title for comparison: annotations removed, then :func:`normalize_text`.
+
+    >>> title_key("Robot-assisted gait.[Erratum appears in Exp Brain Res 2010;207:153]")
+    'robot assisted gait'
+    >>> title_key("[Incretins and the heart]. [French]")
+    'incretins and the heart'
+    """
+    if is_missing(value):
+        return ""
+    text = str(value)
+    if "[" in text or "(" in text:
+        text = _ANNOTATION.sub(" ", text)
+    return normalize_text(text)
+
+
+@lru_cache(maxsize=100_000)
+def _cached_text(value: str) -> str:
+    return normalize_text(value)
+
+
+def venue_key(value: Any) -> str:
+    """The venue for comparison (abbreviations are matched later by :func:`venue_similarity`)."""
+    return _cached_text(value) if isinstance(value, str) else normalize_text(value)
+
+
+def _split_author_string(text: str) -> list[str]:
+    text = text.strip()
+    if not text:
+        return []
+    if re.search(r"\s+and\s+", text):
+        return [p for p in re.split(r"\s+and\s+", text) if p.strip()]
+    if ";" in text:
+        return [p for p in text.split(";") if p.strip()]
+    # EndNote CSV exports glue names together: "Adeli K.Lewis G. F."
+    parts = _CONCATENATED.split(text)
+    if len(parts) > 1:
+        return parts
+    # "Smith, J., Jones, K." — pairs of comma fields
+    fields = [f.strip() for f in text.split(",")]
+    if len(fields) > 2 and all(len(f) <= 40 for f in fields):
+        if all(_INITIALS.match(f.replace(" ", "")) for f in fields[1::2]):
+            return [f"{a}, {b}" for a, b in zip(fields[::2], fields[1::2], strict=False)]
+    return [text]
+
+
+def _family_of(name: str) -> str:
+    name = name.strip(" .;")
+    if not name:
+        return ""
+    if "," in name:
+        return name.split(",", 1)[0]
+    parts = name.split()
+    if len(parts) == 1:
+        return parts[0]
+    # "Family I. J." (MEDLINE/EndNote style): trailing initials
+    k = len(parts)
+    while k > 1 and _INITIALS.match(parts[k - 1]):
+        k -= 1
+    if k < len(parts):
+        return " ".join(parts[:k])
+    # "Given Family", particles stay with the family name
+    i = len(parts) - 1
+    while i > 0 and parts[i - 1].lower() in _PARTICLES:
+        i -= 1
+    return " ".join(parts[i:])
+
+
+def surname_key(value: str) -> str:
+    """A family name reduced to ASCII letters: ``"de Jorge-Goicoechea"`` → ``"dejorgegoicoechea"``."""
+    return re.sub(r"[^a-z]", "", fold(value))
+
+
+def author_surnames(value: Any) -> list[str]:
+    """Family names, in order, from any author representation.
+
+    Accepts a string (BibTeX ``"A, B and C, D"``, ``"A B; C D"``, glued EndNote
+    ``"Adeli K.Lewis G. F."``), a list of strings, of ``(family, given)`` pairs, of dicts
+    with ``family``, or of :class:`fmreview.record.Author`.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        if is_missing(value):
+            return []
+        names: Iterable[Any] = _split_author_string(value)
+    else:
+        names = value
+    out: list[str] = []
+    for item in names:
+        if isinstance(item, str):
+            family = _family_of(item)
+        elif isinstance(item, Mapping):
+            family = str(item.get("family") or item.get("name") or "")
+        elif isinstance(item, Sequence):
+            family = str(item[0]) if len(item) else ""
+        else:
+            family = str(getattr(item, "family", "") or "")
+        key = surname_key(family)
+        if key:
+            out.append(key)
+    return out
+
+
+def first_page(value: Any) -> str:
+    """The first page as digits (``"S36"`` → ``"36"``, ``"e1234"`` → ``"1234"``); ``""`` if none."""
+    if is_missing(value):
+        return ""
+    m = _FIRST_INT.search(str(value))
+    return str(int(m.group(0))) if m else ""
+
+
+def number_key(value: Any) -> str:
+    """The first integer of a volume or issue (``"Suppl 2"`` → ``"2"``); ``""`` if none."""
+    if is_missing(value):
+        return ""
+    m = _FIRST_INT.search(str(value))
+    return str(int(m.group(0))) if m and len(m.group(0)) < 7 else ""
+
+
+def year_value(value: Any) -> int:
+    """The year as an int, 0 when unknown."""
+    if is_missing(value):
+        return 0
+    if isinstance(value, int | np.integer):
+        return int(value) if 1000 <= int(value) <= 2999 else 0
+    m = re.search(r"(?<!\d)([12]\d{3})(?!\d)", str(value))
+    return int(m.group(1)) if m else 0
+
+
+def _id_or_empty(fn: Any, value: Any) -> str:
+    if is_missing(value):
+        return ""
+    return fn(str(value)) or ""
+
+
+def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
+
+    Also accepts the CSV layout of the benchmark sets (``author``, ``journal``, ``number``,
+    ``record_id``, ``entrytype``).
+    """
+    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    aliases = {
+        "record_id": "id",
+        "author": "authors",
+        "journal": "venue",
+        "number": "issue",
+        "entrytype": "type",
+        "ENTRYTYPE": "type",
+        "ID": "id",
+    }
+    for old, new in aliases.items():
+        if old in frame.columns and new not in frame.columns:
+            frame = frame.rename(columns={old: new})
+    if "id" not in frame.columns:
+        frame["id"] = np.arange(len(frame))
+    for col in COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    return frame.reset_index(drop=True)
+
+
+_ALIASES = {
+    "record_id": "id",
+    "author": "authors",
+    "journal": "venue",
+    "number": "issue",
+    "entrytype": "type",
+    "ENTRYTYPE": "type",
+    "ID": "id",
+}
+
+
+def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The :data:`COLUMNS` of ``records`` as column sequences, without copying a DataFrame."""
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    out: dict[str, Any] = {}
+    for col in frame.columns:
+        name = _ALIASES.get(col, col)
+        if name in COLUMNS and (name not in out or name == col):
+            out[name] = frame[col]
+    n = len(frame)
+    if "id" not in out:
+        out["id"] = pd.Series(np.arange(n))
+    for col in COLUMNS:
+        if col not in out:
+            out[col] = pd.Series([None] * n, dtype=object)
+    return out
+
+
+def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row of comparison keys per record (same order as ``records``).
+
+    Columns: ``id``, ``title`` (:func:`title_key`), ``authors`` (space-joined surnames),
+    ``first_author``, ``n_authors``, ``year`` (int, 0 = unknown), ``venue``, ``volume``,
+    ``issue``, ``page`` (first page), ``pages_raw``, ``page_span`` (last - first page, -1
+    when not a plain range), ``doi``, ``arxiv``, ``pmid``, ``openalex``, ``type``,
+    ``abstract`` (first :data:`ABSTRACT_CHARS` characters, raw), ``has_abstract``,
+    ``issue_raw``, ``volume_raw``.
+
+    Built one column at a time (each intermediate list is freed before the next), and
+    small repeated values (numbers, venues) share one string object, so a million records
+    stay within a few hundred megabytes of keys.
+    """
+    frame = _columns(records)
+    n = len(frame["id"])
+    shared: dict[str, str] = {}
+
+    def share(value: str) -> str:
+        return shared.setdefault(value, value)
+
+    keys = pd.DataFrame({"id": frame["id"].to_numpy()})
+    keys["title"] = [title_key(v) for v in frame["title"]]
+    surnames = [author_surnames(v) for v in frame["authors"]]
+    keys["authors"] = [" ".join(s) for s in surnames]
+    keys["first_author"] = [share(s[0]) if s else "" for s in surnames]
+    keys["n_authors"] = np.fromiter((len(s) for s in surnames), dtype=np.int32, count=n)
+    del surnames
+    keys["year"] = np.fromiter((year_value(v) for v in frame["year"]), dtype=np.int32, count=n)
+    keys["venue"] = [venue_key(v) for v in frame["venue"]]
+    keys["volume"] = [share(number_key(v)) for v in frame["volume"]]
+    keys["issue"] = [share(number_key(v)) for v in frame["issue"]]
+    keys["page"] = [share(first_page(v)) for v in frame["pages"]]
+    keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in frame["pages"]]
+    doi = [_id_or_empty(normalize_doi, v) for v in frame["doi"]]
+    arxiv = [_id_or_empty(normalize_arxiv, v) for v in frame["arxiv"]]
+    # an arXiv DOI (10.48550/arXiv.2301.01234) names the preprint, not a journal version
+    for i, d in enumerate(doi):
+        if d and not arxiv[i]:
+            arxiv[i] = arxiv_from_doi(d) or ""
+    keys["doi"] = doi
+    keys["arxiv"] = arxiv
+    del doi, arxiv
+    keys["pmid"] = [_id_or_empty(normalize_pmid, v) for v in frame["pmid"]]
+    keys["openalex"] = [_id_or_empty(normalize_openalex, v) for v in frame["openalex"]]
+    keys["type"] = [venue_key(v) for v in frame["type"]]
+    # normalised lazily by scoring, for the few pairs that need it
+    keys["abstract"] = ["" if is_missing(v) else str(v)[:ABSTRACT_CHARS] for v in frame["abstract"]]
+    keys["has_abstract"] = keys["abstract"].to_numpy(dtype=object) != ""
+    keys["issue_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in frame["issue"]]
+    keys["volume_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in frame["volume"]]
+    spans = []
+    for raw in keys["pages_raw"]:
+        parsed = parse_pages(raw) if raw else None
+        spans.append(-1 if parsed is None or parsed[0] else parsed[2] - parsed[1])
+    keys["page_span"] = np.asarray(spans, dtype=np.int64)
+    return keys

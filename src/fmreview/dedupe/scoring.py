@@ -1,0 +1,376 @@
+"""Field comparisons and the pair score, with the reasons that produced it.
+
+The score follows Fellegi and Sunter (1969): every field adds a log-likelihood-ratio weight
+(agreement adds, disagreement subtracts, a missing value adds nothing) and the summed
+weight is mapped to (0, 1) by the logistic function. Weights are set by hand from what a
+field's agreement means bibliographically and then tuned on the labelled benchmark sets
+(``benchmarks/dedupe.py``); they are module constants so the tuning is visible.
+
+String similarities come from rapidfuzz (``process.cpdist`` compares the two sides of many
+pairs element-wise in C, on all cores).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from .keys import normalize_text, parse_pages
+
+#: Pairs whose titles' Levenshtein ratio is below this (and share no identifier or
+#: volume/page) are dropped before scoring.
+PREFILTER_RATIO = 0.5
+#: Prior log-odds that a candidate pair is a duplicate.
+PRIOR = -7.0
+#: Title similarity → weight (piecewise linear).
+TITLE_SIM = (0.0, 0.5, 0.7, 0.8, 0.88, 0.93, 0.97, 1.0)
+TITLE_W = (-8.0, -7.0, -4.0, -1.5, 1.5, 4.0, 6.5, 7.5)
+#: An (almost) identical title of at least this many characters is rarer still.
+LONG_TITLE, LONG_TITLE_W = 50, 1.5
+#: Author similarity → weight.
+AUTHOR_SIM = (0.0, 0.4, 0.6, 0.8, 0.9, 1.0)
+AUTHOR_W = (-4.0, -3.0, -1.0, 1.0, 2.0, 2.5)
+YEAR_SAME, YEAR_ONE_OFF, YEAR_FAR = 1.0, -0.5, -4.0
+ID_SAME, ID_DIFFERENT = 9.0, -5.0
+PAGE_SAME, PAGE_DIFFERENT, PAGE_NEAR, PAGE_NUMBERING = 2.0, -5.5, -1.0, -2.5
+VOLUME_SAME, VOLUME_DIFFERENT = 1.0, -2.0
+VENUE_SAME, VENUE_DIFFERENT = 1.0, -3.0
+#: Another year *and* another volume: a different publication, not an export error.
+YEAR_AND_VOLUME = -1.5
+ABSTRACT_SAME, ABSTRACT_DIFFERENT = 2.0, -1.5
+#: Year, volume and first page all equal (and an author agrees): jointly they identify an
+#: article in a journal, so this carries translated or badly mangled titles.
+CITATION_SAME = 5.0
+CITATION_TITLE_FLOOR = -3.0
+
+FIELDS = ("title", "authors", "year", "ids", "page", "volume", "venue", "abstract", "citation")
+
+_VENUE_STOP = {
+    "of",
+    "the",
+    "and",
+    "in",
+    "for",
+    "de",
+    "la",
+    "le",
+    "des",
+    "du",
+    "der",
+    "und",
+    "on",
+    "j",
+    "a",
+    "an",
+    "y",
+    "e",
+}
+
+
+def _interp(x: np.ndarray, xs: tuple[float, ...], ws: tuple[float, ...]) -> np.ndarray:
+    return np.interp(x, xs, ws)
+
+
+#: Pairs per rapidfuzz call: bounds the memory of its internal string buffers.
+CHUNK = 200_000
+
+
+def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Any, cutoff: float | None = None) -> np.ndarray:
+    """Element-wise similarity in [0, 1]; below ``cutoff`` reported as 0 (and computed faster)."""
+    out = np.empty(len(a), dtype=np.float64)
+    for start in range(0, len(a), CHUNK):
+        stop = start + CHUNK
+        out[start:stop] = process.cpdist(
+            list(a[start:stop]),
+            list(b[start:stop]),
+            scorer=scorer,
+            workers=-1,
+            score_cutoff=None if cutoff is None else cutoff * 100.0,
+        )
+    return out / 100.0
+
+
+def title_similarity(a: np.ndarray, b: np.ndarray, ratio: np.ndarray | None = None) -> np.ndarray:
+    """Element-wise title similarity in [0, 1] (0 when either title is empty).
+
+    The larger of the normalised Levenshtein ratio and the token-sort ratio (word order),
+    and 0.9 when the shorter title (at least four words) is a prefix or suffix of the
+    longer one (truncated titles, dropped subtitles or series prefixes). ``ratio`` may
+    pass the Levenshtein ratios when already computed.
+    """
+    sim = _cpdist(a, b, fuzz.ratio) if ratio is None else ratio.copy()
+    redo = np.flatnonzero((sim < 0.95) & (sim >= 0.4))
+    if len(redo):
+        sim[redo] = np.maximum(sim[redo], _cpdist(a[redo], b[redo], fuzz.token_sort_ratio))
+    for n in np.flatnonzero(sim < 0.9):
+        x, y = a[n], b[n]
+        if len(x) > len(y):
+            x, y = y, x
+        if x.count(" ") >= 3 and (y.startswith(x) or y.endswith(x)):
+            sim[n] = 0.9
+    empty = (a == "") | (b == "")
+    sim[empty] = 0.0
+    return sim
+
+
+def prefilter(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop pairs that cannot reach any threshold, cheaply: returns ``(keep, title_ratio)``.
+
+    A pair is kept when its titles' Levenshtein ratio is at least :data:`PREFILTER_RATIO`,
+    or it shares an identifier, or the same volume and first page (translated titles).
+    """
+    title = keys["title"].to_numpy(dtype=object)
+    ratio = np.empty(len(i), dtype=np.float32)
+    for start in range(0, len(i), CHUNK):
+        sl = slice(start, start + CHUNK)
+        ratio[sl] = _cpdist(title[i[sl]], title[j[sl]], fuzz.ratio, cutoff=PREFILTER_RATIO)
+    keep = ratio >= PREFILTER_RATIO
+    for c in ("doi", "pmid", "openalex", "arxiv"):
+        v = keys[c].to_numpy(dtype=object)
+        keep |= (v[i] == v[j]) & (v[i] != "")
+    vol = keys["volume"].to_numpy(dtype=object)
+    page = keys["page"].to_numpy(dtype=object)
+    keep |= (vol[i] == vol[j]) & (page[i] == page[j]) & (page[i] != "")
+    return keep, ratio
+
+
+def author_similarity(a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    """Element-wise author similarity in [0, 1], NaN when either side has no authors.
+
+    Mean of the token-set ratio of the surname lists (tolerates "et al." truncation and
+    order) and the first authors' ratio.
+    """
+    tset = _cpdist(a, b, fuzz.token_set_ratio)
+    first = _cpdist(fa, fb, fuzz.ratio)
+    sim = 0.5 * tset + 0.5 * first
+    sim[(a == "") | (b == "")] = np.nan
+    return sim
+
+
+def _abbreviates(short: list[str], long: list[str]) -> bool:
+    """Every word of ``short`` is a prefix of a word of ``long``, in order (a one-word
+    ``short`` must be the start of ``long``: "Stroke" is not "Topics in Stroke Rehabilitation")."""
+    if (
+        not short
+        or len(short) > len(long)
+        or (len(short) == 1 and not long[0].startswith(short[0]))
+    ):
+        return False
+    k = 0
+    for w in short:
+        while k < len(long) and not long[k].startswith(w):
+            k += 1
+        if k == len(long):
+            return False
+        k += 1
+    return True
+
+
+@lru_cache(maxsize=200_000)
+def venue_similarity(a: str, b: str) -> float:
+    """Similarity of two normalised venue names in [0, 1], abbreviation-aware.
+
+    ``"curr opin lipidol"`` and ``"current opinion in lipidology"`` score 0.95: every word
+    of the shorter name is a prefix of the next non-stopword of the longer, in order.
+    """
+    if not a or not b:
+        return float("nan")
+    if a == b:
+        return 1.0
+    ta = [w for w in a.split() if w not in _VENUE_STOP]
+    tb = [w for w in b.split() if w not in _VENUE_STOP]
+    if ta == tb:
+        return 1.0
+    if _abbreviates(ta, tb) or _abbreviates(tb, ta):
+        return 0.95
+    sa, sb = "".join(ta), "".join(tb)
+    if sa and sa == sb:
+        return 1.0
+    return fuzz.ratio(a, b) / 100.0
+
+
+def page_agreement(a: str, b: str) -> int:
+    """Compare two raw page fields whose first numbers differ.
+
+    Returns -1 (different articles), -2 (different numbering: ``"S359"`` vs ``"623-629"``,
+    ``"e12724"`` vs ``"1-6"``: a supplement or an electronic article number), 0 (not
+    comparable: a mangled field such as ``"Suppl-29"``), or 2 (close enough to be an
+    export error: starts within two pages, or the same last page).
+    """
+    pa, pb = parse_pages(a), parse_pages(b)
+    if pa is None or pb is None:
+        return 0
+    if pa[0] != pb[0]:
+        return -2
+    if abs(pa[1] - pb[1]) <= 2 or pa[2] == pb[2]:
+        return 2
+    return -1
+
+
+def score_pairs(
+    keys: pd.DataFrame, i: np.ndarray, j: np.ndarray, title_ratio: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Compare the records of each pair field by field and score the pair.
+
+    Returns a DataFrame aligned with ``i``/``j``: similarities (``title``, ``authors``,
+    ``venue``, ``abstract``; NaN = not comparable), agreement codes for ``year``, ``ids``,
+    ``page``, ``volume`` (1 same, 0 unknown, -1 different, and for year -2 far apart), the
+    weight of every field in ``w_<field>``, the summed ``logit`` and ``score`` in (0, 1).
+    """
+    col = {
+        c: keys[c].to_numpy(dtype=object)
+        for c in ("title", "authors", "first_author", "venue", "volume", "page", "abstract")
+    }
+    out = pd.DataFrame({"i": i, "j": j})
+    if len(i) == 0:
+        for f in FIELDS:
+            out[f] = np.empty(0)
+            out[f"w_{f}"] = np.empty(0)
+        out["logit"] = np.empty(0)
+        out["score"] = np.empty(0)
+        return out
+    t = title_similarity(col["title"][i], col["title"][j], title_ratio)
+    out["title"] = t
+    tl = keys["title"].str.len().to_numpy()
+    tlen = np.minimum(tl[i], tl[j])
+    out["w_title"] = np.where(t > 0, _interp(t, TITLE_SIM, TITLE_W), 0.0) + np.where(
+        (t >= 0.97) & (tlen >= LONG_TITLE), LONG_TITLE_W, 0.0
+    )
+
+    au = author_similarity(
+        col["authors"][i], col["authors"][j], col["first_author"][i], col["first_author"][j]
+    )
+    out["authors"] = au
+    out["w_authors"] = np.where(np.isnan(au), 0.0, _interp(np.nan_to_num(au), AUTHOR_SIM, AUTHOR_W))
+
+    year = keys["year"].to_numpy()
+    ya, yb = year[i], year[j]
+    known = (ya > 0) & (yb > 0)
+    dy = np.abs(ya - yb)
+    ycode = np.where(~known, 0, np.where(dy == 0, 1, np.where(dy == 1, -1, -2)))
+    out["year"] = ycode
+    out["w_year"] = np.select(
+        [ycode == 1, ycode == -1, ycode == -2], [YEAR_SAME, YEAR_ONE_OFF, YEAR_FAR], 0.0
+    )
+
+    same_id = np.zeros(len(i), dtype=bool)
+    diff_id = np.zeros(len(i), dtype=bool)
+    for c in ("doi", "pmid", "openalex", "arxiv"):
+        v = keys[c].to_numpy(dtype=object)
+        both = (v[i] != "") & (v[j] != "")
+        same_id |= both & (v[i] == v[j])
+        diff_id |= both & (v[i] != v[j])
+    idcode = np.where(same_id, 1, np.where(diff_id, -1, 0))
+    out["ids"] = idcode
+    out["w_ids"] = np.select([idcode == 1, idcode == -1], [ID_SAME, ID_DIFFERENT], 0.0)
+
+    for name, same_w, diff_w in (
+        ("page", PAGE_SAME, PAGE_DIFFERENT),
+        ("volume", VOLUME_SAME, VOLUME_DIFFERENT),
+    ):
+        v = col[name]
+        both = (v[i] != "") & (v[j] != "")
+        code = np.where(~both, 0, np.where(v[i] == v[j], 1, -1))
+        if name == "page":
+            raw = keys["pages_raw"].to_numpy(dtype=object)
+            ra, rb = raw[i], raw[j]
+            for n in np.flatnonzero(code == -1):
+                code[n] = page_agreement(ra[n], rb[n])
+        out[name] = code
+        out[f"w_{name}"] = np.select(
+            [code == 1, code == -1, code == 2, code == -2],
+            [same_w, diff_w, PAGE_NEAR, PAGE_NUMBERING],
+            0.0,
+        )
+
+    # Venue and abstract only where they can still change the outcome (saves time at scale).
+    partial = (
+        PRIOR
+        + out[["w_title", "w_authors", "w_year", "w_ids", "w_page", "w_volume"]]
+        .sum(axis=1)
+        .to_numpy()
+    )
+    need = partial > -8.0
+    vs = np.full(len(i), np.nan)
+    va, vb = col["venue"][i], col["venue"][j]
+    for n in np.flatnonzero(need & (va != "") & (vb != "")):
+        vs[n] = venue_similarity(va[n], vb[n])
+    out["venue"] = vs
+    out["w_venue"] = np.where(
+        np.isnan(vs),
+        0.0,
+        np.where(vs >= 0.85, VENUE_SAME, np.where(vs < 0.7, VENUE_DIFFERENT, 0.0)),
+    )
+    out["w_year"] += np.where(
+        (out["year"].to_numpy() < 0) & (out["volume"].to_numpy() == -1), YEAR_AND_VOLUME, 0.0
+    )
+
+    ab = np.full(len(i), np.nan)
+    aa, abb = col["abstract"][i], col["abstract"][j]
+    sel = np.flatnonzero(need & (aa != "") & (abb != ""))
+    if len(sel):
+        na = np.array([normalize_text(x) for x in aa[sel]], dtype=object)
+        nb = np.array([normalize_text(x) for x in abb[sel]], dtype=object)
+        ab[sel] = _cpdist(na, nb, fuzz.ratio)
+    out["abstract"] = ab
+    out["w_abstract"] = np.where(
+        np.isnan(ab),
+        0.0,
+        np.where(ab >= 0.85, ABSTRACT_SAME, np.where(ab < 0.5, ABSTRACT_DIFFERENT, 0.0)),
+    )
+
+    citation = (
+        (out["year"].to_numpy() == 1)
+        & (out["volume"].to_numpy() == 1)
+        & (out["page"].to_numpy() == 1)
+    )
+    aut = np.nan_to_num(au, nan=0.0)
+    # a range of three or more pages (not a one- or two-page meeting abstract: many share a page)
+    span = keys["page_span"].to_numpy()
+    citation &= (span[i] >= 2) | (span[j] >= 2)
+    citation &= (aut >= 0.9) | ((aut >= 0.7) & (t >= 0.5) & (np.nan_to_num(vs, nan=1.0) >= 0.85))
+    out["citation"] = citation.astype(np.int8)
+    out["w_citation"] = np.where(citation, CITATION_SAME, 0.0)
+    # the same year/volume/first page make a translated title or a mangled venue noise
+    out.loc[citation, "w_title"] = np.maximum(out.loc[citation, "w_title"], CITATION_TITLE_FLOOR)
+    out.loc[citation, "w_venue"] = np.maximum(out.loc[citation, "w_venue"], 0.0)
+
+    logit = PRIOR + out[[f"w_{f}" for f in FIELDS]].sum(axis=1).to_numpy()
+    out["logit"] = logit
+    out["score"] = 1.0 / (1.0 + np.exp(-logit))
+    # compact: agreement codes as int8, similarities and weights as float32
+    for f in ("year", "ids", "page", "volume", "citation"):
+        out[f] = out[f].astype(np.int8)
+    for c in ("title", "authors", "venue", "abstract", "logit", *(f"w_{f}" for f in FIELDS)):
+        out[c] = out[c].astype(np.float32)
+    return out
+
+
+def reason(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
+    """The explanation of one scored pair: each compared field's similarity and weight.
+
+    >>> sorted(reason({"title": 1.0, "w_title": 7.5, "logit": 3.0, "score": 0.95}))
+    ['fields', 'logit', 'prior', 'score']
+    """
+    fields: dict[str, dict[str, float | None]] = {}
+    for f in FIELDS:
+        w = float(row.get(f"w_{f}", 0.0))
+        if w == 0.0:
+            continue
+        v = row.get(f)
+        fields[f] = {
+            "value": None
+            if v is None or (isinstance(v, float) and np.isnan(v))
+            else round(float(v), 4),
+            "weight": round(w, 3),
+        }
+    return {
+        "prior": PRIOR,
+        "fields": fields,
+        "logit": round(float(row.get("logit", 0.0)), 3),
+        "score": round(float(row.get("score", 0.0)), 5),
+    }
