@@ -94,11 +94,18 @@ def worker_fmreview(path: Path, review: Path) -> dict:
     t0 = time.perf_counter()
     result = import_files(store, [path], source="bench")
     dt = time.perf_counter() - t0
-    return {"records": result.added, "quarantined": result.quarantined, "seconds": dt, "peak_mb": peak_rss_mb()}
+    return {
+        "records": result.added,
+        "quarantined": result.quarantined,
+        "seconds": dt,
+        "peak_mb": peak_rss_mb(),
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--json", action="store_true")
@@ -121,7 +128,16 @@ def main() -> None:
         size_mb = ris.stat().st_size / 1e6
         results = {}
         for name in ("rispy", "fmreview"):
-            cmd = [sys.executable, __file__, "--worker", name, "--file", str(ris), "--review", str(Path(tmp) / "review")]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                name,
+                "--file",
+                str(ris),
+                "--review",
+                str(Path(tmp) / "review"),
+            ]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[name] = json.loads(out.strip().splitlines()[-1])
     summary = {
@@ -133,7 +149,9 @@ def main() -> None:
     }
     for r in (summary["rispy"], summary["fmreview"]):
         r["records_per_s"] = r["records"] / r["seconds"] if r["seconds"] else None
-    summary["fmreview_vs_rispy_time_ratio"] = results["fmreview"]["seconds"] / results["rispy"]["seconds"]
+    summary["fmreview_vs_rispy_time_ratio"] = (
+        results["fmreview"]["seconds"] / results["rispy"]["seconds"]
+    )
     summary["target_met"] = bool(
         summary["fmreview"]["records_per_s"] >= 10_000 and summary["fmreview"]["peak_mb"] < 500
     )
@@ -144,14 +162,26 @@ def main() -> None:
         f"Import of {args.n:,} RIS records ({size_mb:,.0f} MB) into SQLite",
         ["job", "records", "seconds", "records/s", "peak MB"],
         [
-            ["plain rispy (parse only)", results["rispy"]["records"], results["rispy"]["seconds"],
-             summary["rispy"]["records_per_s"], results["rispy"]["peak_mb"]],
-            ["fmreview import (parse+normalise+store)", results["fmreview"]["records"], results["fmreview"]["seconds"],
-             summary["fmreview"]["records_per_s"], results["fmreview"]["peak_mb"]],
+            [
+                "plain rispy (parse only)",
+                results["rispy"]["records"],
+                results["rispy"]["seconds"],
+                summary["rispy"]["records_per_s"],
+                results["rispy"]["peak_mb"],
+            ],
+            [
+                "fmreview import (parse+normalise+store)",
+                results["fmreview"]["records"],
+                results["fmreview"]["seconds"],
+                summary["fmreview"]["records_per_s"],
+                results["fmreview"]["peak_mb"],
+            ],
         ],
     )
-    print(f"fmreview/rispy time ratio: {summary['fmreview_vs_rispy_time_ratio']:.2f}; "
-          f"target (>=10,000 records/s, <500 MB): {'met' if summary['target_met'] else 'NOT met'}")
+    print(
+        f"fmreview/rispy time ratio: {summary['fmreview_vs_rispy_time_ratio']:.2f}; "
+        f"target (>=10,000 records/s, <500 MB): {'met' if summary['target_met'] else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

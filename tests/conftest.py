@@ -53,7 +53,9 @@ def _pg_database() -> Iterator[str]:
     if not PG_URL:
         if os.environ.get("FMREVIEW_REQUIRE_PG"):
             pytest.fail("FMREVIEW_REQUIRE_PG is set but FMREVIEW_TEST_PG_URL is not")
-        pytest.skip("PostgreSQL not configured (set FMREVIEW_TEST_PG_URL; .ci/start-postgres.sh prints it)")
+        pytest.skip(
+            "PostgreSQL not configured (set FMREVIEW_TEST_PG_URL; .ci/start-postgres.sh prints it)"
+        )
     import sqlalchemy as sa
 
     from fmreview.store.store import make_engine
@@ -87,7 +89,9 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     else:
         gen = _pg_database()
         url = next(gen)
-        s = Store.create(tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml", db_url=url)
+        s = Store.create(
+            tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml", db_url=url
+        )
         try:
             yield s
         finally:

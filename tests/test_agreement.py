@@ -42,7 +42,9 @@ def test_cohen_pair_degenerate_cases_say_why() -> None:
     same = pd.Series(["exclude"] * 5, name="A")
     res = cohen_pair(same, same.rename("B"))
     assert res.kappa is None and "one category" in res.note
-    none = cohen_pair(pd.Series([None, "include"], name="A"), pd.Series(["include", None], name="B"))
+    none = cohen_pair(
+        pd.Series([None, "include"], name="A"), pd.Series(["include", None], name="B")
+    )
     assert none.kappa is None and none.n_both == 0
 
 
@@ -85,8 +87,12 @@ def test_fleiss_matches_statsmodels_without_missing_votes() -> None:
 
     rng = np.random.default_rng(7)
     base = rng.choice(["include", "exclude"], 40)
-    frame = pd.DataFrame({r: np.where(rng.random(40) < 0.75, base, rng.choice(["include", "exclude"], 40))
-                          for r in "ABC"})
+    frame = pd.DataFrame(
+        {
+            r: np.where(rng.random(40) < 0.75, base, rng.choice(["include", "exclude"], 40))
+            for r in "ABC"
+        }
+    )
     table, _ = aggregate_raters(frame.to_numpy())
     coefs = {c.name: c.value for c in multi_rater(frame, n_boot=20)}
     assert coefs["Fleiss' kappa"] == pytest.approx(fleiss_kappa(table), abs=1e-12)
@@ -97,10 +103,16 @@ def test_krippendorff_matches_the_krippendorff_package() -> None:
 
     rng = np.random.default_rng(11)
     base = rng.choice(["include", "exclude"], 50)
-    frame = pd.DataFrame({r: np.where(rng.random(50) < 0.7, base, rng.choice(["include", "exclude"], 50))
-                          for r in "ABCD"}).astype(object)
+    frame = pd.DataFrame(
+        {
+            r: np.where(rng.random(50) < 0.7, base, rng.choice(["include", "exclude"], 50))
+            for r in "ABCD"
+        }
+    ).astype(object)
     frame = frame.mask(rng.random(frame.shape) < 0.3)  # partial overlap
-    codes = frame.apply(lambda col: col.map({"exclude": 0.0, "include": 1.0})).to_numpy(dtype=float).T
+    codes = (
+        frame.apply(lambda col: col.map({"exclude": 0.0, "include": 1.0})).to_numpy(dtype=float).T
+    )
     expected = krippendorff.alpha(reliability_data=codes, level_of_measurement="nominal")
     coefs = {c.name: c.value for c in multi_rater(frame, n_boot=20)}
     assert coefs["Krippendorff's alpha"] == pytest.approx(expected, abs=1e-12)
@@ -122,16 +134,38 @@ def test_multi_rater_allows_partial_overlap() -> None:
 def test_agreement_from_the_store(minimal_store) -> None:  # type: ignore[no-untyped-def]
     s = minimal_store
     with s.run("import", {}) as run:
-        add_records(s, [Record(title=f"t{i}", raw={"i": i}) for i in range(6)], source="a",
-                    source_kind="file", run_id=run.id)
+        add_records(
+            s,
+            [Record(title=f"t{i}", raw={"i": i}) for i in range(6)],
+            source="a",
+            source_kind="file",
+            run_id=run.id,
+        )
         works_from_records(s, run.id)
-    votes = [(1, "ann", "include"), (1, "bob", "include"), (2, "ann", "exclude"), (2, "bob", "exclude"),
-             (3, "ann", "include"), (3, "bob", "exclude"), (4, "ann", "maybe"), (4, "bob", "include"),
-             (5, "ann", "exclude"), (3, "bob", "include")]  # bob changes his mind on 3: latest counts
+    votes = [
+        (1, "ann", "include"),
+        (1, "bob", "include"),
+        (2, "ann", "exclude"),
+        (2, "bob", "exclude"),
+        (3, "ann", "include"),
+        (3, "bob", "exclude"),
+        (4, "ann", "maybe"),
+        (4, "bob", "include"),
+        (5, "ann", "exclude"),
+        (3, "bob", "include"),
+    ]  # bob changes his mind on 3: latest counts
     with s.begin() as conn:
         for wid, who, lab in votes:
-            conn.execute(sa.insert(schema.decisions).values(
-                work_id=wid, stage="title_abstract", reviewer=who, label=lab, note="", created_at=s.clock()))
+            conn.execute(
+                sa.insert(schema.decisions).values(
+                    work_id=wid,
+                    stage="title_abstract",
+                    reviewer=who,
+                    label=lab,
+                    note="",
+                    created_at=s.clock(),
+                )
+            )
     frame = votes_frame(s)
     assert frame.loc[3, "bob"] == "include" and frame.loc[4, "ann"] == "include"
     rep = agreement(s)
@@ -146,11 +180,21 @@ def test_undo_withdraws_a_vote_in_status_and_agreement(minimal_store) -> None:  
 
     s = minimal_store
     with s.run("import", {}) as run:
-        add_records(s, [Record(title="t", raw={"i": 1})], source="a", source_kind="file", run_id=run.id)
+        add_records(
+            s, [Record(title="t", raw={"i": 1})], source="a", source_kind="file", run_id=run.id
+        )
         works_from_records(s, run.id)
     with s.begin() as conn:
         for lab in ("include", "undo"):
-            conn.execute(sa.insert(schema.decisions).values(
-                work_id=1, stage="title_abstract", reviewer="ann", label=lab, note="", created_at=s.clock()))
+            conn.execute(
+                sa.insert(schema.decisions).values(
+                    work_id=1,
+                    stage="title_abstract",
+                    reviewer="ann",
+                    label=lab,
+                    note="",
+                    created_at=s.clock(),
+                )
+            )
     assert work_statuses(s)[1].status == "awaiting_screening"
     assert votes_frame(s).empty

@@ -23,7 +23,17 @@ def _bcg_csv(tmp_path: Path) -> Path:
         w = csv.writer(oh)
         w.writerow(["study", "ai", "bi", "ci", "di", "ablat", "subgroup"])
         for r in csv.DictReader(fh):
-            w.writerow([f"trial {r['trial']}", r["tpos"], r["tneg"], r["cpos"], r["cneg"], r["ablat"], r["alloc"]])
+            w.writerow(
+                [
+                    f"trial {r['trial']}",
+                    r["tpos"],
+                    r["tneg"],
+                    r["cpos"],
+                    r["cneg"],
+                    r["ablat"],
+                    r["alloc"],
+                ]
+            )
     return out
 
 
@@ -35,18 +45,26 @@ def test_import_and_pool_matches_metafor(store: Store, tmp_path: Path) -> None:
     n = import_effects(store, _bcg_csv(tmp_path), outcome="tb", measure="RR")
     assert n == 13
     rows = effect_rows(store, "tb")
-    assert rows[0]["study"] == "trial 1" and rows[0]["ablat"] == "44" and rows[0]["subgroup"] == "random"
+    assert (
+        rows[0]["study"] == "trial 1"
+        and rows[0]["ablat"] == "44"
+        and rows[0]["subgroup"] == "random"
+    )
     res = meta_store(store, outcome="tb", preset="metafor")
     model = res["model"]
     assert model["tau2"] == pytest.approx(_golden("default.REML.tau2"), rel=1e-10)
-    assert model["coefficients"]["intrcpt"]["estimate"] == pytest.approx(_golden("default.REML.beta.intrcpt"), rel=1e-10)
+    assert model["coefficients"]["intrcpt"]["estimate"] == pytest.approx(
+        _golden("default.REML.beta.intrcpt"), rel=1e-10
+    )
     assert latest_meta_results(store)["tb"]["k"] == 13
 
 
 def test_bad_number_names_file_line_and_column(store: Store, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("study,outcome,yi,vi\nA,auc,0.1,0.01\nB,auc,zero,0.02\n")
-    with pytest.raises(InputError, match=r"bad.csv line 3: column 'yi' holds 'zero', expected a number"):
+    with pytest.raises(
+        InputError, match=r"bad.csv line 3: column 'yi' holds 'zero', expected a number"
+    ):
         import_effects(store, bad)
     with pytest.raises(NotFoundError, match="no effects for outcome"):
         effect_rows(store, "auc")  # nothing was written
@@ -65,10 +83,27 @@ def test_missing_study_and_outcome_are_clear(store: Store, tmp_path: Path) -> No
 def test_cli_meta_from_the_store(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "r"
     Store.create(folder).close()
-    assert main(["effects", "import", str(_bcg_csv(tmp_path)), "--dir", str(folder), "--outcome", "tb",
-                 "--measure", "RR"]) == 0
-    assert main(["meta", "--dir", str(folder), "--outcome", "tb", "--preset", "metafor", "--json"]) == 0
+    assert (
+        main(
+            [
+                "effects",
+                "import",
+                str(_bcg_csv(tmp_path)),
+                "--dir",
+                str(folder),
+                "--outcome",
+                "tb",
+                "--measure",
+                "RR",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["meta", "--dir", str(folder), "--outcome", "tb", "--preset", "metafor", "--json"])
+        == 0
+    )
     out = capsys.readouterr().out
-    result = json.loads(out[out.index("{"):])
+    result = json.loads(out[out.index("{") :])
     assert result["model"]["tau2"] == pytest.approx(_golden("default.REML.tau2"), rel=1e-10)
     assert main(["meta", "--dir", str(folder)]) == 2  # neither --csv nor --outcome

@@ -32,7 +32,9 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 1500)
 
 
-def test_parallel_equals_sequential_with_errors_across_chunks(tmp_path: Path, small_chunks: None) -> None:
+def test_parallel_equals_sequential_with_errors_across_chunks(
+    tmp_path: Path, small_chunks: None
+) -> None:
     path = tmp_path / "big.ris"
     path.write_text(_ris(60, {7, 23, 59}), encoding="utf-8")
     seq = list(formats.read_records(path, format="ris"))
@@ -49,7 +51,9 @@ def test_parallel_equals_sequential_with_errors_across_chunks(tmp_path: Path, sm
 
 
 def test_record_error_survives_pickling() -> None:
-    e = RecordError("f.ris", record=3, line=40, field="PY", found="20x1", expected="a year", message="m")
+    e = RecordError(
+        "f.ris", record=3, line=40, field="PY", found="20x1", expected="a year", message="m"
+    )
     back = pickle.loads(pickle.dumps(e))
     assert str(back) == str(e) and back.as_dict() == e.as_dict()
     moved = e.shifted(lines=10, records=2)

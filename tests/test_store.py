@@ -44,9 +44,13 @@ def test_migrations_match_schema(any_store: Store) -> None:
 
 def test_add_records_is_idempotent(any_store: Store) -> None:
     with any_store.run("import", {}) as run:
-        first = add_records(any_store, _records(7), source="x.ris", source_kind="file", run_id=run.id)
+        first = add_records(
+            any_store, _records(7), source="x.ris", source_kind="file", run_id=run.id
+        )
     with any_store.run("import", {}) as run:
-        again = add_records(any_store, _records(7), source="x.ris", source_kind="file", run_id=run.id)
+        again = add_records(
+            any_store, _records(7), source="x.ris", source_kind="file", run_id=run.id
+        )
     assert (first.added, first.already_present) == (7, 0)
     assert (again.added, again.already_present) == (0, 7)
     assert count_records(any_store) == 7
@@ -77,7 +81,17 @@ def test_record_round_trips_through_the_store(any_store: Store) -> None:
         add_records(any_store, [rec], source="a", source_kind="file", run_id=run.id)
     with any_store.connect() as conn:
         back = row_to_record(conn.execute(sa.select(schema.records)).one())
-    for f in ("title", "abstract", "authors", "year", "doi", "keywords", "extra", "source_labels", "raw"):
+    for f in (
+        "title",
+        "abstract",
+        "authors",
+        "year",
+        "doi",
+        "keywords",
+        "extra",
+        "source_labels",
+        "raw",
+    ):
         assert getattr(back, f) == getattr(rec, f), f
 
 
@@ -100,9 +114,26 @@ def test_append_only_tables_refuse_update_and_delete(any_store: Store, table: st
         works_from_records(any_store, run.id)
     now = any_store.clock()
     values = {
-        "decisions": dict(work_id=1, stage="title_abstract", reviewer="r", label="include", note="", created_at=now),
-        "labels": dict(work_id=1, axis="modality", value="CT", method="rule", evidence=[], status="auto", created_at=now),
-        "dedupe_decisions": dict(record_a=1, record_b=2, same=True, reviewer="r", note="", created_at=now),
+        "decisions": dict(
+            work_id=1,
+            stage="title_abstract",
+            reviewer="r",
+            label="include",
+            note="",
+            created_at=now,
+        ),
+        "labels": dict(
+            work_id=1,
+            axis="modality",
+            value="CT",
+            method="rule",
+            evidence=[],
+            status="auto",
+            created_at=now,
+        ),
+        "dedupe_decisions": dict(
+            record_a=1, record_b=2, same=True, reviewer="r", note="", created_at=now
+        ),
     }[table]
     t = schema.metadata.tables[table]
     with any_store.begin() as conn:
@@ -120,7 +151,9 @@ def test_append_only_tables_refuse_update_and_delete(any_store: Store, table: st
 def test_crash_inside_a_transaction_leaves_nothing(any_store: Store) -> None:
     with pytest.raises(ZeroDivisionError):
         with any_store.run("import", {}) as run, any_store.begin() as conn:
-            add_records(any_store, _records(50), source="a", source_kind="file", run_id=run.id, conn=conn)
+            add_records(
+                any_store, _records(50), source="a", source_kind="file", run_id=run.id, conn=conn
+            )
             1 / 0  # noqa: B018
     assert count_records(any_store) == 0
 

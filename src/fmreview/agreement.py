@@ -43,7 +43,9 @@ def votes_frame(store: Any, stage: str = "title_abstract") -> pd.DataFrame:
     latest: dict[tuple[int, str], str] = {}
     with store.connect() as conn:
         for wid, reviewer, label in conn.execute(
-            sa.select(d.c.work_id, d.c.reviewer, d.c.label).where(d.c.stage == stage).order_by(d.c.id)
+            sa.select(d.c.work_id, d.c.reviewer, d.c.label)
+            .where(d.c.stage == stage)
+            .order_by(d.c.id)
         ):
             if label == "undo":  # a withdrawn vote is no vote
                 latest.pop((wid, reviewer), None)
@@ -159,10 +161,12 @@ def _krippendorff(counts: np.ndarray) -> float | None:
     if len(c) == 0:
         return None
     # o[c, k] = sum_u r_uc (r_uk - [c == k]) / (m_u - 1)
-    o = np.einsum("uc,uk->ck", c / (m - 1)[:, None], c) - np.diag((c / (m - 1)[:, None]).sum(axis=0))
+    o = np.einsum("uc,uk->ck", c / (m - 1)[:, None], c) - np.diag(
+        (c / (m - 1)[:, None]).sum(axis=0)
+    )
     n_c = o.sum(axis=1)
     n = n_c.sum()
-    expected = (n * n - (n_c**2).sum())
+    expected = n * n - (n_c**2).sum()
     if expected <= 0:
         return None
     observed = o.sum() - np.trace(o)
@@ -179,17 +183,29 @@ def multi_rater(
     ``random_state``): simpler than Gwet's linearised variances and valid for every
     coefficient alike. Krippendorff's alpha comes from the ``krippendorff`` package.
     """
-    names = {"gwet": "Gwet's AC1", "fleiss": "Fleiss' kappa", "krippendorff": "Krippendorff's alpha"}
+    names = {
+        "gwet": "Gwet's AC1",
+        "fleiss": "Fleiss' kappa",
+        "krippendorff": "Krippendorff's alpha",
+    }
     if frame.empty or frame.shape[1] < 2:
         return []
     # Propensities use every rated work; observed agreement only works with >= 2 votes.
     rated = frame[frame.notna().sum(axis=1) >= 1]
     n = int((rated.notna().sum(axis=1) >= 2).sum())
     if n == 0:
-        return [Coefficient(v, None, None, None, None, 0, "no work has two votes") for v in names.values()]
-    counts = np.stack([(rated == c).sum(axis=1).to_numpy() for c in CATEGORIES], axis=1).astype(float)
+        return [
+            Coefficient(v, None, None, None, None, 0, "no work has two votes")
+            for v in names.values()
+        ]
+    counts = np.stack([(rated == c).sum(axis=1).to_numpy() for c in CATEGORIES], axis=1).astype(
+        float
+    )
     if (counts.sum(axis=0) > 0).sum() < 2:
-        return [Coefficient(v, None, None, None, None, n, "only one category used") for v in names.values()]
+        return [
+            Coefficient(v, None, None, None, None, n, "only one category used")
+            for v in names.values()
+        ]
 
     def estimate(idx: np.ndarray) -> dict[str, float | None]:
         return {
@@ -210,11 +226,24 @@ def multi_rater(
     for k, label in names.items():
         b = np.asarray(boots[k])
         if point[k] is None or len(b) < 10:
-            out.append(Coefficient(label, _finite(point[k]), None, None, None, n, "no interval: too few works"))
+            out.append(
+                Coefficient(
+                    label, _finite(point[k]), None, None, None, n, "no interval: too few works"
+                )
+            )
             continue
         lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2])
-        out.append(Coefficient(label, _finite(point[k]), float(b.std(ddof=1)), float(lo), float(hi), n,
-                               "" if n >= 10 else f"only {n} works: interpret with care"))
+        out.append(
+            Coefficient(
+                label,
+                _finite(point[k]),
+                float(b.std(ddof=1)),
+                float(lo),
+                float(hi),
+                n,
+                "" if n >= 10 else f"only {n} works: interpret with care",
+            )
+        )
     return out
 
 

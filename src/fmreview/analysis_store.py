@@ -27,7 +27,7 @@ def label_frame(store: Any) -> pd.DataFrame:
     try:
         from fmreview.extract.store_io import current_labels as extract_current
     except ModuleNotFoundError:
-        extract_current = None
+        extract_current = None  # type: ignore[assignment]
     if extract_current is not None:
         df = extract_current(store)
         if "role" not in df.columns:
@@ -51,9 +51,13 @@ def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     included = [wid for wid, s in statuses.items() if s.status == "included"]
     w = schema.works
     with store.connect() as conn:
-        rows = conn.execute(
-            sa.select(w.c.id, w.c.year, w.c.date, w.c.title).where(w.c.id.in_(included))
-        ).all() if included else []
+        rows = (
+            conn.execute(
+                sa.select(w.c.id, w.c.year, w.c.date, w.c.title).where(w.c.id.in_(included))
+            ).all()
+            if included
+            else []
+        )
     works = pd.DataFrame(
         [{"work_id": r.id, "year": r.year, "date": r.date, "title": r.title} for r in rows],
         columns=["work_id", "year", "date", "title"],
@@ -72,7 +76,9 @@ def coverage_end_year(store: Any, min_share: float) -> int | None:
     """
     w = schema.works
     with store.connect() as conn:
-        rows = conn.execute(sa.select(w.c.year, w.c.source_labels).where(w.c.merged_into.is_(None))).all()
+        rows = conn.execute(
+            sa.select(w.c.year, w.c.source_labels).where(w.c.merged_into.is_(None))
+        ).all()
     years: dict[str, set[int]] = {}
     for year, labels in rows:
         if year is None:
@@ -135,7 +141,9 @@ class StoredAnalysis:
         }
 
 
-def analyze_store(store: Any, *, reporter: Reporter | None = None, **overrides: Any) -> StoredAnalysis:
+def analyze_store(
+    store: Any, *, reporter: Reporter | None = None, **overrides: Any
+) -> StoredAnalysis:
     """Analyse the included works and store the result (artifact ``analysis/latest``)."""
     from fmreview.analysis import analyze
 
@@ -148,14 +156,20 @@ def analyze_store(store: Any, *, reporter: Reporter | None = None, **overrides: 
         with store.begin() as conn:
             conn.execute(
                 sa.insert(schema.artifacts).values(
-                    kind=ARTIFACT_KIND, key=ARTIFACT_KEY, run_id=run.id, created_at=store.clock(),
-                    content_type="application/json", data=payload,
+                    kind=ARTIFACT_KIND,
+                    key=ARTIFACT_KEY,
+                    run_id=run.id,
+                    created_at=store.clock(),
+                    content_type="application/json",
+                    data=payload,
                     meta={"works": len(works), "labels": len(labels)},
                 )
             )
         stored = StoredAnalysis(run.id, result)
         run.counts.update(stored.summary_counts())
-        run.config = {"settings": {k: str(v) for k, v in vars(settings).items() if k != "gazetteer"}}
+        run.config = {
+            "settings": {k: str(v) for k, v in vars(settings).items() if k != "gazetteer"}
+        }
     return stored
 
 
@@ -164,8 +178,10 @@ def load_latest_analysis(store: Any) -> dict[str, Any] | None:
     a = schema.artifacts
     with store.connect() as conn:
         row = conn.execute(
-            sa.select(a.c.data).where(a.c.kind == ARTIFACT_KIND, a.c.key == ARTIFACT_KEY)
-            .order_by(a.c.id.desc()).limit(1)
+            sa.select(a.c.data)
+            .where(a.c.kind == ARTIFACT_KIND, a.c.key == ARTIFACT_KEY)
+            .order_by(a.c.id.desc())
+            .limit(1)
         ).first()
     return json.loads(row.data) if row else None
 

@@ -17,7 +17,23 @@ import sqlalchemy as sa
 from fmreview.errors import InputError, NotFoundError
 from fmreview.store import schema
 
-NUMERIC = ("yi", "vi", "ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni", "ri")
+NUMERIC = (
+    "yi",
+    "vi",
+    "ai",
+    "bi",
+    "ci",
+    "di",
+    "n1i",
+    "n2i",
+    "m1i",
+    "m2i",
+    "sd1i",
+    "sd2i",
+    "xi",
+    "ni",
+    "ri",
+)
 META_KIND = "meta"
 
 
@@ -27,11 +43,19 @@ def _number(value: Any, *, file: str, line: int, column: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        raise InputError(f"{file} line {line}: column {column!r} holds {value!r}, expected a number") from None
+        raise InputError(
+            f"{file} line {line}: column {column!r} holds {value!r}, expected a number"
+        ) from None
 
 
-def import_effects(store: Any, path: Path | str, *, outcome: str | None = None,
-                   measure: str | None = None, source: str | None = None) -> int:
+def import_effects(
+    store: Any,
+    path: Path | str,
+    *,
+    outcome: str | None = None,
+    measure: str | None = None,
+    source: str | None = None,
+) -> int:
     """Add the rows of an effects CSV (one transaction: all rows or none).
 
     Required: ``study``; ``outcome`` as a column or the ``outcome`` argument. Optional:
@@ -45,10 +69,14 @@ def import_effects(store: Any, path: Path | str, *, outcome: str | None = None,
     for i, r in enumerate(rows, start=2):  # line 1 is the header
         study = r.pop("study", None)
         if not study:
-            raise InputError(f"{path} line {i}: column 'study' is empty or missing; every row names its study")
+            raise InputError(
+                f"{path} line {i}: column 'study' is empty or missing; every row names its study"
+            )
         oc = r.pop("outcome", None) or outcome
         if not oc:
-            raise InputError(f"{path} line {i}: no outcome; add an 'outcome' column or pass --outcome")
+            raise InputError(
+                f"{path} line {i}: no outcome; add an 'outcome' column or pass --outcome"
+            )
         work_id = r.pop("work_id", None)
         row: dict[str, Any] = {
             "study": study,
@@ -84,7 +112,9 @@ def effect_rows(store: Any, outcome: str) -> list[dict[str, Any]]:
     with store.connect() as conn:
         rows = conn.execute(sa.select(e).where(e.c.outcome == outcome).order_by(e.c.id)).all()
     if not rows:
-        raise NotFoundError(f"no effects for outcome {outcome!r}; available: {', '.join(outcomes(store)) or 'none'}")
+        raise NotFoundError(
+            f"no effects for outcome {outcome!r}; available: {', '.join(outcomes(store)) or 'none'}"
+        )
     out = []
     for row in rows:
         m = dict(row._mapping)
@@ -97,7 +127,9 @@ def effect_rows(store: Any, outcome: str) -> list[dict[str, Any]]:
     return out
 
 
-def meta_store(store: Any, *, outcome: str, measure: str | None = None, **kwargs: Any) -> dict[str, Any]:
+def meta_store(
+    store: Any, *, outcome: str, measure: str | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """Pool one outcome of the effects table and keep the result for the report."""
     from fmreview.meta import meta_analyze
 
@@ -105,7 +137,9 @@ def meta_store(store: Any, *, outcome: str, measure: str | None = None, **kwargs
     if measure is None:
         e = schema.effects
         with store.connect() as conn:
-            measures = set(conn.execute(sa.select(e.c.measure).where(e.c.outcome == outcome)).scalars()) - {None}
+            measures = set(
+                conn.execute(sa.select(e.c.measure).where(e.c.outcome == outcome)).scalars()
+            ) - {None}
         if len(measures) != 1:
             raise InputError(
                 f"outcome {outcome!r} has measure(s) {sorted(measures) or 'none'} in the effects table; pass --measure"
@@ -114,9 +148,17 @@ def meta_store(store: Any, *, outcome: str, measure: str | None = None, **kwargs
     with store.run("meta", {"outcome": outcome, "measure": measure, **kwargs}) as run:
         result = meta_analyze(rows, measure=measure, **kwargs)
         with store.begin() as conn:
-            conn.execute(sa.insert(schema.artifacts).values(
-                kind=META_KIND, key=outcome, run_id=run.id, created_at=store.clock(),
-                content_type="application/json", data=json.dumps(result).encode(), meta={"measure": measure}))
+            conn.execute(
+                sa.insert(schema.artifacts).values(
+                    kind=META_KIND,
+                    key=outcome,
+                    run_id=run.id,
+                    created_at=store.clock(),
+                    content_type="application/json",
+                    data=json.dumps(result).encode(),
+                    meta={"measure": measure},
+                )
+            )
         run.counts.update({"k": result.get("k"), "outcome": outcome})
         run.config = dict(result.get("config", {}))
     return result
@@ -127,6 +169,8 @@ def latest_meta_results(store: Any) -> dict[str, dict[str, Any]]:
     a = schema.artifacts
     out: dict[str, dict[str, Any]] = {}
     with store.connect() as conn:
-        for row in conn.execute(sa.select(a.c.key, a.c.data).where(a.c.kind == META_KIND).order_by(a.c.id)):
+        for row in conn.execute(
+            sa.select(a.c.key, a.c.data).where(a.c.kind == META_KIND).order_by(a.c.id)
+        ):
             out[row.key] = json.loads(row.data)
     return out

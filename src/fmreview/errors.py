@@ -73,7 +73,11 @@ class RecordError(InputError):
             where.append(f"line {line}")
         if record is not None:
             where.append(f"record {record}")
-        parts = [": ".join([" ".join(where[:1]) + (" " + ", ".join(where[1:]) if len(where) > 1 else "")])]
+        parts = [
+            ": ".join(
+                [" ".join(where[:1]) + (" " + ", ".join(where[1:]) if len(where) > 1 else "")]
+            )
+        ]
         detail = []
         if field is not None:
             detail.append(f"field {field!r}")
@@ -91,8 +95,10 @@ class RecordError(InputError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # keyword-only __init__: rebuild from the fields (pickling across worker processes)
-        return (_rebuild_record_error, (self.file, self.record, self.line, self.field,
-                                        self.found, self.expected, self.detail))
+        return (
+            _rebuild_record_error,
+            (self.file, self.record, self.line, self.field, self.found, self.expected, self.detail),
+        )
 
     def shifted(self, *, lines: int = 0, records: int = 0) -> RecordError:
         """The same error for a chunk that starts ``lines``/``records`` into its file."""
@@ -119,8 +125,9 @@ class RecordError(InputError):
 
 
 def _rebuild_record_error(file, record, line, field, found, expected, detail):  # type: ignore[no-untyped-def]
-    return RecordError(file, record=record, line=line, field=field, found=found, expected=expected,
-                       message=detail)
+    return RecordError(
+        file, record=record, line=line, field=field, found=found, expected=expected, message=detail
+    )
 
 
 class FormatError(FmreviewError):

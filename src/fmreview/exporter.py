@@ -83,13 +83,21 @@ def label_map(store: Any) -> dict[int, dict[str, list[str]]]:
     return current_label_map(store)
 
 
-def export_review(store: Any, path: Path | str, *, format: str | None = None, what: str = "works") -> int:
+def export_review(
+    store: Any, path: Path | str, *, format: str | None = None, what: str = "works"
+) -> int:
     """Write the review's works (or raw records) to ``path``; returns the number written."""
     from fmreview import formats
 
     path = Path(path)
-    fmt = format or {".bib": "bibtex", ".ris": "ris", ".csv": "csv", ".xlsx": "xlsx",
-                     ".jsonl": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower())
+    fmt = format or {
+        ".bib": "bibtex",
+        ".ris": "ris",
+        ".csv": "csv",
+        ".xlsx": "xlsx",
+        ".jsonl": "jsonl",
+        ".parquet": "parquet",
+    }.get(path.suffix.lower())
     if fmt not in EXPORT_FORMATS:
         raise InputError(
             f"cannot export to {path.name!r}: unknown format {fmt!r}; available: {', '.join(EXPORT_FORMATS)}"
@@ -108,7 +116,11 @@ def export_review(store: Any, path: Path | str, *, format: str | None = None, wh
                 decisions = current_decisions(conn)
                 labels = label_map(store)
                 recs = []
-                q = sa.select(schema.works).where(schema.works.c.merged_into.is_(None)).order_by(schema.works.c.id)
+                q = (
+                    sa.select(schema.works)
+                    .where(schema.works.c.merged_into.is_(None))
+                    .order_by(schema.works.c.id)
+                )
                 for row in conn.execute(q):
                     m = dict(row._mapping)
                     dec = decisions.get(m["id"], {})

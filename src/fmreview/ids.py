@@ -56,7 +56,9 @@ def normalize_arxiv(value: str | None) -> str | None:
     if not value:
         return None
     text = str(value).strip()
-    text = re.sub(r"^(?:https?://)?(?:www\.)?(?:export\.)?arxiv\.org/(?:abs|pdf)/", "", text, flags=re.I)
+    text = re.sub(
+        r"^(?:https?://)?(?:www\.)?(?:export\.)?arxiv\.org/(?:abs|pdf)/", "", text, flags=re.I
+    )
     text = re.sub(r"^arxiv:\s*", "", text, flags=re.I)
     text = re.sub(r"\.pdf$", "", text, flags=re.I)
     m = _ARXIV_NEW.search(text)
@@ -81,7 +83,12 @@ def normalize_pmid(value: str | int | None) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
-    text = re.sub(r"^(?:pmid:?\s*|https?://(?:www\.)?(?:pubmed\.ncbi\.nlm\.nih\.gov|ncbi\.nlm\.nih\.gov/pubmed)/)", "", text, flags=re.I)
+    text = re.sub(
+        r"^(?:pmid:?\s*|https?://(?:www\.)?(?:pubmed\.ncbi\.nlm\.nih\.gov|ncbi\.nlm\.nih\.gov/pubmed)/)",
+        "",
+        text,
+        flags=re.I,
+    )
     m = re.match(r"^(\d{1,9})\b", text)
     return m.group(1).lstrip("0") or None if m else None
 

@@ -113,7 +113,9 @@ def import_files(
 
     reporter = reporter or NullReporter()
     if source_kind not in SOURCE_KINDS:
-        raise InputError(f"unknown source kind {source_kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
+        raise InputError(
+            f"unknown source kind {source_kind!r}; expected one of {', '.join(SOURCE_KINDS)}"
+        )
     files = [Path(p) for p in paths]
     for f in files:
         if not f.exists():
@@ -121,8 +123,13 @@ def import_files(
         if f.is_dir():
             raise InputError(f"{f} is a folder; name the export files inside it")
     sniffed = [(f, format or formats.sniff(f)) for f in files]  # fail early on unknown formats
-    params = {"files": [str(f) for f in files], "source": source, "source_kind": source_kind,
-              "format": format, "strict": strict}
+    params = {
+        "files": [str(f) for f in files],
+        "source": source,
+        "source_kind": source_kind,
+        "format": format,
+        "strict": strict,
+    }
     results: list[FileResult] = []
     bad_all: list[tuple[FileResult, RecordError]] = []
     with store.run("import", params) as run:
@@ -133,9 +140,16 @@ def import_files(
                         res = FileResult(str(f), fmt, source or f.name)
                         bad: list[RecordError] = []
                         items = _read(f, fmt)
-                        c = add_records(store, reporter.track(_split(items, res, bad, True), f"import {f.name}"),
-                                        source=res.source, source_kind=source_kind, run_id=run.id,
-                                        origin=str(f), format=fmt, conn=conn)
+                        c = add_records(
+                            store,
+                            reporter.track(_split(items, res, bad, True), f"import {f.name}"),
+                            source=res.source,
+                            source_kind=source_kind,
+                            run_id=run.id,
+                            origin=str(f),
+                            format=fmt,
+                            conn=conn,
+                        )
                         res.added, res.already_present = c.added, c.already_present
                         results.append(res)
             except RecordError as exc:
@@ -145,9 +159,15 @@ def import_files(
                 res = FileResult(str(f), fmt, source or f.name)
                 bad = []
                 items = _read(f, fmt)
-                c = add_records(store, reporter.track(_split(items, res, bad, False), f"import {f.name}"),
-                                source=res.source, source_kind=source_kind, run_id=run.id,
-                                origin=str(f), format=fmt)
+                c = add_records(
+                    store,
+                    reporter.track(_split(items, res, bad, False), f"import {f.name}"),
+                    source=res.source,
+                    source_kind=source_kind,
+                    run_id=run.id,
+                    origin=str(f),
+                    format=fmt,
+                )
                 res.added, res.already_present = c.added, c.already_present
                 res.errors = [e.as_dict() for e in bad]
                 results.append(res)
@@ -157,9 +177,17 @@ def import_files(
                     conn.execute(
                         sa.insert(schema.quarantine),
                         [
-                            {"run_id": run.id, "file": e.file, "format": r.format, "position": e.record,
-                             "line": e.line, "field": e.field, "found": e.found, "expected": e.expected,
-                             "message": str(e)}
+                            {
+                                "run_id": run.id,
+                                "file": e.file,
+                                "format": r.format,
+                                "position": e.record,
+                                "line": e.line,
+                                "field": e.field,
+                                "found": e.found,
+                                "expected": e.expected,
+                                "message": str(e),
+                            }
                             for r, e in bad_all
                         ],
                     )

@@ -43,7 +43,9 @@ def _stage_eligibility(store: Any, reporter: Reporter) -> dict[str, Any]:
     # stage decide; with human screening only the automation-stage rules run before people.
     rules_mode = store.protocol.screening.mode == "rules"
     stages = ("automation", "title_abstract", "full_text") if rules_mode else ("automation",)
-    with store.run("eligibility", {"stages": list(stages), "mode": store.protocol.screening.mode}) as run:
+    with store.run(
+        "eligibility", {"stages": list(stages), "mode": store.protocol.screening.mode}
+    ) as run:
         counts = apply_rules(store, stages=stages, run_id=run.id).as_dict()
         run.counts.update(counts)
     return counts
@@ -111,7 +113,9 @@ class StageResult:
     seconds: float = 0.0
 
 
-def run_stages(store: Any, *, reporter: Reporter | None = None, only: list[str] | None = None) -> list[StageResult]:
+def run_stages(
+    store: Any, *, reporter: Reporter | None = None, only: list[str] | None = None
+) -> list[StageResult]:
     """Run the pipeline stages after import, in order; a missing stage is skipped."""
     reporter = reporter or NullReporter()
     results = []
@@ -165,7 +169,11 @@ def run_review(
             imported = import_snapshot(store, store.protocol.snapshot, reporter=reporter)
         stages = run_stages(store, reporter=reporter)
         run.counts.update({"imported": imported, "stages": {s.name: s.status for s in stages}})
-    outputs = {"store": str((folder / "review.db").resolve()) if store.dialect == "sqlite" else "postgresql"}
+    outputs = {
+        "store": str((folder / "review.db").resolve())
+        if store.dialect == "sqlite"
+        else "postgresql"
+    }
     for s in stages:
         for k, v in s.counts.items():
             if k.endswith("_path") or k == "report":

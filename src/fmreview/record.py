@@ -138,7 +138,22 @@ def split_name(name: str) -> Author:
     if re.fullmatch(r"(?:[A-Z]\.?-?){1,4}", parts[-1]):
         return Author(" ".join(parts[:-1]), parts[-1])
     # particles stay with the family name: "Ludwig van Beethoven"
-    particles = {"van", "von", "de", "der", "den", "da", "di", "del", "la", "le", "du", "dos", "ten", "ter"}
+    particles = {
+        "van",
+        "von",
+        "de",
+        "der",
+        "den",
+        "da",
+        "di",
+        "del",
+        "la",
+        "le",
+        "du",
+        "dos",
+        "ten",
+        "ter",
+    }
     i = len(parts) - 1
     while i > 1 and parts[i - 1].lower() in particles:
         i -= 1

@@ -73,7 +73,9 @@ def read_snapshot(name: str = "fm-studies") -> Iterator[Record]:
             yield row_to_record(row, i)
 
 
-def import_snapshot(store: Any, name: str = "fm-studies", *, reporter: Any = None) -> dict[str, int]:
+def import_snapshot(
+    store: Any, name: str = "fm-studies", *, reporter: Any = None
+) -> dict[str, int]:
     """Import a bundled snapshot as 'other methods: curated lists' records (idempotent)."""
     from fmreview.progress import NullReporter
     from fmreview.store.records import add_records

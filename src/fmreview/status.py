@@ -49,8 +49,11 @@ class WorkStatus:
     votes: dict[str, dict[str, str]] = field(default_factory=dict)  # stage -> reviewer -> label
 
 
-def stage_status(votes: dict[str, tuple[str, str | None]], resolution: tuple[str, str | None] | None,
-                  required: int) -> tuple[str, str | None]:
+def stage_status(
+    votes: dict[str, tuple[str, str | None]],
+    resolution: tuple[str, str | None] | None,
+    required: int,
+) -> tuple[str, str | None]:
     if resolution is not None:
         return resolution
     if not votes:
@@ -73,12 +76,19 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
 
     def compute(c: sa.engine.Connection) -> dict[int, WorkStatus]:
         w, d = schema.works, schema.decisions
-        ids = list(c.execute(sa.select(w.c.id).where(w.c.merged_into.is_(None)).order_by(w.c.id)).scalars())
+        ids = list(
+            c.execute(sa.select(w.c.id).where(w.c.merged_into.is_(None)).order_by(w.c.id)).scalars()
+        )
         auto: dict[int, tuple[str, str | None]] = {}
-        votes: dict[int, dict[str, dict[str, tuple[str, str | None]]]] = defaultdict(lambda: defaultdict(dict))
+        votes: dict[int, dict[str, dict[str, tuple[str, str | None]]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
         resolutions: dict[int, dict[str, tuple[str, str | None]]] = defaultdict(dict)
-        for row in c.execute(sa.select(d.c.work_id, d.c.stage, d.c.reviewer, d.c.label, d.c.criterion,
-                                       d.c.note).order_by(d.c.id)):
+        for row in c.execute(
+            sa.select(
+                d.c.work_id, d.c.stage, d.c.reviewer, d.c.label, d.c.criterion, d.c.note
+            ).order_by(d.c.id)
+        ):
             wid, stage, reviewer, label, crit, note = row
             if stage == "automation":
                 auto[wid] = (label, crit)
@@ -93,7 +103,9 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
         out: dict[int, WorkStatus] = {}
         for wid in ids:
             ws = WorkStatus(wid, "awaiting_screening")
-            ws.votes = {s: {r: lab for r, (lab, _) in v.items()} for s, v in votes.get(wid, {}).items()}
+            ws.votes = {
+                s: {r: lab for r, (lab, _) in v.items()} for s, v in votes.get(wid, {}).items()
+            }
             a = auto.get(wid)
             if a and a[0] == "exclude":
                 ws.status, ws.criterion = "excluded_automation", a[1]
@@ -102,10 +114,16 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
                 continue
             if a:
                 ws.stages["automation"] = "include"
-            ta, ta_crit = stage_status(votes[wid].get("title_abstract", {}) if wid in votes else {},
-                                        resolutions.get(wid, {}).get("title_abstract"), required)
-            ft, ft_crit = stage_status(votes[wid].get("full_text", {}) if wid in votes else {},
-                                        resolutions.get(wid, {}).get("full_text"), required)
+            ta, ta_crit = stage_status(
+                votes[wid].get("title_abstract", {}) if wid in votes else {},
+                resolutions.get(wid, {}).get("title_abstract"),
+                required,
+            )
+            ft, ft_crit = stage_status(
+                votes[wid].get("full_text", {}) if wid in votes else {},
+                resolutions.get(wid, {}).get("full_text"),
+                required,
+            )
             ws.stages["title_abstract"], ws.stages["full_text"] = ta, ft
             ws.human = ta not in ("pending",) or ft not in ("pending",)
             if ta == "exclude":
@@ -125,7 +143,9 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
                 elif ft == "include":
                     ws.status = "included"
                 else:
-                    ws.status = "included" if rules_mode and ft == "pending" else "awaiting_full_text"
+                    ws.status = (
+                        "included" if rules_mode and ft == "pending" else "awaiting_full_text"
+                    )
             out[wid] = ws
         return out
 

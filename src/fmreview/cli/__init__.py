@@ -93,10 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except FmreviewError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True
+        )
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("interrupted; everything written so far is kept — run the command again to resume")
+        err_console.print(
+            "interrupted; everything written so far is kept — run the command again to resume"
+        )
         return 130
     except typer.Exit as exc:
         return exc.exit_code

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
         as_json: bool = JsonOption,
         explain: list[str] | None = typer.Option(
-            None, "--explain", help="List the works behind a cell: AXIS=VALUE [YEAR] (repeat for more terms)."
+            None,
+            "--explain",
+            help="List the works behind a cell: AXIS=VALUE [YEAR] (repeat for more terms).",
         ),
         quiet: bool = QuietOption,
     ) -> None:
@@ -38,7 +40,9 @@ def register(app: typer.Typer) -> None:
                 typer.echo(df.to_json(orient="records", force_ascii=False))
             else:
                 console.print(f"{len(df)} works for {' '.join(explain)}")
-                console.print(df.to_string(index=False, max_colwidth=90), highlight=False, markup=False)
+                console.print(
+                    df.to_string(index=False, max_colwidth=90), highlight=False, markup=False
+                )
             return
         stored = analyze_store(store, reporter=default_reporter(quiet))
         if as_json:

@@ -20,10 +20,15 @@ def register(app: typer.Typer) -> None:
     def init(
         directory: Path = typer.Argument(..., help="The new review folder."),
         protocol: Path | None = typer.Option(
-            None, "--protocol", "-p", help="Protocol YAML (default: the bundled FM-in-medical-imaging protocol)."
+            None,
+            "--protocol",
+            "-p",
+            help="Protocol YAML (default: the bundled FM-in-medical-imaging protocol).",
         ),
         db: str | None = typer.Option(
-            None, "--db", help="Database URL (default: SQLite file in the folder), e.g. postgresql://user@host/db"
+            None,
+            "--db",
+            help="Database URL (default: SQLite file in the folder), e.g. postgresql://user@host/db",
         ),
     ) -> None:
         """Create a review folder with its protocol and an empty store.
@@ -33,19 +38,37 @@ def register(app: typer.Typer) -> None:
         from fmreview.store import Store
 
         store = Store.create(directory, protocol_path=protocol, db_url=db)
-        with store.run("init", {"dir": str(directory), "protocol": str(protocol) if protocol else None,
-                                "db": "postgresql" if db and db.startswith("postgres") else "sqlite"}):
+        with store.run(
+            "init",
+            {
+                "dir": str(directory),
+                "protocol": str(protocol) if protocol else None,
+                "db": "postgresql" if db and db.startswith("postgres") else "sqlite",
+            },
+        ):
             pass
-        console.print(f"Created review [bold]{store.protocol.name}[/] in {directory} ({store.dialect})")
+        console.print(
+            f"Created review [bold]{store.protocol.name}[/] in {directory} ({store.dialect})"
+        )
 
     @app.command("import")
     def import_(
-        files: list[Path] = typer.Argument(..., help="Export files (RIS, BibTeX, MEDLINE, XML, CSV, XLSX, JSON …)."),
+        files: list[Path] = typer.Argument(
+            ..., help="Export files (RIS, BibTeX, MEDLINE, XML, CSV, XLSX, JSON …)."
+        ),
         directory: Path = DirOption,
-        source: str | None = typer.Option(None, "--source", "-s", help="Source name for PRISMA (default: file name)."),
-        kind: str = typer.Option("database", "--kind", help="database | other (curated lists, citation searching) | file"),
-        format: str | None = typer.Option(None, "--format", "-f", help="Force a format instead of sniffing it."),
-        strict: bool = typer.Option(False, "--strict", help="Write nothing if any record is malformed."),
+        source: str | None = typer.Option(
+            None, "--source", "-s", help="Source name for PRISMA (default: file name)."
+        ),
+        kind: str = typer.Option(
+            "database", "--kind", help="database | other (curated lists, citation searching) | file"
+        ),
+        format: str | None = typer.Option(
+            None, "--format", "-f", help="Force a format instead of sniffing it."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Write nothing if any record is malformed."
+        ),
         quiet: bool = QuietOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -59,16 +82,38 @@ def register(app: typer.Typer) -> None:
         from fmreview.progress import default_reporter
 
         store = open_store(directory)
-        result = import_files(store, files, source=source, source_kind=kind, format=format,
-                              strict=strict, reporter=default_reporter(quiet))
+        result = import_files(
+            store,
+            files,
+            source=source,
+            source_kind=kind,
+            format=format,
+            strict=strict,
+            reporter=default_reporter(quiet),
+        )
         if as_json:
-            typer.echo(json.dumps({"run": result.run_id, **result.counts(),
-                                   "files": [f.as_dict() for f in result.files],
-                                   "report": str(result.report) if result.report else None}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "run": result.run_id,
+                        **result.counts(),
+                        "files": [f.as_dict() for f in result.files],
+                        "report": str(result.report) if result.report else None,
+                    },
+                    indent=2,
+                )
+            )
             return
         table = Table("file", "format", "read", "added", "already there", "quarantined")
         for f in result.files:
-            table.add_row(f.file, f.format, str(f.read), str(f.added), str(f.already_present), str(f.quarantined))
+            table.add_row(
+                f.file,
+                f.format,
+                str(f.read),
+                str(f.added),
+                str(f.already_present),
+                str(f.quarantined),
+            )
         console.print(table)
         for f in result.files:
             for e in f.errors[:5]:
@@ -78,9 +123,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("export")
     def export(
-        out: Path = typer.Argument(..., help="Output file; the format follows the extension unless --format is given."),
+        out: Path = typer.Argument(
+            ..., help="Output file; the format follows the extension unless --format is given."
+        ),
         directory: Path = DirOption,
-        format: str | None = typer.Option(None, "--format", "-f", help="ris | bibtex | csv | xlsx | jsonl | parquet"),
+        format: str | None = typer.Option(
+            None, "--format", "-f", help="ris | bibtex | csv | xlsx | jsonl | parquet"
+        ),
         what: str = typer.Option("works", "--what", help="works | records | included | excluded"),
     ) -> None:
         """Export works (with decisions and labels) or the raw records.
@@ -104,6 +153,10 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("id", "command", "status", "started", "counts")
         for r in rows:
-            counts = ", ".join(f"{k}={v}" for k, v in (r["counts"] or {}).items() if not isinstance(v, list | dict))
-            table.add_row(str(r["id"]), r["command"], r["status"], str(r["started_at"])[:19], counts)
+            counts = ", ".join(
+                f"{k}={v}" for k, v in (r["counts"] or {}).items() if not isinstance(v, list | dict)
+            )
+            table.add_row(
+                str(r["id"]), r["command"], r["status"], str(r["started_at"])[:19], counts
+            )
         console.print(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -20,9 +21,13 @@ def register(app: typer.Typer) -> None:
             help="CSV of effect rows (escalc column names: ai, bi, ci, di, n1i, n2i, m1i, sd1i, ..., or yi, vi).",
         ),
         outcome: str | None = typer.Option(
-            None, "--outcome", help="Pool this outcome of the review's effects table (instead of --csv)."
+            None,
+            "--outcome",
+            help="Pool this outcome of the review's effects table (instead of --csv).",
         ),
-        directory: Path = typer.Option(Path("."), "--dir", "-d", help="The review folder (with --outcome)."),
+        directory: Path = typer.Option(
+            Path("."), "--dir", "-d", help="The review folder (with --outcome)."
+        ),
         measure: str | None = typer.Option(
             None,
             "--measure",
@@ -62,9 +67,11 @@ def register(app: typer.Typer) -> None:
         from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
 
         mod_list = [m.strip() for m in mods.split(",") if m.strip()] if mods else None
-        opts = dict(method=method, by=by, mods=mod_list, preset=preset, level=level)
+        opts: dict[str, Any] = dict(method=method, by=by, mods=mod_list, preset=preset, level=level)
         if (csv_file is None) == (outcome is None):
-            raise InputError("give either --csv FILE or --outcome NAME (from the review's effects table)")
+            raise InputError(
+                "give either --csv FILE or --outcome NAME (from the review's effects table)"
+            )
         if outcome is not None:
             from fmreview.cli.options import open_store
             from fmreview.effects import meta_store
@@ -73,6 +80,7 @@ def register(app: typer.Typer) -> None:
         else:
             if measure is None:
                 raise InputError("--measure is required with --csv (e.g. OR, RR, SMD, PLO, AUC)")
+            assert csv_file is not None
             result = meta_analyze(read_effects_csv(csv_file), measure=measure, **opts)
         if forest is not None or funnel is not None:
             from fmreview.meta.plots import forest_plot, funnel_plot
@@ -89,16 +97,21 @@ def register(app: typer.Typer) -> None:
                 if path is not None:
                     console.print(f"{label}: {path}", highlight=False, markup=False)
 
-
-    effects_app = typer.Typer(help="The review's effects table (study-level outcomes for meta-analysis).")
+    effects_app = typer.Typer(
+        help="The review's effects table (study-level outcomes for meta-analysis)."
+    )
     app.add_typer(effects_app, name="effects")
 
     @effects_app.command("import")
     def effects_import(
         csv_file: Path = typer.Argument(..., help="CSV with study, outcome and escalc columns."),
         directory: Path = typer.Option(Path("."), "--dir", "-d", help="The review folder."),
-        outcome: str | None = typer.Option(None, "--outcome", help="Outcome for rows without an outcome column."),
-        measure: str | None = typer.Option(None, "--measure", help="Measure for rows without a measure column."),
+        outcome: str | None = typer.Option(
+            None, "--outcome", help="Outcome for rows without an outcome column."
+        ),
+        measure: str | None = typer.Option(
+            None, "--measure", help="Measure for rows without a measure column."
+        ),
     ) -> None:
         """Add study-level outcomes to the review (all rows or none).
 

@@ -16,9 +16,15 @@ console = Console()
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        directory: Path = typer.Argument(Path("fm-review"), help="The review folder (made if missing)."),
-        protocol: Path | None = typer.Option(None, "--protocol", "-p", help="Protocol for a new review."),
-        db: str | None = typer.Option(None, "--db", help="Database URL for a new review (default SQLite)."),
+        directory: Path = typer.Argument(
+            Path("fm-review"), help="The review folder (made if missing)."
+        ),
+        protocol: Path | None = typer.Option(
+            None, "--protocol", "-p", help="Protocol for a new review."
+        ),
+        db: str | None = typer.Option(
+            None, "--db", help="Database URL for a new review (default SQLite)."
+        ),
         quiet: bool = QuietOption,
     ) -> None:
         """Run the whole pipeline offline on the protocol's bundled snapshot.
@@ -31,7 +37,9 @@ def register(app: typer.Typer) -> None:
         from fmreview.pipeline import run_review
         from fmreview.progress import default_reporter
 
-        summary = run_review(directory, protocol_path=protocol, db_url=db, reporter=default_reporter(quiet))
+        summary = run_review(
+            directory, protocol_path=protocol, db_url=db, reporter=default_reporter(quiet)
+        )
         verb = "Created" if summary.created else "Updated"
         console.print(f"{verb} review in [bold]{summary.folder.resolve()}[/]")
         if summary.imported:
@@ -42,7 +50,9 @@ def register(app: typer.Typer) -> None:
         table = Table("stage", "status", "result", "seconds")
         for s in summary.stages:
             res = ", ".join(
-                f"{k}={v}" for k, v in s.counts.items() if not isinstance(v, dict | list) and not k.endswith("_path")
+                f"{k}={v}"
+                for k, v in s.counts.items()
+                if not isinstance(v, dict | list) and not k.endswith("_path")
             )
             table.add_row(s.name, s.status, res, f"{s.seconds:.1f}")
         console.print(table)

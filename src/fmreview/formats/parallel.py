@@ -26,7 +26,9 @@ CHUNK_BYTES = 4 << 20
 MIN_BYTES = 32 << 20
 
 
-def _chunks(path: Path, end_marker: bytes, start_marker: bytes, size: int = CHUNK_BYTES) -> Iterator[tuple[int, int, int, int]]:
+def _chunks(
+    path: Path, end_marker: bytes, start_marker: bytes, size: int = CHUNK_BYTES
+) -> Iterator[tuple[int, int, int, int]]:
     """``(start, end, lines_before, records_before)`` for chunks ending after an end marker."""
     total = path.stat().st_size
     lines = records = 0
@@ -51,11 +53,15 @@ def _chunks(path: Path, end_marker: bytes, start_marker: bytes, size: int = CHUN
                 end = start + len(data)
             yield start, end, lines, records
             lines += data.count(b"\n")
-            records += data.count(b"\n" + start_marker) + (1 if data.startswith(start_marker) else 0)
+            records += data.count(b"\n" + start_marker) + (
+                1 if data.startswith(start_marker) else 0
+            )
             start = end
 
 
-def _parse_chunk(path: str, fmt: str, start: int, end: int, lines: int, records: int, enc: str) -> list[Record | RecordError]:
+def _parse_chunk(
+    path: str, fmt: str, start: int, end: int, lines: int, records: int, enc: str
+) -> list[Record | RecordError]:
     from fmreview.formats._common import ErrorContext, as_record_error
     from fmreview.formats._decoding import open_text  # noqa: F401  (registers the error handler)
     from fmreview.formats.ris import iter_ris_entries, ris_entry_to_record
@@ -64,7 +70,9 @@ def _parse_chunk(path: str, fmt: str, start: int, end: int, lines: int, records:
         fh.seek(start)
         data = fh.read(end - start)
     errors = "fmreview-cp1252" if enc in ("utf-8", "utf-8-sig") else "replace"
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=enc if start == 0 else "utf-8", errors=errors)
+    text = io.TextIOWrapper(
+        io.BytesIO(data), encoding=enc if start == 0 else "utf-8", errors=errors
+    )
     name = Path(path).name
     out: list[Record | RecordError] = []
     for item in iter_ris_entries(text, name):
@@ -97,7 +105,9 @@ def can_parallelize(path: Path, fmt: str) -> str | None:
     return enc
 
 
-def read_parallel(path: Path, fmt: str, *, workers: int | None = None) -> Iterator[Record | RecordError]:
+def read_parallel(
+    path: Path, fmt: str, *, workers: int | None = None
+) -> Iterator[Record | RecordError]:
     """Records of ``path`` in file order, parsed by ``workers`` processes."""
     enc = can_parallelize(path, fmt)
     if enc is None:
@@ -110,7 +120,9 @@ def read_parallel(path: Path, fmt: str, *, workers: int | None = None) -> Iterat
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[list[Record | RecordError]]] = deque()
         for start, end, lines, records in _chunks(path, end_marker, start_marker):
-            pending.append(pool.submit(_parse_chunk, str(path), fmt, start, end, lines, records, enc))
+            pending.append(
+                pool.submit(_parse_chunk, str(path), fmt, start, end, lines, records, enc)
+            )
             if len(pending) >= 2 * workers:
                 yield from pending.popleft().result()
         while pending:

@@ -82,7 +82,9 @@ class Rule(_Model):
                 try:
                     re.compile(p)
                 except re.error as exc:
-                    raise ValueError(f"pattern {p!r} is not a valid regular expression: {exc}") from exc
+                    raise ValueError(
+                        f"pattern {p!r} is not a valid regular expression: {exc}"
+                    ) from exc
         kinds = [
             self.in_ is not None or self.not_in is not None,
             self.min is not None or self.max is not None,
@@ -90,7 +92,9 @@ class Rule(_Model):
             self.missing is not None,
         ]
         if sum(kinds) != 1:
-            raise ValueError("a rule needs exactly one test: in/not_in, min/max, any/all/none, or missing")
+            raise ValueError(
+                "a rule needs exactly one test: in/not_in, min/max, any/all/none, or missing"
+            )
         if (kinds[0] or kinds[1] or kinds[3]) and not self.field:
             raise ValueError("this rule needs 'field'")
         return self
@@ -143,7 +147,9 @@ class Axis(_Model):
         if dup:
             raise ValueError(f"axis {self.name!r} lists value(s) twice: {', '.join(sorted(dup))}")
         if self.default is not None and self.default not in names:
-            raise ValueError(f"axis {self.name!r}: default {self.default!r} is not one of its values")
+            raise ValueError(
+                f"axis {self.name!r}: default {self.default!r} is not one of its values"
+            )
         return self
 
 
@@ -160,7 +166,9 @@ class Gazetteer(_Model):
 # ----------------------------------------------------------------------------- stages
 class DedupeSettings(_Model):
     upper: float = Field(default=0.90, ge=0, le=1, description="score at/above which pairs merge")
-    lower: float = Field(default=0.75, ge=0, le=1, description="score at/above which pairs go to a person")
+    lower: float = Field(
+        default=0.75, ge=0, le=1, description="score at/above which pairs go to a person"
+    )
     merge_conference_abstracts: bool = False
     link_versions: bool = True
 
@@ -200,7 +208,7 @@ class LLMSettings(_Model):
 
 class ExtractionSettings(_Model):
     methods: list[Literal["list", "rule", "model", "llm"]] = Field(
-        default_factory=lambda: ["list", "rule", "model"]
+        default_factory=lambda: ["list", "rule", "model"]  # type: ignore[arg-type]
     )
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     llm: LLMSettings = Field(default_factory=LLMSettings)

@@ -502,7 +502,9 @@ def build_report(
         index = out / "index.html"
         index.write_text(html, encoding="utf-8")
         version_id = (
-            record_version(store, counts, run_id=run.id, note=f"report {store.clock().date().isoformat()}")
+            record_version(
+                store, counts, run_id=run.id, note=f"report {store.clock().date().isoformat()}"
+            )
             if record_versions
             else None
         )

@@ -70,16 +70,23 @@ class ImportCounts:
 
 def _canonical(value: Any) -> bytes:
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+        return orjson.dumps(
+            value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str
+        )
     except TypeError:  # e.g. integers beyond 64 bits: fall back to the standard library
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+        text = json.dumps(
+            value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")
+        )
         return text.encode()
 
 
 def record_digest(record: Record, source: str) -> str:
-    payload = record.raw if record.raw is not None else {
-        k: getattr(record, k) for k in _RECORD_FIELDS
-    } | {"authors": [[a.family, a.given] for a in record.authors]}
+    payload = (
+        record.raw
+        if record.raw is not None
+        else {k: getattr(record, k) for k in _RECORD_FIELDS}
+        | {"authors": [[a.family, a.given] for a in record.authors]}
+    )
     return hashlib.sha256(source.encode() + b"\x1f" + _canonical(payload)).hexdigest()
 
 
@@ -96,7 +103,18 @@ def record_row(
     search_id: int | None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {k: getattr(record, k) for k in _RECORD_FIELDS}
-    for k in ("title", "abstract", "venue", "volume", "issue", "pages", "publisher", "type", "language", "url"):
+    for k in (
+        "title",
+        "abstract",
+        "venue",
+        "volume",
+        "issue",
+        "pages",
+        "publisher",
+        "type",
+        "language",
+        "url",
+    ):
         row[k] = row[k] or ""
     row["date"] = (row["date"] or None) and str(row["date"])[:10]
     row["authors"] = [[a.family, a.given] for a in record.authors]
@@ -270,4 +288,6 @@ def row_to_record(row: Any) -> Record:
 
 def count_records(store: Any) -> int:
     with store.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.records)).scalar_one())
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(schema.records)).scalar_one()
+        )

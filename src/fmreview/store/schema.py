@@ -39,7 +39,9 @@ runs = Table(
     Column("version", String(64), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False, default="running"),  # running|ok|failed|interrupted
+    Column(
+        "status", String(16), nullable=False, default="running"
+    ),  # running|ok|failed|interrupted
     Column("counts", JSON, nullable=False, default=dict),
     Column("config", JSON, nullable=False, default=dict),
     Column("error", Text),
@@ -240,7 +242,9 @@ labels = Table(
     Column("confidence", Float),
     Column("evidence", JSON, nullable=False, default=list),  # [{field,start,end,text}]
     Column("role", String(32)),  # datasets: pretraining|evaluation|...
-    Column("status", String(16), nullable=False, default="auto"),  # auto|confirmed|corrected|rejected
+    Column(
+        "status", String(16), nullable=False, default="auto"
+    ),  # auto|confirmed|corrected|rejected
     Column("reviewer", String(128)),
     Column("supersedes", Integer, ForeignKey("labels.id")),
     Column("run_id", Integer, ForeignKey("runs.id")),

@@ -75,7 +75,9 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    cfg.set_main_option(
+        "script_location", str(Path(__file__).resolve().parent.parent / "migrations")
+    )
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
@@ -170,7 +172,7 @@ class Store:
         url = f"sqlite:///{(folder / DB_FILE).resolve()}"
         if (folder / CONFIG_FILE).exists():
             try:
-                url = json.loads((folder / CONFIG_FILE).read_text())["db"]
+                url = str(json.loads((folder / CONFIG_FILE).read_text())["db"])
             except (ValueError, KeyError) as exc:
                 raise StoreError(
                     f"{folder / CONFIG_FILE}: expected a JSON object with key 'db' (a database URL)"
@@ -217,7 +219,7 @@ class Store:
         """Record a command run in ``runs``; status ok / failed / interrupted at exit."""
         params = _jsonable(params or {})
         with self.begin() as conn:
-            run_id = conn.execute(
+            key = conn.execute(
                 sa.insert(schema.runs).values(
                     command=command,
                     params=params,
@@ -227,7 +229,9 @@ class Store:
                     counts={},
                     config={},
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
+            assert key is not None
+            run_id = key[0]
         run = Run(id=int(run_id), command=command)
         status, error = "ok", None
         try:
@@ -276,7 +280,12 @@ def _flagship_path() -> Path:
 
         return Path(flagship_path())
     except ImportError:  # the loader module arrives with the protocol work
-        return Path(__file__).resolve().parent.parent / "data" / "protocols" / "fm-medical-imaging.yaml"
+        return (
+            Path(__file__).resolve().parent.parent
+            / "data"
+            / "protocols"
+            / "fm-medical-imaging.yaml"
+        )
 
 
 def _load_protocol(path: Path) -> Protocol:

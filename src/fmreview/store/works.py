@@ -52,7 +52,12 @@ def works_from_records(store: Any, run_id: int) -> int:
             ).inserted_primary_key[0]
             conn.execute(
                 sa.insert(wr).values(
-                    record_id=m["id"], work_id=wid, link="canonical", score=None, reason={}, run_id=run_id
+                    record_id=m["id"],
+                    work_id=wid,
+                    link="canonical",
+                    score=None,
+                    reason={},
+                    run_id=run_id,
                 )
             )
             made += 1

@@ -14,7 +14,23 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-NUMERIC = ("yi", "vi", "ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni", "ri")
+NUMERIC = (
+    "yi",
+    "vi",
+    "ai",
+    "bi",
+    "ci",
+    "di",
+    "n1i",
+    "n2i",
+    "m1i",
+    "m2i",
+    "sd1i",
+    "sd2i",
+    "xi",
+    "ni",
+    "ri",
+)
 
 
 def upgrade() -> None:
