@@ -1,0 +1,446 @@
+"""Screening benchmark: simulate active-learning screening on labelled reviews.
+
+Usage::
+
+    python benchmarks/screening.py ../shared/bench/screening/* [--seeds 1 2 3 4 5] [--json]
+        [--scale 100000] [--model default] [--asreview PATH | --no-asreview]
+
+For each dataset (a folder holding one CSV ``record_id,title,abstract,label_included``, or
+the CSV itself) and seed: fmreview's simulation (WSS@95, WSS@100, recall@10%, wall time of
+the full simulation including feature extraction, and each stopping rule's stop point,
+recall and work saved). With ASReview installed (the ``asreview`` executable on PATH, or
+``--asreview``), ``asreview simulate`` runs with its default model (elas_u4) on the same
+data, the same prior records and the same seed, in the same run, and both are scored with
+the same metric code. ``--scale N`` times one ranking step (refit + rescore of every work)
+over N works made by replicating the real records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fmreview.screening.features import FeatureConfig, build_features
+from fmreview.screening.models import get_model
+from fmreview.screening.simulate import (
+    DEFAULT_RULES,
+    columns_from_frame,
+    read_dataset,
+    recall_at,
+    screened_to,
+    simulate,
+    wss,
+)
+
+#: ASReview 2.2 elas_u4 mean WSS@95 (1+1 priors, 5 seeds) measured on the shared sets.
+REFERENCE = {
+    "donners_2021": 0.564,
+    "oud_2018": 0.843,
+    "jeyaraman_2020": 0.638,
+    "kitchenham_2010": 0.673,
+    "cohen_2006_ace_inhibitors": 0.701,
+    "nagtegaal_2019": 0.732,
+}
+
+
+def dataset_files(paths: list[str]) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.csv")))
+        elif p.suffix.lower() in (".csv", ".tsv", ".xlsx"):
+            out.append(p)
+    return out
+
+
+# ----------------------------------------------------------------------------- asreview
+def asreview_command(explicit: str | None) -> list[str] | None:
+    if explicit:
+        return [explicit]
+    exe = shutil.which("asreview")
+    if exe:
+        return [exe]
+    try:
+        import asreview  # type: ignore[import-not-found]  # noqa: F401
+
+        return [sys.executable, "-m", "asreview"]
+    except ImportError:
+        return None
+
+
+def run_asreview(
+    cmd: list[str], path: Path, priors: list[int], seed: int, n: int
+) -> dict[str, Any]:
+    """Run ``asreview simulate`` with elas_u4; return its screening order's labels and time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sim.asreview"
+        args = [
+            *cmd,
+            "simulate",
+            str(path),
+            "--prior-idx",
+            *map(str, priors),
+            "--seed",
+            str(seed),
+            "--ai",
+            "elas_u4",
+            "-o",
+            str(out),
+        ]
+        t0 = time.perf_counter()
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"asreview simulate failed ({proc.returncode}): {proc.stderr.strip()[-500:]}"
+            )
+        with zipfile.ZipFile(out) as z:
+            z.extractall(Path(tmp) / "x")
+        root = Path(tmp) / "x"
+        res_db = next(root.glob("reviews/*/results.db"))
+        with sqlite3.connect(res_db) as c:
+            rows = c.execute("select record_id, label from results order by rowid").fetchall()
+        with sqlite3.connect(root / "data_store.db") as c:
+            row_of = dict(c.execute("select record_id, dataset_row from record").fetchall())
+    order = [int(row_of.get(r, r)) for r, _ in rows]
+    labels = np.zeros(n, dtype=np.int64)
+    labels[: len(rows)] = [int(lab) for _, lab in rows]
+    return {"order": order, "labels": labels, "wall_time": wall}
+
+
+# ----------------------------------------------------------------------------- scale
+def time_ranking_step(
+    frames: list[pd.DataFrame], n: int, model: str, seed: int = 0
+) -> dict[str, Any]:
+    """Time one refit + rescore over ``n`` works made by replicating real records."""
+    base = pd.concat(
+        [f[["title", "abstract", "label_included"]] for f in frames], ignore_index=True
+    )
+    reps = int(np.ceil(n / len(base)))
+    big = pd.concat([base] * reps, ignore_index=True).iloc[:n]
+    # make the copies distinct documents (a number token per copy) so the vocabulary grows
+    copy_no = np.repeat(np.arange(reps), len(base))[:n]
+    big = big.assign(title=big["title"].fillna("") + " c" + pd.Series(copy_no).astype(str))
+    cols = columns_from_frame(big)
+    t0 = time.perf_counter()
+    X = build_features(cols, FeatureConfig())
+    t_feat = time.perf_counter() - t0
+    y = big["label_included"].to_numpy()
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"n": n, "features_s": t_feat, "shape": list(X.shape), "nnz": int(X.nnz)}
+    for n_lab in (500, 2000):
+        inc = rng.choice(np.flatnonzero(y == 1), size=max(2, n_lab // 20), replace=False)
+        exc = rng.choice(np.flatnonzero(y == 0), size=n_lab - len(inc), replace=False)
+        idx = np.concatenate([inc, exc])
+        times = []
+        for rep in range(3):
+            m = get_model(model, random_state=rep)
+            t = time.perf_counter()
+            m.fit(X[idx], y[idx])
+            s = m.score(X)
+            unl = np.ones(n, dtype=bool)
+            unl[idx] = False
+            int(np.argmax(np.where(unl, s, -np.inf)))
+            times.append(time.perf_counter() - t)
+        out[f"step_s_{n_lab}_labelled"] = float(np.median(times))
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("paths", nargs="+", help="dataset folders or CSV files")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    ap.add_argument("--model", default="default")
+    ap.add_argument(
+        "--refit-share",
+        type=float,
+        default=0.05,
+        help="refit after every inclusion and after this share of screened works (0: every decision)",
+    )
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--scale", type=int, default=0, help="time one ranking step over N works")
+    ap.add_argument("--asreview", default=None, help="path to the asreview executable")
+    ap.add_argument("--no-asreview", action="store_true")
+    ap.add_argument(
+        "--asreview-seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        help="run ASReview only for these seeds (default: all of --seeds)",
+    )
+    args = ap.parse_args(argv)
+
+    files = dataset_files(args.paths)
+    if not files:
+        print("no datasets found; pass folders holding a CSV or CSV files", file=sys.stderr)
+        return 2
+    cmd = None if args.no_asreview else asreview_command(args.asreview)
+    report: dict[str, Any] = {
+        "seeds": args.seeds,
+        "model": args.model,
+        "datasets": {},
+        "asreview": None,
+    }
+    if cmd:
+        t0 = time.perf_counter()
+        v = subprocess.run([*cmd, "--version"], capture_output=True, text=True)
+        # process start-up + imports, paid by every `asreview simulate` (reported apart)
+        report["asreview_startup_s"] = time.perf_counter() - t0
+        report["asreview"] = (v.stdout or v.stderr).strip()
+    frames = []
+    for path in files:
+        name = path.stem
+        df = read_dataset(path)
+        frames.append(df)
+        runs = []
+        for seed in args.seeds:
+            res = simulate(
+                df, model=args.model, seed=seed, dataset=name, refit_share=args.refit_share
+            )
+            row: dict[str, Any] = {
+                "seed": seed,
+                "wss95": res.wss95,
+                "wss100": res.wss100,
+                "recall10": res.recall10,
+                "atd": res.atd,
+                "wall_time": res.wall_time,
+                "stopping_time": res.stopping_time,
+                "n_fits": res.n_fits,
+                "priors": res.prior_idx,
+                "stopping": {k: vars(v) for k, v in res.stopping.items()},
+            }
+            if cmd and (args.asreview_seeds is None or seed in args.asreview_seeds):
+                try:
+                    a = run_asreview(cmd, path, res.prior_idx, seed, len(df))
+                    lab = a["labels"]
+                    row["asreview"] = {
+                        "wss95": wss(lab, 0.95),
+                        "wss100": wss(lab, 1.0),
+                        "recall10": recall_at(lab, 0.10),
+                        "screened95": screened_to(lab, 0.95),
+                        "wall_time": a["wall_time"],
+                    }
+                except (RuntimeError, OSError, StopIteration, zipfile.BadZipFile) as exc:
+                    row["asreview"] = {"error": str(exc)}
+            runs.append(row)
+            a = row.get("asreview", {})
+            print(  # progress on stderr, also with --json
+                f"  {name} seed {seed}: WSS@95 {res.wss95:.3f} ({res.wall_time:.1f}s)"
+                + (
+                    f" | asreview {a['wss95']:.3f} ({a['wall_time']:.1f}s)"
+                    if "wss95" in a
+                    else (f" | asreview error: {a['error']}" if a else "")
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+        report["datasets"][name] = {
+            "n": len(df),
+            "included": int(df["label_included"].sum()),
+            "runs": runs,
+        }
+    if args.scale:
+        report["scale"] = time_ranking_step(frames, args.scale, args.model)
+    summarise(report)
+    if args.json:
+        print(json.dumps(report, indent=2, default=float))
+    else:
+        print_tables(report)
+    return 0
+
+
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else float("nan")
+
+
+def summarise(report: dict[str, Any]) -> None:
+    ours_all, asr_all, ref_all, times, atimes = [], [], [], [], []
+    mtimes: list[float] = []
+    matched_all: list[float] = []
+    rules: dict[str, dict[str, list[Any]]] = {}
+    for name, d in report["datasets"].items():
+        runs = d["runs"]
+        s: dict[str, Any] = {
+            "wss95": _mean([r["wss95"] for r in runs]),
+            "wss95_sd": float(np.std([r["wss95"] for r in runs])),
+            "wss100": _mean([r["wss100"] for r in runs]),
+            "recall10": _mean([r["recall10"] for r in runs]),
+            "wall_time": _mean([r["wall_time"] for r in runs]),
+            "reference_asreview_wss95": REFERENCE.get(name),
+        }
+        matched = [r for r in runs if "asreview" in r and "wss95" in r["asreview"]]
+        a = [r["asreview"] for r in matched]
+        if a:
+            # compare on the seeds ASReview ran with (same priors, same seeds)
+            s["wss95_matched"] = _mean([r["wss95"] for r in matched])
+            s["wall_time_matched"] = _mean([r["wall_time"] for r in matched])
+            s["asreview_wss95"] = _mean([x["wss95"] for x in a])
+            s["asreview_wss100"] = _mean([x["wss100"] for x in a])
+            s["asreview_recall10"] = _mean([x["recall10"] for x in a])
+            s["asreview_wall_time"] = _mean([x["wall_time"] for x in a])
+            s["speedup"] = s["asreview_wall_time"] / s["wall_time_matched"]
+            asr_all.append(s["asreview_wss95"])
+            atimes.append(s["asreview_wall_time"])
+            mtimes.append(s["wall_time_matched"])
+            matched_all.append(s["wss95_matched"])
+        s["stopping"] = {}
+        for rule in runs[0]["stopping"]:
+            outs = [r["stopping"][rule] for r in runs]
+            met = [o["target_met"] for o in outs if o["target_met"] is not None]
+            s["stopping"][rule] = {
+                "recall": _mean([o["recall"] for o in outs]),
+                "min_recall": float(min(o["recall"] for o in outs)),
+                "work_saved": _mean([o["work_saved"] for o in outs]),
+                "target_met": (sum(met) / len(met)) if met else None,
+            }
+            agg = rules.setdefault(rule, {"met": [], "saved": [], "recall": []})
+            agg["met"].extend(met)
+            agg["saved"].extend(o["work_saved"] for o in outs)
+            agg["recall"].extend(o["recall"] for o in outs)
+        d["summary"] = s
+        ours_all.append(s["wss95"])
+        times.append(s["wall_time"])
+        if name in REFERENCE:
+            ref_all.append((s["wss95"], REFERENCE[name]))
+    report["overall"] = {
+        "wss95": _mean(ours_all),
+        "asreview_wss95": _mean(asr_all) if asr_all else None,
+        "reference_wss95": _mean([r for _, r in ref_all]) if ref_all else None,
+        "better_than_reference": sum(o > r for o, r in ref_all),
+        "worst_vs_reference": min((o - r for o, r in ref_all), default=None),
+        "wall_time": _mean(times),
+        "asreview_wall_time": _mean(atimes) if atimes else None,
+        "wss95_matched": _mean(matched_all) if matched_all else None,
+        "speedup_total": (sum(atimes) / sum(mtimes)) if atimes else None,
+        "speedup_total_without_startup": (
+            (sum(atimes) - len(atimes) * report.get("asreview_startup_s", 0.0)) / sum(mtimes)
+            if atimes
+            else None
+        ),
+        "stopping": {
+            k: {
+                "target_met": (sum(v["met"]) / len(v["met"])) if v["met"] else None,
+                "work_saved": _mean(v["saved"]),
+                "recall": _mean(v["recall"]),
+                "runs": len(v["saved"]),
+            }
+            for k, v in rules.items()
+        },
+    }
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console(width=200)
+    has_asr = report["overall"]["asreview_wss95"] is not None
+    t = Table(
+        title=f"Screening simulation — model {report['model']}, seeds {report['seeds']}, 1+1 priors"
+    )
+    cols = ["dataset", "N", "incl", "WSS@95", "±sd", "ref ASR", "Δ ref"]
+    if has_asr:
+        cols += ["ASR here", "Δ here"]
+    cols += ["WSS@100", "rec@10%", "time s"]
+    if has_asr:
+        cols += ["ASR s", "speed×"]
+    for col in cols:
+        t.add_column(col, justify="right" if col != "dataset" else "left")
+    for name, d in report["datasets"].items():
+        s = d["summary"]
+        ref = s["reference_asreview_wss95"]
+        row = [
+            name,
+            str(d["n"]),
+            str(d["included"]),
+            f"{s['wss95']:.3f}",
+            f"{s['wss95_sd']:.3f}",
+            f"{ref:.3f}" if ref else "—",
+            f"{s['wss95'] - ref:+.3f}" if ref else "—",
+        ]
+        if has_asr:
+            a = s.get("asreview_wss95")
+            row += [
+                f"{a:.3f}" if a is not None else "—",
+                f"{s['wss95'] - a:+.3f}" if a is not None else "—",
+            ]
+        row += [f"{s['wss100']:.3f}", f"{s['recall10']:.3f}", f"{s['wall_time']:.2f}"]
+        if has_asr:
+            row += [
+                f"{s.get('asreview_wall_time', float('nan')):.1f}",
+                f"{s.get('speedup', float('nan')):.1f}",
+            ]
+        t.add_row(*row)
+    o = report["overall"]
+    row = [
+        "mean",
+        "",
+        "",
+        f"{o['wss95']:.3f}",
+        "",
+        f"{o['reference_wss95'] or float('nan'):.3f}",
+        f"{o['wss95'] - (o['reference_wss95'] or float('nan')):+.3f}",
+    ]
+    if has_asr:
+        row += [f"{o['asreview_wss95']:.3f}", f"{o['wss95_matched'] - o['asreview_wss95']:+.3f}"]
+    row += ["", "", f"{o['wall_time']:.2f}"]
+    if has_asr:
+        row += [f"{o['asreview_wall_time']:.1f}", f"{o['speedup_total']:.1f}"]
+    t.add_row(*row, style="bold")
+    c.print(t)
+    st = Table(title="Stopping rules (mean over seeds): recall reached / work saved / target met")
+    st.add_column("dataset")
+    rules = list(o["stopping"])
+    for r in rules:
+        st.add_column(r, justify="right")
+    for name, d in report["datasets"].items():
+        cells = []
+        for r in rules:
+            x = d["summary"]["stopping"][r]
+            met = "" if x["target_met"] is None else f" / {x['target_met']:.0%}"
+            cells.append(
+                f"{x['recall']:.3f} (min {x['min_recall']:.2f}) / {x['work_saved']:.3f}{met}"
+            )
+        st.add_row(name, *cells)
+    cells = []
+    for r in rules:
+        x = o["stopping"][r]
+        met = "" if x["target_met"] is None else f" / {x['target_met']:.0%} of {x['runs']}"
+        cells.append(f"{x['recall']:.3f} / {x['work_saved']:.3f}{met}")
+    st.add_row("all", *cells, style="bold")
+    c.print(st)
+    c.print(
+        f"Rules evaluated: {', '.join(DEFAULT_RULES)}; statistical targets: recall 0.95 at 95% confidence."
+    )
+    if "scale" in report:
+        sc = report["scale"]
+        c.print(
+            f"Scale: {sc['n']:,} works, features {sc['features_s']:.1f}s ({sc['shape'][1]:,} columns); "
+            f"one ranking step (refit + rescore + pick) {sc['step_s_500_labelled']:.3f}s with 500 "
+            f"labelled, {sc['step_s_2000_labelled']:.3f}s with 2,000 labelled."
+        )
+    if report["asreview"]:
+        c.print(
+            f"ASReview: {report['asreview']} (elas_u4), same data, priors and seeds, this run; "
+            f"its start-up ({report.get('asreview_startup_s', 0):.1f}s, included above) aside, "
+            f"fmreview is {o['speedup_total_without_startup']:.1f}x faster in total."
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,433 @@
+"""Stopping rules: when is it safe to stop screening, and what recall does that give?
+
+Every rule looks at the screening history — the labels (1 included, 0 excluded) in the
+order the works were screened, and for each whether it was screened in the ranked phase or
+drawn at random — plus the number of works in total, and answers with a :class:`StopCheck`.
+
+Rules (``get_stopping_rule(name, **params)``; ``STOPPING_RULES`` is the registry):
+
+``hypergeometric``
+    Callaghan & Müller-Hansen (2020), *Statistical stopping criteria for automated
+    screening in systematic reviews*, Systematic Reviews 9:273. After the ranked phase
+    (ended here by ``switch_after`` consecutive irrelevant works, or by the reviewer), works
+    are drawn **uniformly at random** from those not yet screened. H0: recall < target.
+    With N works left when sampling began, n drawn and k of them relevant, and r relevant
+    found in total, the smallest number of relevant works in the urn that makes H0 true is
+    ``K = floor(r / target - (r - k)) + 1`` and the p-value is the hypergeometric
+    ``P(X <= k | N, K, n)``. Stop when p < 1 - confidence. Because the sample is random, the
+    chance of stopping with recall below target is at most 1 - confidence.
+``hypergeometric_ranked``
+    The same test applied, as in the authors' ``buscarpy`` code, to the last works of the
+    ranked phase treated as if they were a random sample (every tail length is tried; the
+    smallest p counts). Needs no random phase, but the guarantee rests on the assumption
+    that the ranker puts relevant works *earlier* than chance.
+``consecutive``
+    Stop after ``n`` consecutive irrelevant works (a common heuristic; no guarantee).
+``knee``
+    Cormack & Grossman (2016), *Engineering quality and reliability in technology-assisted
+    review*, SIGIR: find the knee of the gain curve (the point farthest from the line from the
+    origin to the current point), and stop when the slope before the knee is at least
+    ``156 - min(relevant, 150)`` times the slope after it (+1 smoothing), once at least
+    ``min_screened`` works were screened.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import hypergeom
+
+from fmreview.errors import InputError, unknown_name
+
+
+@dataclass
+class StopCheck:
+    """A stopping rule's answer at one moment."""
+
+    rule: str
+    stop: bool
+    recall: float | None = None  # point estimate of recall so far
+    recall_low: float | None = None  # lower confidence bound
+    recall_high: float | None = None  # upper confidence bound
+    p_value: float | None = None
+    phase: str = "ranked"  # ranked | random
+    message: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SimStop:
+    """Where a rule stopped in a simulation: works screened and relevant found by then."""
+
+    screened: int
+    found: int
+    stopped: bool  # False: the rule never fired and every work was screened
+
+
+def _labels(labels: Any) -> np.ndarray:
+    a = np.asarray(labels, dtype=np.int64)
+    if a.ndim != 1 or (a.size and not np.isin(a, (0, 1)).all()):
+        raise InputError("labels must be a 1-D sequence of 0 (excluded) and 1 (included)")
+    return a
+
+
+def hypergeom_p(r_total: int, k: int, n: int, n_urn: int, target: float) -> float:
+    """p-value of H0 'recall < target' from a random sample (Callaghan & Müller-Hansen 2020).
+
+    Parameters
+    ----------
+    r_total : relevant works found in total (ranked phase + sample)
+    k : relevant works in the random sample
+    n : size of the random sample
+    n_urn : works not yet screened when sampling began (the urn)
+    target : recall target in (0, 1]
+    """
+    if n <= 0:
+        return 1.0
+    r_ranked = r_total - k
+    k_tar = math.floor(r_total / target - r_ranked) + 1
+    if k_tar > n_urn:
+        # the urn cannot hold enough relevant works for H0: recall >= target already certain
+        return 0.0
+    return float(hypergeom.cdf(k, n_urn, k_tar, n))
+
+
+def recall_interval(
+    r_total: int, k: int, n: int, n_urn: int, confidence: float
+) -> tuple[float, float, float]:
+    """Recall point estimate and two one-sided ``confidence`` bounds from a random sample.
+
+    The number of relevant works K in the urn is bounded by inverting the hypergeometric
+    test: the upper bound is the largest K with ``P(X <= k) > 1 - confidence``, the lower
+    bound the smallest K with ``P(X >= k) > 1 - confidence``.
+    """
+    r_ranked = r_total - k
+    if n_urn <= 0:
+        return 1.0, 1.0, 1.0  # everything screened
+    if n <= 0:
+        return float("nan"), 0.0, 1.0  # no sample yet: nothing is known
+    alpha = 1.0 - confidence
+    Ks = np.arange(k, n_urn - (n - k) + 1)
+    cdf = hypergeom.cdf(k, n_urn, Ks, n)
+    sf = hypergeom.sf(k - 1, n_urn, Ks, n)
+    k_up = int(Ks[cdf > alpha].max()) if (cdf > alpha).any() else k
+    k_low = int(Ks[sf > alpha].min()) if (sf > alpha).any() else k
+    k_hat = k / n * n_urn
+    denom = r_ranked + k_hat
+    rec = r_total / denom if denom > 0 else 1.0
+    low = r_total / (r_ranked + k_up) if (r_ranked + k_up) > 0 else 1.0
+    high = r_total / (r_ranked + k_low) if (r_ranked + k_low) > 0 else 1.0
+    return float(min(rec, 1.0)), float(min(low, 1.0)), float(min(high, 1.0))
+
+
+class StoppingRule:
+    """Base class; parameters are keyword-only and stored unchanged."""
+
+    name = "base"
+    _params: tuple[str, ...] = ()
+    #: True when the rule needs a random-sampling phase (the session then queries randomly).
+    needs_random_phase = False
+
+    def get_params(self) -> dict[str, Any]:
+        return {p: getattr(self, p) for p in self._params}
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"name": self.name, "params": self.get_params()}
+
+    def check(
+        self, labels: Any, n_total: int, *, random_phase: Any = None
+    ) -> StopCheck:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def should_switch(self, labels: Any, n_total: int) -> bool:
+        """Whether the ranked phase is over (only rules with a random phase say yes)."""
+        return False
+
+    def first_stop(self, labels: Any, n_total: int) -> int | None:
+        """Number screened when the rule first fires on this order (None: never)."""
+        lab = _labels(labels)
+        for i in range(1, len(lab) + 1):
+            if self.check(lab[:i], n_total).stop:
+                return i
+        return None
+
+    def simulate(self, ranked_labels: Any, rng: np.random.Generator) -> SimStop:
+        """Where the rule stops on a full ranked order of all works' labels."""
+        lab = _labels(ranked_labels)
+        stop = self.first_stop(lab, len(lab))
+        n = len(lab) if stop is None else stop
+        return SimStop(screened=n, found=int(lab[:n].sum()), stopped=stop is not None)
+
+
+class ConsecutiveIrrelevant(StoppingRule):
+    """Stop after ``n`` consecutive irrelevant works (heuristic, no recall guarantee)."""
+
+    name = "consecutive"
+    _params = ("n",)
+
+    def __init__(self, *, n: int = 100) -> None:
+        self.n = n
+
+    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
+        lab = _labels(labels)
+        ones = np.flatnonzero(lab)
+        run = len(lab) - (int(ones[-1]) + 1 if len(ones) else 0)
+        stop = run >= self.n or len(lab) >= n_total
+        return StopCheck(
+            rule=self.name,
+            stop=bool(stop),
+            message=f"{run} consecutive irrelevant (stop at {self.n})",
+            detail={"run": run},
+        )
+
+    def first_stop(self, labels: Any, n_total: int) -> int | None:
+        lab = _labels(labels)
+        # position i (1-based) fires when lab[i-n:i] are all 0
+        if len(lab) < self.n:
+            return None
+        win = np.convolve(lab, np.ones(self.n, dtype=np.int64), mode="valid")  # sums of windows
+        hits = np.flatnonzero(win == 0)
+        return int(hits[0] + self.n) if len(hits) else None
+
+
+class Knee(StoppingRule):
+    """Knee method (Cormack & Grossman 2016)."""
+
+    name = "knee"
+    _params = ("min_screened", "max_ratio")
+
+    def __init__(self, *, min_screened: int = 150, max_ratio: float = 156.0) -> None:
+        self.min_screened = min_screened
+        self.max_ratio = max_ratio
+
+    def _ratio(self, cum: np.ndarray, s: int) -> tuple[float, int]:
+        """Slope ratio at rank s (1-based) and the knee rank."""
+        rel_s = float(cum[s - 1])
+        if rel_s == 0:
+            return 0.0, 0
+        x = np.arange(1, s + 1, dtype=np.float64)
+        y = cum[:s].astype(np.float64)
+        # distance of (x, y) from the line through (0, 0) and (s, rel_s), up to a constant
+        dist = (rel_s * x - s * y) * -1.0
+        i = int(np.argmax(dist)) + 1
+        rel_i = float(cum[i - 1])
+        if i >= s:
+            return 0.0, i
+        ratio = (rel_i / i) / ((rel_s - rel_i + 1.0) / (s - i))
+        return float(ratio), i
+
+    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
+        lab = _labels(labels)
+        s = len(lab)
+        if s == 0:
+            return StopCheck(rule=self.name, stop=False, message="nothing screened yet")
+        cum = np.cumsum(lab)
+        ratio, knee = self._ratio(cum, s)
+        need = self.max_ratio - min(float(cum[-1]), 150.0)
+        stop = (s >= self.min_screened and ratio >= need) or s >= n_total
+        return StopCheck(
+            rule=self.name,
+            stop=bool(stop),
+            message=f"slope ratio {ratio:.1f} at knee {knee} (stop at {need:.0f})",
+            detail={"ratio": ratio, "knee": knee, "needed": need},
+        )
+
+    def first_stop(self, labels: Any, n_total: int) -> int | None:
+        lab = _labels(labels)
+        cum = np.cumsum(lab)
+        for s in range(max(1, self.min_screened), len(lab) + 1):
+            ratio, _ = self._ratio(cum, s)
+            if cum[s - 1] > 0 and ratio >= self.max_ratio - min(float(cum[s - 1]), 150.0):
+                return s
+        return None
+
+
+class Hypergeometric(StoppingRule):
+    """Callaghan & Müller-Hansen (2020) on a random sample drawn after the ranked phase."""
+
+    name = "hypergeometric"
+    _params = ("recall", "confidence", "switch_after")
+    needs_random_phase = True
+
+    def __init__(
+        self, *, recall: float = 0.95, confidence: float = 0.95, switch_after: int | float = 0.04
+    ) -> None:
+        self.recall = recall
+        self.confidence = confidence
+        self.switch_after = switch_after
+        if not 0 < recall <= 1 or not 0 < confidence < 1:
+            raise InputError(
+                f"hypergeometric rule: recall {recall} must be in (0, 1] and confidence "
+                f"{confidence} in (0, 1)"
+            )
+
+    def switch_run(self, n_total: int) -> int:
+        """Consecutive irrelevant works that end the ranked phase (a share if < 1)."""
+        sa = self.switch_after
+        return max(20, math.ceil(sa * n_total)) if sa < 1 else int(sa)
+
+    def should_switch(self, labels: Any, n_total: int) -> bool:
+        lab = _labels(labels)
+        ones = np.flatnonzero(lab)
+        run = len(lab) - (int(ones[-1]) + 1 if len(ones) else 0)
+        return bool(len(ones) > 0 and run >= self.switch_run(n_total))
+
+    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
+        lab = _labels(labels)
+        rp = (
+            np.zeros(len(lab), dtype=bool)
+            if random_phase is None
+            else np.asarray(random_phase, dtype=bool)
+        )
+        if len(rp) != len(lab):
+            raise InputError("random_phase must flag every screened work")
+        start = int(np.argmax(rp)) if rp.any() else len(lab)
+        if rp.any() and not rp[start:].all():
+            raise InputError("the random phase must come after the ranked phase, without gaps")
+        r_total = int(lab.sum())
+        n_urn = n_total - start
+        n = len(lab) - start
+        k = int(lab[start:].sum())
+        if n == 0:
+            switch = self.should_switch(lab, n_total)
+            return StopCheck(
+                rule=self.name,
+                stop=len(lab) >= n_total,
+                phase="ranked",
+                message=(
+                    "ranked phase over: draw works at random now"
+                    if switch
+                    else f"ranked phase (random sampling starts after {self.switch_run(n_total)} "
+                    "consecutive irrelevant works)"
+                ),
+                detail={"switch": switch, "relevant": r_total},
+            )
+        p = hypergeom_p(r_total, k, n, n_urn, self.recall)
+        rec, low, high = recall_interval(r_total, k, n, n_urn, self.confidence)
+        stop = p < 1 - self.confidence or len(lab) >= n_total
+        return StopCheck(
+            rule=self.name,
+            stop=bool(stop),
+            recall=rec,
+            recall_low=low,
+            recall_high=high,
+            p_value=p,
+            phase="random",
+            message=(
+                f"random sample {n} of {n_urn}, {k} relevant; p = {p:.3g} for recall < "
+                f"{self.recall:.0%} (stop below {1 - self.confidence:.2g})"
+            ),
+            detail={"sample": n, "urn": n_urn, "sample_relevant": k, "relevant": r_total},
+        )
+
+    def simulate(self, ranked_labels: Any, rng: np.random.Generator) -> SimStop:
+        lab = _labels(ranked_labels)
+        N = len(lab)
+        ones = np.flatnonzero(lab)
+        run = self.switch_run(N)
+        # ranked phase: ends at the first position after >= `run` consecutive irrelevant
+        switch = N
+        if len(ones):
+            gaps_end = np.append(ones[1:], N)  # next relevant position after each relevant
+            for o, nxt in zip(ones, gaps_end, strict=True):
+                if nxt - o - 1 >= run:
+                    switch = int(o + 1 + run)
+                    break
+        if switch >= N:
+            return SimStop(screened=N, found=int(lab.sum()), stopped=False)
+        r_ranked = int(lab[:switch].sum())
+        urn = rng.permutation(lab[switch:])
+        n_urn = len(urn)
+        # the p-value after every draw at once (same formula as hypergeom_p, vectorised)
+        k = np.cumsum(urn)
+        n = np.arange(1, n_urn + 1)
+        k_tar = np.floor((r_ranked + k) / self.recall - r_ranked) + 1
+        p = np.where(k_tar > n_urn, 0.0, hypergeom.cdf(k, n_urn, np.minimum(k_tar, n_urn), n))
+        hit = np.flatnonzero(p < 1 - self.confidence)
+        if len(hit):
+            i = int(hit[0])
+            return SimStop(screened=switch + i + 1, found=r_ranked + int(k[i]), stopped=True)
+        return SimStop(screened=N, found=int(lab.sum()), stopped=False)
+
+
+class HypergeometricRanked(StoppingRule):
+    """The hypergeometric test on the tail of the ranked phase (buscarpy's variant)."""
+
+    name = "hypergeometric_ranked"
+    _params = ("recall", "confidence", "min_screened")
+
+    def __init__(
+        self, *, recall: float = 0.95, confidence: float = 0.95, min_screened: int = 1
+    ) -> None:
+        self.recall = recall
+        self.confidence = confidence
+        self.min_screened = min_screened
+
+    def p_value(self, lab: np.ndarray, n_total: int) -> float:
+        s = len(lab)
+        r = int(lab.sum())
+        if s == 0 or r == 0:
+            return 1.0
+        # Tails ending where the next work back is relevant are the only candidates for
+        # the minimum: within a run of constant k, a longer tail gives a smaller p.
+        rev = lab[::-1]
+        ones = np.flatnonzero(rev)
+        cand = np.unique(np.append(ones, s))  # tail lengths n = position of next relevant
+        cand = cand[cand > 0]
+        k = np.cumsum(rev)[cand - 1]  # relevant works within the tail of length n
+        n_urn = n_total - s + cand
+        k_tar = np.floor(r / self.recall - (r - k)) + 1
+        ok = k_tar <= n_urn
+        if not ok.all():
+            return 0.0
+        p = hypergeom.cdf(k, n_urn, k_tar, cand)
+        return float(p.min())
+
+    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
+        lab = _labels(labels)
+        p = self.p_value(lab, n_total)
+        stop = (len(lab) >= self.min_screened and p < 1 - self.confidence) or len(lab) >= n_total
+        return StopCheck(
+            rule=self.name,
+            stop=bool(stop),
+            p_value=p,
+            message=f"p = {p:.3g} for recall < {self.recall:.0%} (tail as quasi-random sample)",
+        )
+
+    def first_stop(self, labels: Any, n_total: int) -> int | None:
+        lab = _labels(labels)
+        alpha = 1 - self.confidence
+        for s in range(max(1, self.min_screened), len(lab) + 1):
+            if lab[s - 1] == 1:
+                continue  # a relevant work just found: the shortest tail has k=1, p rises
+            if self.p_value(lab[:s], n_total) < alpha:
+                return s
+        return None
+
+
+STOPPING_RULES: dict[str, type[StoppingRule]] = {
+    "hypergeometric": Hypergeometric,
+    "hypergeometric_ranked": HypergeometricRanked,
+    "consecutive": ConsecutiveIrrelevant,
+    "knee": Knee,
+}
+
+
+def get_stopping_rule(name: str, **params: Any) -> StoppingRule:
+    """Build a stopping rule by name; a wrong name lists the available ones."""
+    if name not in STOPPING_RULES:
+        raise unknown_name("stopping rule", name, list(STOPPING_RULES))
+    try:
+        return STOPPING_RULES[name](**params)
+    except TypeError as exc:
+        raise InputError(f"stopping rule {name!r}: {exc}") from exc
+
+
+def rule_from_meta(meta: dict[str, Any]) -> StoppingRule:
+    return get_stopping_rule(meta["name"], **meta.get("params", {}))

@@ -1,0 +1,99 @@
+"""The simulation loop: inputs, refit policy, stopping outcomes, plot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fmreview.errors import InputError
+from fmreview.screening.features import FeatureConfig, build_features
+from fmreview.screening.simulate import (
+    columns_from_frame,
+    labels_from_frame,
+    plot_recall,
+    read_dataset,
+    refit_due,
+    simulate,
+)
+from fmreview.screening.synthetic import synthetic_frame
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return synthetic_frame(80, 8, seed=4)
+
+
+def test_order_is_a_permutation_and_metrics_are_consistent(df) -> None:
+    res = simulate(df, model="nb", seed=3)
+    assert sorted(res.order.tolist()) == list(range(len(df)))
+    assert res.order[:2].tolist() == res.prior_idx
+    y = df["label_included"].to_numpy()
+    assert res.labels.tolist() == y[res.order].tolist()
+    assert res.screened95 <= res.screened100 <= len(df)
+    assert res.wss95 == pytest.approx((len(df) - res.screened95) / len(df) - 0.05)
+    assert res.wss100 == pytest.approx((len(df) - res.screened100) / len(df))
+    # every inclusion was found by the time the loop stopped refitting
+    assert res.labels[: res.screened100].sum() == y.sum()
+    for o in res.stopping.values():
+        assert 0 < o.screened <= len(df)
+        assert o.work_saved == pytest.approx(1 - o.screened / len(df))
+        assert o.recall == pytest.approx(res.labels[: o.screened].sum() / y.sum())
+    assert res.wall_time > 0 and res.stopping_time >= 0
+    d = res.to_dict(with_order=True)
+    assert d["order"] == res.order.tolist() and d["config"]["model"]["name"] == "nb"
+
+
+def test_refit_policy() -> None:
+    assert refit_due(100, 1, True, 0.05)  # an inclusion always triggers a refit
+    assert not refit_due(100, 4, False, 0.05)
+    assert refit_due(100, 5, False, 0.05)
+    assert refit_due(10, 1, False, 0.05)  # at least every decision when share * n < 1
+    assert refit_due(100, 1, False, 0.0)
+
+
+def test_refitting_every_decision_fits_more_often(df) -> None:
+    X = build_features(columns_from_frame(df), FeatureConfig())
+    # uncertainty sampling screens many exclusions in a row, where the policies differ
+    kw = {"model": "nb", "seed": 1, "X": X, "stopping": (), "query": "uncertainty"}
+    every = simulate(df, refit_share=0.0, **kw)
+    some = simulate(df, refit_share=0.2, **kw)
+    assert every.n_fits > some.n_fits
+
+
+def test_queries_and_models_run(df) -> None:
+    X = build_features(columns_from_frame(df), FeatureConfig())
+    for model in ("svm", "logistic", "ensemble"):
+        for query in ("max", "uncertainty", "mixed"):
+            res = simulate(df, model=model, query=query, seed=2, X=X, stopping=("consecutive",))
+            assert res.config["query"]["name"] == query
+            assert -0.05 - 1e-9 <= res.wss95 <= 1
+
+
+def test_bad_inputs_are_named(tmp_path, df) -> None:
+    with pytest.raises(InputError, match="label_included"):
+        simulate(df.drop(columns=["label_included"]))
+    bad = df.copy()
+    bad.loc[3, "label_included"] = 7
+    with pytest.raises(InputError, match="row 4"):
+        labels_from_frame(bad)
+    none = df.assign(label_included=0)
+    with pytest.raises(InputError, match="no included"):
+        simulate(none)
+    with pytest.raises(InputError, match="prior"):
+        simulate(df, prior_included=100)
+    with pytest.raises(InputError, match="title"):
+        columns_from_frame(pd.DataFrame({"x": [1]}))
+    with pytest.raises(InputError, match="no such file"):
+        read_dataset(tmp_path / "missing.csv")
+
+
+def test_read_dataset_and_plot_svg(tmp_path, df) -> None:
+    p = tmp_path / "d.tsv"
+    df.to_csv(p, sep="\t", index=False)
+    again = read_dataset(p)
+    assert len(again) == len(df)
+    res = simulate(again, model="nb", seed=0, dataset="d")
+    out = plot_recall([res], tmp_path / "curve.svg")
+    assert out.read_text().lstrip().startswith("<?xml")
+    assert np.isfinite(res.atd)

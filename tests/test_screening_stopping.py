@@ -1,0 +1,196 @@
+"""Metrics of a screening order and the stopping rules, checked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import hypergeom
+
+from fmreview.errors import InputError, NotFoundError
+from fmreview.screening.simulate import (
+    average_time_to_discovery,
+    recall_at,
+    recall_curve,
+    screened_to,
+    wss,
+)
+from fmreview.screening.stopping import (
+    STOPPING_RULES,
+    ConsecutiveIrrelevant,
+    Hypergeometric,
+    HypergeometricRanked,
+    Knee,
+    get_stopping_rule,
+    hypergeom_p,
+    recall_interval,
+    rule_from_meta,
+)
+
+# 10 works, 3 inclusions found at positions 1, 3 and 6
+ORDER = [1, 0, 1, 0, 0, 1, 0, 0, 0, 0]
+
+
+def test_metrics_on_a_tiny_ranking() -> None:
+    # 95% of 3 inclusions needs all 3: found at work 6 -> WSS@95 = (10 - 6)/10 - 0.05
+    assert screened_to(ORDER, 0.95) == 6
+    assert wss(ORDER, 0.95) == pytest.approx(0.35)
+    assert wss(ORDER, 1.0) == pytest.approx(0.40)
+    # 2 of 3 found after 3 works: 66.7% recall needs 3 works
+    assert screened_to(ORDER, 2 / 3) == 3
+    # recall after 10% (1 work) = 1/3
+    assert recall_at(ORDER, 0.10) == pytest.approx(1 / 3)
+    assert recall_at(ORDER, 0.5) == pytest.approx(2 / 3)
+    assert recall_at(ORDER, 0.6) == pytest.approx(1.0)
+    # time to discovery of the non-prior inclusions (positions 3 and 6) over N = 10
+    assert average_time_to_discovery(ORDER, n_prior=1) == pytest.approx(0.45)
+    assert recall_curve(ORDER).tolist()[:3] == pytest.approx([1 / 3, 1 / 3, 2 / 3])
+
+
+def test_wss_of_a_random_like_order_is_near_zero() -> None:
+    order = [1 if i % 10 == 9 else 0 for i in range(1000)]  # inclusions spread evenly
+    assert wss(order, 0.95) == pytest.approx(0.0, abs=0.01)
+
+
+def test_recall_curve_needs_an_inclusion() -> None:
+    with pytest.raises(InputError):
+        recall_curve([0, 0, 0])
+
+
+def test_hypergeometric_p_value_by_hand() -> None:
+    # 5 relevant found, none in a random sample of 10 from an urn of 40, target 95%:
+    # K = floor(5/0.95 - 5) + 1 = 1 relevant would have to remain; P(miss it) = 30/40
+    assert hypergeom_p(5, 0, 10, 40, 0.95) == pytest.approx(0.75)
+    # 20 found, 1 of them in a sample of 30 from 100, target 90%: K = floor(20/0.9 - 19) + 1 = 4
+    k_tar = math.floor(20 / 0.9 - 19) + 1
+    assert k_tar == 4
+    c = math.comb
+    by_hand = (c(96, 30) + 4 * c(96, 29)) / c(100, 30)
+    assert hypergeom_p(20, 1, 30, 100, 0.90) == pytest.approx(by_hand, rel=1e-10)
+    assert by_hand == pytest.approx(hypergeom.cdf(1, 100, 4, 30), rel=1e-10)
+    # K larger than the urn: recall >= target is certain
+    assert hypergeom_p(100, 0, 1, 2, 0.95) == 0.0
+
+
+def test_hypergeometric_check_uses_the_random_phase_only() -> None:
+    rule = Hypergeometric(recall=0.95, confidence=0.95)
+    ranked = [1, 1, 0, 1, 0, 0]
+    sample = [0] * 30
+    labels = ranked + sample
+    flags = [False] * len(ranked) + [True] * len(sample)
+    chk = rule.check(labels, 100, random_phase=flags)
+    # 3 relevant; urn = 100 - 6 = 94 works, sample 30, k = 0: K = floor(3/.95 - 3) + 1 = 1
+    assert chk.p_value == pytest.approx(hypergeom.cdf(0, 94, 1, 30))
+    assert chk.phase == "random" and not chk.stop
+    assert chk.recall_low is not None and chk.recall_low <= chk.recall <= chk.recall_high
+    # a sample covering nearly the whole urn stops
+    big = ranked + [0] * 92
+    assert rule.check(big, 100, random_phase=[False] * 6 + [True] * 92).stop
+    with pytest.raises(InputError):
+        rule.check(labels, 100, random_phase=[True] + [False] * (len(labels) - 1))
+
+
+def test_hypergeometric_ranked_phase_reports_switch() -> None:
+    rule = Hypergeometric(switch_after=5)
+    chk = rule.check([1, 0, 0], 50)
+    assert chk.phase == "ranked" and not chk.stop and not chk.detail["switch"]
+    assert rule.check([1, 0, 0, 0, 0, 0, 0], 50).detail["switch"]
+    assert rule.switch_run(1000) == 5
+    assert Hypergeometric(switch_after=0.04).switch_run(1000) == 40
+    assert Hypergeometric(switch_after=0.001).switch_run(1000) == 20
+
+
+def test_recall_interval_agrees_with_the_test() -> None:
+    # the lower bound clears the target exactly when the test rejects recall < target
+    for r_total, k, n, urn in [
+        (10, 0, 50, 200),
+        (10, 0, 150, 200),
+        (30, 1, 100, 300),
+        (30, 0, 280, 300),
+    ]:
+        p = hypergeom_p(r_total, k, n, urn, 0.95)
+        rec, low, high = recall_interval(r_total, k, n, urn, 0.95)
+        assert low <= rec <= high <= 1.0
+        assert (p < 0.05) == (low >= 0.95), (r_total, k, n, urn, p, low)
+
+
+def test_hypergeometric_random_phase_keeps_its_guarantee() -> None:
+    # 18 of 20 relevant found in the ranked phase (recall 0.90 < 0.95); 2 hide in an urn of 500.
+    ranked = [1] * 18 + [0] * 40
+    urn = [1, 1] + [0] * 498
+    labels = np.array(ranked + urn)
+    rule = Hypergeometric(recall=0.95, confidence=0.95, switch_after=40)
+    bad = 0
+    for s in range(300):
+        out = rule.simulate(labels, np.random.default_rng(s))
+        assert out.stopped
+        if out.found / 20 < 0.95:
+            bad += 1
+    assert bad / 300 <= 0.05
+
+
+def test_hypergeometric_simulate_without_switch_screens_everything() -> None:
+    out = Hypergeometric(switch_after=50).simulate(
+        np.array([1, 0, 1, 0, 0]), np.random.default_rng(0)
+    )
+    assert out.screened == 5 and not out.stopped
+
+
+def test_hypergeometric_ranked_matches_buscarpy_definition() -> None:
+    rng = np.random.default_rng(1)
+    lab = (rng.random(80) < 0.2).astype(int)
+    lab[-30:] = 0
+    rule = HypergeometricRanked()
+    # brute force over every tail length, as in buscarpy's calculate_h0
+    N = 300
+    r = lab.sum()
+    rev = lab[::-1]
+    ks = np.cumsum(rev)
+    ns = np.arange(1, len(lab) + 1)
+    Ks = np.floor(r / 0.95 - (r - ks) + 1)
+    brute = hypergeom.cdf(ks, N - len(lab) + ns, Ks, ns).min()
+    assert rule.p_value(lab, N) == pytest.approx(brute)
+
+
+def test_consecutive_irrelevant_on_a_constructed_curve() -> None:
+    rule = ConsecutiveIrrelevant(n=3)
+    labels = [1, 0, 0, 1, 0, 0, 0, 0]
+    assert rule.first_stop(labels, 100) == 7
+    assert not rule.check(labels[:6], 100).stop
+    assert rule.check(labels[:7], 100).stop
+    assert ConsecutiveIrrelevant(n=10).first_stop(labels, 100) is None
+    out = rule.simulate(labels, np.random.default_rng(0))
+    assert (out.screened, out.found, out.stopped) == (7, 2, True)
+
+
+def test_knee_on_a_constructed_curve() -> None:
+    # 50 inclusions in the first 100 works (every other one), then only exclusions
+    labels = np.array([1, 0] * 50 + [0] * 900)
+    rule = Knee()
+    # after the knee at ~100 the slope ratio is 0.5 * (s - 100) / 1, needed 156 - 50 = 106
+    stop = rule.first_stop(labels, len(labels))
+    assert stop is not None and 305 <= stop <= 315
+    assert not rule.check(labels[:250], len(labels)).stop
+    assert rule.check(labels[:400], len(labels)).stop
+    # a straight line (no knee) never stops
+    line = np.array([1 if i % 5 == 0 else 0 for i in range(1000)])
+    assert rule.first_stop(line, len(line)) is None
+
+
+def test_registry_and_meta() -> None:
+    assert {"hypergeometric", "hypergeometric_ranked", "consecutive", "knee"} <= set(STOPPING_RULES)
+    with pytest.raises(NotFoundError) as exc:
+        get_stopping_rule("elbow")
+    assert "knee" in str(exc.value) and "hypergeometric" in str(exc.value)
+    rule = get_stopping_rule("consecutive", n=7)
+    assert rule_from_meta(rule.to_meta()).get_params() == {"n": 7}
+    with pytest.raises(InputError):
+        get_stopping_rule("knee", bogus=1)
+    with pytest.raises(InputError):
+        Hypergeometric(recall=1.5)
+
+
+def test_labels_must_be_binary() -> None:
+    with pytest.raises(InputError):
+        ConsecutiveIrrelevant(n=2).check([0, 2], 10)
