@@ -55,3 +55,10 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:  # type: ignor
     err = capsys.readouterr().err
     assert code != 0
     assert "not a review folder" in err and "Traceback" not in err
+
+
+def test_usage_errors_are_messages_not_tracebacks(capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["import", "--bogus"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "No such option" in err and "Traceback" not in err

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from fmreview.errors import InputError, NotFoundError
 from fmreview.progress import NullReporter, Reporter
 from fmreview.store import schema
+from fmreview.store.works import WORK_FIELDS
 
 from .engine import Deduplicator
 from .merge import merge_records
@@ -42,25 +43,8 @@ ENGINE_COLUMNS = (
     "type",
     "abstract",
 )
-#: Record columns a work is merged from.
-MERGE_COLUMNS = (
-    "id",
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "date",
-    "venue",
-    "type",
-    "keywords",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "openalex",
-    "source_labels",
-)
+#: Record columns a work is merged from (the work fields, plus the record id).
+MERGE_COLUMNS = ("id", *WORK_FIELDS)
 
 
 #: Rows per INSERT statement.

@@ -178,23 +178,8 @@ def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
     for (outcome, measure), grp in groups.items():
         if len(grp) < 2:
             continue
-        cols = (
-            "ai",
-            "bi",
-            "ci",
-            "di",
-            "n1i",
-            "n2i",
-            "m1i",
-            "m2i",
-            "sd1i",
-            "sd2i",
-            "xi",
-            "ni",
-            "ri",
-            "yi",
-            "vi",
-        )
+        from fmreview.effects import NUMERIC as cols
+
         eff = [{"study": g["study"], **{c: g[c] for c in cols if g[c] is not None}} for g in grp]
         has_sub = any(g["subgroup"] for g in grp)
         if has_sub:
