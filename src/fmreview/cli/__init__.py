@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         # Usage errors: typer may vendor its own click, so match the exception by shape.
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            return int(exc.exit_code)
+            return int(getattr(exc, "exit_code"))  # noqa: B009 - duck-typed click exception
         raise
     return rc if isinstance(rc, int) else 0
 
