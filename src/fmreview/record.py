@@ -31,6 +31,33 @@ RECORD_TYPES = (
     "other",
 )
 
+#: The bibliographic fields of a Record, in export column order (provenance fields excluded).
+STANDARD_FIELDS = (
+    "title",
+    "abstract",
+    "authors",
+    "year",
+    "date",
+    "venue",
+    "volume",
+    "issue",
+    "pages",
+    "publisher",
+    "type",
+    "keywords",
+    "language",
+    "url",
+    "doi",
+    "arxiv",
+    "pmid",
+    "pmcid",
+    "openalex",
+    "s2",
+    "isbn",
+    "issn",
+    "source_labels",
+)
+
 #: The identifier fields of a Record, in the order dedupe trusts them.
 ID_FIELDS = ("doi", "arxiv", "pmid", "pmcid", "openalex", "s2", "isbn", "issn")
 

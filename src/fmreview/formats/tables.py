@@ -36,36 +36,12 @@ from fmreview.formats._common import (
     split_list,
 )
 from fmreview.formats._decoding import open_text
-from fmreview.record import Author, Record
+from fmreview.record import STANDARD_FIELDS, Author, Record
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 #: fmreview's own column order for CSV/TSV/XLSX/Parquet
-STANDARD_COLUMNS = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "date",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "publisher",
-    "type",
-    "keywords",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-    "isbn",
-    "issn",
-    "source_labels",
-)
+STANDARD_COLUMNS = STANDARD_FIELDS
 
 # field -> accepted column names (lower case), most specific first
 _ALIASES: dict[str, tuple[str, ...]] = {

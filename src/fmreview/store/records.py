@@ -21,36 +21,13 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from fmreview.record import Record
+from fmreview.record import STANDARD_FIELDS, Record
 from fmreview.store import schema
 
 BATCH = 5000
 
-_RECORD_FIELDS = (
-    "title",
-    "abstract",
-    "year",
-    "date",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "publisher",
-    "type",
-    "keywords",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-    "isbn",
-    "issn",
-    "source_labels",
-    "extra",
-)
+#: Record fields stored as columns of ``records`` (authors are stored as [family, given] pairs).
+_RECORD_FIELDS = (*(f for f in STANDARD_FIELDS if f != "authors"), "extra")
 
 
 @dataclass
