@@ -24,25 +24,11 @@ from fmreview.store import schema
 from fmreview.store.works import WORK_FIELDS
 
 from .engine import Deduplicator
+from .keys import COLUMNS
 from .merge import merge_records
 
 #: Record columns the engine reads.
-ENGINE_COLUMNS = (
-    "id",
-    "title",
-    "authors",
-    "year",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "arxiv",
-    "pmid",
-    "openalex",
-    "type",
-    "abstract",
-)
+ENGINE_COLUMNS = COLUMNS
 #: Record columns a work is merged from (the work fields, plus the record id).
 MERGE_COLUMNS = ("id", *WORK_FIELDS)
 
