@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,56 @@ def test_non_utf8_files_are_read_sequentially(tmp_path: Path, small_chunks: None
     path.write_bytes(_ris(5, set()).replace("ü", "u").encode("utf-16"))
     assert parallel.can_parallelize(path, "ris") is None
     assert len(list(parallel.read_parallel(path, "ris"))) == 5
+
+
+def _stored(store: Store) -> list[dict]:
+    import sqlalchemy as sa
+
+    from fmreview.store import schema
+
+    skip = {"id", "run_id", "retrieved_at", "origin"}
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(schema.records).order_by(schema.records.c.position))
+        return [{k: v for k, v in r._mapping.items() if k not in skip} for r in rows]
+
+
+def test_rows_built_in_workers_equal_rows_built_here(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the same entry three times (twice in one chunk, once in another): each is kept, with
+    # the fingerprint of its occurrence, exactly as the sequential path stores them
+    text = _ris(30, {5})
+    dup = text.split("ER  - \n\n")[2] + "ER  - \n\n"
+    path = tmp_path / "big.ris"
+    path.write_text(dup + text + dup + dup, encoding="utf-8")
+    par = Store.create(tmp_path / "par")
+    r1 = import_files(par, [path], source="s")
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1 << 40)  # sequential from here on
+    seq = Store.create(tmp_path / "seq")
+    r2 = import_files(seq, [path], source="s")
+    assert r1.counts() == r2.counts() and r1.added == 32 and r1.quarantined == 1
+    a, b = _stored(par), _stored(seq)
+    assert a == b
+    assert len({r["fingerprint"] for r in a}) == 32
+    # idempotent across the two paths: the sequential path adds nothing to the parallel store
+    assert import_files(par, [path], source="s").added == 0
+
+
+def test_bulk_path_writes_timestamps_as_core_does(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    from fmreview.store import schema
+
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)  # no microseconds
+    store = Store.create(tmp_path / "r", clock=lambda: when)
+    path = tmp_path / "a.ris"
+    path.write_text(_ris(2, set()), encoding="utf-8")
+    import_files(store, [path])
+    with store.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT retrieved_at FROM records").scalars().all()
+        back = conn.execute(sa.select(schema.records.c.retrieved_at)).scalars().all()
+    # SQLAlchemy's own SQLite DATETIME text (sqlite3's adapter wrote "...07+00:00")
+    assert raw == ["2026-03-04 05:06:07.000000"] * 2
+    assert [b.replace(tzinfo=UTC) for b in back] == [when, when]

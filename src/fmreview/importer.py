@@ -19,7 +19,7 @@ from fmreview.errors import InputError, RecordError
 from fmreview.progress import NullReporter, Reporter
 from fmreview.record import Record
 from fmreview.store import schema
-from fmreview.store.records import add_records
+from fmreview.store.records import PreparedRow, RowSpec, add_records, row_spec
 
 SOURCE_KINDS = ("database", "other", "file")
 
@@ -65,19 +65,23 @@ class ImportResult:
         }
 
 
-def _read(path: Path, fmt: str) -> Iterator[Record | RecordError]:
-    """Records of one file: large UTF-8 RIS files are parsed on every core, in order."""
+def _read(path: Path, fmt: str, spec: RowSpec) -> Iterator[Record | PreparedRow | RecordError]:
+    """Records of one file: large UTF-8 RIS files are parsed (and turned into store rows)
+    on every core, in order."""
     from fmreview import formats
     from fmreview.formats.parallel import can_parallelize, read_parallel
 
     if can_parallelize(path, fmt):
-        return read_parallel(path, fmt)
+        return read_parallel(path, fmt, spec=spec)
     return formats.read_records(path, format=fmt)
 
 
 def _split(
-    items: Iterator[Record | RecordError], result: FileResult, bad: list[RecordError], strict: bool
-) -> Iterator[Record]:
+    items: Iterator[Record | PreparedRow | RecordError],
+    result: FileResult,
+    bad: list[RecordError],
+    strict: bool,
+) -> Iterator[Record | PreparedRow]:
     for item in items:
         if isinstance(item, RecordError):
             bad.append(item)
@@ -139,7 +143,15 @@ def import_files(
                     for f, fmt in sniffed:
                         res = FileResult(str(f), fmt, source or f.name)
                         bad: list[RecordError] = []
-                        items = _read(f, fmt)
+                        spec = row_spec(
+                            store,
+                            source=res.source,
+                            source_kind=source_kind,
+                            run_id=run.id,
+                            origin=str(f),
+                            format=fmt,
+                        )
+                        items = _read(f, fmt, spec)
                         c = add_records(
                             store,
                             reporter.track(_split(items, res, bad, True), f"import {f.name}"),
@@ -149,6 +161,7 @@ def import_files(
                             origin=str(f),
                             format=fmt,
                             conn=conn,
+                            spec=spec,
                         )
                         res.added, res.already_present = c.added, c.already_present
                         results.append(res)
@@ -158,7 +171,15 @@ def import_files(
             for f, fmt in sniffed:
                 res = FileResult(str(f), fmt, source or f.name)
                 bad = []
-                items = _read(f, fmt)
+                spec = row_spec(
+                    store,
+                    source=res.source,
+                    source_kind=source_kind,
+                    run_id=run.id,
+                    origin=str(f),
+                    format=fmt,
+                )
+                items = _read(f, fmt, spec)
                 c = add_records(
                     store,
                     reporter.track(_split(items, res, bad, False), f"import {f.name}"),
@@ -167,6 +188,7 @@ def import_files(
                     run_id=run.id,
                     origin=str(f),
                     format=fmt,
+                    spec=spec,
                 )
                 res.added, res.already_present = c.added, c.already_present
                 res.errors = [e.as_dict() for e in bad]

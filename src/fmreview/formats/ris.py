@@ -91,7 +91,9 @@ def iter_ris_entries(fh: TextIO, file: str) -> Iterator[RisEntry | RecordError]:
         tag = line[:2]
         if line[2:5] == "  -" and tag.isupper() and tag.isalnum():
             value = line[6:].strip()
-        elif line[:1] in (" ", "\t", "\n", ""):
+        elif line[2:3] != " " or line[:1] in (" ", "\t", "\n", ""):
+            # indented, blank, or no space after two characters: not a tag line in either
+            # layout (a quarter of Ovid/Embase lines are such free-text continuations)
             tag = ""
         else:
             parsed = _tag(line)

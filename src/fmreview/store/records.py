@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from fmreview.record import STANDARD_FIELDS, Record
 from fmreview.store import schema
 
-BATCH = 5000
+BATCH = 10000
 
 #: Record fields stored as columns of ``records`` (authors are stored as [family, given] pairs).
 _RECORD_FIELDS = (*(f for f in STANDARD_FIELDS if f != "authors"), "extra")
@@ -129,62 +129,162 @@ def _json_text(value: Any) -> str | None:
         return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """The bulk path for SQLite: one compiled INSERT handed to the driver's executemany.
+@dataclass(frozen=True)
+class RowSpec:
+    """What every row of one import shares, and how its values are laid out.
 
-    SQLAlchemy's per-row bind processing (five JSON columns, a datetime) was most of the
-    cost of an import; here the same statement is compiled once from the schema table (no
-    SQL text is assembled by hand), JSON is serialised by orjson, and the timestamp by
-    SQLAlchemy's own SQLite processor, so rows read back exactly as the Core path writes them.
+    Built once per import in the main process (:func:`row_spec`) and handed to parser
+    worker processes, which then turn their records into ready-to-insert rows
+    (:func:`prepare_row`): the digest, JSON and row building run on every core, and the
+    main process only counts repeats and writes.
+
+    ``columns`` is the order of the compiled INSERT's parameters; ``sqlite`` says whether
+    rows are positional tuples with JSON as text (SQLite's bulk path) or column dicts
+    (SQLAlchemy Core, PostgreSQL). ``retrieved_at`` is the import time as the dialect's
+    bind processor renders it, so both paths store the same value.
     """
+
+    source: str
+    source_kind: str
+    run_id: int
+    retrieved_at: Any
+    origin: str | None
+    format: str | None
+    search_id: int | None
+    sqlite: bool
+    columns: tuple[str, ...]
+    statement: str
+
+    @property
+    def fingerprint_index(self) -> int:
+        return self.columns.index("fingerprint")
+
+
+#: ``(digest, params)``: a record ready to insert (params as :attr:`RowSpec.columns`).
+PreparedRow = tuple[str, Any]
+
+
+def row_spec(
+    store: Any,
+    *,
+    source: str,
+    source_kind: str,
+    run_id: int,
+    origin: str | None = None,
+    format: str | None = None,
+    search_id: int | None = None,
+    retrieved_at: datetime | None = None,
+) -> RowSpec:
+    """The :class:`RowSpec` of an import into ``store`` (its dialect decides the layout)."""
+    dialect = store.engine.dialect
+    now = retrieved_at or store.clock()
     cols = [c.name for c in schema.records.columns if c.name != "id"]
-    compiled = sa.insert(schema.records).compile(dialect=conn.dialect, column_keys=cols)
-    order = list(compiled.positiontup or cols)
-    ts = schema.records.c.retrieved_at.type.bind_processor(conn.dialect)
-    params = []
-    for r in rows:
-        values = []
-        for c in order:
-            v = r.get(c)
-            if c in _JSON_COLS:
-                v = _json_text(v)
-            elif c == "retrieved_at" and ts is not None:
-                v = ts(v)
-            values.append(v)
-        params.append(tuple(values))
-    conn.exec_driver_sql(str(compiled), params)
+    sqlite = dialect.name == "sqlite"
+    if sqlite:
+        compiled = sa.insert(schema.records).compile(dialect=dialect, column_keys=cols)
+        cols = list(compiled.positiontup or cols)
+        # the dialect's own DATETIME processor (the generic type has none, and sqlite3's
+        # deprecated default adapter would write a different text form than Core does)
+        col_type = schema.records.c.retrieved_at.type
+        ts = col_type.dialect_impl(dialect).bind_processor(dialect)
+        stamp: Any = ts(now) if ts is not None else now
+        statement = str(compiled)
+    else:
+        stamp, statement = now, ""
+    return RowSpec(
+        source=source,
+        source_kind=source_kind,
+        run_id=run_id,
+        retrieved_at=stamp,
+        origin=origin,
+        format=format,
+        search_id=search_id,
+        sqlite=sqlite,
+        columns=tuple(cols),
+        statement=statement,
+    )
 
 
-def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert record rows whose fingerprint is new; return the ids of the new rows."""
-    if not rows:
-        return []
-    fps = [r["fingerprint"] for r in rows]
+def prepare_row(record: Record, spec: RowSpec) -> PreparedRow:
+    """``(digest, params)`` for one record: what the main process inserts as is.
+
+    A pure function of the record and the spec (it runs in parser worker processes); the
+    fingerprint in ``params`` is the digest until :func:`add_records` renames repeats.
+    """
+    digest = record_digest(record, spec.source)
+    row = record_row(
+        record,
+        fingerprint=digest,
+        source=spec.source,
+        source_kind=spec.source_kind,
+        run_id=spec.run_id,
+        retrieved_at=spec.retrieved_at,
+        origin=spec.origin,
+        format=spec.format,
+        search_id=spec.search_id,
+    )
+    if not spec.sqlite:
+        return digest, row
+    # JSON as text by orjson (SQLAlchemy's per-row bind processing was most of an import's
+    # cost); the same text the Core path writes, so rows read back identically
+    return digest, tuple(
+        _json_text(row[c]) if c in _JSON_COLS else row.get(c) for c in spec.columns
+    )
+
+
+def _with_fingerprint(params: Any, spec: RowSpec, fingerprint: str) -> Any:
+    if not spec.sqlite:
+        return params | {"fingerprint": fingerprint}
+    i = spec.fingerprint_index
+    return (*params[:i], fingerprint, *params[i + 1 :])
+
+
+def insert_prepared(
+    conn: Connection, batch: list[tuple[str, Any]], spec: RowSpec, *, want_ids: bool = False
+) -> tuple[int, list[int]]:
+    """Insert ``(fingerprint, params)`` pairs whose fingerprint is new.
+
+    Returns the number added and, with ``want_ids``, their ids in insertion order.
+    """
+    if not batch:
+        return 0, []
+    fps = [fp for fp, _ in batch]
     present = set(
         conn.execute(
             sa.select(schema.records.c.fingerprint).where(schema.records.c.fingerprint.in_(fps))
         ).scalars()
     )
-    new = [r for r in rows if r["fingerprint"] not in present]
+    new = [(fp, params) for fp, params in batch if fp not in present] if present else batch
     if not new:
-        return []
-    if conn.dialect.name == "sqlite":
-        _insert_sqlite(conn, new)
+        return 0, []
+    if spec.sqlite:
+        # one compiled statement (from the schema table: no SQL text assembled by hand)
+        # handed to the driver's executemany
+        conn.exec_driver_sql(spec.statement, [params for _, params in new])
     else:
-        conn.execute(sa.insert(schema.records), new)
-    new_fps = [r["fingerprint"] for r in new]
-    return list(
+        conn.execute(sa.insert(schema.records), [params for _, params in new])
+    if not want_ids:
+        return len(new), []
+    new_fps = [fp for fp, _ in new]
+    ids = list(
         conn.execute(
             sa.select(schema.records.c.id)
             .where(schema.records.c.fingerprint.in_(new_fps))
             .order_by(schema.records.c.id)
         ).scalars()
     )
+    return len(new), ids
+
+
+#: SQLite page cache for an import's connection (KiB): the fingerprint and identifier
+#: indexes are written in random order, and SQLite's default 2 MB cache makes every insert
+#: into a large store read index pages back from the OS.
+IMPORT_CACHE_KIB = 65536
 
 
 def add_records(
     store: Any,
-    records: Iterable[Record],
+    records: Iterable[Record | PreparedRow],
     *,
     source: str,
     source_kind: str,
@@ -194,6 +294,7 @@ def add_records(
     search_id: int | None = None,
     conn: Connection | None = None,
     keep_ids: bool = False,
+    spec: RowSpec | None = None,
 ) -> ImportCounts:
     """Store records, skipping those already present (same fingerprint).
 
@@ -201,8 +302,9 @@ def add_records(
     ----------
     store : Store
         The review store.
-    records : iterable of Record
-        Streamed; written in batches of 5,000.
+    records : iterable of Record or PreparedRow
+        Streamed; written in batches of 10,000. Items may already be prepared rows
+        (:func:`prepare_row` with ``spec``, e.g. by parser worker processes).
     source, source_kind : str
         Where the records come from (``openalex`` / ``database``, ``scopus.ris`` / ``file``,
         ``curated lists`` / ``other``).
@@ -212,40 +314,51 @@ def add_records(
         keeps what it wrote and a re-run adds only the rest.
     keep_ids : bool
         Collect the ids of the added records in ``ImportCounts.record_ids``.
+    spec : RowSpec, optional
+        The spec prepared rows were made with (default: one made here from the arguments).
     """
     counts = ImportCounts()
-    seen: dict[bytes, int] = {}
-    now = store.clock()
+    spec = spec or row_spec(
+        store,
+        source=source,
+        source_kind=source_kind,
+        run_id=run_id,
+        origin=origin,
+        format=format,
+        search_id=search_id,
+    )
+    # a repeated entry gets the fingerprint of its k-th occurrence; the first occurrences
+    # are kept as 64-bit ints (a set of ints is a third of the memory of a dict of bytes)
+    seen: set[int] = set()
+    repeats: dict[int, int] = {}
 
-    def rows() -> Iterator[dict[str, Any]]:
-        for rec in records:
-            digest = record_digest(rec, source)
-            key = bytes.fromhex(digest)[:16]
-            k = seen.get(key, 0)
-            seen[key] = k + 1
-            fp = digest if k == 0 else hashlib.sha256(f"{digest}#{k}".encode()).hexdigest()
-            yield record_row(
-                rec,
-                fingerprint=fp,
-                source=source,
-                source_kind=source_kind,
-                run_id=run_id,
-                retrieved_at=now,
-                origin=origin,
-                format=format,
-                search_id=search_id,
-            )
+    def rows() -> Iterator[tuple[str, Any]]:
+        for item in records:
+            digest, params = item if item.__class__ is tuple else prepare_row(item, spec)  # type: ignore[arg-type]
+            key = int(digest[:16], 16)
+            if key not in seen:
+                seen.add(key)
+                yield digest, params
+                continue
+            k = repeats.get(key, 1)
+            repeats[key] = k + 1
+            fp = hashlib.sha256(f"{digest}#{k}".encode()).hexdigest()
+            yield fp, _with_fingerprint(params, spec, fp)
+
+    def write(c: Connection, batch: list[tuple[str, Any]]) -> None:
+        if spec.sqlite:
+            c.exec_driver_sql(f"PRAGMA cache_size=-{int(IMPORT_CACHE_KIB)}")
+        added, ids = insert_prepared(c, batch, spec, want_ids=keep_ids)
+        counts.added += added
+        counts.already_present += len(batch) - added
+        counts.record_ids.extend(ids)
 
     for batch in _batches(rows(), BATCH):
         if conn is not None:
-            ids = insert_rows(conn, batch)
+            write(conn, batch)
         else:
             with store.begin() as c:
-                ids = insert_rows(c, batch)
-        counts.added += len(ids)
-        counts.already_present += len(batch) - len(ids)
-        if keep_ids:
-            counts.record_ids.extend(ids)
+                write(c, batch)
     return counts
 
 

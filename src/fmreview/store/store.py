@@ -41,6 +41,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # 16 KiB pages for a new database (a no-op on an existing one): a record row with its
+    # raw entry is ~6 KB, which overflows 4 KiB pages; measured on 600k imported rows the
+    # insert cost fell from ~51 to ~44 us of CPU a row (600k rows of the import benchmark)
+    cur.execute("PRAGMA page_size=16384")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -58,7 +62,13 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     else:
         try:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            # A pool as large as a review team: with SQLAlchemy's default 5 (+10 overflow),
+            # 20 reviewers voting at once make the pool close and reopen connections (a
+            # backend process each) on every burst of requests.
+            size = int(os.environ.get("FMREVIEW_DB_POOL", "20"))
+            engine = sa.create_engine(
+                url, pool_pre_ping=True, pool_size=size, max_overflow=size, pool_recycle=3600
+            )
         except ModuleNotFoundError as exc:  # pragma: no cover - depends on extras
             raise StoreError(
                 f"cannot use {url.split('://')[0]}: driver missing ({exc.name}); "
