@@ -309,4 +309,17 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# ----------------------------------------------------------------------------- 0007 session revocations
+#: Web-app sessions ended by a logout, until their cookie would have expired anyway: every app
+#: process (and the next one after a restart) refuses their cookie. Expired rows are deleted.
+session_revocations = Table(
+    "session_revocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sid", String(64), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_session_revocations_expires", session_revocations.c.expires_at)
+
 APPEND_ONLY = ("decisions", "labels", "dedupe_decisions")

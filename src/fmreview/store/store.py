@@ -196,6 +196,14 @@ class Store:
         return cls(engine, folder=folder, clock=clock)
 
     # ------------------------------------------------------------------ access
+    def reload_protocol(self, protocol: Protocol | None = None) -> None:
+        """Answer with ``protocol`` from now on (None: read the folder's file again).
+
+        The protocol is cached on first use; an amendment (e.g. from the web app's admin
+        page) rewrites the file and hands the validated result here.
+        """
+        self._protocol = protocol
+
     @property
     def protocol(self) -> Protocol:
         if self._protocol is None:

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 
 from fmreview.errors import FmreviewError, NotFoundError
-from fmreview.web.auth import LoginLimiter, Sessions, User, get_user
+from fmreview.web.auth import LoginLimiter, RevocationLog, Sessions, User, get_user
 from fmreview.web.queue import ScreeningQueue
 from fmreview.web.render import STATIC, environment
 from fmreview.web.settings import WebSettings, resolve_secret
@@ -220,10 +220,18 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     """The web app over ``store`` (see the module docstring)."""
     settings = settings or WebSettings()
     secret = resolve_secret(settings, getattr(store, "folder", None))
+    # an admin's choice of refit cadence (recorded as a run) outlives the process
+    from fmreview.web.amendments import stored_rank_every
+
+    rank_every = stored_rank_every(store) or settings.rank_every
     state = WebState(
         store=store,
         settings=settings,
-        sessions=Sessions(secret, max_age=settings.session_max_age),
+        sessions=Sessions(
+            secret,
+            max_age=settings.session_max_age,
+            log=RevocationLog(store, refresh=settings.revocation_refresh, clock=settings.clock),
+        ),
         limiter=LoginLimiter(
             per_user=settings.login_per_user,
             per_ip=settings.login_per_ip,
@@ -234,7 +242,7 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
         queue=ScreeningQueue(
             store,
             ranking=settings.ranking,
-            rank_every=settings.rank_every,
+            rank_every=rank_every,
             rank_interval=settings.rank_interval,
             lease_seconds=settings.lease_seconds,
             refresh_interval=settings.queue_refresh,

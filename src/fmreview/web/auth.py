@@ -7,7 +7,9 @@
   because every request reloads the user from the store.
 - **Sessions** are signed cookies (``itsdangerous``): ``{"sid": random, "uid": user id}``,
   HttpOnly, SameSite=Lax, Secure when the app runs behind TLS. A new ``sid`` is issued at
-  login (no session fixation); logout revokes the ``sid`` in memory until the cookie expires.
+  login (no session fixation); logout revokes the ``sid`` until the cookie would expire, in
+  memory and in the store's ``session_revocations`` table (:class:`RevocationLog`), so the
+  old cookie stays refused after a restart and by every process serving the review.
 - **CSRF**: every form carries a token bound to the session (``HMAC(secret, sid)``); a POST
   without the right token is refused with 403. Anonymous visitors get a session too, so the
   login form is protected the same way.
@@ -27,6 +29,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -203,17 +206,106 @@ def authenticate(
 
 
 # ----------------------------------------------------------------------------- sessions
-class Sessions:
-    """Signed session cookies and the CSRF tokens bound to them."""
+def _epoch(value: datetime) -> float:
+    """Seconds since the epoch of a stored timestamp (SQLite returns naive UTC ones)."""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
-    def __init__(self, secret_key: str, *, max_age: int = 12 * 3600) -> None:
+
+_NEW_REVOCATIONS = (
+    sa.select(
+        schema.session_revocations.c.id,
+        schema.session_revocations.c.sid,
+        schema.session_revocations.c.expires_at,
+    )
+    .where(schema.session_revocations.c.id > sa.bindparam("last"))
+    .order_by(schema.session_revocations.c.id)
+)
+
+
+class RevocationLog:
+    """Revoked sessions kept in the store (table ``session_revocations``: sid, expiry).
+
+    :meth:`fetch` reads only the rows added since its last read (``id > last``: one indexed
+    query, whatever the number of sessions), and :class:`Sessions` calls it at most once per
+    ``refresh`` seconds. So checking a cookie costs a dictionary lookup; a logout made by
+    another process serving the same review is honoured within ``refresh`` seconds, one made
+    here at once, and a restarted app reads every live revocation before its first answer.
+
+    Parameters
+    ----------
+    store
+        The review store.
+    refresh
+        Seconds between reads of the table.
+    clock
+        Monotonic seconds for the refresh interval (tests pass a fake clock).
+    """
+
+    def __init__(
+        self, store: Any, *, refresh: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.store = store
+        self.refresh = refresh
+        self.clock = clock
+        self.reads = 0
+        self._last_id = 0
+        self._read_at = float("-inf")
+
+    def due(self) -> bool:
+        return self.clock() - self._read_at >= self.refresh
+
+    def add(self, sid: str, expires_at: float) -> None:
+        """Record a revocation (one transaction, which also drops rows already expired)."""
+        t = schema.session_revocations
+        now = datetime.now(UTC)
+        with self.store.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.expires_at < now))
+            conn.execute(
+                sa.insert(t).values(
+                    sid=sid,
+                    revoked_at=now,
+                    expires_at=datetime.fromtimestamp(expires_at, UTC),
+                )
+            )
+
+    def fetch(self) -> dict[str, float]:
+        """The revocations added since the last call: sid -> expiry (epoch seconds)."""
+        # PostgreSQL may make a lower id visible after a higher one: look back a little
+        lookback = 0 if self.store.dialect == "sqlite" else 100
+        with self.store.connect() as conn:
+            rows = conn.execute(_NEW_REVOCATIONS, {"last": max(0, self._last_id - lookback)}).all()
+        self._read_at = self.clock()
+        self.reads += 1
+        out: dict[str, float] = {}
+        for rid, sid, expires in rows:
+            self._last_id = max(self._last_id, int(rid))
+            out[str(sid)] = _epoch(expires)
+        return out
+
+
+class Sessions:
+    """Signed session cookies, their revocation, and the CSRF tokens bound to them.
+
+    With a :class:`RevocationLog` (the app always passes one) revocations are also written
+    to the store and read back from it; without one they live in this object only.
+    """
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        max_age: int = 12 * 3600,
+        log: RevocationLog | None = None,
+    ) -> None:
         if len(secret_key) < 16:
             raise InputError("the web secret key needs at least 16 characters")
         self._secret = secret_key.encode()
         self._serializer = URLSafeTimedSerializer(secret_key, salt="fmreview.session")
         self.max_age = max_age
+        self.log = log
         self._revoked: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
 
     def new(self, user_id: int | None = None) -> dict[str, Any]:
         return {"sid": secrets.token_urlsafe(24), "uid": user_id}
@@ -231,17 +323,45 @@ class Sessions:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
             return None
+        if self.log is not None and self.log.due():
+            self.sync()
         with self._lock:
             if data["sid"] in self._revoked:
                 return None
         return data
 
-    def revoke(self, sid: str) -> None:
+    def sync(self) -> None:
+        """Fold the store's new revocations in (skipped while another thread reads them)."""
+        if self.log is None or not self._reading.acquire(blocking=False):
+            return
+        try:
+            if not self.log.due():
+                return
+            new = self.log.fetch()
+        finally:
+            self._reading.release()
         now = time.time()
         with self._lock:
-            self._revoked[sid] = now + self.max_age
+            for sid, until in new.items():
+                if until > now:
+                    self._revoked[sid] = max(until, self._revoked.get(sid, until))
             for k in [k for k, t in self._revoked.items() if t < now]:
                 del self._revoked[k]
+
+    def revoke(self, sid: str, *, persist: bool = True) -> None:
+        """Refuse this session's cookie from now on (until it would expire anyway).
+
+        ``persist`` writes the revocation to the store too (when there is a log): call it
+        through the app's writer then. Sessions that never held a login need not be persisted.
+        """
+        now = time.time()
+        until = now + self.max_age
+        with self._lock:
+            self._revoked[sid] = until
+            for k in [k for k, t in self._revoked.items() if t < now]:
+                del self._revoked[k]
+        if persist and self.log is not None:
+            self.log.add(sid, until)
 
     def csrf_token(self, session: dict[str, Any]) -> str:
         return hmac.new(

@@ -9,6 +9,13 @@ include. Among those, works another reviewer has already started come first, so 
 works get finished and conflicts surface early; then the active-learning order (the
 screening module's ranker, refitted in the background as votes arrive), else work id order.
 
+**Random phase.** When the protocol's stopping rule needs a random sample (``hypergeometric``)
+and the terminal session's criterion for starting it holds — or an admin started it — new
+title/abstract works are drawn at random instead of by rank (:mod:`fmreview.web.phase`), and
+the votes on them record ``phase: random``: the first reviewer's, and the other reviewers'
+when the work comes back to them as a started work, so dual screening and blinding work as
+before. The dashboard's stopping status reads those votes as ``fmreview screen status`` does.
+
 A work served to a reviewer is *leased* to them for ``lease_seconds``: reloading the page
 shows the same work, and the work is not served to more reviewers than it still needs
 votes from while the lease holds. Leases only shape the queue; votes are never refused.
@@ -32,9 +39,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fmreview.errors import InputError, NotFoundError
+from fmreview.errors import FmreviewError, InputError, NotFoundError
 from fmreview.status import stage_status, work_statuses
 from fmreview.store import schema
+from fmreview.web.phase import START_COMMAND, ScreeningSequence, draw
 
 STAGES = ("title_abstract", "full_text")
 LABELS = ("include", "exclude", "maybe")
@@ -49,7 +57,7 @@ class QueueItem:
     stage: str
     rank: int | None
     score: float | None
-    phase: str  # started | ranked | unranked
+    phase: str  # started | ranked | unranked | random
     remaining: int
 
     def model_state(self, config: dict[str, Any] | None, training: int) -> dict[str, Any]:
@@ -104,6 +112,19 @@ def _screening_config(store: Any) -> dict[str, Any] | None:
     except ImportError:  # pragma: no cover
         return None
     return ScreeningConfig.from_protocol(store.protocol).to_meta()
+
+
+def _stopping_rule(config: dict[str, Any] | None) -> Any:
+    """The protocol's stopping rule (None when the screening module is missing or the
+    protocol names a rule it cannot build: the queue then has no random phase)."""
+    if config is None:
+        return None
+    try:
+        from fmreview.screening.stopping import rule_from_meta
+
+        return rule_from_meta(config["stopping"])
+    except (ImportError, FmreviewError, KeyError):
+        return None
 
 
 # ----------------------------------------------------------------------------- the queue
@@ -178,6 +199,10 @@ class ScreeningQueue:
         self._ranking = Ranking()
         self._ranking_thread: threading.Thread | None = None
         self._config = _screening_config(store)
+        self._rule = _stopping_rule(self._config)
+        self._sequence = ScreeningSequence()
+        self._position_of: dict[int, int] = {}  # work id -> index in self._works
+        self.admin_started = False  # an admin started the random phase (a run says so)
 
     # ------------------------------------------------------------------ tally
     def refresh(self, max_age: float = 0.0) -> None:
@@ -207,17 +232,21 @@ class ScreeningQueue:
             # higher one): look back a little; folding a decision twice changes nothing
             lookback = 0 if self.store.dialect == "sqlite" else 100
             rows = conn.execute(_NEW_DECISIONS, {"last": max(0, self._last_id - lookback)}).all()
+            if works is not None and not self.admin_started:
+                # an admin may have started the random phase from another process
+                self.admin_started = conn.execute(_ADMIN_STARTED).first() is not None
         with self._lock:
             self._refreshed_at = now
             changed: set[int] = set()
-            for did, wid, stage, reviewer, label, crit, note in rows:
+            for did, wid, stage, reviewer, label, crit, note, phase in rows:
                 self._last_id = max(self._last_id, int(did))
-                if self._apply(int(did), int(wid), stage, reviewer, label, crit, note):
+                if self._apply(int(did), int(wid), stage, reviewer, label, crit, note, phase):
                     changed.add(int(wid))
             if works is not None and (self._works_key is None or works != self._works):
                 self._works_key = (len(works), top)
                 self._works = works
                 self._active = set(works)
+                self._position_of = {w: i for i, w in enumerate(works)}
                 for s in STAGES:
                     self._open[s].clear()
                     self._started[s].clear()
@@ -235,6 +264,7 @@ class ScreeningQueue:
         label: str,
         crit: str | None,
         note: str | None,
+        phase: str | None = None,
     ) -> bool:
         """Fold one decision into the tally (idempotent; an older decision never overrides a
         newer one for the same reviewer, work and stage). Caller holds the lock."""
@@ -246,6 +276,7 @@ class ScreeningQueue:
         if did <= self._latest.get(key, 0):
             return False
         self._latest[key] = did
+        self._sequence.add(did, wid, stage, reviewer, label, phase)
         if stage == "automation":
             if label == "exclude":
                 self._auto[wid] = crit or ""
@@ -274,11 +305,13 @@ class ScreeningQueue:
         label: str,
         criterion: str | None = None,
         note: str = "",
+        phase: str | None = None,
     ) -> None:
-        """Fold a decision this app just wrote into the tally, without waiting for a refresh."""
+        """Fold a decision this app just wrote into the tally, without waiting for a refresh
+        (``phase``: the one its model state records)."""
         with self._lock:
             if (
-                self._apply(decision_id, work_id, stage, reviewer, label, criterion, note)
+                self._apply(decision_id, work_id, stage, reviewer, label, criterion, note, phase)
                 and work_id in self._active
             ):
                 self._classify(work_id)
@@ -349,6 +382,59 @@ class ScreeningQueue:
     def ranked(self) -> bool:
         return bool(self._ranking.order)
 
+    # ------------------------------------------------------------------ random phase
+    def _seed(self) -> int:
+        return int((self._config or {}).get("seed", 0))
+
+    def _n_total(self) -> int:
+        # as the terminal session counts: active works less those the rules excluded
+        return len(self._works) - len(self._auto)
+
+    def _random_phase_now(self) -> bool:
+        """Whether new title/abstract works are drawn at random now. Caller holds the lock."""
+        return self._sequence.random_phase(
+            self._rule, self._n_total(), started_by_admin=self.admin_started
+        )
+
+    def random_phase(self) -> dict[str, Any]:
+        """Where the random phase stands, for the admin page: the rule, whether it needs a
+        random phase, whether the phase is on (and who started it), and the sample so far."""
+        self.refresh(self.refresh_interval)
+        with self._lock:
+            rule = self._rule
+            needs = bool(rule is not None and rule.needs_random_phase)
+            active = self._random_phase_now()
+            return {
+                "rule": None if rule is None else rule.name,
+                "needs_random_phase": needs,
+                "active": active,
+                "started_by": None if not active else "admin" if self.admin_started else "rule",
+                "drawn": len(self._sequence.random_works),
+            }
+
+    def start_random_phase(self) -> None:
+        """Serve random draws from now on (after an admin's ``web random phase`` run)."""
+        with self._lock:
+            if self._rule is None or not self._rule.needs_random_phase:
+                name = None if self._rule is None else self._rule.name
+                raise InputError(
+                    f"the stopping rule {name!r} has no random phase; amend the protocol to "
+                    "the 'hypergeometric' rule first"
+                )
+            self.admin_started = True
+
+    def reload_protocol(self) -> None:
+        """Take up an amended protocol: reviewers per record, the screening configuration
+        and stopping rule; every work's stage is re-derived and the ranker refitted soon."""
+        with self._lock:
+            self.required = int(self.store.protocol.screening.reviewers_per_record)
+            self._config = _screening_config(self.store)
+            self._rule = _stopping_rule(self._config)
+            for wid in self._active:
+                self._classify(wid)
+            self._ranking.fitted_at_decisions = -1
+            self._fitted_clock = float("-inf")
+
     # ------------------------------------------------------------------ serving
     def _position(self) -> dict[int, int]:
         return self._ranking.position
@@ -389,7 +475,28 @@ class ScreeningQueue:
                 for w in started:
                     if len(votes.get(w, {})) + held.get(w, 0) < self.required:
                         pick = w
+                        # a random draw stays one for every reviewer who screens it
+                        if stage == "title_abstract" and w in self._sequence.random_works:
+                            phase = "random"
                         break
+                if pick is None and stage == "title_abstract" and self._random_phase_now():
+                    cand = [
+                        self._position_of[w]
+                        for w in open_
+                        if w not in mine
+                        and w in self._position_of
+                        and len(votes.get(w, {})) + held.get(w, 0) < self.required
+                    ]
+                    if cand:
+                        pick = self._works[
+                            draw(
+                                cand,
+                                len(self._works),
+                                seed=self._seed(),
+                                history=self._sequence.history,
+                            )
+                        ]
+                        phase = "random"
                 if pick is None:
                     phase = "ranked" if pos else "unranked"
                     order = self._ranking.order if pos else []
@@ -483,10 +590,17 @@ _NEW_DECISIONS = (
         *[
             schema.decisions.c[k]
             for k in ("id", "work_id", "stage", "reviewer", "label", "criterion", "note")
-        ]
+        ],
+        # the phase recorded with the vote (random draws), read from the JSON model state
+        schema.decisions.c.model["phase"].as_string(),
     )
     .where(schema.decisions.c.id > sa.bindparam("last"))
     .order_by(schema.decisions.c.id)
+)
+_ADMIN_STARTED = (
+    sa.select(schema.runs.c.id)
+    .where(schema.runs.c.command == START_COMMAND, schema.runs.c.status == "ok")
+    .limit(1)
 )
 _WORK_STATE = sa.select(schema.works.c.id, schema.works.c.merged_into).where(
     schema.works.c.id == sa.bindparam("wid")

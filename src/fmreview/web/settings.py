@@ -42,6 +42,9 @@ class WebSettings:
         count at once).
     login_per_user, login_per_ip, login_window
         Failed logins allowed per username / per client address within ``login_window`` s.
+    revocation_refresh
+        Seconds between reads of the logouts stored by other processes (a logout made by this
+        app counts at once; a restarted app reads them all before its first answer).
     clock
         Seconds for rate limiting and leases (``time.monotonic``; tests pass a fake clock).
     password_hasher
@@ -59,6 +62,7 @@ class WebSettings:
     login_per_user: int = 5
     login_per_ip: int = 20
     login_window: float = 900.0
+    revocation_refresh: float = 2.0
     clock: Callable[[], float] = time.monotonic
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
     extra: dict[str, Any] = field(default_factory=dict)

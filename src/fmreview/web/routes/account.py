@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +25,18 @@ def safe_next(value: str | None) -> str:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def _revoke(request: Request, session: dict[str, Any]) -> None:
+    """End ``session``: a logged-in one is also stored (refused after a restart and by every
+    process serving the review); an anonymous one only here, so that anonymous clients
+    cannot fill the table."""
+    st = web(request)
+    sid = str(session["sid"])
+    if session.get("uid") is None:
+        st.sessions.revoke(sid, persist=False)
+    else:
+        await st.writer.run(lambda: st.sessions.revoke(sid))
 
 
 @router.get("/")
@@ -59,7 +73,7 @@ async def login(request: Request) -> Response:
             request, "login.html", status_code=401, next=nxt, error="Wrong user name or password."
         )
     st.limiter.succeeded(username)
-    st.sessions.revoke(request.state.session["sid"])
+    await _revoke(request, request.state.session)
     request.state.session = st.sessions.new(user.id)  # a new session id at login
     request.state.session_changed = True
     request.state.user = user
@@ -70,7 +84,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     st = web(request)
     await checked_form(request)
-    st.sessions.revoke(request.state.session["sid"])
+    await _revoke(request, request.state.session)
     request.state.session = st.sessions.new()
     request.state.session_changed = True
     return redirect(request, "/login")

@@ -1,34 +1,118 @@
-"""The admin page: reviewers (add, role, activate, password), settings, report rebuild."""
+"""The admin page: reviewers (add, role, activate, password), screening settings (protocol
+amendments), the random phase of the stopping rule, report rebuild."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from fmreview.errors import InputError
+from fmreview.errors import FmreviewError, InputError
+from fmreview.web import amendments
 from fmreview.web.app import checked_form, json_response, page, redirect, require_admin, web
 from fmreview.web.auth import User, create_user, list_users, set_password, update_user
 
 router = APIRouter()
 
 
-@router.get("/admin")
-def admin_page(request: Request, user: User = Depends(require_admin)) -> Response:
+def _admin_page(
+    request: Request,
+    *,
+    status_code: int = 200,
+    message: str | None = None,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
     st = web(request)
-    s = st.store.protocol.screening
     settings = {
-        "screening mode": s.mode,
-        "reviewers per record": s.reviewers_per_record,
-        "blinding": "on" if s.blinding else "off",
-        "screening model": s.model,
-        "stopping rule": s.stopping.rule,
-        "active-learning refit": f"{st.settings.ranking}, every {st.settings.rank_every} votes",
+        "screening mode": st.store.protocol.screening.mode,
+        "active-learning refit": f"{st.settings.ranking}, every {st.queue.rank_every} votes",
         "secure cookies": "on" if st.settings.secure_cookies else "off",
         "store": st.store.dialect,
         "review folder": str(st.store.folder) if st.store.folder else "(in memory)",
     }
-    return page(request, "admin.html", users=list_users(st.store), settings=settings, message=None)
+    values: dict[str, Any] = amendments.current(st.store, st.queue.rank_every)
+    if form:  # after an error, show what was posted so nothing has to be typed again
+        values = {**values, **{k: v for k, v in form.items() if k in values}}
+        values["params"] = {
+            k: form.get(f"param_{k}", v) for k, v in dict(values.get("params") or {}).items()
+        }
+    return page(
+        request,
+        "admin.html",
+        status_code=status_code,
+        users=list_users(st.store),
+        settings=settings,
+        values=values,
+        choices=amendments.choices(),
+        phase=st.queue.random_phase(),
+        history=amendments.amendments(st.store),
+        message=message,
+        error=error,
+    )
+
+
+@router.get("/admin")
+def admin_page(
+    request: Request, amended: int | None = None, user: User = Depends(require_admin)
+) -> Response:
+    message = None if amended is None else amendments.run_message(web(request).store, amended)
+    return _admin_page(request, message=message)
+
+
+@router.post("/admin/settings")
+async def amend_settings(request: Request) -> Response:
+    form = await checked_form(request)
+    admin = require_admin(request)
+    st = web(request)
+    try:
+        result = await st.writer.run(
+            lambda: amendments.amend(
+                st.store,
+                form,
+                user=admin.username,
+                rank_every=st.queue.rank_every,
+                expected_sha256=form.get("protocol_sha256") or None,
+            )
+        )
+    except FmreviewError as exc:
+        return _admin_page(request, status_code=400, error=str(exc), form=form)
+    if not result.changes:
+        return _admin_page(request, message=result.summary())
+    if amendments.RANK_EVERY in result.changes:
+        st.queue.rank_every = int(result.changes[amendments.RANK_EVERY][1])
+    st.queue.reload_protocol()
+    return redirect(request, f"/admin?amended={result.run_id}")
+
+
+@router.post("/admin/random-phase")
+async def start_random_phase(request: Request) -> Response:
+    form = await checked_form(request)
+    admin = require_admin(request)
+    st = web(request)
+    if form.get("confirm") != "yes":
+        return _admin_page(
+            request,
+            status_code=400,
+            error="Tick the box to confirm: the random phase cannot be stopped once started.",
+        )
+    phase = st.queue.random_phase()
+    if not phase["needs_random_phase"]:
+        return _admin_page(
+            request,
+            status_code=400,
+            error=f"The stopping rule {phase['rule']!r} has no random phase; amend the "
+            "protocol to the 'hypergeometric' rule first.",
+        )
+    if phase["active"]:
+        return _admin_page(request, message="The random phase is already on.")
+    run_id = await st.writer.run(
+        lambda: amendments.start_random_phase(st.store, user=admin.username)
+    )
+    st.queue.start_random_phase()
+    return redirect(request, f"/admin?amended={run_id}")
 
 
 @router.get("/api/users")

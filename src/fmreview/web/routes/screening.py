@@ -143,6 +143,7 @@ async def _vote(request: Request, user: User, data: dict[str, Any]) -> int:
         reviewer=user.username,
         label=label,
         criterion=criterion,
+        phase=model.get("phase"),
     )
     st.queue.release(user.username, stage)
     return decision_id
