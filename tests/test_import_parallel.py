@@ -6,14 +6,17 @@ import pickle
 from datetime import UTC
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fmreview import formats
 from fmreview.errors import RecordError
 from fmreview.formats import parallel
 from fmreview.importer import import_files
 from fmreview.store import Store
-from fmreview.store.records import count_records
+from fmreview.store.records import SeenKeys, count_records
 
 
 def _ris(n: int, bad: set[int]) -> str:
@@ -131,3 +134,21 @@ def test_bulk_path_writes_timestamps_as_core_does(tmp_path: Path) -> None:
     # SQLAlchemy's own SQLite DATETIME text (sqlite3's adapter wrote "...07+00:00")
     assert raw == ["2026-03-04 05:06:07.000000"] * 2
     assert [b.replace(tzinfo=UTC) for b in back] == [when, when]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.integers(0, 30), st.integers(0, 2**64 - 1)), max_size=40),
+        max_size=30,
+    )
+)
+def test_seen_keys_is_a_set_that_says_what_came_before(batches: list[list[int]]) -> None:
+    seen, ref = SeenKeys(), set()
+    for keys in batches:
+        expected = []
+        for k in keys:
+            expected.append(k in ref)
+            ref.add(k)
+        assert seen.add(np.array(keys, dtype=np.uint64)).tolist() == expected
+    assert len(seen) == len(ref)
