@@ -40,10 +40,15 @@ def test_parallel_equals_sequential_with_errors_across_chunks(
     tmp_path: Path, small_chunks: None
 ) -> None:
     path = tmp_path / "big.ris"
-    path.write_text(_ris(60, {7, 23, 59}), encoding="utf-8")
+    # bad years in several chunks, a record cut short by a new TY, one never closed
+    text = _ris(60, {7, 23, 59}).replace(
+        "ER  - \n\nTY  - JOUR\nTI  - Title number 41", "TY  - JOUR\nTI  - Title number 41"
+    )
+    path.write_text(text + "TY  - JOUR\nTI  - never closed\n", encoding="utf-8")
     seq = list(formats.read_records(path, format="ris"))
     par = list(parallel.read_parallel(path, "ris", workers=2))
-    assert len(par) == len(seq) == 60
+    assert len(list(parallel._chunks(path, b"ER  -", b"TY  -"))) > 5
+    assert len(par) == len(seq) == 61
     for a, b in zip(seq, par, strict=True):
         if isinstance(a, RecordError):
             assert isinstance(b, RecordError) and str(a) == str(b)
@@ -51,7 +56,13 @@ def test_parallel_equals_sequential_with_errors_across_chunks(
         else:
             assert a.to_dict() == b.to_dict()
     errs = [e for e in par if isinstance(e, RecordError)]
-    assert [e.record for e in errs] == [7, 23, 59]
+    assert [e.record for e in errs] == [7, 23, 40, 59, 61]
+    # every line number, in the message text too, is the file's
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[errs[1].line - 1] == "PY  - 20x1"  # the year of record 23
+    assert lines[errs[2].line].startswith("TI  - Title number 40 ")  # record 40 starts there
+    assert f"a new 'TY' at line {errs[2].line + 8}" in str(errs[2])
+    assert f"end of file at line {len(lines)}" in str(errs[-1])
 
 
 def test_record_error_survives_pickling() -> None:

@@ -28,9 +28,10 @@ MIN_BYTES = 32 << 20
 
 
 def _chunks(
-    path: Path, end_marker: bytes, start_marker: bytes, size: int = CHUNK_BYTES
+    path: Path, end_marker: bytes, start_marker: bytes, size: int | None = None
 ) -> Iterator[tuple[int, int, int, int]]:
     """``(start, end, lines_before, records_before)`` for chunks ending after an end marker."""
+    size = size or CHUNK_BYTES  # read at call time (tests shrink it)
     total = path.stat().st_size
     lines = records = 0
     with path.open("rb") as fh:
@@ -83,17 +84,18 @@ def _parse_chunk(
     )
     name = Path(path).name
     out: list[Record | PreparedRow | RecordError] = []
-    for item in iter_ris_entries(text, name):
+    # line numbers are the file's from the start (line_base), record numbers are shifted
+    for item in iter_ris_entries(text, name, line_base=lines):
         if isinstance(item, RecordError):
-            out.append(item.shifted(lines=lines, records=records))
+            out.append(item.shifted(lines=0, records=records))
             continue
-        position, line = item[0] + records, item[1] + lines
+        position, line = item[0] + records, item[1]
+        item = (position, line, item[2], item[3])
         err = ErrorContext(name, position, line)
         try:
             rec = ris_entry_to_record(item, err)
         except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            e = as_record_error(exc, err)
-            out.append(e if e.record == position else e.shifted(lines=lines, records=records))
+            out.append(as_record_error(exc, err))
             continue
         rec.position, rec.line = position, line
         # with a spec the row is built here, on this core: a row of strings also pickles

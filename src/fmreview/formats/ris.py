@@ -70,10 +70,14 @@ _LENIENT = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
 RisEntry = tuple[int, int, dict[str, list[str]], dict[str, int]]
 
 
-def iter_ris_entries(fh: TextIO, file: str) -> Iterator[RisEntry | RecordError]:
+def iter_ris_entries(
+    fh: TextIO, file: str, *, line_base: int = 0
+) -> Iterator[RisEntry | RecordError]:
     """Tokenize a RIS stream into entries, one line at a time (streaming).
 
     Structural problems (a record without ``ER``) come out as :class:`RecordError`.
+    ``line_base`` is the number of lines before ``fh`` in its file (a chunk of a file
+    parsed in parallel), so every line number reported is the file's.
     """
     position = 0
     entry: dict[str, list[str]] | None = None
@@ -81,7 +85,7 @@ def iter_ris_entries(fh: TextIO, file: str) -> Iterator[RisEntry | RecordError]:
     start = 0
     last = ""
     after_blank = False
-    lineno = 0
+    lineno = line_base
     first_line = fh.readline()
     if first_line.startswith("\ufeff"):
         first_line = first_line[1:]
