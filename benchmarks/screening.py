@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--refit-share",
         type=float,
-        default=0.05,
+        default=0.075,
         help="refit after every inclusion and after this share of screened works (0: every decision)",
     )
     ap.add_argument("--json", action="store_true")

@@ -194,3 +194,118 @@ def test_scores_equal_sklearns_decision_function(name: str, data) -> None:
     )
     np.testing.assert_allclose(model.score(X), plain.decision_function(X), rtol=1e-4, atol=1e-4)
     assert model.coef_.shape == (X.shape[1],)
+
+
+# ----------------------------------------------------------------------------- word TF-IDF
+@pytest.mark.parametrize(
+    ("ngrams", "min_df", "max_df"), [((1, 2), 1, 0.95), ((1, 1), 1, 1.0), ((2, 3), 2, 0.8)]
+)
+def test_word_tfidf_equals_sklearn_up_to_column_order(ngrams, min_df, max_df) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    df = synthetic_frame(120, 12, seed=2)
+    texts = feat._word_texts(columns_from_frame(df), 2)
+    texts[5] = "Café naïve résumé — the the the café"  # accents and repeated terms
+    ref = TfidfVectorizer(
+        ngram_range=ngrams,
+        sublinear_tf=True,
+        min_df=min_df,
+        max_df=max_df,
+        strip_accents="unicode",
+    ).fit_transform(texts)
+    ours = feat.word_tfidf(texts, ngram_range=ngrams, min_df=min_df, max_df=max_df)
+    assert ours.shape == ref.shape and ours.nnz == ref.nnz
+    assert ours.dtype == np.float32 and ours.has_sorted_indices
+    # same documents, same weights: equal Gram matrices and equal sorted row values
+    np.testing.assert_allclose((ours @ ours.T).toarray(), (ref @ ref.T).toarray(), atol=1e-5)
+    for i in (0, 5, 60):
+        a = np.sort(ours[i].data)
+        b = np.sort(ref[i].data)
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_word_tfidf_log_weight_zero_is_binary() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["alpha alpha alpha beta", "beta gamma gamma", "alpha gamma delta delta"]
+    ours = feat.word_tfidf(texts, ngram_range=(1, 1), tf_log_weight=0.0)
+    ref = TfidfVectorizer(binary=True).fit_transform(texts)
+    np.testing.assert_allclose((ours @ ours.T).toarray(), (ref @ ref.T).toarray(), atol=1e-6)
+    half = feat.word_tfidf(texts, ngram_range=(1, 1), tf_log_weight=0.5)
+    full = feat.word_tfidf(texts, ngram_range=(1, 1), tf_log_weight=1.0)
+    # "alpha" x3 in the first text: its weight grows with the log weight
+    assert ours[0].max() < half[0].max() < full[0].max()
+
+
+def test_word_tfidf_empty_texts_and_bad_range() -> None:
+    X = feat.word_tfidf(["", "  ", "a"], ngram_range=(1, 2))  # no token of 2+ characters
+    assert X.shape == (3, 1) and X.nnz == 0
+    with pytest.raises(InputError, match="n-gram range"):
+        feat.word_tfidf(["x y"], ngram_range=(2, 1))
+
+
+def test_feature_meta_without_tf_log_weight_means_plain_sublinear() -> None:
+    old = FeatureConfig().to_meta()
+    del old["tf_log_weight"]
+    assert FeatureConfig.from_meta(old).tf_log_weight == 1.0  # as it ran then
+    assert FeatureConfig.from_meta({"title_weight": 3}).tf_log_weight == 0.25  # partial: default
+    with pytest.raises(InputError, match="bogus"):
+        FeatureConfig.from_meta({"bogus": 1})
+
+
+# ----------------------------------------------------------------------------- training set
+def test_training_set_leaves_out_unlabelled_and_presumes_a_sample(data) -> None:
+    from fmreview.screening.models import UNLABELLED, training_set
+
+    _df, X, y = data
+    seen = np.full(len(y), UNLABELLED)
+    rows = np.arange(30)
+    seen[rows] = y[rows]
+    Xt, yt, w = training_set(X, seen, balance_ratio=4.0, random_state=1)
+    assert Xt.shape[0] == 30 and yt.tolist() == y[rows].tolist()
+    Xt, yt, w = training_set(
+        X, seen, balance_ratio=4.0, n_presumed=20, presumed_weight=0.25, random_state=1
+    )
+    assert Xt.shape[0] == 50 and (yt[30:] == 0).all()
+    # each presumed exclusion is an unlabelled row, weighted a quarter of a screened one
+    extra = [i for i in range(X.shape[0]) if i >= 30]
+    for k in range(30, 50):
+        assert any((Xt[k] != X[i]).nnz == 0 for i in extra)
+    exc = (yt == 0) & (np.arange(50) < 30)
+    assert w[30:] == pytest.approx(np.full(20, 0.25 * w[exc][0]))
+    assert w[yt == 1].sum() == pytest.approx(4.0 * w[yt == 0].sum())
+    # the same state draws the same sample; one more screened work draws another
+    again = training_set(X, seen, balance_ratio=4.0, n_presumed=20, random_state=1)[0]
+    assert (again != Xt).nnz == 0
+    seen[30] = y[30]
+    other = training_set(X, seen, balance_ratio=4.0, n_presumed=20, random_state=1)[0]
+    assert (other[31:] != Xt[30:]).nnz > 0
+
+
+def test_training_set_rejects_bad_labels(data) -> None:
+    from fmreview.screening.models import training_set
+
+    _df, X, y = data
+    bad = y.copy()
+    bad[7] = 2
+    with pytest.raises(InputError, match="row 7"):
+        training_set(X, bad, balance_ratio=None)
+    with pytest.raises(InputError, match="rows"):
+        training_set(X[:5], y, balance_ratio=None)
+
+
+def test_balanced_weights_with_base_weights() -> None:
+    y = np.array([1, 0, 0, 0])
+    w = balanced_weights(y, 2.0, base=np.array([1.0, 1.0, 0.5, 0.5]))
+    assert w[0] == pytest.approx(2.0 * w[1:].sum())
+    assert w[2] == pytest.approx(0.5 * w[1])
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_model_meta_written_before_presumed_exclusions_rebuilds_without_them() -> None:
+    meta = get_model("logistic", random_state=2).to_meta()
+    assert model_from_meta(meta).n_presumed == 200  # type: ignore[attr-defined]
+    del meta["params"]["n_presumed"], meta["params"]["presumed_weight"], meta["params"]["tol"]
+    old = model_from_meta(meta)
+    assert old.n_presumed == 0 and old.tol == 1e-3  # type: ignore[attr-defined]
+    assert model_from_meta({"name": "logistic", "params": {"C": 3}}).n_presumed == 200  # type: ignore[attr-defined]

@@ -364,3 +364,33 @@ def test_simulate_on_bench_data_beats_random() -> None:
     res = simulate(read_dataset(path), seed=1, stopping=("consecutive",))
     assert res.wss95 > 0.3
     assert np.array_equal(np.sort(res.order), np.arange(res.n_records))
+
+
+def test_session_ranks_with_presumed_exclusions_like_a_simulation(store, monkeypatch) -> None:
+    # the ranker sees every work: screened ones with their labels, the rest as -1, from
+    # which it draws presumed exclusions (as simulate's loop does)
+    from fmreview.screening import models
+
+    truth = _fill(store, 30, 4)
+    cfg = ScreeningConfig(
+        model={"name": "logistic", "params": {"n_presumed": 5, "presumed_weight": 0.5}},
+        stopping={"name": "knee", "params": {}},
+        seed=1,
+    )
+    sess = Session(store, config=cfg)
+    inc = next(w for w, y in truth.items() if y == 1)
+    exc = next(w for w, y in truth.items() if y == 0)
+    record_decision(store, inc, "alice", "include", config=cfg)
+    record_decision(store, exc, "alice", "exclude", criterion="E-REVIEW", config=cfg)
+    seen: list[np.ndarray] = []
+    fit = models.Logistic.fit
+
+    def spy(self, X, y):  # type: ignore[no-untyped-def]
+        seen.append(np.asarray(y).copy())
+        return fit(self, X, y)
+
+    monkeypatch.setattr(models.Logistic, "fit", spy)
+    assert sess.ranking() is not None
+    (y,) = seen
+    assert len(y) == len(truth) and sorted(y[y >= 0].tolist()) == [0, 1]
+    assert int((y == -1).sum()) == len(truth) - 2

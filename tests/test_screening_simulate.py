@@ -97,3 +97,25 @@ def test_read_dataset_and_plot_svg(tmp_path, df) -> None:
     out = plot_recall([res], tmp_path / "curve.svg")
     assert out.read_text().lstrip().startswith("<?xml")
     assert np.isfinite(res.atd)
+
+
+def test_ranker_only_ever_sees_labels_of_screened_works(df) -> None:
+    from fmreview.screening.models import Logistic
+
+    seen: list[np.ndarray] = []
+
+    class Spy(Logistic):
+        def fit(self, X, y):  # type: ignore[no-untyped-def]
+            seen.append(np.asarray(y).copy())
+            return super().fit(X, y)
+
+    X = build_features(columns_from_frame(df), FeatureConfig())
+    res = simulate(df, model=Spy(), seed=2, X=X, stopping=(), refit_share=0.0)
+    y = df["label_included"].to_numpy()
+    assert len(seen) == res.n_fits
+    for k, labels in enumerate(seen):
+        # at fit k the first (2 + k) works of the order are screened, nothing else
+        screened = res.order[: 2 + k]
+        assert (labels[screened] == y[screened]).all()
+        rest = np.setdiff1d(np.arange(len(y)), screened)
+        assert (labels[rest] == -1).all()

@@ -264,7 +264,11 @@ class Session:
         t = time.perf_counter()
         ranker = self.config.ranker()
         ranker.random_state = self.config.seed
-        ranker.fit(X[rows], y)
+        # the whole matrix, unscreened works labelled -1: rankers draw their presumed
+        # exclusions from those, exactly as in a simulation
+        y_seen = np.full(X.shape[0], -1, dtype=np.int64)
+        y_seen[rows] = y
+        ranker.fit(X, y_seen)
         scores = ranker.score(X)
         return scores, np.array([time.perf_counter() - t])
 
