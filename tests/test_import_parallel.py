@@ -163,3 +163,18 @@ def test_seen_keys_is_a_set_that_says_what_came_before(batches: list[list[int]])
             ref.add(k)
         assert seen.add(np.array(keys, dtype=np.uint64)).tolist() == expected
     assert len(seen) == len(ref)
+
+
+def test_strict_import_writes_nothing_when_any_record_is_bad(tmp_path: Path) -> None:
+    from fmreview.errors import InputError
+
+    good, bad = tmp_path / "good.ris", tmp_path / "bad.ris"
+    good.write_text(_ris(3, set()), encoding="utf-8")
+    bad.write_text(_ris(4, {3}), encoding="utf-8")
+    store = Store.create(tmp_path / "r")
+    with pytest.raises(InputError, match=r"record 3.*nothing was imported \(--strict\)"):
+        import_files(store, [good, bad], strict=True)
+    assert count_records(store) == 0
+    result = import_files(store, [good, bad])
+    assert (result.added, result.quarantined) == (6, 1)
+    assert result.report is not None and result.report.exists()

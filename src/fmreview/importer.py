@@ -137,63 +137,43 @@ def import_files(
     results: list[FileResult] = []
     bad_all: list[tuple[FileResult, RecordError]] = []
     with store.run("import", params) as run:
+
+        def one(f: Path, fmt: str, conn: Any = None) -> FileResult:
+            """Import one file (within ``conn`` when strict); its bad records go to ``bad``."""
+            res = FileResult(str(f), fmt, source or f.name)
+            spec = row_spec(
+                store,
+                source=res.source,
+                source_kind=source_kind,
+                run_id=run.id,
+                origin=str(f),
+                format=fmt,
+            )
+            bad: list[RecordError] = []
+            c = add_records(
+                store,
+                reporter.track(_split(_read(f, fmt, spec), res, bad, strict), f"import {f.name}"),
+                source=res.source,
+                source_kind=source_kind,
+                run_id=run.id,
+                origin=str(f),
+                format=fmt,
+                conn=conn,
+                spec=spec,
+            )
+            res.added, res.already_present = c.added, c.already_present
+            res.errors = [e.as_dict() for e in bad]
+            bad_all.extend((res, e) for e in bad)
+            return res
+
         if strict:
             try:
                 with store.begin() as conn:
-                    for f, fmt in sniffed:
-                        res = FileResult(str(f), fmt, source or f.name)
-                        bad: list[RecordError] = []
-                        spec = row_spec(
-                            store,
-                            source=res.source,
-                            source_kind=source_kind,
-                            run_id=run.id,
-                            origin=str(f),
-                            format=fmt,
-                        )
-                        items = _read(f, fmt, spec)
-                        c = add_records(
-                            store,
-                            reporter.track(_split(items, res, bad, True), f"import {f.name}"),
-                            source=res.source,
-                            source_kind=source_kind,
-                            run_id=run.id,
-                            origin=str(f),
-                            format=fmt,
-                            conn=conn,
-                            spec=spec,
-                        )
-                        res.added, res.already_present = c.added, c.already_present
-                        results.append(res)
+                    results.extend(one(f, fmt, conn) for f, fmt in sniffed)
             except RecordError as exc:
                 raise InputError(f"{exc} — nothing was imported (--strict)") from exc
         else:
-            for f, fmt in sniffed:
-                res = FileResult(str(f), fmt, source or f.name)
-                bad = []
-                spec = row_spec(
-                    store,
-                    source=res.source,
-                    source_kind=source_kind,
-                    run_id=run.id,
-                    origin=str(f),
-                    format=fmt,
-                )
-                items = _read(f, fmt, spec)
-                c = add_records(
-                    store,
-                    reporter.track(_split(items, res, bad, False), f"import {f.name}"),
-                    source=res.source,
-                    source_kind=source_kind,
-                    run_id=run.id,
-                    origin=str(f),
-                    format=fmt,
-                    spec=spec,
-                )
-                res.added, res.already_present = c.added, c.already_present
-                res.errors = [e.as_dict() for e in bad]
-                results.append(res)
-                bad_all.extend((res, e) for e in bad)
+            results.extend(one(f, fmt) for f, fmt in sniffed)
             if bad_all:
                 with store.begin() as conn:
                     conn.execute(
