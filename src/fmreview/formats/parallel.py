@@ -3,7 +3,7 @@
 A large RIS file is cut at record boundaries into chunks of a few MB; worker processes
 parse the chunks with the same tokenizer and mapping as the sequential reader, and the
 caller receives the records in file order with their true record numbers and line
-numbers. At most ``2 * workers`` chunks are in flight, so memory does not grow with the
+numbers. At most ``IN_FLIGHT * workers`` chunks are in flight, so memory does not grow with the
 file. Only UTF-8 files with ``\\n`` line ends take this path (a chunk boundary then never
 splits a character or a line end); anything else is read sequentially.
 """
@@ -25,6 +25,8 @@ from fmreview.store.records import PreparedRow, RowSpec, prepare_row
 MARKERS = {"ris": (b"TY  -", b"ER  -")}
 CHUNK_BYTES = 4 << 20
 MIN_BYTES = 32 << 20
+#: chunks in flight per worker (parsed or being parsed, not yet consumed)
+IN_FLIGHT = 4
 
 
 def _chunks(
@@ -139,7 +141,7 @@ def read_parallel(
             pending.append(
                 pool.submit(_parse_chunk, str(path), fmt, start, end, lines, records, enc, spec)
             )
-            if len(pending) >= 2 * workers:
+            if len(pending) >= IN_FLIGHT * workers:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
