@@ -232,6 +232,19 @@ def _columns(works: list[dict[str, Any]]) -> TextColumns:
 
 
 # ----------------------------------------------------------------------------- session
+
+
+def random_draw(candidates: Any, n_works: int, *, seed: int, history: int) -> int:
+    """One of ``candidates`` (positions among the ``n_works`` works, in id order) drawn for
+    the random phase of a stopping rule: a generator seeded from the protocol's seed and
+    the number of decisions so far feeds the ``random`` query strategy, so the same store
+    state gives the same draw (the terminal session and the web queue both draw here)."""
+    rng = np.random.default_rng([int(seed), int(history)])
+    query = get_query("random", random_state=int(rng.integers(2**31 - 1)))
+    cand = np.asarray(sorted(int(c) for c in candidates), dtype=np.int64)
+    return int(query.order(np.zeros(n_works), cand)[0])
+
+
 class Session:
     """A screening session over a store (one reviewer, or all when ``reviewer`` is None)."""
 
@@ -291,10 +304,8 @@ class Session:
         rank: int | None = None
         score: float | None = None
         if random_phase:
-            pick = int(
-                get_query("random", random_state=int(rng.integers(2**31 - 1))).order(
-                    np.zeros(len(state.work_ids)), cand
-                )[0]
+            pick = random_draw(
+                cand, len(state.work_ids), seed=self.config.seed, history=len(state.history)
             )
             phase = "random"
         else:

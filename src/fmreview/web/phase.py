@@ -139,18 +139,3 @@ class ScreeningSequence:
         due = started_by_admin or self.random_started() or self.should_switch(rule, n_total)
         self._cache = (key, due)
         return due
-
-
-def draw(candidates: list[int], n_works: int, *, seed: int, history: int) -> int:
-    """One of ``candidates`` (positions among the ``n_works`` active works, in id order),
-    drawn as the terminal session draws: a generator seeded from the protocol's seed and the
-    number of decisions so far, feeding the ``random`` query strategy. Reproducible: the same
-    store state gives the same draw, and a single reviewer gets the session's draw."""
-    import numpy as np
-
-    from fmreview.screening.query import get_query
-
-    rng = np.random.default_rng([int(seed), int(history)])
-    query = get_query("random", random_state=int(rng.integers(2**31 - 1)))
-    cand = np.asarray(sorted(candidates), dtype=np.int64)
-    return int(query.order(np.zeros(n_works), cand)[0])

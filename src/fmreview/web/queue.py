@@ -40,9 +40,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.errors import FmreviewError, InputError, NotFoundError
+from fmreview.screening.session import random_draw
 from fmreview.status import stage_status, work_statuses
 from fmreview.store import schema
-from fmreview.web.phase import START_COMMAND, ScreeningSequence, draw
+from fmreview.web.phase import START_COMMAND, ScreeningSequence
 
 STAGES = ("title_abstract", "full_text")
 LABELS = ("include", "exclude", "maybe")
@@ -489,7 +490,7 @@ class ScreeningQueue:
                     ]
                     if cand:
                         pick = self._works[
-                            draw(
+                            random_draw(
                                 cand,
                                 len(self._works),
                                 seed=self._seed(),
