@@ -924,3 +924,14 @@ def test_security_headers_and_static(review: tuple[Store, Any]) -> None:
     assert c.get("/static/../web/app.py").status_code == 404
     assert c.get("/healthz").json() == {"status": "ok"}
     assert c.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_screen_page_of_a_review_without_works_says_what_to_run(store: Store) -> None:
+    team(store)
+    app = make_app(store)
+    b = Browser(app)
+    b.login("alice")
+    text = lxml.html.fromstring(b.get("/screen").text).text_content()
+    assert "No works to screen yet" in text and "fmreview dedupe" in text
+    assert "Nothing left for you here" not in text
+    app.state.web.writer.close()

@@ -569,12 +569,17 @@ class ScreeningQueue:
             self._served.pop((stage, reviewer), None)
 
     def progress(self, reviewer: str | None = None) -> dict[str, dict[str, int]]:
-        """Per stage: open works, started works, and (with ``reviewer``) what they have left."""
+        """Per stage: works in the review, open and started works, and (with ``reviewer``)
+        what they have left."""
         self.refresh()
         with self._lock:
             out = {}
             for s in STAGES:
-                row = {"open": len(self._open[s]), "started": len(self._started[s])}
+                row = {
+                    "works": len(self._works),
+                    "open": len(self._open[s]),
+                    "started": len(self._started[s]),
+                }
                 if reviewer is not None:
                     mine = self._by_reviewer[s].get(reviewer, set())
                     row["mine_left"] = len(self._open[s] - mine)
