@@ -47,7 +47,7 @@ def test_parallel_equals_sequential_with_errors_across_chunks(
     path.write_text(text + "TY  - JOUR\nTI  - never closed\n", encoding="utf-8")
     seq = list(formats.read_records(path, format="ris"))
     par = list(parallel.read_parallel(path, "ris", workers=2))
-    assert len(list(parallel._chunks(path, b"ER  -", b"TY  -"))) > 5
+    assert len(list(parallel._chunks(path, b"ER  -"))) > 5
     assert len(par) == len(seq) == 61
     for a, b in zip(seq, par, strict=True):
         if isinstance(a, RecordError):
@@ -178,3 +178,36 @@ def test_strict_import_writes_nothing_when_any_record_is_bad(tmp_path: Path) -> 
     result = import_files(store, [good, bad])
     assert (result.added, result.quarantined) == (6, 1)
     assert result.report is not None and result.report.exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 400), min_size=1, max_size=25),
+    st.integers(1, 300),
+    st.integers(8, 64),
+)
+def test_chunks_tile_the_file_and_end_after_an_er_line(
+    tmp_path_factory: pytest.TempPathFactory, pads: list[int], size: int, window: int
+) -> None:
+    # records of very different lengths (some longer than a chunk or a read window), with
+    # ER lines of varied length, cut at every size
+    text = "".join(
+        f"TY  - JOUR\nTI  - {'x' * pad}\nER  - {'y' * (pad % 7)}\n\n" for pad in pads
+    )
+    path = tmp_path_factory.mktemp("c") / "f.ris"
+    path.write_bytes(text.encode())
+    data = path.read_bytes()
+    old = parallel.WINDOW
+    parallel.WINDOW = window
+    try:
+        bounds = list(parallel._chunks(path, b"ER  -", size))
+    finally:
+        parallel.WINDOW = old
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
+    for (_, e1), (s2, _) in zip(bounds, bounds[1:], strict=False):
+        assert e1 == s2
+    for start, end in bounds[:-1]:
+        line = data[:end].rsplit(b"\n", 2)[-2]
+        assert line.startswith(b"ER  -")
+        # the first ER line at or after the cut: none ends earlier past start + size
+        assert data.find(b"\nER  -", start + size - 1, end - len(line) - 1) < 0

@@ -24,43 +24,58 @@ from fmreview.store.records import PreparedRow, RowSpec, prepare_row
 #: format -> (record start marker, record end marker), both at the start of a line
 MARKERS = {"ris": (b"TY  -", b"ER  -")}
 CHUNK_BYTES = 4 << 20
+#: bytes read at a time when looking for a chunk's end
+WINDOW = 64 << 10
 MIN_BYTES = 32 << 20
 #: chunks in flight per worker (parsed or being parsed, not yet consumed)
 IN_FLIGHT = 4
 
 
-def _chunks(
-    path: Path, end_marker: bytes, start_marker: bytes, size: int | None = None
-) -> Iterator[tuple[int, int, int, int]]:
-    """``(start, end, lines_before, records_before)`` for chunks ending after an end marker."""
+def _chunks(path: Path, end_marker: bytes, size: int | None = None) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` byte ranges of about ``size`` bytes, each ending after an end-marker line.
+
+    Only a small window after each cut is read (the main process does not read the file:
+    the workers do, and count its lines for the line numbers, see :func:`_count_chunk`).
+    A chunk ends at the first end-marker line at or after ``start + size``.
+    """
     size = size or CHUNK_BYTES  # read at call time (tests shrink it)
     total = path.stat().st_size
-    lines = records = 0
+    needle = b"\n" + end_marker
     with path.open("rb") as fh:
         start = 0
         while start < total:
-            fh.seek(start)
-            data = fh.read(size)
-            end = start + len(data)
-            if end < total:
-                i = data.rfind(b"\n" + end_marker)
-                while i < 0:  # a record longer than a chunk: read on
-                    more = fh.read(size)
-                    if not more:
-                        break
-                    data += more
-                    i = data.rfind(b"\n" + end_marker)
+            pos = start + size - 1  # from the newline before a line that starts at the cut
+            end = total
+            tail = b""
+            while pos < total:
+                fh.seek(pos)
+                block = fh.read(WINDOW)
+                data = tail + block
+                i = data.find(needle)
                 if i >= 0:
                     j = data.find(b"\n", i + 1)
-                    cut = j + 1 if j >= 0 else len(data)
-                    data = data[:cut]
-                end = start + len(data)
-            yield start, end, lines, records
-            lines += data.count(b"\n")
-            records += data.count(b"\n" + start_marker) + (
-                1 if data.startswith(start_marker) else 0
-            )
+                    while j < 0:  # an ER line longer than the window
+                        more = fh.read(WINDOW)
+                        if not more:
+                            break
+                        data += more
+                        j = data.find(b"\n", i + 1)
+                    base = pos - len(tail)
+                    end = base + j + 1 if j >= 0 else total
+                    break
+                tail = data[-len(needle) + 1 :]  # a marker across two windows
+                pos += len(block)
+            yield start, end
             start = end
+
+
+def _count_chunk(path: str, start: int, end: int, start_marker: bytes) -> tuple[int, int]:
+    """``(lines, records)`` in one chunk: the line and record numbers the next chunk starts at."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    records = data.count(b"\n" + start_marker) + (1 if data.startswith(start_marker) else 0)
+    return data.count(b"\n"), records
 
 
 def _parse_chunk(
@@ -135,13 +150,32 @@ def read_parallel(
         return
     start_marker, end_marker = MARKERS[fmt]
     workers = workers or max(2, (os.cpu_count() or 2))
+    window = IN_FLIGHT * workers
+    bounds = _chunks(path, end_marker)
     with ProcessPoolExecutor(max_workers=workers) as pool:
+        # the line and record numbers a chunk starts at are counted by the workers, ahead
+        # of the chunks they parse; the main process only writes
+        counts: deque[tuple[int, int, Future[tuple[int, int]]]] = deque()
         pending: deque[Future[list[Record | PreparedRow | RecordError]]] = deque()
-        for start, end, lines, records in _chunks(path, end_marker, start_marker):
+        lines = records = 0
+
+        def count_ahead() -> None:
+            while len(counts) < 2 * window:
+                bound = next(bounds, None)
+                if bound is None:
+                    return
+                counts.append((*bound, pool.submit(_count_chunk, str(path), *bound, start_marker)))
+
+        count_ahead()
+        while counts:
+            start, end, counted = counts.popleft()
             pending.append(
                 pool.submit(_parse_chunk, str(path), fmt, start, end, lines, records, enc, spec)
             )
-            if len(pending) >= IN_FLIGHT * workers:
+            n_lines, n_records = counted.result()
+            lines, records = lines + n_lines, records + n_records
+            count_ahead()
+            if len(pending) >= window:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
