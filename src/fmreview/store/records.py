@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from fmreview.record import STANDARD_FIELDS, Record
 from fmreview.store import schema
 
 BATCH = 5000
+#: rows a transaction (several batches; see :func:`add_records`)
+COMMIT_ROWS = 50_000
 
 #: Record fields stored as columns of ``records`` (authors are stored as [family, given] pairs).
 _RECORD_FIELDS = (*(f for f in STANDARD_FIELDS if f != "authors"), "extra")
@@ -155,6 +158,8 @@ class RowSpec:
     sqlite: bool
     columns: tuple[str, ...]
     statement: str
+    #: the same INSERT that skips a row whose fingerprint is already stored
+    statement_new_only: str = ""
 
     @property
     def fingerprint_index(self) -> int:
@@ -190,8 +195,15 @@ def row_spec(
         ts = col_type.dialect_impl(dialect).bind_processor(dialect)
         stamp: Any = ts(now) if ts is not None else now
         statement = str(compiled)
+        upsert = (
+            sqlite_insert(schema.records)
+            .on_conflict_do_nothing(index_elements=[schema.records.c.fingerprint])
+            .compile(dialect=dialect, column_keys=cols)
+        )
+        assert list(upsert.positiontup or ()) == cols, "both statements take the same tuples"
+        new_only = str(upsert)
     else:
-        stamp, statement = now, ""
+        stamp, statement, new_only = now, "", ""
     return RowSpec(
         source=source,
         source_kind=source_kind,
@@ -203,6 +215,7 @@ def row_spec(
         sqlite=sqlite,
         columns=tuple(cols),
         statement=statement,
+        statement_new_only=new_only,
     )
 
 
@@ -249,6 +262,11 @@ def insert_prepared(
     """
     if not batch:
         return 0, []
+    if spec.sqlite and not want_ids:
+        # the unique fingerprint index says what is new as the rows go in: no lookup first
+        # (a second random probe of that index per row, most of it cache misses at scale)
+        cur = conn.exec_driver_sql(spec.statement_new_only, [params for _, params in batch])
+        return cur.rowcount, []
     fps = [fp for fp, _ in batch]
     present = set(
         conn.execute(
@@ -312,7 +330,9 @@ class SeenKeys:
             self._runs.append(new)
             while len(self._runs) > 1 and 2 * len(self._runs[-1]) >= len(self._runs[-2]):
                 last = self._runs.pop()
-                self._runs[-1] = np.union1d(self._runs[-1], last)
+                # runs are disjoint and sorted: a stable sort of the two is a linear merge
+                # (timsort finds the two runs), where union1d sorted and deduplicated again
+                self._runs[-1] = np.sort(np.concatenate((self._runs[-1], last)), kind="stable")
         return again
 
 
@@ -350,8 +370,8 @@ def add_records(
         ``curated lists`` / ``other``).
     conn : Connection, optional
         Write inside this transaction (e.g. a strict import, or a search page together with
-        its cursor). Without it, each batch commits on its own, so an interrupted import
-        keeps what it wrote and a re-run adds only the rest.
+        its cursor). Without it, every 50,000 rows (``COMMIT_ROWS``) commit on their own, so an
+        interrupted import keeps what it wrote and a re-run adds only the rest.
     keep_ids : bool
         Collect the ids of the added records in ``ImportCounts.record_ids``.
     spec : RowSpec, optional
@@ -397,13 +417,25 @@ def add_records(
         counts.already_present += len(batch) - added
         counts.record_ids.extend(ids)
 
-    for items in _batches(records, BATCH):
-        batch = rows(items)
-        if conn is not None:
-            write(conn, batch)
-        else:
-            with store.begin() as c:
-                write(c, batch)
+    batches = _batches(records, BATCH)
+    if conn is not None:
+        for items in batches:
+            write(conn, rows(items))
+        return counts
+    more = True
+    while more:
+        # several batches a transaction: every commit rewrites each index page it touched
+        # (the fingerprint and DOI indexes are written in random order), so a commit per
+        # 5,000 rows wrote the indexes again and again
+        with store.begin() as c:
+            done = 0
+            for items in batches:
+                write(c, rows(items))
+                done += len(items)
+                if done >= COMMIT_ROWS:
+                    break
+            else:
+                more = False
     return counts
 
 
