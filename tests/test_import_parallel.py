@@ -191,9 +191,7 @@ def test_chunks_tile_the_file_and_end_after_an_er_line(
 ) -> None:
     # records of very different lengths (some longer than a chunk or a read window), with
     # ER lines of varied length, cut at every size
-    text = "".join(
-        f"TY  - JOUR\nTI  - {'x' * pad}\nER  - {'y' * (pad % 7)}\n\n" for pad in pads
-    )
+    text = "".join(f"TY  - JOUR\nTI  - {'x' * pad}\nER  - {'y' * (pad % 7)}\n\n" for pad in pads)
     path = tmp_path_factory.mktemp("c") / "f.ris"
     path.write_bytes(text.encode())
     data = path.read_bytes()
