@@ -108,6 +108,7 @@ def worker_fmreview(path: Path, review: Path) -> dict:
     c0 = _cpu()
     t0 = time.perf_counter()
     result = import_files(store, [path], source="bench")
+    store.close()  # end to end: the last WAL checkpoint is part of the import
     dt = time.perf_counter() - t0
     c1 = _cpu()
     return {
