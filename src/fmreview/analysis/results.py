@@ -75,6 +75,17 @@ class AnalysisResult:
         return cls.from_dict(json.loads(text))
 
 
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts one under the other; an empty part or an all-NA column takes no part in the
+    result's dtypes (pandas' old behaviour, stated here: relying on it is deprecated and
+    printed a FutureWarning on every ``fmreview run``)."""
+    columns = list(dict.fromkeys(c for p in parts for c in p.columns))
+    kept = [p.dropna(axis=1, how="all") for p in parts if not p.empty]
+    if not kept:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(kept, ignore_index=True).reindex(columns=columns)
+
+
 def _library_versions() -> dict[str, str]:
     import networkx
     import numpy
@@ -171,7 +182,7 @@ def analyze(
         task.advance()
         seg_freq = segmented_freq(frame)
         seg = [segmented_table(frame, ev) for ev in s.events]
-        tables["segmented"] = pd.concat(seg, ignore_index=True) if seg else pd.DataFrame()
+        tables["segmented"] = _concat(seg)
         if not s.events:
             notes.append("no events in the settings: segmented models skipped")
         task.advance()
