@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fmreview import formats
 from fmreview.errors import RecordError
 from fmreview.formats import parallel
 from fmreview.importer import import_files
+from fmreview.record import Record
 from fmreview.store import Store
 from fmreview.store.records import SeenKeys, count_records
 
@@ -209,3 +211,32 @@ def test_chunks_tile_the_file_and_end_after_an_er_line(
         assert line.startswith(b"ER  -")
         # the first ER line at or after the cut: none ends earlier past start + size
         assert data.find(b"\nER  -", start + size - 1, end - len(line) - 1) < 0
+
+
+def test_an_interrupted_import_keeps_its_commits_and_a_rerun_adds_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fmreview.formats._common import build_record
+    from fmreview.store import records as store_records
+
+    monkeypatch.setattr(store_records, "BATCH", 3)
+    monkeypatch.setattr(store_records, "COMMIT_ROWS", 6)
+    recs = [build_record(title=f"Record {i}", year=2020, raw={"TI": [f"{i}"]}) for i in range(12)]
+
+    def interrupted() -> Iterator[Record]:
+        yield from recs[:10]
+        raise KeyboardInterrupt
+
+    store = Store.create(tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt), store.run("import", {}) as run:
+        store_records.add_records(
+            store, interrupted(), source="s", source_kind="file", run_id=run.id
+        )
+    # the first transaction (6 rows) was committed; the one open at the interrupt was not
+    assert count_records(store) == 6
+    with store.run("import", {}) as run:
+        again = store_records.add_records(
+            store, iter(recs), source="s", source_kind="file", run_id=run.id
+        )
+    assert (again.added, again.already_present) == (6, 6)
+    assert count_records(store) == 12
