@@ -51,5 +51,8 @@ def synthetic_frame(n: int = 120, n_relevant: int = 12, seed: int = 0) -> pd.Dat
             }
         )
     df = pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    df.loc[df.index[-1], ["title", "abstract"]] = [None, None]  # a record without text
+    # a record without text: object columns, so the missing value is None under pandas 2
+    # and 3 alike (pandas 3's string dtype would turn it into NaN, which is truthy)
+    df = df.astype({"title": object, "abstract": object})
+    df.loc[df.index[-1], ["title", "abstract"]] = [None, None]
     return df
