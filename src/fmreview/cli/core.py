@@ -138,8 +138,18 @@ def register(app: typer.Typer) -> None:
         """
         from fmreview.exporter import export_review
 
-        n = export_review(open_store(directory), out, format=format, what=what)
+        store = open_store(directory)
+        n = export_review(store, out, format=format, what=what)
         console.print(f"Wrote {n} {what} to {out}")
+        if n == 0 and what == "works":
+            from fmreview.store.records import count_records
+
+            records = count_records(store)
+            if records:
+                console.print(
+                    f"note: no works yet; the {records} imported records become works with "
+                    "`fmreview dedupe` (`--what records` exports them as imported)"
+                )
 
     @app.command("runs")
     def runs(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
