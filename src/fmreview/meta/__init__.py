@@ -7,10 +7,12 @@ against metafor's own output (``benchmarks/metafor_agreement.py``).
 
 Public surface:
 
-* effect sizes: :func:`escalc`, :func:`diagnostic_effects`, :func:`auc_hanley_mcneil`, back-transforms in :mod:`.transforms`
+* effect sizes: :func:`escalc`, :func:`diagnostic_effects`, :func:`auc_hanley_mcneil`;
+  back-transforms under metafor's names (:func:`transf_ztor`, :func:`transf_ilogit`,
+  :func:`transf_exp`, :func:`transf_iarcsin`, :func:`transf_ipft_hm`, ...)
 * models: :class:`RMA` (EE/FE/DL/HE/HS/HSk/SJ/ML/REML/EB/PM/PMM; z/t/knha/adhoc),
   :func:`confint_tau2`, :class:`MantelHaenszel`, :class:`Peto`, :class:`BivariateDTA`, :class:`BinomialGLMM`,
-  :func:`subgroup_analysis`, :func:`design_matrix`
+  :func:`subgroup_analysis`, :func:`design_matrix`, :func:`model_matrix` (R formulas)
 * bias and sensitivity: :func:`regtest`, :func:`ranktest`, :func:`trimfill`, :func:`fsn`,
   :func:`leave_one_out`, :func:`influence`, :func:`blup`, :func:`ranef`, :func:`cumulative`
 * one call: :func:`meta_analyze` (JSON-serialisable dict), :func:`read_effects_csv`,
@@ -20,10 +22,11 @@ Public surface:
 
 from __future__ import annotations
 
+from fmreview.meta._common import MetaWarning
 from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
 from fmreview.meta.bias import fsn, ranktest, regtest, trimfill
 from fmreview.meta.bivariate import BivariateDTA
-from fmreview.meta.design import design_matrix
+from fmreview.meta.design import design_matrix, model_matrix
 from fmreview.meta.escalc import (
     MEASURES,
     auc_hanley_mcneil,
@@ -36,8 +39,19 @@ from fmreview.meta.heterogeneity import confint_tau2
 from fmreview.meta.influence import blup, cumulative, influence, leave_one_out, ranef
 from fmreview.meta.mh import MantelHaenszel, Peto
 from fmreview.meta.presets import PRESETS, Preset, get_preset
-from fmreview.meta.rma import METHODS, RMA, TESTS, MetaWarning
+from fmreview.meta.rma import METHODS, RMA, TESTS
 from fmreview.meta.subgroups import subgroup_analysis
+from fmreview.meta.transforms import (
+    transf_arcsin,
+    transf_exp,
+    transf_iarcsin,
+    transf_ilogit,
+    transf_ipft,
+    transf_ipft_hm,
+    transf_logit,
+    transf_rtoz,
+    transf_ztor,
+)
 
 
 def forest_plot(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -82,10 +96,20 @@ __all__ = [
     "influence",
     "leave_one_out",
     "meta_analyze",
+    "model_matrix",
     "ranef",
     "ranktest",
     "read_effects_csv",
     "regtest",
     "subgroup_analysis",
+    "transf_arcsin",
+    "transf_exp",
+    "transf_iarcsin",
+    "transf_ilogit",
+    "transf_ipft",
+    "transf_ipft_hm",
+    "transf_logit",
+    "transf_rtoz",
+    "transf_ztor",
     "trimfill",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from fmreview import __version__
-from fmreview.errors import FmreviewError, InputError
+from fmreview.errors import FmreviewError, InputError, unknown_name
 from fmreview.meta._json import jsonable
 from fmreview.meta.bias import fsn, ranktest, regtest, trimfill
 from fmreview.meta.design import design_matrix
@@ -89,8 +89,6 @@ def effect_sizes(
     """
     m = measure.upper()
     if m not in MEASURES + EXTRA_MEASURES:
-        from fmreview.errors import unknown_name
-
         raise unknown_name("effect-size measure", measure, MEASURES + EXTRA_MEASURES)
     if m in ("SENS", "SPEC", "DOR"):
         cols = [_column(rows, c) for c in DTA_COLUMNS]
@@ -155,10 +153,10 @@ def meta_analyze(
     measure: str,
     method: str | None = None,
     by: str | None = None,
-    mods: list[str] | None = None,
+    mods: list[str] | str | None = None,
     preset: str = "default",
     level: float = 95.0,
-    bias: bool = True,
+    bias: bool | Sequence[str] = True,
 ) -> dict[str, Any]:
     """Pool effect rows and return a JSON-serialisable result.
 
@@ -168,9 +166,11 @@ def meta_analyze(
     measure : escalc measure (OR, RR, RD, SMD, PLO, ...) or GEN for precomputed yi/vi
     method : tau^2 estimator; default from the preset
     by : column with subgroup labels (adds per-subgroup fits and the between-subgroup test)
-    mods : moderator columns for a meta-regression (factors are dummy-coded)
+    mods : moderator columns for a meta-regression (factors are dummy-coded), or an
+        R formula such as ``"~ factor(alloc) + year"`` (R's coefficient names)
     preset : "default" (REML + HKSJ ad hoc + Q-profile + PI), "metafor" or "revman5"
-    bias : add small-study/publication-bias tests (k >= 3, no moderators)
+    bias : add small-study/publication-bias tests (k >= 3, no moderators): True for
+        all, or a selection of ``egger``, ``egger_lm``, ``ranktest``, ``trimfill``, ``fsn``
 
     Returns
     -------
@@ -186,14 +186,20 @@ def meta_analyze(
     labels = [
         str(r.get("study") or r.get("label") or f"study {i}") for i, r in enumerate(rows, start=1)
     ]
-    M, names = (None, None)
-    if mods:
+    M: Any = None
+    names: list[str] | None = None
+    if isinstance(mods, str):
+        M = mods
+    elif mods:
         M, names = design_matrix(rows, mods)
     collected: list[str] = []
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always", MetaWarning)
-        model = RMA(method=meth, test=p.test, level=level).fit(yi, vi, M, coef_names=names)
-    collected.extend(str(w.message) for w in rec if issubclass(w.category, MetaWarning))
+    model = _collect(
+        lambda: RMA(method=meth, test=p.test, level=level).fit(
+            yi, vi, M, coef_names=names, data=list(rows) if isinstance(M, str) else None
+        ),
+        "",
+        collected,
+    )
     tname, tf = _backtransform(m, rows)
     result: dict[str, Any] = {
         "measure": m,
@@ -212,7 +218,7 @@ def meta_analyze(
             "preset": p.name,
             "level": level,
             "by": by,
-            "mods": list(mods) if mods else None,
+            "mods": (mods if isinstance(mods, str) else list(mods)) if mods else None,
             "control": model.control_,
         },
     }
@@ -264,15 +270,35 @@ def meta_analyze(
         result["pooled"] = pooled
     result["heterogeneity"] = _heterogeneity(model, p.tau2_ci, collected)
     if by:
-        result["subgroups"] = _subgroups(yi, vi, [r.get(by) for r in rows], meth, p.test, level, tf)
+        result["subgroups"] = _collect(
+            lambda: _subgroups(yi, vi, [r.get(by) for r in rows], meth, p.test, level, tf, by),
+            "",
+            collected,
+        )
     if bias and M is None:
-        result["bias"] = _bias(model, rows)
+        which = BIAS_TESTS if bias is True else tuple(bias)
+        result["bias"] = _bias(model, which, collected)
     if m in ("OR", "RR", "RD", "PETO") and _column(rows, "ai") is not None:
-        result["mantel_haenszel"] = _mh(rows, m)
+        result["mantel_haenszel"] = _mh(rows, m, collected)
     if m in ("SENS", "SPEC", "DOR"):
         result["bivariate"] = _bivariate(rows)
     result["warnings"] = collected
     return jsonable(result)
+
+
+def _collect(fn: Any, prefix: str, collected: list[str]) -> Any:
+    """Run ``fn``; its MetaWarnings go to ``collected`` (prefixed) and on to the caller."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", MetaWarning)
+        try:
+            return fn()
+        finally:
+            for w in rec:
+                if issubclass(w.category, MetaWarning):
+                    msg = f"{prefix}{w.message}"
+                    if msg not in collected:
+                        collected.append(msg)
+    # re-emitted by meta_analyze's caller through result["warnings"]
 
 
 def _bivariate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -311,8 +337,8 @@ def _heterogeneity(model: RMA, ci_type: str | None, collected: list[str]) -> dic
     return out
 
 
-def _subgroups(yi, vi, groups, method, test, level, tf) -> dict[str, Any]:
-    sg = subgroup_analysis(yi, vi, groups, method=method, test=test, level=level)
+def _subgroups(yi, vi, groups, method, test, level, tf, by) -> dict[str, Any]:
+    sg = subgroup_analysis(yi, vi, groups, method=method, test=test, level=level, name=by)
     per: dict[str, Any] = {}
     for lev, f in sg["groups"].items():
         if isinstance(f, str):
@@ -332,11 +358,18 @@ def _subgroups(yi, vi, groups, method, test, level, tf) -> dict[str, Any]:
         "groups": per,
         "between": sg["between"],
         "moderator": sg["moderator"],
+        "model": None if sg["model"] is None else sg["model"].to_dict(),
         "missing": sg["missing"],
     }
 
 
-def _bias(model: RMA, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+BIAS_TESTS = ("egger", "egger_lm", "ranktest", "trimfill", "fsn")
+
+
+def _bias(model: RMA, which: Sequence[str], collected: list[str]) -> dict[str, Any]:
+    bad = [w for w in which if w not in BIAS_TESTS]
+    if bad:
+        raise unknown_name("bias test", bad[0], BIAS_TESTS)
     out: dict[str, Any] = {}
     if model.k_ < MIN_K_BIAS:
         return {"note": f"bias tests need at least {MIN_K_BIAS} studies; k = {model.k_}"}
@@ -349,12 +382,12 @@ def _bias(model: RMA, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ("egger_lm", lambda: regtest(model, model_type="lm").to_dict()),
         ("ranktest", lambda: ranktest(model).to_dict()),
         ("trimfill", lambda: _tf(model)),
-        ("fsn_rosenthal", lambda: fsn(model.yi_, model.vi_).to_dict()),
+        ("fsn", lambda: fsn(model.yi_, model.vi_).to_dict()),
     ):
+        if key not in which:
+            continue
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MetaWarning)
-                out[key] = fn()
+            out[key] = _collect(fn, f"{key}: ", collected)
         except FmreviewError as exc:
             out[key] = {"error": str(exc)}
     return out
@@ -376,22 +409,19 @@ def _tf(model: RMA) -> dict[str, Any]:
     }
 
 
-def _mh(rows: Sequence[dict[str, Any]], measure: str) -> dict[str, Any]:
+def _mh(rows: Sequence[dict[str, Any]], measure: str, collected: list[str]) -> dict[str, Any]:
     cols = {c: _column(rows, c) for c in ("ai", "bi", "ci", "di", "n1i", "n2i")}
     if cols["ai"] is None or cols["ci"] is None:
         return {"note": "Mantel-Haenszel needs 2x2 counts (ai, ci with bi/di or n1i/n2i)"}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MetaWarning)
-            res: MantelHaenszel | Peto
-            if measure == "PETO":
-                res = Peto().fit(
-                    cols["ai"], cols["bi"], cols["ci"], cols["di"], n1i=cols["n1i"], n2i=cols["n2i"]
-                )
-            else:
-                res = MantelHaenszel(measure=measure).fit(
-                    cols["ai"], cols["bi"], cols["ci"], cols["di"], n1i=cols["n1i"], n2i=cols["n2i"]
-                )
+        est: Any = Peto() if measure == "PETO" else MantelHaenszel(measure=measure)
+        res: MantelHaenszel | Peto = _collect(
+            lambda: est.fit(
+                cols["ai"], cols["bi"], cols["ci"], cols["di"], n1i=cols["n1i"], n2i=cols["n2i"]
+            ),
+            "Mantel-Haenszel: " if measure != "PETO" else "Peto: ",
+            collected,
+        )
         d = res.to_dict()
         if measure in ("OR", "RR", "PETO"):
             d["exp"] = res.predict(transf=np.exp)

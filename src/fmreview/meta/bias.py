@@ -16,7 +16,9 @@ metafor's conventions):
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from fmreview.errors import InputError, StatsError, unknown_name
-from fmreview.meta._dist import t_isf
+from fmreview.meta._common import MetaWarning
 from fmreview.meta._json import jsonable
 from fmreview.meta.rma import RMA
 
@@ -36,7 +38,11 @@ PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtninv")
 
 @dataclass
 class RegTest:
-    """Result of :func:`regtest`: ``zval``/``pval`` test the predictor's slope; ``est`` is the limit estimate."""
+    """Result of :func:`regtest`: ``zval``/``pval`` test the predictor's slope; ``est`` is the limit estimate.
+
+    ``dfs`` and ``ddf`` are the degrees of freedom of the test (None for a z-test);
+    ``fit`` is the fitted regression (an :class:`RMA` for ``model="rma"``).
+    """
 
     model: str
     predictor: str
@@ -49,9 +55,11 @@ class RegTest:
     fit_beta: dict[str, float]
     fit_se: dict[str, float]
     fit_tau2: float | None
+    ddf: int | None = None
+    fit: RMA | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
+        return jsonable({k: v for k, v in self.__dict__.items() if k != "fit"})
 
 
 def _predictor(pred: str, vi: np.ndarray, ni: np.ndarray | None) -> np.ndarray:
@@ -67,19 +75,52 @@ def _predictor(pred: str, vi: np.ndarray, ni: np.ndarray | None) -> np.ndarray:
 
 
 def regtest(
-    model: RMA, *, model_type: str = "rma", predictor: str = "sei", ni: ArrayLike | None = None
+    x: RMA | ArrayLike,
+    vi: ArrayLike | None = None,
+    *,
+    sei: ArrayLike | None = None,
+    model: str = "rma",
+    predictor: str = "sei",
+    ni: ArrayLike | None = None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+    control: Mapping[str, Any] | None = None,
+    model_type: str | None = None,
 ) -> RegTest:
-    """Egger-type regression test for funnel-plot asymmetry on a fitted intercept-only :class:`RMA`."""
-    model._check_fitted()
-    if model.p_ != 1:
-        raise StatsError("regtest needs a model without moderators (fit an intercept-only RMA)")
-    yi, vi = model.yi_, model.vi_
-    nn = None if ni is None else np.asarray(ni, dtype=float)[model.not_na_]
-    x = _predictor(predictor, vi, nn)
-    if model_type == "rma":
-        fit = RMA(
-            method=model.method, test=model.test_, level=model.level, control=model.control
-        ).fit(yi, vi, x, coef_names=[predictor])
+    """Egger-type regression test for funnel-plot asymmetry (metafor's ``regtest``).
+
+    ``x`` is a fitted intercept-only :class:`RMA` (its method, test and control are
+    reused, as ``regtest(res)``) or the effect sizes, with ``vi`` or ``sei``, as
+    ``regtest(yi, vi, model="lm")``; then ``method``/``test``/``control`` set the
+    meta-regression of ``model="rma"``.  ``model="lm"`` is the classic weighted
+    regression of Egger et al. (1997) with a t-test on ``k - 2`` df.  Warnings of the
+    inner fit reach the caller.
+    """
+    mt = model if model_type is None else model_type
+    if isinstance(x, RMA):
+        x._check_fitted()
+        if x.p_ != 1:
+            raise StatsError("regtest needs a model without moderators (fit an intercept-only RMA)")
+        yi, v = x.yi_, x.vi_
+        nn = None if ni is None else np.asarray(ni, dtype=float)[x.not_na_]
+        method, test, level, control = x.method, x.test_, x.level, x.control
+    else:
+        y_all = np.atleast_1d(np.asarray(x, dtype=float))
+        if vi is None:
+            if sei is None:
+                raise InputError("regtest(yi, ...) needs the sampling variances vi or sei")
+            v_all = np.asarray(sei, dtype=float) ** 2
+        else:
+            v_all = np.asarray(vi, dtype=float)
+        ok = ~(np.isnan(y_all) | np.isnan(v_all))
+        yi, v = y_all[ok], v_all[ok]
+        nn = None if ni is None else np.asarray(ni, dtype=float)[ok]
+    xp = _predictor(predictor, v, nn)
+    if mt == "rma":
+        fit = RMA(method=method, test=test, level=level, control=control).fit(
+            yi, v, xp, coef_names=[predictor]
+        )
         dfs = fit.ddf_
         return RegTest(
             "rma",
@@ -93,12 +134,16 @@ def regtest(
             {"intrcpt": float(fit.beta_[0]), predictor: float(fit.beta_[1])},
             {"intrcpt": float(fit.se_[0]), predictor: float(fit.se_[1])},
             fit.tau2_,
+            dfs,
+            fit,
         )
-    if model_type != "lm":
-        raise unknown_name("regtest model", model_type, ("rma", "lm"))
+    if mt != "lm":
+        raise unknown_name("regtest model", mt, ("rma", "lm"))
     k = yi.size
-    X = np.column_stack([np.ones(k), x])
-    w = 1 / vi
+    if k < 3:
+        raise StatsError(f"regtest(model='lm') needs at least 3 studies; found {k}")
+    X = np.column_stack([np.ones(k), xp])
+    w = 1 / v
     sw = np.sqrt(w)
     Q, R = np.linalg.qr(X * sw[:, None])
     beta = np.linalg.solve(R, Q.T @ (yi * sw))
@@ -107,7 +152,7 @@ def regtest(
     Ri = np.linalg.inv(R)
     se = np.sqrt(np.diag(Ri @ Ri.T) * s2)
     t = beta / se
-    crit = t_isf((1 - _frac(model.level)) / 2, k - 2)
+    crit = float(stats.t.isf((1 - _frac(level)) / 2, k - 2))
     return RegTest(
         "lm",
         predictor,
@@ -120,6 +165,7 @@ def regtest(
         {"X": float(beta[0]), "X" + predictor: float(beta[1])},
         {"X": float(se[0]), "X" + predictor: float(se[1])},
         None,
+        k - 2,
     )
 
 
@@ -194,14 +240,24 @@ def kendall_test(x: ArrayLike, y: ArrayLike, exact: bool = True) -> RankTest:
     return RankTest(tau, float(2 * min(stats.norm.cdf(z), stats.norm.sf(z))), False)
 
 
-def ranktest(model: RMA, *, exact: bool = True) -> RankTest:
-    """Begg & Mazumdar (1994) rank correlation test; standardizes with the equal-effects estimate."""
-    model._check_fitted()
-    yi, vi = model.yi_, model.vi_
-    fe = RMA(method="EE").fit(yi, vi)
-    vstar = vi - float(fe.vb_[0, 0])
+def ranktest(x: RMA | ArrayLike, vi: ArrayLike | None = None, *, exact: bool = True) -> RankTest:
+    """Begg & Mazumdar (1994) rank correlation test; standardizes with the equal-effects estimate.
+
+    ``x`` is a fitted :class:`RMA` or the effect sizes with their variances ``vi``.
+    """
+    if isinstance(x, RMA):
+        x._check_fitted()
+        yi, v = x.yi_, x.vi_
+    else:
+        if vi is None:
+            raise InputError("ranktest(yi, vi): give the sampling variances vi")
+        y_all, v_all = np.asarray(x, dtype=float), np.asarray(vi, dtype=float)
+        ok = ~(np.isnan(y_all) | np.isnan(v_all))
+        yi, v = y_all[ok], v_all[ok]
+    fe = RMA(method="EE").fit(yi, v)
+    vstar = v - float(fe.vb_[0, 0])
     ystar = (yi - float(fe.beta_[0])) / np.sqrt(vstar)
-    return kendall_test(ystar, vi, exact=exact)
+    return kendall_test(ystar, v, exact=exact)
 
 
 # ------------------------------------------------------------------ trim and fill
@@ -218,6 +274,7 @@ class TrimFill:
     yi: np.ndarray
     vi: np.ndarray
     fill: np.ndarray = field(repr=False)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -231,6 +288,7 @@ class TrimFill:
                 "yi": self.yi,
                 "vi": self.vi,
                 "fill": self.fill,
+                "warnings": self.warnings,
             }
         )
 
@@ -238,7 +296,12 @@ class TrimFill:
 def trimfill(
     model: RMA, *, estimator: str = "L0", side: str | None = None, maxiter: int = 100
 ) -> TrimFill:
-    """Duval & Tweedie (2000) trim and fill on an intercept-only :class:`RMA` (as metafor's ``trimfill``)."""
+    """Duval & Tweedie (2000) trim and fill on an intercept-only :class:`RMA` (as metafor's ``trimfill``).
+
+    With no missing studies (``k0 = 0``) the result's ``model`` is the input model
+    itself, as in metafor.  Warnings of the internal refits are re-emitted once each
+    (prefixed ``trimfill:``) and listed in ``warnings``.
+    """
     model._check_fitted()
     if model.p_ != 1:
         raise StatsError("trimfill needs a model without moderators (fit an intercept-only RMA)")
@@ -246,13 +309,18 @@ def trimfill(
         raise unknown_name("trim-and-fill estimator", estimator, ("L0", "R0", "Q0"))
     yi0, vi0 = model.yi_, model.vi_
 
+    inner: list[str] = []
+
     def rma(y: np.ndarray, v: np.ndarray, mods: Any = None, test: str = "z") -> RMA:
         # metafor fits the trimmed data with rma's default control (not the model's)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return RMA(method=model.method, test=test, level=model.level).fit(y, v, mods)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always", MetaWarning)
+            r = RMA(method=model.method, test=test, level=model.level).fit(y, v, mods)
+        for w in rec:
+            msg = str(w.message)
+            if issubclass(w.category, MetaWarning) and msg not in inner:
+                inner.append(msg)
+        return r
 
     if side is None:
         r = rma(yi0, vi0, np.sqrt(vi0))
@@ -279,7 +347,7 @@ def trimfill(
         srank = np.sign(yc) * ranks
         if estimator == "R0":
             neg = -srank[srank < 0]
-            k0f = (k - (neg.max() if neg.size else 0)) - 1
+            k0f: float = float((k - (neg.max() if neg.size else 0)) - 1)
             se_k0 = math.sqrt(2 * max(0, k0f) + 2)
         else:
             sr = float(np.sum(srank[srank > 0]))
@@ -311,9 +379,16 @@ def trimfill(
     else:
         yi_all, vi_all = yi0.copy(), vi0.copy()
     fill = np.concatenate([np.zeros(yi0.size, bool), np.ones(yi_all.size - yi0.size, bool)])
-    final = RMA(method=model.method, test=model.test_, level=model.level).fit(yi_all, vi_all)
+    for msg in inner:
+        warnings.warn(f"trimfill: {msg}", MetaWarning, stacklevel=2)
+    if k0 > 0:
+        final = RMA(method=model.method, test=model.test_, level=model.level).fit(yi_all, vi_all)
+    else:  # nothing filled: metafor returns the input model unchanged
+        final = model
     p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else None
-    return TrimFill(k0, se_k0, side, estimator, p_k0, final, yi_all, vi_all, fill)
+    return TrimFill(
+        k0, se_k0, side, estimator, p_k0, final, yi_all, vi_all, fill, [*inner, *final.warnings_]
+    )
 
 
 def _fill_values(yc: np.ndarray, beta: float, k: int, k0: int, side: str) -> np.ndarray:

@@ -19,10 +19,10 @@ from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 from fmreview.errors import InputError, StatsError
+from fmreview.meta._common import level_alpha as _level_alpha
 from fmreview.meta._json import jsonable
 from fmreview.meta._linalg import LOG_2PI
 from fmreview.meta.escalc import escalc
-from fmreview.meta.rma import _level_alpha
 from fmreview.meta.transforms import ilogit
 
 __all__ = ["BivariateDTA"]

@@ -27,9 +27,9 @@ from scipy import optimize, stats
 from scipy.special import expit, gammaln
 
 from fmreview.errors import InputError, StatsError
+from fmreview.meta._common import level_alpha as _level_alpha
 from fmreview.meta._json import jsonable
 from fmreview.meta.escalc import escalc
-from fmreview.meta.rma import _level_alpha
 
 __all__ = ["BinomialGLMM"]
 

@@ -17,37 +17,51 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+from scipy import stats
 
 from fmreview.errors import InputError, StatsError
-from fmreview.meta._dist import chi2_isf, chi2_ppf
+from fmreview.meta._common import MetaWarning, level_alpha
 from fmreview.meta._linalg import loglik, p_matrix, q_stat
 from fmreview.meta._uniroot import R_DEFAULT_TOL, uniroot
 
-if TYPE_CHECKING:
-    from fmreview.meta.rma import RMA
+__all__ = ["FittedRMA", "confint_tau2"]
 
-__all__ = ["confint_tau2"]
+
+class FittedRMA(Protocol):
+    """What :func:`confint_tau2` reads from a fitted :class:`~fmreview.meta.RMA`."""
+
+    method: str
+    alpha_: float
+    k_: int
+    p_: int
+    tau2_: float
+    allvipos_: bool
+    yi_: np.ndarray
+    vi_: np.ndarray
+    X_: np.ndarray
+    I2_: float | None
+    H2_: float | None
+
+    def _check_fitted(self) -> None: ...
 
 
 def confint_tau2(
-    model: RMA,
+    model: FittedRMA,
     *,
     type: str = "QP",
     level: float | None = None,
     control: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Return ``{"tau2"|"tau"|"I2"|"H2": {"estimate", "ci_lb", "ci_ub"}}`` (I^2 in percent)."""
-    from fmreview.meta.rma import MetaWarning, _level_alpha
-
     model._check_fitted()
     if model.method in ("EE", "FE"):
         raise StatsError(
             "An equal/fixed-effects model has no tau^2 to bound; fit a random-effects method"
         )
-    alpha = model.alpha_ if level is None else _level_alpha(level)
+    alpha = model.alpha_ if level is None else level_alpha(level)
     k, p = model.k_, model.p_
     if k == 1:
         raise StatsError("Stopped because k = 1.")
@@ -73,8 +87,8 @@ def confint_tau2(
     y, v, X = model.yi_, model.vi_, model.X_
     notes: list[str] = []
     if type == "QP":
-        crit_u = chi2_isf(alpha / 2, k - p)
-        crit_l = chi2_ppf(alpha / 2, k - p)
+        crit_u = float(stats.chi2.isf(alpha / 2, k - p))
+        crit_l = float(stats.chi2.ppf(alpha / 2, k - p))
         q_min = q_stat(y, v, X, tmin)
         q_max = q_stat(y, v, X, tmax)
 
@@ -97,7 +111,7 @@ def confint_tau2(
             )
         reml = model.method == "REML"
         ll_hat = loglik(y, v, X, model.tau2_, reml)
-        obj = chi2_ppf(1 - alpha, 1)
+        obj = float(stats.chi2.ppf(1 - alpha, 1))
 
         def prof(t: float) -> float:
             return -2 * (loglik(y, v, X, t, reml) - ll_hat) - obj

@@ -84,7 +84,7 @@ def influence(model: RMA) -> dict[str, Any]:
     w = 1 / (v + model.tau2_)
     hat = np.diag(X @ inv_xwx(X, w) @ (X.T * w)).copy()
     vb_inv = np.linalg.pinv(model.vb_)
-    out = {
+    out: dict[str, np.ndarray] = {
         k_: np.full(k, math.nan)
         for k_ in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "QE_del")
     }

@@ -25,10 +25,11 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from fmreview.errors import InputError, StatsError, unknown_name
+from fmreview.meta._common import MetaWarning
+from fmreview.meta._common import level_alpha as _level_alpha
 from fmreview.meta._json import jsonable
 from fmreview.meta._linalg import LOG_2PI
 from fmreview.meta.escalc import escalc
-from fmreview.meta.rma import MetaWarning, _level_alpha
 
 __all__ = ["MantelHaenszel", "Peto"]
 

@@ -11,37 +11,39 @@ both metafor's *default* output and the converged ("tight") values can be matche
 * tests ``z``, ``t``, ``knha`` (Hartung-Knapp-Sidik-Jonkman) and ``adhoc`` (knha with
   ``max(1, s2w)``, Knapp & Hartung 2003 / Jackson et al. 2017).
 * Where metafor stops with an error, :class:`RMA` raises :class:`StatsError` with the
-  same meaning; where metafor warns, the warning is emitted (``MetaWarning``) and kept
-  in ``warnings_``.  Unlike metafor, a Fisher-scoring run that does not converge is
-  retried with step-halving (``stepadj`` 0.5, 0.25, ...) and says so, unless the user
-  fixed ``stepadj`` in ``control``.
+  same message; where metafor warns, the warning is emitted (``MetaWarning``) and kept
+  in ``warnings_``.  A Fisher-scoring run that does not converge stops with metafor's
+  error by default; ``RMA(step_halving=True)`` retries with ``stepadj`` halved (0.5,
+  0.25, ...), metafor's documented remedy, and says so in a warning.  Every iterate is
+  kept in ``trace_`` (printed when ``verbose=True``).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
+from sklearn.base import BaseEstimator
 
 from fmreview.errors import InputError, StatsError, unknown_name
-from fmreview.meta._dist import chi2_ppf, t_isf
-from fmreview.meta._linalg import LOG_2PI, inv_xwx, p_matrix, q_stat, wls
+from fmreview.meta._common import MetaWarning, level_alpha
+from fmreview.meta._linalg import LOG_2PI, inv_xwx, loglik, p_matrix, q_stat, wls
 from fmreview.meta._uniroot import R_DEFAULT_TOL, uniroot
+from fmreview.meta.design import Data, model_frame
+from fmreview.meta.heterogeneity import confint_tau2
+from fmreview.meta.transforms import resolve_transform
 
 __all__ = ["METHODS", "TESTS", "MetaWarning", "RMA", "default_control"]
 
 METHODS = ("EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM")
 TESTS = ("z", "t", "knha", "adhoc")
 DBL_EPS = 2.220446049250313e-16
-
-
-class MetaWarning(UserWarning):
-    """A condition metafor warns about (the model was fitted, but read this)."""
 
 
 def default_control() -> dict[str, Any]:
@@ -67,17 +69,13 @@ def _norm_control(control: Mapping[str, Any] | None) -> dict[str, Any]:
     return con
 
 
-def _level_alpha(level: float) -> float:
-    """``level`` as a percentage (95) or a fraction (0.95) -> alpha (0.05)."""
-    lv = float(level)
-    if lv > 1:
-        lv = lv / 100.0
-    if not 0 < lv < 1:
-        raise InputError(f"level {level!r} is not a confidence level; use e.g. 95 or 0.95")
-    return 1.0 - lv
+#: kept for callers of the old private name
+_level_alpha = level_alpha
+
+NONCONVERGENCE = "Fisher scoring algorithm did not converge. See 'help(rma)' for possible remedies."
 
 
-class RMA:
+class RMA(BaseEstimator):  # type: ignore[misc]
     """Random-effects (or equal/fixed-effects) model, optionally with moderators.
 
     Parameters
@@ -94,12 +92,18 @@ class RMA:
         ``tau2_init``, ``tau2_min``, ``tau2_max`` (dots or underscores).
     tau2
         Fix tau^2 at this value instead of estimating it.
+    step_halving
+        When Fisher scoring (ML/REML/EB) does not converge, retry with ``stepadj``
+        halved up to ten times instead of stopping with metafor's error.
+    verbose
+        Print each Fisher-scoring iterate to stderr (they are also in ``trace_``).
 
     Attributes (after :meth:`fit`)
     ------------------------------
     beta_, se_, zval_, pval_, ci_lb_, ci_ub_, vb_ : coefficients, named by ``coef_names_``
     tau2_, se_tau2_, I2_, H2_, QE_, QEp_, QM_, QMp_, QMdf_, R2_, s2w_, weights_ (percent),
-    fit_stats_ (``{"ML": {...}, "REML": {...}}``), k_, p_, ddf_, test_, warnings_.
+    fit_stats_ (``{"ML": {...}, "REML": {...}}``), k_, p_, ddf_, test_, warnings_,
+    trace_ (Fisher-scoring iterates: ``{"iteration", "tau2", "change", "stepadj"}``).
     """
 
     def __init__(
@@ -110,12 +114,16 @@ class RMA:
         level: float = 95.0,
         control: Mapping[str, Any] | None = None,
         tau2: float | None = None,
+        step_halving: bool = False,
+        verbose: bool = False,
     ) -> None:
         self.method = method
         self.test = test
         self.level = level
         self.control = control
         self.tau2 = tau2
+        self.step_halving = step_halving
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
     def _warn(self, msg: str) -> None:
@@ -124,34 +132,41 @@ class RMA:
 
     def fit(
         self,
-        yi: ArrayLike,
-        vi: ArrayLike,
-        mods: ArrayLike | None = None,
+        yi: ArrayLike | str,
+        vi: ArrayLike | str | None = None,
+        mods: ArrayLike | str | None = None,
         *,
+        sei: ArrayLike | str | None = None,
+        subset: ArrayLike | str | None = None,
+        data: Data | None = None,
         coef_names: Sequence[str] | None = None,
         intercept: bool = True,
     ) -> RMA:
         """Fit the model to effect sizes ``yi`` with sampling variances ``vi``.
 
-        ``mods`` is a ``(k, q)`` array of moderators (see :func:`design_matrix` for
-        factors); an intercept is added unless ``intercept=False``.
+        As metafor's ``rma(yi, vi, mods, sei=, subset=, data=)``: ``sei`` (standard
+        errors) may replace ``vi``; ``yi``/``vi``/``sei``/``subset`` may name columns
+        of ``data`` (a DataFrame, a dict of columns or a list of row dicts); ``mods``
+        is a ``(k, q)`` array (an intercept is added unless ``intercept=False``) or an
+        R formula such as ``"~ factor(alloc) + year"`` over ``data`` (coefficients get
+        R's names, e.g. ``factor(alloc)random``; ``- 1`` drops the intercept).
+        ``subset`` is a boolean mask or 0-based row indices applied before anything
+        else, like R's ``subset``.
         """
+        frame = model_frame(yi, vi, sei, mods, subset, data, coef_names, intercept)
+        return self._fit_arrays(frame.yi, frame.vi, frame.X, frame.names)
+
+    def _fit_arrays(self, y: np.ndarray, v: np.ndarray, X: np.ndarray, names: list[str]) -> RMA:
         method = self.method
         if method not in METHODS:
             raise unknown_name("tau^2 estimator", method, METHODS)
         if self.test not in TESTS:
             raise unknown_name("test", self.test, TESTS)
-        self.alpha_ = _level_alpha(self.level)
+        self.alpha_ = level_alpha(self.level)
         con = _norm_control(self.control)
         self.control_ = con
         self.warnings_: list[str] = []
-        y = np.atleast_1d(np.asarray(yi, dtype=float)).ravel()
-        v = np.atleast_1d(np.asarray(vi, dtype=float)).ravel()
-        if y.shape != v.shape:
-            raise InputError(
-                f"yi has {y.size} values but vi has {v.size}; give one variance per effect"
-            )
-        X, names = self._design(mods, y.size, coef_names, intercept)
+        self.trace_: list[dict[str, float]] = []
         ok = ~(np.isnan(y) | np.isnan(v) | np.isnan(X).any(axis=1))
         if not ok.all():
             self._warn("Studies with NAs omitted from model fitting.")
@@ -188,32 +203,6 @@ class RMA:
         self.se_tau2_ = None if se_tau2 is None or not np.isfinite(se_tau2) else float(se_tau2)
         self._finish(y, v, X, con)
         return self
-
-    @staticmethod
-    def _design(
-        mods: ArrayLike | None, k: int, names: Sequence[str] | None, intercept: bool
-    ) -> tuple[np.ndarray, list[str]]:
-        cols = []
-        out_names: list[str] = []
-        if intercept:
-            cols.append(np.ones((k, 1)))
-            out_names.append("intrcpt")
-        if mods is not None:
-            M = np.asarray(mods, dtype=float)
-            if M.ndim == 1:
-                M = M[:, None]
-            if M.shape[0] != k:
-                raise InputError(
-                    f"mods has {M.shape[0]} rows but there are {k} effects; give one row per effect"
-                )
-            cols.append(M)
-            if names is not None and len(names) == M.shape[1]:
-                out_names.extend(names)
-            else:
-                out_names.extend(f"mod{j + 1}" for j in range(M.shape[1]))
-        if not cols:
-            raise InputError("a model without intercept needs moderators")
-        return np.hstack(cols), out_names
 
     # ----------------------------------------------------------- tau^2 estimators
     def _estimate_tau2(self, y, v, X, con) -> tuple[float, float | None]:  # noqa: C901
@@ -287,7 +276,7 @@ class RMA:
             )
             return max(tmin, tau2), se
         # PM / PMM
-        target = (k - p) if method == "PM" else chi2_ppf(0.5, k - p)
+        target = (k - p) if method == "PM" else float(stats.chi2.ppf(0.5, k - p))
         tmax = float(con["tau2_max"])
 
         def f(t: float) -> float:
@@ -306,40 +295,36 @@ class RMA:
         return max(tmin, tau2), _se_eb(v, X, tau2)
 
     def _fisher_scoring(self, y, v, X, tau2_start, con) -> tuple[float, float | None]:
-        """metafor's Fisher scoring; when it does not converge (metafor stops with an
-        error), retry once with step-halving (``stepadj = 0.5``, metafor's documented
-        remedy) and then solve the score equation directly, warning either way.  A
-        user-set ``stepadj`` keeps metafor's behaviour: an error."""
-        user_step = self.control is not None and any(
-            key.replace(".", "_") == "stepadj" for key in self.control
-        )
+        """metafor's Fisher scoring; on non-convergence metafor's error, or with
+        ``step_halving=True`` retries with ``stepadj`` halved (metafor's remedy)."""
         stepadj = float(con["stepadj"])
         try:
             return self._fisher_scoring_run(y, v, X, tau2_start, con, stepadj)
         except _NotConverged as exc:
-            if user_step:
+            if not self.step_halving:
                 raise StatsError(
-                    "Fisher scoring algorithm did not converge. See 'help(rma)' for possible remedies "
-                    f"(last tau^2 = {exc.tau2:.6g}; try a smaller control 'stepadj', a larger 'maxiter', "
-                    "or another method)."
+                    f"{NONCONVERGENCE} (fmreview: last tau^2 = {exc.tau2:.6g} after "
+                    f"{int(con['maxiter'])} iterations; set control={{'stepadj': {stepadj / 2:g}}} "
+                    "or RMA(step_halving=True) to retry with step halving.)"
                 ) from None
-        try:
-            out = self._fisher_scoring_run(y, v, X, tau2_start, con, stepadj / 2)
+        for _ in range(10):
+            stepadj /= 2
+            try:
+                out = self._fisher_scoring_run(y, v, X, tau2_start, con, stepadj)
+            except _NotConverged:
+                continue
             self._warn(
-                "Fisher scoring algorithm did not converge (metafor stops here with an error); "
-                f"converged with step-halving, stepadj = {stepadj / 2:g}."
+                f"Fisher scoring algorithm did not converge with stepadj = {float(con['stepadj']):g}; "
+                f"converged with step halving, stepadj = {stepadj:g}."
             )
             return out
-        except _NotConverged:
-            pass
-        tau2 = self._solve_score(y, v, X, con)
-        self._warn(
-            "Fisher scoring algorithm did not converge (metafor stops here with an error), not even with "
-            f"step-halving; tau^2 = {tau2:.6g} solves the {self.method} estimating equation directly."
+        raise StatsError(
+            f"{NONCONVERGENCE} (fmreview: not even with step halving down to stepadj = {stepadj:g}; "
+            "try another method.)"
         )
-        return tau2, self._se_iterative(v, X, tau2)
 
     def _score(self, y, v, X, tau2: float) -> float:
+        """The ML/REML/EB estimating equation for tau^2 (zero at the estimate)."""
         k, p = X.shape
         w = 1 / (v + tau2)
         P = p_matrix(X, w)
@@ -350,26 +335,6 @@ class RMA:
         if self.method == "REML":
             return float(py @ py) - float(np.trace(P))
         return float(py @ e) * k / (k - p) - k
-
-    def _solve_score(self, y, v, X, con) -> float:
-        tmin, tmax = float(con["tau2_min"]), float(con["tau2_max"])
-        if np.any(v + tmin <= 0):
-            raise StatsError("Division by zero when computing the inverse variance weights.")
-        if self._score(y, v, X, tmin) <= 0:
-            return tmin
-        if self._score(y, v, X, tmax) > 0:
-            raise StatsError(
-                f"The {self.method} estimate of tau^2 exceeds tau2_max = {tmax:g}; raise control 'tau2_max'."
-            )
-        root, _ = uniroot(
-            lambda t: self._score(y, v, X, t),
-            tmin,
-            tmax,
-            tol=min(float(con["threshold"]), 1e-10),
-            maxiter=10000,
-            what=f"{self.method} tau^2",
-        )
-        return root
 
     def _fisher_scoring_run(self, y, v, X, tau2, con, stepadj) -> tuple[float, float | None]:
         method = self.method
@@ -405,6 +370,14 @@ class RMA:
                 adj /= 2
             tau2 = tau2 + adj
             change = abs(old - tau2)
+            self.trace_.append(
+                {"iteration": it, "tau2": tau2, "change": change, "stepadj": stepadj}
+            )
+            if self.verbose:
+                print(
+                    f"Iteration {it}\ttau^2 = {tau2:.10g}\tchange = {change:.4g}",
+                    file=sys.stderr,
+                )
             if it > maxiter:
                 raise _NotConverged(tau2)
         self.iterations_ = it
@@ -451,7 +424,7 @@ class RMA:
         else:
             self.ddf_ = k - p
             self.pval_ = 2 * stats.t.sf(np.abs(z), k - p)
-            crit = t_isf(alpha / 2, k - p)
+            crit = float(stats.t.isf(alpha / 2, k - p))
         self.crit_ = crit
         self.ci_lb_ = beta - crit * se
         self.ci_ub_ = beta + crit * se
@@ -545,7 +518,13 @@ class RMA:
         return {"ML": block(ll_ml, dev_ml, k), "REML": block(ll_reml, -2 * ll_reml, k - p)}
 
     def _r2(self, y, v) -> float | None:
-        base = RMA(method=self.method, test="z", level=self.level, control=self.control)
+        base = RMA(
+            method=self.method,
+            test="z",
+            level=self.level,
+            control=self.control,
+            step_halving=self.step_halving,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MetaWarning)
             try:
@@ -567,21 +546,27 @@ class RMA:
             raise StatsError("This RMA model is not fitted yet; call fit(yi, vi) first")
 
     def predict(
-        self, newmods: ArrayLike | None = None, *, transf: Any = None, intercept: bool = True
+        self,
+        newmods: ArrayLike | None = None,
+        *,
+        transf: Callable[[np.ndarray], np.ndarray] | str | None = None,
+        targs: Mapping[str, Any] | None = None,
+        intercept: bool = True,
     ) -> dict[str, Any]:
         """Predicted (pooled) effect with CI and, for random-effects models, prediction interval.
 
         The prediction interval is ``pred +- crit * sqrt(se^2 + tau2)`` with the
-        same quantile as the CI (normal for ``z``, t(k-p) otherwise), as metafor.
-        ``transf`` is a callable applied to pred and the bounds (``se`` becomes None).
+        same quantile as the CI (normal for ``z``, t(k-p) otherwise), as metafor;
+        ``cr_lb``/``cr_ub`` are metafor's names for the same bounds.  ``transf`` is a
+        callable (e.g. :func:`fmreview.meta.transf_ztor`, ``numpy.exp``) or the name of
+        a back-transform (``"exp"``, ``"ilogit"``, ``"ztor"``, ``"iarcsin"``,
+        ``"ipft_hm"`` with ``targs={"ni": ...}``), applied to pred and the bounds
+        (``se`` becomes None), as ``predict(res, transf=, targs=)``.
         """
         self._check_fitted()
         p = self.p_
         if newmods is None:
-            if p == 1:
-                X0 = np.ones((1, 1))
-            else:
-                X0 = self.X_
+            X0 = np.ones((1, 1)) if p == 1 else self.X_
         else:
             M = np.atleast_2d(np.asarray(newmods, dtype=float))
             if p - int(intercept) == 1 and M.shape[0] == 1 and M.shape[1] != 1:
@@ -589,7 +574,8 @@ class RMA:
             X0 = np.hstack([np.ones((M.shape[0], 1)), M]) if intercept else M
             if X0.shape[1] != p:
                 raise InputError(
-                    f"newmods has {X0.shape[1] - int(intercept)} columns but the model has {p - 1} moderators"
+                    f"newmods has {X0.shape[1] - int(intercept)} columns but the model has "
+                    f"{p - int(intercept)} moderators"
                 )
         pred = X0 @ self.beta_
         se = np.sqrt(np.einsum("ij,jk,ik->i", X0, self.vb_, X0))
@@ -605,15 +591,33 @@ class RMA:
             out["pi_lb"] = pred - crit * sp
             out["pi_ub"] = pred + crit * sp
         if transf is not None:
+            fn = (
+                resolve_transform(transf, **dict(targs or {}))
+                if isinstance(transf, str)
+                else (lambda x: transf(x, **dict(targs or {})))  # noqa: E731
+            )
             out = {
-                key: (None if key == "se" else np.asarray(transf(val), dtype=float))
+                key: (None if key == "se" else np.asarray(fn(val), dtype=float))
                 for key, val in out.items()
             }
             for lo, hi in (("ci_lb", "ci_ub"), ("pi_lb", "pi_ub")):
                 if lo in out:
                     a, b = out[lo], out[hi]
                     out[lo], out[hi] = np.minimum(a, b), np.maximum(a, b)
+        if "pi_lb" in out:
+            out["cr_lb"], out["cr_ub"] = out["pi_lb"], out["pi_ub"]
         return out
+
+    def loglik(self, tau2: float | None = None, *, restricted: bool | None = None) -> float:
+        """The log-likelihood at ``tau2`` (default: the estimate), as metafor's ``logLik``.
+
+        ``restricted=True`` gives the restricted (REML) log-likelihood, ``False`` the
+        ML one; by default REML for REML fits and ML otherwise.
+        """
+        self._check_fitted()
+        t = self.tau2_ if tau2 is None else float(tau2)
+        reml = self.method == "REML" if restricted is None else restricted
+        return loglik(self.yi_, self.vi_, self.X_, t, reml)
 
     def fitted(self) -> np.ndarray:
         """Fitted values ``X beta`` for the studies used in the fit."""
@@ -653,8 +657,6 @@ class RMA:
         control: Mapping[str, Any] | None = None,
     ):
         """Confidence intervals for tau^2, tau, I^2, H^2 (Q-profile ``QP`` or profile likelihood ``PL``)."""
-        from fmreview.meta.heterogeneity import confint_tau2
-
         return confint_tau2(self, type=type, level=level, control=control)
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,7 +11,6 @@ Two tests are reported, as in metafor's documentation and the Cochrane Handbook:
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,10 +20,24 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from fmreview.errors import FmreviewError, InputError
-from fmreview.meta.design import design_matrix
+from fmreview.meta.design import _is_number, _missing, _r_number
 from fmreview.meta.rma import RMA, MetaWarning
 
 __all__ = ["subgroup_analysis"]
+
+
+def _fit_recording(fn: Any, label: str, out: list[str]) -> Any:
+    """Run ``fn`` and re-emit its MetaWarnings prefixed with ``label`` (kept in ``out``)."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", MetaWarning)
+        try:
+            return fn()
+        finally:
+            for w in rec:
+                if issubclass(w.category, MetaWarning):
+                    out.append(f"{label}: {w.message}")
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def subgroup_analysis(
@@ -36,34 +49,51 @@ def subgroup_analysis(
     test: str = "z",
     level: float = 95.0,
     control: Mapping[str, Any] | None = None,
+    name: str = "group",
+    step_halving: bool = False,
 ) -> dict[str, Any]:
     """Fit one model per subgroup and test for differences between subgroups.
 
-    Returns ``{"groups": {level: RMA | error message}, "between": {...}, "moderator": {...}}``;
-    studies with a missing group label are left out (and counted in ``"missing"``).
+    Returns ``{"levels", "groups": {level: RMA | error message}, "between": {...},
+    "moderator": {...}, "model": RMA | None, "warnings": [...], "missing": n}``.
+    ``model`` is the full meta-regression on the subgroup factor (common tau^2), with
+    R's coefficient names for ``mods = ~ factor(<name>)`` (numeric codes) or
+    ``~ <name>`` (text labels), e.g. ``factor(alloc)random``.  Levels are ordered as
+    R orders factor levels.  Studies with a missing label are left out (``missing``).
+    Every warning of the inner fits is re-emitted as a :class:`MetaWarning` naming
+    the subgroup (``"subgroup random: ..."``) and listed in ``warnings``.
     """
     y = np.asarray(yi, dtype=float)
     v = np.asarray(vi, dtype=float)
-    g = [
-        None if (x is None or (isinstance(x, float) and math.isnan(x)) or x == "") else str(x)
-        for x in groups
-    ]
+    g = [None if _missing(x) else x for x in groups]
     if len(g) != y.size:
         raise InputError(
             f"{len(g)} subgroup labels for {y.size} effects; give one label per effect"
         )
-    levels = sorted({x for x in g if x is not None})
+    keep = np.array([x is not None for x in g])
+    present = [x for x in g if x is not None]
+    numeric = all(_is_number(x) for x in present)
+    key = [None if x is None else (_r_number(float(x)) if numeric else str(x)) for x in g]
+    if numeric:
+        levels = [_r_number(t) for t in sorted({float(x) for x in present})]
+    else:
+        levels = sorted({str(x) for x in present}, key=lambda t: (t.lower(), t))
     if len(levels) < 2:
         raise InputError(f"subgroup analysis needs at least two subgroups; found {levels}")
+    notes: list[str] = []
+
+    def new() -> RMA:
+        return RMA(
+            method=method, test=test, level=level, control=control, step_halving=step_halving
+        )
+
     fits: dict[str, RMA | str] = {}
     for lev in levels:
-        idx = np.array([x == lev for x in g])
+        idx = np.array([x == lev for x in key])
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MetaWarning)
-                fits[lev] = RMA(method=method, test=test, level=level, control=control).fit(
-                    y[idx], v[idx]
-                )
+            fits[lev] = _fit_recording(
+                lambda idx=idx: new().fit(y[idx], v[idx]), f"subgroup {lev}", notes
+            )
         except FmreviewError as exc:
             fits[lev] = str(exc)
     ok = {lev: f for lev, f in fits.items() if isinstance(f, RMA)}
@@ -76,29 +106,36 @@ def subgroup_analysis(
             q = float(np.sum(w * (b - bw) ** 2))
             df = len(ok) - 1
             between = {"Q": q, "df": df, "pval": float(stats.chi2.sf(q, df))}
-    rows = [{"group": x} for x in g]
-    keep = np.array([x is not None for x in g])
+    formula = f"~ factor({name})" if numeric else f"~ {name}"
     moderator: dict[str, Any] = {}
+    model: RMA | None = None
     try:
-        M, names = design_matrix([r for r, kk in zip(rows, keep, strict=True) if kk], ["group"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MetaWarning)
-            mr = RMA(method=method, test=test, level=level, control=control).fit(
-                y[keep], v[keep], M, coef_names=names
-            )
+        data = {name: [x for x, kk in zip(g, keep, strict=True) if kk]}
+        model = _fit_recording(
+            lambda: new().fit(y[keep], v[keep], formula, data=data),
+            f"moderator model {formula}",
+            notes,
+        )
         moderator = {
-            "QM": mr.QM_,
-            "QMdf": list(mr.QMdf_),
-            "QMp": mr.QMp_,
-            "tau2": mr.tau2_,
-            "R2": mr.R2_,
+            "formula": formula,
+            "QM": model.QM_,
+            "QMdf": list(model.QMdf_),
+            "QMp": model.QMp_,
+            "tau2": model.tau2_,
+            "R2": model.R2_,
+            "QE": model.QE_,
+            "QEp": model.QEp_,
         }
     except FmreviewError as exc:
-        moderator = {"error": str(exc)}
+        moderator = {"formula": formula, "error": str(exc)}
+    for msg in notes:
+        warnings.warn(msg, MetaWarning, stacklevel=2)
     return {
         "levels": levels,
         "groups": fits,
         "between": between,
         "moderator": moderator,
+        "model": model,
+        "warnings": notes,
         "missing": int((~keep).sum()),
     }

@@ -15,7 +15,28 @@ from numpy.typing import ArrayLike
 
 from fmreview.errors import InputError, unknown_name
 
-__all__ = ["TRANSFORMS", "iarcsin", "ilogit", "ipft", "ipft_hm", "pft", "resolve_transform", "ztor"]
+__all__ = [
+    "TRANSFORMS",
+    "arcsin",
+    "iarcsin",
+    "ilogit",
+    "ipft",
+    "ipft_hm",
+    "logit",
+    "pft",
+    "resolve_transform",
+    "rtoz",
+    "transf_arcsin",
+    "transf_exp",
+    "transf_iarcsin",
+    "transf_ilogit",
+    "transf_ipft",
+    "transf_ipft_hm",
+    "transf_logit",
+    "transf_rtoz",
+    "transf_ztor",
+    "ztor",
+]
 
 
 def ilogit(x: ArrayLike) -> np.ndarray:
@@ -27,6 +48,24 @@ def ilogit(x: ArrayLike) -> np.ndarray:
 def ztor(x: ArrayLike) -> np.ndarray:
     """Fisher's z back to a correlation (``tanh``)."""
     return np.tanh(np.asarray(x, dtype=float))
+
+
+def logit(x: ArrayLike) -> np.ndarray:
+    """Logit ``log(x / (1 - x))``."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.log(x / (1 - x))
+
+
+def rtoz(x: ArrayLike) -> np.ndarray:
+    """A correlation to Fisher's z (``atanh``)."""
+    with np.errstate(divide="ignore"):
+        return np.arctanh(np.asarray(x, dtype=float))
+
+
+def arcsin(x: ArrayLike) -> np.ndarray:
+    """Arcsine square-root transform of a proportion."""
+    return np.arcsin(np.sqrt(np.asarray(x, dtype=float)))
 
 
 def iarcsin(x: ArrayLike) -> np.ndarray:
@@ -64,19 +103,43 @@ def ipft_hm(x: ArrayLike, ni: ArrayLike) -> np.ndarray:
     return ipft(x, float(nhm))
 
 
+def transf_exp(x: ArrayLike) -> np.ndarray:
+    """``exp`` (log RR / log OR / ROM back to the ratio scale)."""
+    return np.exp(np.asarray(x, dtype=float))
+
+
+#: metafor's names (``transf.ztor`` -> ``transf_ztor``) for code translated from R
+transf_ztor = ztor
+transf_rtoz = rtoz
+transf_ilogit = ilogit
+transf_logit = logit
+transf_iarcsin = iarcsin
+transf_arcsin = arcsin
+transf_ipft = ipft
+transf_ipft_hm = ipft_hm
+
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda x: np.asarray(x, dtype=float),
-    "exp": lambda x: np.exp(np.asarray(x, dtype=float)),
+    "exp": transf_exp,
     "ilogit": ilogit,
+    "logit": logit,
     "ztor": ztor,
+    "rtoz": rtoz,
     "iarcsin": iarcsin,
+    "arcsin": arcsin,
 }
 
 
 def resolve_transform(
     name: str | None, ni: ArrayLike | None = None
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Return the back-transform called ``name`` ("ipft_hm" needs ``ni``)."""
+    """Return the back-transform called ``name`` ("ipft_hm" needs ``ni``).
+
+    metafor's spellings are accepted too: ``transf.ztor``, ``transf_ilogit``.
+    """
+    if name is not None:
+        name = name.replace(".", "_")
+        name = name[len("transf_") :] if name.startswith("transf_") else name
     if name is None:
         return TRANSFORMS["none"]
     if name == "ipft_hm":
