@@ -1,25 +1,26 @@
-"""Agreement of fmreview.meta with R's metafor on the golden suite.
+"""Agreement of fmreview.meta with R's metafor on any golden-suite case folder.
 
 Usage::
 
     python benchmarks/metafor_agreement.py [CASE_DIR ...] [--json] [--worst N]
 
 Default: every ``/work/shared/bench/metafor/*/`` (or ``$FMREVIEW_BENCH/metafor``).
-For each case the script re-runs the case's ``make.R`` with fmreview
-(:mod:`fmreview.meta.reference`), compares every number of ``expected.json`` and
-prints the largest absolute and relative deviation and where it occurred, how many
-numbers were compared, how many were not computed, and how many error/warning
-texts differ from metafor's.
+A case folder holds ``make.R`` (the R script that produced it), ``input.csv`` and
+``expected.json``.  The script is *run*, not looked up: ``validation/metafor/rlite.py``
+evaluates ``make.R`` (and the ``_common.R`` it sources) with metafor's functions mapped
+to fmreview.meta's public API (``validation/metafor/rmetafor.py``), so a new case
+needs no new code unless it uses an R construct the evaluator lacks; then the case
+reports ``unsupported: <call>``.  Every number of ``expected.json`` is compared; the
+table gives the largest absolute and relative deviation and where, how many numbers
+were compared, not computed (miss), NA where metafor has a number (NA), and error/
+warning texts that differ from metafor's (err, txt).
 
-What to expect (metafor 3.8-1 suite, 16 cases): closed-form and iterative quantities
-agree to ~1e-12 relative, for metafor's *default* fits as well as the *tight* ones,
-because Fisher scoring and R's ``uniroot`` are reproduced step by step.  Known
-exceptions: ``bcg_metareg`` with the raw ``year`` moderator (~1e-9 relative;
-metafor's normal equations lose digits, ours use QR and agree with 50-digit
-arithmetic), the bivariate ``rma.mv`` model in ``kearon1998_diagnostic`` (~3e-5;
-metafor's ``nlminb`` stops early, our REML log-likelihood is higher), and
-``rma.glmm`` in ``pritz1997_prop`` (~5e-6; lme4's optimiser stops early, our
-likelihood is higher by 1.5e-10).
+Known last-digit differences (metafor 3.8-1 suite): ``bcg_metareg`` with the raw
+``year`` moderator (~1e-9 relative; metafor's normal equations lose digits, ours use
+QR and agree with 50-digit arithmetic), the bivariate ``rma.mv`` model in
+``kearon1998_diagnostic`` (~3e-5; metafor's ``nlminb`` stops early, our REML
+log-likelihood is higher), ``rma.glmm`` in ``pritz1997_prop`` (~5e-5; lme4's optimiser
+stops early, our likelihood is higher by 1.5e-10).
 """
 
 from __future__ import annotations
@@ -29,47 +30,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from fmreview.meta.reference import compare, read_rows, run_case
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation" / "metafor"))
+
+from run import evaluate_case  # noqa: E402
 
 DEFAULT_ROOT = Path(os.environ.get("FMREVIEW_BENCH", "/work/shared/bench")) / "metafor"
 
 
-def evaluate(case_dir: Path) -> dict[str, Any]:
-    name = case_dir.name
-    expected = json.loads((case_dir / "expected.json").read_text())
-    rows = read_rows(case_dir / "input.csv")
-    try:
-        got = run_case(name, rows)
-    except KeyError:
-        return {"case": name, "status": "not implemented"}
-    items = compare(expected, got)
-    nums = [i for i in items if i["kind"] == "num"]
-    worst_abs = max(nums, key=lambda i: i["abs"], default=None)
-    for i in nums:  # relative deviation is meaningless for values that are zero up to rounding
-        if abs(i["expected"]) < 1e-8:
-            i["rel"] = i["abs"]
-    worst_rel = max(nums, key=lambda i: i["rel"], default=None)
-    return {
-        "case": name,
-        "status": "ok",
-        "compared": len(nums),
-        "missing": sum(i["kind"] == "missing" for i in items),
-        "na_mismatch": [i["path"] for i in items if i["kind"] == "na"],
-        "error_mismatch": [i for i in items if i["kind"] == "error"],
-        "text_mismatch": [i for i in items if i["kind"] == "text"],
-        "text_ok": sum(i["kind"] == "text_ok" for i in items),
-        "max_abs": worst_abs["abs"] if worst_abs else None,
-        "max_abs_at": worst_abs["path"] if worst_abs else None,
-        "max_rel": worst_rel["rel"] if worst_rel else None,
-        "max_rel_at": worst_rel["path"] if worst_rel else None,
-        "worst": sorted(nums, key=lambda i: -i["rel"]),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("dirs", nargs="*", type=Path)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument(
@@ -80,36 +50,38 @@ def main(argv: list[str] | None = None) -> int:
     if not dirs:
         print(f"no case directories found under {DEFAULT_ROOT}", file=sys.stderr)
         return 2
-    results = [evaluate(Path(d)) for d in dirs]
+    results = [evaluate_case(Path(d)) for d in dirs]
     if args.json:
         for r in results:
             r["worst"] = r.get("worst", [])[: args.worst]
         print(json.dumps(results, indent=1, default=str))
         return 0
-    hdr = f"{'case':28} {'n':>5} {'miss':>5} {'NA':>3} {'err':>3} {'txt':>3} {'max abs':>9}  {'max rel':>9}  where (rel)"
+    hdr = f"{'case':26} {'n':>5} {'miss':>4} {'NA':>3} {'err':>3} {'txt':>3} {'max abs':>8} {'max rel':>8}"
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         if r["status"] != "ok":
-            print(f"{r['case']:28} {r['status']}")
+            print(f"{r['case']:26} {r['status']}"[:80])
             continue
-        ma = f"{r['max_abs']:.2e}" if r["max_abs"] is not None else "-"
-        mr = f"{r['max_rel']:.2e}" if r["max_rel"] is not None else "-"
+        ma = f"{r['max_abs']:.1e}" if r["max_abs"] is not None else "-"
+        mr = f"{r['max_rel']:.1e}" if r["max_rel"] is not None else "-"
         print(
-            f"{r['case']:28} {r['compared']:5d} {r['missing']:5d} {len(r['na_mismatch']):3d} "
-            f"{len(r['error_mismatch']):3d} {len(r['text_mismatch']):3d} {ma:>9}  {mr:>9}  {r['max_rel_at']}"
+            f"{r['case'][:26]:26} {r['compared']:5d} {r['missing']:4d} {len(r['na_mismatch']):3d} "
+            f"{len(r['error_mismatch']):3d} {len(r['text_mismatch']):3d} {ma:>8} {mr:>8}"
         )
-        for w in r["worst"][: args.worst]:
-            print(
-                f"    {w['rel']:.2e} {w['abs']:.2e} {w['path']}  exp={w['expected']!r} got={w['got']!r}"
-            )
         if args.worst:
+            print(f"    worst: {r['max_rel_at']}"[:80])
+        for w in r["worst"][: args.worst]:
+            print(f"    {w['rel']:.1e} {w['path']}"[:80])
+        if args.worst:
+            for p in r["missing_at"][: args.worst]:
+                print(f"    missing: {p}"[:80])
             for p in r["na_mismatch"][: args.worst]:
-                print(f"    NA mismatch: {p}")
+                print(f"    NA mismatch: {p}"[:80])
             for e in r["error_mismatch"][: args.worst]:
-                print(f"    error mismatch: {e['path']}: exp={e['expected']!r} got={e['got']!r}")
+                print(f"    error: {e['path']}: exp={e['expected']!r} got={e['got']!r}"[:80])
             for t in r["text_mismatch"][: args.worst]:
-                print(f"    text: {t['path']}: exp={t['expected']!r} got={t['got']!r}")
+                print(f"    text: {t['path']}: exp={t['expected']!r} got={t['got']!r}"[:80])
     return 0
 
 

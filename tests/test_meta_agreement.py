@@ -2,7 +2,7 @@
 
 The pinned values (``<case>.json``) are metafor's numbers; the inputs
 (``<case>_input.csv``) are the columns each case reads.  Each case is re-run with
-:func:`fmreview.meta.reference.run_case` (which mirrors the case's make.R) and every
+:func:`translations.run_case` (validation/metafor) (which mirrors the case's make.R) and every
 pinned number is compared with a named tolerance:
 
 * ``CLOSED`` - 1e-10 relative (1e-12 absolute for values near 0): closed-form
@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fmreview.meta.reference import compare, read_rows, run_case
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation" / "metafor"))
+from compare import compare, read_rows  # noqa: E402
+from translations import run_case  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "metafor"
 CASES = sorted(p.stem for p in DATA.glob("*.json"))

@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from fmreview.meta._common import MetaWarning
 from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
-from fmreview.meta.bias import fsn, ranktest, regtest, trimfill
+from fmreview.meta.bias import (
+    FailSafeN,
+    RankTest,
+    RegTest,
+    TrimFill,
+    fsn,
+    ranktest,
+    regtest,
+    trimfill,
+)
 from fmreview.meta.bivariate import BivariateDTA
 from fmreview.meta.design import design_matrix, model_matrix
 from fmreview.meta.escalc import (
@@ -75,6 +84,10 @@ __all__ = [
     "RMA",
     "TESTS",
     "BinomialGLMM",
+    "FailSafeN",
+    "RankTest",
+    "RegTest",
+    "TrimFill",
     "BivariateDTA",
     "MantelHaenszel",
     "MetaWarning",

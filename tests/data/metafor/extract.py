@@ -4,7 +4,7 @@
 
 For every golden case it keeps the inputs the case needs (``<case>_input.csv``) and a
 selection of metafor's numbers as ``{"path": value}`` (``<case>.json``), where a path
-names the quantity as :func:`fmreview.meta.reference.compare` does.  Selection: the
+names the quantity as :func:`compare.compare` (validation/metafor) does.  Selection: the
 quantities a user reads (estimates, SEs, p-values, CIs, tau^2 and its CI,
 heterogeneity, predictions, test statistics, per-study diagnostics), dropping the
 derived copies (``cr.lb``/``cr.ub`` = PI, AIC/BIC/AICc = functions of ll).
@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from fmreview.meta.reference import compare, read_rows, run_case
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "validation" / "metafor"))
+from compare import compare, read_rows  # noqa: E402
+from translations import run_case  # noqa: E402
 
 DROP = (
     ".cr.lb",

@@ -1,49 +1,29 @@
-"""Re-run metafor's golden cases (``bench/metafor/<case>/make.R``) with this package.
+"""Hand translations of the golden cases' ``make.R``: shared helpers (public API only).
 
 Each ``case_<name>(rows)`` takes the rows of the case's ``input.csv`` and returns a
-nested dict with the *same keys* as metafor's ``expected.json``, so that
-``benchmarks/metafor_agreement.py`` and the tests can compare leaf by leaf.
+nested dict with the *same keys* as metafor's ``expected.json``.  They serve the
+tests (``tests/test_meta_agreement.py``), which run without the shared suite; the
+agreement benchmark itself runs each case's ``make.R`` through :mod:`rlite`.
 Errors are ``{"error": message}`` like the R side.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from compare import read_rows
 
 from fmreview.errors import FmreviewError
-from fmreview.meta.escalc import escalc
-from fmreview.meta.rma import RMA, MetaWarning
-from fmreview.meta.transforms import iarcsin, ilogit, ipft_hm, ztor
+from fmreview.meta import RMA, MetaWarning, escalc
 
-__all__ = ["CASES", "read_rows", "run_case"]
+__all__ = ["CASES", "TIGHT", "TIGHT_CI", "capture", "col", "fit_block", "read_rows"]
 
 TIGHT = {"threshold": 1e-12, "tol": 1e-12, "maxiter": 10000, "stepadj": 1}
 TIGHT_CI = {"tol": 1e-12, "maxiter": 10000}
-
-
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Read a CSV into dicts; numbers become floats, empty cells None."""
-    out = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            rec: dict[str, Any] = {}
-            for k, val in row.items():
-                if val is None or val == "" or val == "NA":
-                    rec[k] = None
-                else:
-                    try:
-                        rec[k] = float(val)
-                    except ValueError:
-                        rec[k] = val
-            out.append(rec)
-    return out
 
 
 def col(rows: list[dict[str, Any]], name: str) -> np.ndarray:
@@ -206,114 +186,3 @@ def case_bcg_rr_estimators(rows: list[dict[str, Any]]) -> dict[str, Any]:
 CASES: dict[str, Callable[[list[dict[str, Any]]], dict[str, Any]]] = {
     "bcg_rr_estimators": case_bcg_rr_estimators,
 }
-
-
-def run_case(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run the case called ``name`` (a directory name of the golden suite)."""
-    from fmreview.meta.reference_cases import EXTRA_CASES
-    from fmreview.meta.reference_more import MORE_CASES
-
-    cases = {**CASES, **EXTRA_CASES, **MORE_CASES}
-    if name not in cases:
-        raise KeyError(name)
-    return strip(cases[name](rows))
-
-
-# ---------------------------------------------------------------------- comparison
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool):
-        return float(x)
-    if isinstance(x, (int, float, np.floating, np.integer)):
-        return float(x)
-    if isinstance(x, str) and x in ("NaN", "Inf", "-Inf"):
-        return float(x.lower().replace("inf", "inf"))
-    return None
-
-
-def compare(expected: Any, got: Any, path: str = "") -> list[dict[str, Any]]:
-    """Walk ``expected`` and report every leaf against ``got``.
-
-    Each item: ``{"path", "kind", "expected", "got", "abs", "rel"}`` with kind one of
-    ``num`` (both numbers), ``missing`` (not computed here), ``na`` (one side NA),
-    ``text`` (strings differ), ``text_ok``, ``error`` (one side errored, other not).
-    Metadata keys (case, description, notes, rownames, colnames) are skipped.
-    """
-    out: list[dict[str, Any]] = []
-    skip = {"case", "description", "notes", "note", "rownames", "colnames", "newmods"}
-    if isinstance(expected, dict):
-        if isinstance(got, dict) and ("error" in expected) != ("error" in got):
-            out.append(
-                {
-                    "path": path,
-                    "kind": "error",
-                    "expected": expected.get("error"),
-                    "got": got.get("error"),
-                }
-            )
-            return out
-        if not isinstance(got, dict):
-            got = {}
-        for k, v in expected.items():
-            if k in skip:
-                continue
-            sub = f"{path}.{k}" if path else k
-            if k not in got:
-                out.extend(_missing(v, sub))
-            else:
-                out.extend(compare(v, got[k], sub))
-        return out
-    if isinstance(expected, list):
-        if not isinstance(got, list):
-            got = [got] if got is not None and not isinstance(got, dict) else []
-        for i, v in enumerate(expected):
-            sub = f"{path}[{i}]"
-            out.extend(compare(v, got[i], sub) if i < len(got) else _missing(v, sub))
-        return out
-    e = _num(expected)
-    g = _num(got)
-    if e is not None:
-        if g is None or (math.isnan(g) and not math.isnan(e)):
-            out.append(
-                {
-                    "path": path,
-                    "kind": "na" if (got is None or g is not None) else "missing",
-                    "expected": e,
-                    "got": got,
-                }
-            )
-        elif math.isnan(e) and math.isnan(g) or (math.isinf(e) and e == g):
-            out.append(
-                {"path": path, "kind": "num", "expected": e, "got": g, "abs": 0.0, "rel": 0.0}
-            )
-        else:
-            a = abs(g - e)
-            out.append(
-                {
-                    "path": path,
-                    "kind": "num",
-                    "expected": e,
-                    "got": g,
-                    "abs": a,
-                    "rel": a / abs(e) if e else a,
-                }
-            )
-        return out
-    if expected is None:
-        if got is not None and _num(got) is not None and not math.isnan(_num(got) or 0.0):
-            out.append({"path": path, "kind": "na", "expected": None, "got": got})
-        return out
-    if isinstance(expected, str):
-        kind = "text_ok" if expected == got else "text"
-        out.append({"path": path, "kind": kind, "expected": expected, "got": got})
-    return out
-
-
-def _missing(v: Any, path: str) -> list[dict[str, Any]]:
-    return [
-        {**item, "kind": "missing", "got": None}
-        for item in compare(v, None, path)
-        if item["kind"] in ("num", "na", "missing", "text", "text_ok")
-    ]
-
-
-_ = (ilogit, iarcsin, ipft_hm, ztor)

@@ -6,13 +6,26 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from hand_common import TIGHT, capture, col, es_out, fit_block, predict_out, rma_out
 
-from fmreview.meta.bias import FailSafeN, RegTest, TrimFill, fsn, ranktest, regtest, trimfill
-from fmreview.meta.escalc import escalc
-from fmreview.meta.influence import blup, cumulative, influence, leave_one_out, ranef
-from fmreview.meta.mh import MantelHaenszel, Peto
-from fmreview.meta.reference import TIGHT, capture, col, es_out, fit_block, predict_out, rma_out
-from fmreview.meta.rma import RMA
+from fmreview.meta import (
+    RMA,
+    FailSafeN,
+    MantelHaenszel,
+    Peto,
+    RegTest,
+    TrimFill,
+    blup,
+    cumulative,
+    escalc,
+    fsn,
+    influence,
+    leave_one_out,
+    ranef,
+    ranktest,
+    regtest,
+    trimfill,
+)
 
 Rows = list[dict[str, Any]]
 
@@ -130,7 +143,7 @@ def case_nielweise2007_zero_cells(rows: Rows) -> dict[str, Any]:
 
 
 def _rma_simple(res: RMA) -> dict[str, Any]:
-    from fmreview.meta.reference import rma_out
+    from hand_common import rma_out
 
     return rma_out(res)
 
@@ -301,7 +314,7 @@ MORE_CASES: dict[str, Callable[[Rows], dict[str, Any]]] = {
 def bivariate_block(
     sens: tuple[np.ndarray, np.ndarray], spec: tuple[np.ndarray, np.ndarray]
 ) -> dict[str, Any]:
-    from fmreview.meta.bivariate import BivariateDTA
+    from fmreview.meta import BivariateDTA
 
     b, warns, err = capture(lambda: BivariateDTA().fit_logits(sens[0], sens[1], spec[0], spec[1]))
     if err:

@@ -6,9 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from fmreview.meta.escalc import escalc, hedges_correction
-from fmreview.meta.reference import (
+from hand_common import (
     TIGHT,
     TIGHT_CI,
     capture,
@@ -17,8 +15,11 @@ from fmreview.meta.reference import (
     fit_block,
     predict_out,
 )
-from fmreview.meta.rma import RMA
-from fmreview.meta.transforms import iarcsin, ilogit, ipft_hm
+
+from fmreview.meta import RMA, escalc, hedges_correction
+from fmreview.meta import transf_iarcsin as iarcsin
+from fmreview.meta import transf_ilogit as ilogit
+from fmreview.meta import transf_ipft_hm as ipft_hm
 
 Rows = list[dict[str, Any]]
 
@@ -162,7 +163,7 @@ def case_pritz1997_prop(rows: Rows) -> dict[str, Any]:
 
 
 def _glmm(xi: np.ndarray, ni: np.ndarray) -> dict[str, Any]:
-    from fmreview.meta.glmm import BinomialGLMM
+    from fmreview.meta import BinomialGLMM
 
     g, warns, err = capture(lambda: BinomialGLMM().fit(xi, ni))
     if err:
@@ -217,7 +218,7 @@ def case_kearon1998_diagnostic(rows: Rows) -> dict[str, Any]:
         "logit_spec_DL": fit(spec, "DL", None, transf=ilogit),
     }
     try:
-        from fmreview.meta.reference_more import bivariate_block
+        from hand_more import bivariate_block
 
         out["bivariate_REML"] = bivariate_block(sens, spec)
     except ImportError:  # pragma: no cover - optional until the bivariate model exists
@@ -273,7 +274,7 @@ def _edge(methods=None) -> Callable[[Rows], dict[str, Any]]:
 def case_edge_k1(rows: Rows) -> dict[str, Any]:
     out = _edge()(rows)
     try:
-        from fmreview.meta.reference_more import mh_block
+        from hand_more import mh_block
 
         out["MH_OR_k1"] = mh_block("OR", ai=[10], n1i=[50], ci=[15], n2i=[50])
     except ImportError:  # pragma: no cover

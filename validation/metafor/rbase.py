@@ -1,0 +1,1326 @@
+"""Base-R functions and operators for the case-script evaluator (:mod:`rlite`)."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+from rlite import Builtin, Closure, Interpreter, RWarning, _Break, _Next, _Return, capture_value
+from rparse import Node, deparse
+from rvalues import RError, RList, RMatrix, RObj, RVec, Unsupported, chr, lgl, num
+from scipy import special, stats
+
+__all__ = ["BASE", "assign_index", "assign_index2", "binop", "index", "index2", "unop"]
+
+BASE: dict[str, Builtin] = {}
+
+
+def builtin(name: str, lazy: bool = False, protected: bool = False):  # type: ignore[no-untyped-def]
+    def deco(fn):  # type: ignore[no-untyped-def]
+        for n in name.split("|"):
+            BASE[n] = Builtin(n, fn, lazy, protected)
+        return fn
+
+    return deco
+
+
+# ------------------------------------------------------------------ helpers
+def vec(x: Any) -> RVec:
+    if isinstance(x, RVec):
+        return x
+    if x is None:
+        return RVec(np.array([], dtype=float))
+    if isinstance(x, RMatrix):
+        return num(x.m.ravel(order="F"))
+    if isinstance(x, RList):
+        return unlist(x)
+    raise Unsupported(f"unsupported: using a {type(x).__name__} as a vector")
+
+
+def floats(x: Any) -> np.ndarray:
+    v = vec(x)
+    if v.kind == "chr":
+        out = []
+        for e in v.v:
+            try:
+                out.append(math.nan if e is None else float(e))
+            except ValueError:
+                out.append(math.nan)
+        return np.array(out, dtype=float)
+    return v.v.astype(float)
+
+
+def strs(x: Any) -> list[str | None]:
+    v = vec(x)
+    if v.kind == "chr":
+        return list(v.v)
+    return [None if math.isnan(e) else _fmt_num(e, v.kind) for e in v.v]
+
+
+def _fmt_num(e: float, kind: str) -> str:
+    if kind == "lgl":
+        return "TRUE" if e else "FALSE"
+    if float(e).is_integer() and abs(e) < 1e15:
+        return str(int(e))
+    return f"{e:.15g}"
+
+
+def scalar_str(x: Any) -> str:
+    s = strs(x)
+    if not s or s[0] is None:
+        raise RError("expected a string")
+    return s[0]
+
+
+def truthy(x: Any) -> bool:
+    v = vec(x)
+    return bool(len(v)) and bool(v.v[0]) and not (v.kind != "chr" and math.isnan(v.v[0]))
+
+
+def unlist(x: RList) -> RVec:
+    parts = []
+    names: list[str] = []
+    has_names = False
+    for i, it in enumerate(x.items):
+        v = vec(it) if not isinstance(it, RList) else unlist(it)
+        parts.append(v)
+        base = x.names[i] if x.names else ""
+        if v.names or base:
+            has_names = True
+        for j in range(len(v)):
+            inner = v.names[j] if v.names else ""
+            if base and inner:
+                names.append(f"{base}.{inner}")
+            elif base:
+                names.append(base if len(v) == 1 else f"{base}{j + 1}")
+            else:
+                names.append(inner)
+    return combine(parts, names if has_names else None)
+
+
+def combine(parts: list[RVec], names: list[str] | None = None) -> RVec:
+    kinds = {p.kind for p in parts if len(p)}
+    if not parts or not kinds:
+        return RVec(np.array([], dtype=float), "lgl" if not parts else parts[0].kind)
+    if "chr" in kinds:
+        vals: list[Any] = []
+        for p in parts:
+            vals.extend(strs(p))
+        return chr(vals, names)
+    kind = "dbl" if "dbl" in kinds else ("int" if "int" in kinds else "lgl")
+    return RVec(np.concatenate([p.v.astype(float) for p in parts]), kind, names)
+
+
+def recycle(a: np.ndarray, n: int) -> np.ndarray:
+    if a.size == n:
+        return a
+    if a.size == 0:
+        return np.full(n, math.nan)
+    return np.resize(a, n)
+
+
+# ------------------------------------------------------------------ operators
+_ARITH = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "^": np.power,
+}
+_CMP = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    ">": np.greater,
+    "<=": np.less_equal,
+    ">=": np.greater_equal,
+}
+
+
+def binop(op: str, a: Any, b: Any, node: Node) -> Any:  # noqa: C901
+    if op == "%in%":
+        sa, sb = strs(a), set(strs(b))
+        return lgl([x in sb for x in sa])
+    if op == "%*%":
+        ma = a.m if isinstance(a, RMatrix) else floats(a)[None, :]
+        mb = b.m if isinstance(b, RMatrix) else floats(b)[:, None]
+        return RMatrix(ma @ mb)
+    if op == ":":
+        lo, hi = floats(a)[0], floats(b)[0]
+        step = 1 if hi >= lo else -1
+        return RVec(np.arange(lo, hi + step * 0.5, step, dtype=float), "int")
+    if isinstance(a, RMatrix) or isinstance(b, RMatrix):
+        if op in _ARITH:
+            ma = a.m if isinstance(a, RMatrix) else floats(a)
+            mb = b.m if isinstance(b, RMatrix) else floats(b)
+            with np.errstate(all="ignore"):
+                out = _ARITH[op](ma, mb)
+            ref = a if isinstance(a, RMatrix) else b
+            return RMatrix(out, ref.rownames, ref.colnames)
+        raise Unsupported(f"unsupported: matrix operator in {deparse(node)}")
+    if a is None or b is None:
+        return RVec(np.array([], dtype=float), "lgl")
+    va, vb = vec(a), vec(b)
+    n = max(len(va), len(vb)) if len(va) and len(vb) else 0
+    names = (
+        va.names if va.names and len(va) == n else (vb.names if vb.names and len(vb) == n else None)
+    )
+    if op in _CMP:
+        if va.kind == "chr" or vb.kind == "chr":
+            sa, sb = strs(va), strs(vb)
+            sa = [sa[i % len(sa)] for i in range(n)]
+            sb = [sb[i % len(sb)] for i in range(n)]
+            res = [
+                None
+                if x is None or y is None
+                else bool(_CMP[op](np.array(x, dtype=object), np.array(y, dtype=object)))
+                for x, y in zip(sa, sb, strict=True)
+            ]
+            out = lgl(res)
+            out.names = names
+            return out
+        x, y = recycle(va.v.astype(float), n), recycle(vb.v.astype(float), n)
+        with np.errstate(invalid="ignore"):
+            r = _CMP[op](x, y).astype(float)
+        r[np.isnan(x) | np.isnan(y)] = math.nan
+        return RVec(r, "lgl", names)
+    if op in ("&", "|"):
+        x, y = recycle(va.v.astype(float), n), recycle(vb.v.astype(float), n)
+        r = np.where(op == "&", (x != 0) & (y != 0), (x != 0) | (y != 0)).astype(float)
+        return RVec(r, "lgl", names)
+    if op in _ARITH or op == "%%" or op == "%/%":
+        x, y = recycle(floats(va), n), recycle(floats(vb), n)
+        with np.errstate(all="ignore"):
+            if op == "%%":
+                r = np.mod(x, y)
+            elif op == "%/%":
+                r = np.floor_divide(x, y)
+            else:
+                r = _ARITH[op](x, y)
+        kind = (
+            "int"
+            if va.kind in ("int", "lgl") and vb.kind in ("int", "lgl") and op in "+-*"
+            else "dbl"
+        )
+        return RVec(r, kind, names)
+    raise Unsupported(f"unsupported: operator {op} in {deparse(node)}")
+
+
+def unop(op: str, a: Any) -> Any:
+    v = vec(a)
+    if op == "-":
+        return RVec(-floats(v), "int" if v.kind in ("int", "lgl") else "dbl", v.names)
+    if op == "+":
+        return v
+    r = (floats(v) == 0).astype(float)
+    r[np.isnan(floats(v))] = math.nan
+    return RVec(r, "lgl", v.names)
+
+
+# ------------------------------------------------------------------ indexing
+def _positions(i: Any, n: int, names: list[str] | None) -> np.ndarray:
+    if i is None:
+        return np.arange(n)
+    v = vec(i)
+    if v.kind == "chr":
+        if names is None:
+            raise RError("subscript out of bounds (no names)")
+        out = []
+        for s in v.v:
+            if s not in names:
+                raise RError(f"undefined columns selected: {s}")
+            out.append(names.index(s))
+        return np.array(out, dtype=int)
+    if v.kind == "lgl":
+        mask = recycle(v.v, n)
+        return np.flatnonzero(np.nan_to_num(mask, nan=0.0) != 0)
+    x = v.v.astype(float)
+    x = x[x != 0]
+    if x.size and np.all(x < 0):
+        keep = np.ones(n, bool)
+        keep[(-x - 1).astype(int)] = False
+        return np.flatnonzero(keep)
+    return (x - 1).astype(int)
+
+
+def _take_vec(v: RVec, pos: np.ndarray) -> RVec:
+    vals = np.array(
+        [v.v[p] if p < len(v) else (None if v.kind == "chr" else math.nan) for p in pos],
+        dtype=v.v.dtype,
+    )
+    names = [v.names[p] for p in pos] if v.names else None
+    return RVec(vals, v.kind, names, False, {})
+
+
+def index(obj: Any, args: list[Any]) -> Any:  # noqa: C901
+    if obj is None:
+        return None
+    if isinstance(obj, RList) and obj.cls == "data.frame":
+        if len(args) == 1:
+            pos = _positions(args[0], len(obj.items), obj.names)
+            return RList(
+                [obj.items[p] for p in pos],
+                [obj.names[p] for p in pos],
+                "data.frame",
+                attrs=dict(obj.attrs),
+            )  # type: ignore[index]
+        ri, ci = args[0], args[1]
+        rows = _positions(ri, obj.nrow(), None) if ri is not None else None
+        cols = _positions(ci, len(obj.items), obj.names)
+        out_cols = [obj.items[c] for c in cols]
+        if rows is not None:
+            out_cols = [_take_col(c, rows) for c in out_cols]
+        if len(cols) == 1 and ci is not None:
+            return out_cols[0]
+        rn = obj.attrs.get("row.names", list(range(1, obj.nrow() + 1)))
+        attrs = {"row.names": [rn[r] for r in rows] if rows is not None else list(rn)}
+        return RList(out_cols, [obj.names[c] for c in cols], "data.frame", attrs=attrs)  # type: ignore[index]
+    if isinstance(obj, RMatrix):
+        if len(args) == 1:
+            return num(obj.m.ravel(order="F")[_positions(args[0], obj.m.size, None)])
+        r = _positions(args[0], obj.m.shape[0], obj.rownames)
+        c = _positions(args[1], obj.m.shape[1], obj.colnames)
+        sub = obj.m[np.ix_(r, c)]
+        rn = [obj.rownames[i] for i in r] if obj.rownames else None
+        cn = [obj.colnames[i] for i in c] if obj.colnames else None
+        if sub.shape[1] == 1:
+            return num(sub[:, 0], rn)
+        if sub.shape[0] == 1:
+            return num(sub[0, :], cn)
+        return RMatrix(sub, rn, cn)
+    if isinstance(obj, RList):
+        pos = _positions(args[0] if args else None, len(obj.items), obj.names)
+        return RList(
+            [obj.items[p] for p in pos], [obj.names[p] for p in pos] if obj.names else None, obj.cls
+        )
+    if isinstance(obj, RVec):
+        if len(args) != 1:
+            raise RError("incorrect number of dimensions")
+        return _take_vec(obj, _positions(args[0], len(obj), obj.names))
+    raise Unsupported(f"unsupported: indexing a {type(obj).__name__}")
+
+
+def _take_col(c: Any, rows: np.ndarray) -> Any:
+    if isinstance(c, RVec):
+        return _take_vec(c, rows)
+    raise Unsupported("unsupported: non-vector data-frame column")
+
+
+def index2(obj: Any, args: list[Any]) -> Any:
+    key = args[0]
+    if isinstance(obj, RList):
+        k = vec(key)
+        if k.kind == "chr":
+            return obj.get(str(k.v[0])) if obj.names and str(k.v[0]) in obj.names else None
+        return obj.items[int(k.v[0]) - 1]
+    if isinstance(obj, RObj):
+        return obj.fields.get(scalar_str(key))
+    if isinstance(obj, RVec):
+        k = vec(key)
+        p = obj.names.index(str(k.v[0])) if k.kind == "chr" and obj.names else int(k.v[0]) - 1
+        return RVec(obj.v[p : p + 1].copy(), obj.kind)
+    raise RError("subscript out of bounds")
+
+
+def assign_index2(obj: Any, key: Any, value: Any) -> Any:
+    if obj is None:
+        obj = RList([], [])
+    if isinstance(obj, RList):
+        k = vec(key)
+        if k.kind == "chr":
+            obj.set(str(k.v[0]), value)
+        else:
+            i = int(k.v[0]) - 1
+            while len(obj.items) <= i:
+                obj.items.append(None)
+                if obj.names is not None:
+                    obj.names.append("")
+            obj.items[i] = value
+        return obj
+    if isinstance(obj, RObj):
+        obj.fields[scalar_str(key)] = value
+        return obj
+    return assign_index(obj, [key], value)
+
+
+def assign_index(obj: Any, args: list[Any], value: Any) -> Any:
+    if isinstance(obj, RVec) and len(args) == 1:
+        pos = _positions(args[0], len(obj), obj.names)
+        val = vec(value)
+        kind = (
+            "chr"
+            if "chr" in (obj.kind, val.kind)
+            else ("dbl" if "dbl" in (obj.kind, val.kind) else obj.kind)
+        )
+        base = np.array(strs(obj), dtype=object) if kind == "chr" else obj.v.astype(float)
+        src = np.array(strs(val), dtype=object) if kind == "chr" else floats(val)
+        n = max(len(obj), int(pos.max()) + 1 if pos.size else 0)
+        if n > len(obj):
+            base = np.concatenate(
+                [base, np.full(n - len(obj), None if kind == "chr" else math.nan, dtype=base.dtype)]
+            )
+        base[pos] = (
+            recycle(src, pos.size)
+            if kind != "chr"
+            else [src[i % len(src)] for i in range(pos.size)]
+        )
+        return RVec(base, kind, obj.names)
+    if isinstance(obj, RList) and len(args) == 1 and obj.cls != "data.frame":
+        v = vec(args[0])
+        if v.kind == "chr":
+            for s in v.v:
+                obj.set(str(s), value)
+            return obj
+    raise Unsupported("unsupported: this form of x[...] <- value")
+
+
+def set_attr_fn(fname: str, obj: Any, value: Any, extra: list[Any]) -> Any:
+    if fname == "names":
+        nm = None if value is None else [s or "" for s in strs(value)]
+        if isinstance(obj, RVec):
+            obj.names = nm
+        elif isinstance(obj, RList):
+            obj.names = nm
+        return obj
+    if fname in ("rownames", "row.names") and isinstance(obj, RList):
+        obj.attrs["row.names"] = strs(value)
+        return obj
+    if fname == "rownames" and isinstance(obj, RMatrix):
+        obj.rownames = None if value is None else [str(s) for s in strs(value)]
+        return obj
+    if fname == "colnames" and isinstance(obj, RMatrix):
+        obj.colnames = None if value is None else [str(s) for s in strs(value)]
+        return obj
+    if fname == "class":
+        if isinstance(obj, RList):
+            obj.cls = scalar_str(value)
+        return obj
+    raise Unsupported(f"unsupported: {fname}(x) <- value")
+
+
+# ------------------------------------------------------------------ language
+@builtin("function", lazy=True)
+def _function(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    raise Unsupported("unsupported: function used as a value")
+
+
+@builtin("return")
+def _return(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise _Return(pos[0] if pos else None)
+
+
+@builtin("break")
+def _break(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise _Break()
+
+
+@builtin("next")
+def _next(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise _Next()
+
+
+@builtin("missing", lazy=True)
+def _missing(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    name = args[0][1][1]
+    return lgl([name in env.missing])
+
+
+@builtin(
+    "library|require|suppressPackageStartupMessages|options|set.seed|invisible|print|cat|message|Sys.setenv|rm",
+    lazy=True,
+)
+def _noop(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    for _name, a in args:
+        if a is not None and a[0] == "call":
+            interp.eval(a, env)
+    return None
+
+
+@builtin("source", lazy=True)
+def _source(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    path = scalar_str(interp.eval(args[0][1], env))
+    interp.run_file((interp.case_dir / path).resolve(), interp.globals)
+    return None
+
+
+@builtin("stop")
+def _stop(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise RError("".join(s or "" for p in pos for s in strs(p)))
+
+
+@builtin("warning")
+def _warning(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    warnings.warn("".join(s or "" for p in pos for s in strs(p)), RWarning, stacklevel=2)
+    return None
+
+
+@builtin("suppressWarnings", lazy=True)
+def _suppress(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return interp.eval(args[0][1], env)
+
+
+@builtin("tryCatch", lazy=True)
+def _trycatch(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    expr = [a for n, a in args if n is None or n == "expr"][0]
+    handler = {n: a for n, a in args if n in ("error", "warning", "finally")}
+    from fmreview.errors import FmreviewError
+
+    try:
+        if "warning" in handler:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                return interp.eval(expr, env)
+        return interp.eval(expr, env)
+    except (FmreviewError, RError, UserWarning) as exc:
+        key = "warning" if isinstance(exc, UserWarning) else "error"
+        if key not in handler:
+            raise
+        fn = interp.eval(handler[key], env)
+        cond = RList([chr([str(exc)])], ["message"], "condition")
+        return interp.call_value(fn, cond)
+    finally:
+        if "finally" in handler:
+            interp.eval(handler["finally"], env)
+
+
+@builtin("conditionMessage")
+def _cond_msg(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return pos[0].get("message")
+
+
+@builtin("capture", lazy=True, protected=True)
+def _capture(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    val, warns, err = capture_value(interp, lambda: interp.eval(args[0][1], env))
+    items = [val, chr(warns), None if err is None else chr([err])]
+    return RList(items, ["value", "warnings", "error"])
+
+
+@builtin("write_json", protected=True)
+def _write_json(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    interp.result = pos[0] if pos else kw.get("x")
+    return None
+
+
+@builtin("write_input|to_json|num1|jstr", protected=True)
+def _write_input(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return None
+
+
+@builtin("do.call")
+def _do_call(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    fn = pos[0] if pos else kw["what"]
+    if isinstance(fn, RVec):
+        fn = interp._find_function(scalar_str(fn), interp.globals)
+    lst = pos[1] if len(pos) > 1 else kw["args"]
+    if isinstance(lst, RVec):
+        lst = RList([_elem(lst, i) for i in range(len(lst))], lst.names)
+    args = [
+        ((n or None) if lst.names else None, ("value", v))
+        for n, v in zip(lst.names or [None] * len(lst.items), lst.items, strict=True)
+    ]
+    return interp.apply(
+        fn, args, interp.globals, ("call", ("ident", getattr(fn, "name", "f")), args)
+    )
+
+
+def _elem(v: RVec, i: int) -> RVec:
+    return RVec(v.v[i : i + 1].copy(), v.kind)
+
+
+@builtin("lapply")
+def _lapply(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0] if pos else kw.pop("X")
+    fn = pos[1] if len(pos) > 1 else kw.pop("FUN")
+    extra = pos[2:]
+    kw.pop("FUN.VALUE", None)
+    if extra and isinstance(extra[0], RVec) and len(extra[0]) <= 1:
+        extra = extra[1:]  # vapply's FUN.VALUE
+    if isinstance(x, RList):
+        items, names = x.items, x.names
+    else:
+        v = vec(x)
+        items = [_elem(v, i) for i in range(len(v))]
+        names = v.names if v.names else ([str(s) for s in v.v] if v.kind == "chr" else None)
+    out = [interp.call_value(fn, it, *extra, **kw) for it in items]
+    simplify = interp_simplify.get(id(interp), "lapply")
+    res = RList(out, list(names) if names else None)
+    if simplify != "lapply" and out and all(isinstance(o, RVec) and len(o) == 1 for o in out):
+        v = combine(out, list(names) if names else None)
+        return v
+    return res
+
+
+interp_simplify: dict[int, str] = {}
+
+
+def _make_apply(kind: str):  # type: ignore[no-untyped-def]
+    def f(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        interp_simplify[id(interp)] = kind
+        try:
+            return _lapply(interp, pos, kw)
+        finally:
+            interp_simplify[id(interp)] = "lapply"
+
+    return f
+
+
+BASE["sapply"] = Builtin("sapply", _make_apply("sapply"))
+BASE["vapply"] = Builtin("vapply", _make_apply("vapply"))
+
+
+@builtin("setNames")
+def _setnames(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0].copy() if hasattr(pos[0], "copy") else pos[0]
+    nm = pos[1] if len(pos) > 1 else kw.get("nm")
+    return set_attr_fn("names", x, nm, [])
+
+
+# ------------------------------------------------------------------ constructors
+@builtin("c")
+def _c(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    parts = list(pos) + list(kw.values())
+    labels = [None] * len(pos) + list(kw)
+    if any(isinstance(p, (RList, RObj)) for p in parts):
+        items, names = [], []
+        for lab, p in zip(labels, parts, strict=True):
+            if isinstance(p, RList):
+                items.extend(p.items)
+                names.extend(p.names or [""] * len(p.items))
+            elif p is not None:
+                items.append(p)
+                names.append(lab or "")
+        return RList(items, names if any(names) else None)
+    vecs, names = [], []
+    has = False
+    for lab, p in zip(labels, parts, strict=True):
+        if p is None:
+            continue
+        v = vec(p)
+        vecs.append(v)
+        if lab and len(v) == 1:
+            names.append(lab)
+            has = True
+        elif v.names:
+            names.extend(f"{lab}.{n}" if lab else n for n in v.names)
+            has = True
+        else:
+            names.extend(
+                [lab or ""] * len(v) if not lab else [f"{lab}{j + 1}" for j in range(len(v))]
+            )
+            has = has or bool(lab)
+    return combine(vecs, names if has else None)
+
+
+@builtin("list")
+def _list(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    items = list(pos) + list(kw.values())
+    names = [""] * len(pos) + list(kw)
+    return RList(items, names if kw else None)
+
+
+@builtin("I")
+def _asis(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if x is None:
+        return None
+    y = x.copy() if isinstance(x, (RVec, RList)) else x
+    if isinstance(y, (RVec, RList)):
+        y.asis = True
+    return y
+
+
+@builtin("data.frame", lazy=True)
+def _data_frame(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    cols: list[Any] = []
+    names: list[str] = []
+    for name, a in args:
+        if name in ("stringsAsFactors", "check.names"):
+            continue
+        v = interp.eval(a, env)
+        if isinstance(v, RList) and v.cls == "data.frame":
+            cols.extend(v.items)
+            names.extend(v.names or [])
+        elif isinstance(v, RMatrix):
+            for j in range(v.m.shape[1]):
+                cols.append(num(v.m[:, j]))
+                names.append(v.colnames[j] if v.colnames else f"X{j + 1}")
+        else:
+            vv = vec(v)
+            cols.append(vv.copy(names=None, asis=False))
+            names.append(name or re.sub(r"[^\w.]", ".", deparse(a)).split("$")[-1])
+    n = max((len(c) for c in cols), default=0)
+    cols = [RVec(recycle(c.v, n) if c.kind != "chr" else np.resize(c.v, n), c.kind) for c in cols]
+    return RList(cols, names, "data.frame", attrs={"row.names": list(range(1, n + 1))})
+
+
+@builtin("rbind|cbind")
+def _bind(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    parts = [p for p in pos if p is not None]
+    if parts and all(isinstance(p, RList) and p.cls == "data.frame" for p in parts):
+        first = parts[0]
+        cols = []
+        for n in first.names or []:
+            cols.append(combine([vec(p.get(n)) for p in parts]))
+        rn: list[Any] = []
+        for p in parts:
+            rn.extend(p.attrs.get("row.names", range(1, p.nrow() + 1)))
+        return RList(
+            cols,
+            list(first.names or []),
+            "data.frame",
+            attrs={"row.names": list(range(1, len(rn) + 1))},
+        )
+    rows = [floats(p) for p in parts]
+    m = np.vstack(rows)
+    return RMatrix(m) if _bind_is_rbind(interp, pos) else RMatrix(m.T)
+
+
+def _bind_is_rbind(interp: Interpreter, pos: list[Any]) -> bool:
+    return getattr(_bind, "_mode", "rbind") == "rbind"
+
+
+@builtin("cbind")
+def _cbind(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    cols = [floats(p) for p in list(pos) + list(kw.values())]
+    return RMatrix(np.column_stack(cols), None, list(kw) if kw and not pos else None)
+
+
+@builtin("matrix")
+def _matrix(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    data = floats(pos[0] if pos else kw["data"])
+    nrow = int(floats(kw.get("nrow", pos[1] if len(pos) > 1 else num(data.size)))[0])
+    ncol = int(floats(kw["ncol"])[0]) if "ncol" in kw else max(1, math.ceil(data.size / nrow))
+    byrow = truthy(kw.get("byrow", lgl([False])))
+    m = np.resize(data, nrow * ncol).reshape((nrow, ncol), order="C" if byrow else "F")
+    return RMatrix(m)
+
+
+@builtin("numeric|double|character|logical|integer|vector")
+def _alloc(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    n = (
+        int(floats(pos[-1] if pos else kw.get("length", num(0)))[0])
+        if (pos or "length" in kw)
+        else 0
+    )
+    if pos and isinstance(pos[0], RVec) and pos[0].kind == "chr" and len(pos) == 2:
+        return RList([None] * n)
+    return RVec(np.zeros(n), "dbl")
+
+
+# ------------------------------------------------------------------ inspection
+@builtin("is.null")
+def _is_null(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return lgl([pos[0] is None])
+
+
+@builtin("is.na")
+def _is_na(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RList):
+        return lgl([it is None for it in x.items])
+    v = vec(x)
+    if v.kind == "chr":
+        return lgl([e is None for e in v.v])
+    return RVec(np.isnan(v.v.astype(float)).astype(float), "lgl", v.names)
+
+
+@builtin("is.nan|is.finite|is.infinite")
+def _is_nan(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported: is.nan/is.finite")
+
+
+@builtin("is.numeric|is.character|is.logical|is.list|is.matrix|is.data.frame|is.function|is.factor")
+def _is_type(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported: type predicates")
+
+
+def _register_predicates() -> None:
+    def mk(test):  # type: ignore[no-untyped-def]
+        return lambda interp, pos, kw: lgl([test(pos[0])])
+
+    preds = {
+        "is.numeric": lambda x: isinstance(x, RVec) and x.kind in ("dbl", "int"),
+        "is.character": lambda x: isinstance(x, RVec) and x.kind == "chr",
+        "is.logical": lambda x: isinstance(x, RVec) and x.kind == "lgl",
+        "is.list": lambda x: isinstance(x, (RList, RObj)),
+        "is.matrix": lambda x: isinstance(x, RMatrix),
+        "is.data.frame": lambda x: isinstance(x, RList) and x.cls == "data.frame",
+        "is.function": lambda x: isinstance(x, (Builtin, Closure)),
+        "is.factor": lambda x: False,
+    }
+    for n, t in preds.items():
+        BASE[n] = Builtin(n, mk(t))
+
+    def finite(kind: str):  # type: ignore[no-untyped-def]
+        def f(interp, pos, kw):  # type: ignore[no-untyped-def]
+            x = floats(pos[0])
+            r = {"is.nan": np.isnan(x), "is.finite": np.isfinite(x), "is.infinite": np.isinf(x)}[
+                kind
+            ]
+            return RVec(r.astype(float), "lgl")
+
+        return f
+
+    for n in ("is.nan", "is.finite", "is.infinite"):
+        BASE[n] = Builtin(n, finite(n))
+
+
+_register_predicates()
+
+
+@builtin("inherits")
+def _inherits(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x, what = pos[0], strs(pos[1] if len(pos) > 1 else kw["what"])
+    cls: list[str] = []
+    if isinstance(x, RObj):
+        cls = x.cls
+    elif isinstance(x, RList):
+        cls = [x.cls] if x.cls else ["list"]
+        if x.asis:
+            cls.append("AsIs")
+    elif isinstance(x, RVec) and x.asis:
+        cls = ["AsIs"]
+    elif isinstance(x, RMatrix):
+        cls = ["matrix"]
+    return lgl([any(w in cls for w in what)])
+
+
+@builtin("length")
+def _length(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if x is None:
+        return num(0)
+    if isinstance(x, RMatrix):
+        return num(x.m.size)
+    if isinstance(x, RObj):
+        return num(len(x.fields))
+    return num(len(x)).copy(kind="int")
+
+
+@builtin("names")
+def _names(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RObj):
+        return chr(list(x.fields))
+    nm = getattr(x, "names", None)
+    return None if nm is None else chr(nm)
+
+
+@builtin("rownames|row.names")
+def _rownames(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return None if x.rownames is None else chr(x.rownames)
+    if isinstance(x, RList) and x.cls == "data.frame":
+        return chr([str(r) for r in x.attrs.get("row.names", range(1, x.nrow() + 1))])
+    return None
+
+
+@builtin("colnames")
+def _colnames(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return None if x.colnames is None else chr(x.colnames)
+    if isinstance(x, RList):
+        return chr(x.names or [])
+    return None
+
+
+@builtin("nrow|NROW")
+def _nrow(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return num(x.m.shape[0])
+    if isinstance(x, RList):
+        return num(x.nrow())
+    return num(len(vec(x)))
+
+
+@builtin("ncol|NCOL")
+def _ncol(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return num(x.m.shape[1])
+    if isinstance(x, RList):
+        return num(len(x.items))
+    return num(1)
+
+
+@builtin("identical")
+def _identical(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    from rvalues import to_tree
+
+    return lgl([repr(to_tree(pos[0])) == repr(to_tree(pos[1]))])
+
+
+# ------------------------------------------------------------------ conversion
+@builtin("as.numeric|as.double")
+def _as_numeric(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return RVec(floats(pos[0]), "dbl")
+
+
+@builtin("as.integer")
+def _as_integer(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return RVec(np.trunc(floats(pos[0])), "int")
+
+
+@builtin("as.character")
+def _as_character(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return chr(strs(pos[0]))
+
+
+@builtin("as.logical")
+def _as_logical(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    if v.kind == "chr":
+        return lgl([None if s is None else s in ("TRUE", "T", "true") for s in v.v])
+    r = (v.v.astype(float) != 0).astype(float)
+    r[np.isnan(v.v.astype(float))] = math.nan
+    return RVec(r, "lgl")
+
+
+@builtin("as.vector|c.default")
+def _as_vector(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return num(x.m.ravel(order="F"))
+    if isinstance(x, RVec):
+        return x.copy(names=None, asis=False)
+    return x
+
+
+@builtin("as.list")
+def _as_list(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RList):
+        return RList(list(x.items), x.names)
+    if isinstance(x, RObj):
+        return RList(list(x.fields.values()), list(x.fields))
+    v = vec(x)
+    return RList([_elem(v, i) for i in range(len(v))], v.names)
+
+
+@builtin("as.data.frame")
+def _as_data_frame(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RList) and x.cls == "data.frame":
+        return x
+    if isinstance(x, RObj) and "as.data.frame" in x.fields:
+        return x.fields["as.data.frame"]
+    if isinstance(x, RList):
+        return RList(
+            list(x.items), x.names, "data.frame", attrs={"row.names": list(range(1, x.nrow() + 1))}
+        )
+    if isinstance(x, RMatrix):
+        cols = [num(x.m[:, j]) for j in range(x.m.shape[1])]
+        return RList(cols, x.colnames or [f"V{j + 1}" for j in range(len(cols))], "data.frame")
+    raise Unsupported(f"unsupported: as.data.frame of {type(x).__name__}")
+
+
+@builtin("unname")
+def _unname(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RVec):
+        return x.copy(names=None)
+    if isinstance(x, RMatrix):
+        return RMatrix(x.m.copy())
+    if isinstance(x, RList):
+        y = x.copy()
+        y.names = None
+        return y
+    return x
+
+
+@builtin("unclass")
+def _unclass(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RObj):
+        return RList(list(x.fields.values()), list(x.fields))
+    if isinstance(x, RList):
+        y = x.copy()
+        y.cls = None
+        return y
+    return x
+
+
+@builtin("unlist")
+def _unlist(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    return unlist(x) if isinstance(x, RList) else x
+
+
+def _levels_of(v: RVec) -> list[str]:
+    present = [s for s in strs(v) if s is not None]
+    if v.kind != "chr":
+        return [_fmt_num(x, "dbl") for x in sorted({float(s) for s in present})]
+    return sorted(set(present), key=lambda t: (t.lower(), t))
+
+
+@builtin("factor|as.factor")
+def _factor(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    out = chr(strs(v))
+    out.attrs["levels"] = _levels_of(v) if kw.get("levels") is None else strs(kw["levels"])
+    return out
+
+
+@builtin("levels")
+def _levels(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    return chr(v.attrs.get("levels") or _levels_of(v))
+
+
+# ------------------------------------------------------------------ sequences and sets
+@builtin("seq_len")
+def _seq_len(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return RVec(np.arange(1, int(floats(pos[0])[0]) + 1, dtype=float), "int")
+
+
+@builtin("seq_along")
+def _seq_along(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    n = 0 if x is None else (len(x.fields) if isinstance(x, RObj) else len(x))
+    return RVec(np.arange(1, n + 1, dtype=float), "int")
+
+
+@builtin("seq")
+def _seq(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    a = floats(pos[0] if pos else kw["from"])[0]
+    b = floats(pos[1] if len(pos) > 1 else kw["to"])[0]
+    if "length.out" in kw:
+        return num(np.linspace(a, b, int(floats(kw["length.out"])[0])))
+    by = floats(pos[2] if len(pos) > 2 else kw.get("by", num(1.0 if b >= a else -1.0)))[0]
+    return num(np.arange(a, b + by * 1e-10, by))
+
+
+@builtin("rep|rep_len")
+def _rep(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    if "each" in kw:
+        v = RVec(np.repeat(v.v, int(floats(kw["each"])[0])), v.kind)
+    times = kw.get("times", pos[1] if len(pos) > 1 and "length.out" not in kw else None)
+    n = kw.get("length.out")
+    if n is None and len(pos) > 1 and times is None:
+        n = pos[1]
+    if n is not None:
+        return RVec(np.resize(v.v, int(floats(n)[0])), v.kind)
+    if times is not None:
+        t = floats(times)
+        if t.size == 1:
+            return RVec(np.tile(v.v, int(t[0])), v.kind)
+        return RVec(np.repeat(v.v, t.astype(int)), v.kind)
+    return v
+
+
+@builtin("order")
+def _order(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    keys = [vec(p) for p in pos]
+    dec = truthy(kw.get("decreasing", lgl([False])))
+    n = len(keys[0])
+
+    def key(i: int) -> tuple[Any, ...]:
+        out = []
+        for k in keys:
+            e = k.v[i]
+            if k.kind == "chr":
+                out.append((e is None, (str(e).lower(), str(e)) if e is not None else ("", "")))
+            else:
+                out.append((math.isnan(e), -e if dec and not math.isnan(e) else e))
+        return tuple(out)
+
+    idx = sorted(range(n), key=key)
+    return RVec(np.array(idx, dtype=float) + 1, "int")
+
+
+@builtin("sort")
+def _sort(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    if v.kind == "chr":
+        return chr(sorted((s for s in v.v if s is not None), key=lambda t: (t.lower(), t)))
+    x = v.v[~np.isnan(v.v)]
+    return RVec(np.sort(x), v.kind)
+
+
+@builtin("rev")
+def _rev(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    return RVec(v.v[::-1].copy(), v.kind, v.names[::-1] if v.names else None)
+
+
+@builtin("unique")
+def _unique(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    seen: list[Any] = []
+    for e in v.v:
+        if not any(
+            (e == s)
+            or (
+                e is not None
+                and s is not None
+                and isinstance(e, float)
+                and math.isnan(e)
+                and math.isnan(s)
+            )
+            for s in seen
+        ):
+            seen.append(e)
+    return RVec(np.array(seen, dtype=v.v.dtype), v.kind)
+
+
+@builtin("intersect")
+def _intersect(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    a, b = strs(pos[0]), set(strs(pos[1]))
+    out: list[Any] = []
+    for x in a:
+        if x in b and x not in out:
+            out.append(x)
+    return chr(out) if vec(pos[0]).kind == "chr" else num([float(x) for x in out])  # type: ignore[arg-type]
+
+
+@builtin("which")
+def _which(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    v = vec(pos[0])
+    return RVec(np.flatnonzero(np.nan_to_num(v.v.astype(float)) != 0).astype(float) + 1, "int")
+
+
+@builtin("complete.cases")
+def _complete_cases(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    ok: np.ndarray | None = None
+    for p in pos:
+        cols = p.items if isinstance(p, RList) else [p]
+        for c in cols:
+            v = vec(c)
+            good = (
+                np.array([e is not None for e in v.v])
+                if v.kind == "chr"
+                else ~np.isnan(v.v.astype(float))
+            )
+            ok = good if ok is None else ok & good
+    return lgl(ok if ok is not None else [])
+
+
+@builtin("ifelse")
+def _ifelse(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    t = floats(pos[0])
+    yes, no = vec(pos[1]), vec(pos[2])
+    n = t.size
+    if "chr" in (yes.kind, no.kind):
+        ys, ns = strs(yes), strs(no)
+        return chr([ys[i % len(ys)] if t[i] else ns[i % len(ns)] for i in range(n)])
+    return num(np.where(t != 0, recycle(floats(yes), n), recycle(floats(no), n)))
+
+
+# ------------------------------------------------------------------ strings
+@builtin("paste|paste0")
+def _paste(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported: paste")
+
+
+def _make_paste(default_sep: str):  # type: ignore[no-untyped-def]
+    def f(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        sep = scalar_str(kw["sep"]) if "sep" in kw else default_sep
+        parts = [[("NA" if s is None else s) for s in strs(p)] for p in pos if p is not None]
+        n = max((len(p) for p in parts), default=0)
+        out = [sep.join(p[i % len(p)] for p in parts if p) for i in range(n)]
+        if "collapse" in kw and kw["collapse"] is not None:
+            return chr([scalar_str(kw["collapse"]).join(out)])
+        return chr(out)
+
+    return f
+
+
+BASE["paste"] = Builtin("paste", _make_paste(" "))
+BASE["paste0"] = Builtin("paste0", _make_paste(""))
+
+
+def _r_regex(p: str) -> str:
+    return p.replace("[[:space:]]", r"\s").replace("[[:digit:]]", r"\d")
+
+
+@builtin("gsub|sub")
+def _gsub(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    pat = _r_regex(scalar_str(pos[0] if pos else kw["pattern"]))
+    rep = scalar_str(pos[1] if len(pos) > 1 else kw["replacement"])
+    x = pos[2] if len(pos) > 2 else kw["x"]
+    fixed = truthy(kw.get("fixed", lgl([False])))
+    rx = re.escape(pat) if fixed else pat
+    rep_py = re.sub(r"\\(\d)", r"\\\1", rep)
+    return chr([None if s is None else re.sub(rx, rep_py, s) for s in strs(x)])
+
+
+@builtin("trimws")
+def _trimws(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return chr([None if s is None else s.strip() for s in strs(pos[0])])
+
+
+@builtin("grepl")
+def _grepl(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    pat = _r_regex(scalar_str(pos[0]))
+    return lgl([s is not None and re.search(pat, s) is not None for s in strs(pos[1])])
+
+
+@builtin("sprintf")
+def _sprintf(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    fmt = scalar_str(pos[0])
+    vals = [floats(p)[0] if vec(p).kind != "chr" else scalar_str(p) for p in pos[1:]]
+    return chr([fmt % tuple(vals)])
+
+
+@builtin("toupper|tolower")
+def _case(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported: toupper/tolower")
+
+
+@builtin("basename")
+def _basename(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return chr([None if s is None else s.rstrip("/").split("/")[-1] for s in strs(pos[0])])
+
+
+@builtin("getwd")
+def _getwd(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return chr([str(interp.case_dir.resolve())])
+
+
+# ------------------------------------------------------------------ maths
+def _math(name: str, f: Any) -> None:
+    def fn(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        x = pos[0] if pos else next(iter(kw.values()))
+        if isinstance(x, RMatrix):
+            return RMatrix(f(x.m), x.rownames, x.colnames)
+        v = vec(x)
+        with np.errstate(all="ignore"):
+            return RVec(np.asarray(f(floats(v)), dtype=float), "dbl", v.names)
+
+    BASE[name] = Builtin(name, fn)
+
+
+for _n, _f in {
+    "sqrt": np.sqrt,
+    "exp": np.exp,
+    "abs": np.abs,
+    "lgamma": special.gammaln,
+    "gamma": special.gamma,
+    "floor": np.floor,
+    "ceiling": np.ceil,
+    "tanh": np.tanh,
+    "atanh": np.arctanh,
+    "sin": np.sin,
+    "cos": np.cos,
+    "asin": np.arcsin,
+    "log10": np.log10,
+    "log2": np.log2,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "cumsum": np.cumsum,
+    "plogis": special.expit,
+    "qlogis": special.logit,
+    "trigamma": lambda x: special.polygamma(1, x),
+    "digamma": special.digamma,
+}.items():
+    _math(_n, _f)
+
+
+@builtin("log")
+def _log(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = floats(pos[0])
+    base = kw.get("base", pos[1] if len(pos) > 1 else None)
+    with np.errstate(all="ignore"):
+        r = np.log(x) if base is None else np.log(x) / math.log(floats(base)[0])
+    return num(r, vec(pos[0]).names)
+
+
+@builtin("round")
+def _round(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    d = int(floats(kw.get("digits", pos[1] if len(pos) > 1 else num(0)))[0])
+    return num(np.round(floats(pos[0]), d), vec(pos[0]).names)
+
+
+def _reduce(name: str, f: Any) -> None:
+    def fn(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        narm = truthy(kw.pop("na.rm", lgl([False])))
+        x = np.concatenate([floats(p) for p in pos]) if pos else np.array([])
+        if narm:
+            x = x[~np.isnan(x)]
+        return num(f(x))
+
+    BASE[name] = Builtin(name, fn)
+
+
+for _n, _f in {
+    "sum": np.sum,
+    "prod": np.prod,
+    "mean": np.mean,
+    "max": lambda x: np.max(x) if x.size else -math.inf,
+    "min": lambda x: np.min(x) if x.size else math.inf,
+    "var": lambda x: np.var(x, ddof=1),
+    "sd": lambda x: np.std(x, ddof=1),
+    "median": np.median,
+}.items():
+    _reduce(_n, _f)
+
+
+@builtin("all|any")
+def _allany(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported")
+
+
+def _logical_reduce(name: str) -> None:
+    def fn(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        x = np.concatenate([floats(p) for p in pos]) if pos else np.array([])
+        if truthy(kw.get("na.rm", lgl([False]))):
+            x = x[~np.isnan(x)]
+        if name == "all":
+            if np.any(x == 0):
+                return lgl([False])
+            return lgl([None]) if np.any(np.isnan(x)) else lgl([True])
+        if np.any((x != 0) & ~np.isnan(x)):
+            return lgl([True])
+        return lgl([None]) if np.any(np.isnan(x)) else lgl([False])
+
+    BASE[name] = Builtin(name, fn)
+
+
+_logical_reduce("all")
+_logical_reduce("any")
+
+
+def _dist(name: str, f: Any) -> None:
+    def fn(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        args = [floats(p) for p in pos]
+        lower = truthy(kw.pop("lower.tail", lgl([True])))
+        named = {k: floats(v)[0] for k, v in kw.items() if k not in ("log.p", "log")}
+        return num(f(args, named, lower))
+
+    BASE[name] = Builtin(name, fn)
+
+
+_dist("pnorm", lambda a, k, lo: stats.norm.cdf(a[0]) if lo else stats.norm.sf(a[0]))
+_dist("qnorm", lambda a, k, lo: stats.norm.ppf(a[0]) if lo else stats.norm.isf(a[0]))
+_dist(
+    "pt",
+    lambda a, k, lo: (stats.t.cdf if lo else stats.t.sf)(a[0], a[1] if len(a) > 1 else k["df"]),
+)
+_dist(
+    "qt",
+    lambda a, k, lo: (stats.t.ppf if lo else stats.t.isf)(a[0], a[1] if len(a) > 1 else k["df"]),
+)
+_dist(
+    "pchisq",
+    lambda a, k, lo: (stats.chi2.cdf if lo else stats.chi2.sf)(
+        a[0], a[1] if len(a) > 1 else k["df"]
+    ),
+)
+_dist(
+    "qchisq",
+    lambda a, k, lo: (stats.chi2.ppf if lo else stats.chi2.isf)(
+        a[0], a[1] if len(a) > 1 else k["df"]
+    ),
+)
+
+
+__all__ += ["floats", "strs", "vec", "scalar_str", "truthy", "combine"]
