@@ -286,6 +286,8 @@ def index(obj: Any, args: list[Any]) -> Any:  # noqa: C901
         sub = obj.m[np.ix_(r, c)]
         rn = [obj.rownames[i] for i in r] if obj.rownames else None
         cn = [obj.colnames[i] for i in c] if obj.colnames else None
+        if sub.shape == (1, 1):
+            return num(sub[0, 0])
         if sub.shape[1] == 1:
             return num(sub[:, 0], rn)
         if sub.shape[0] == 1:
@@ -1179,6 +1181,14 @@ def _case(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
 @builtin("basename")
 def _basename(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
     return chr([None if s is None else s.rstrip("/").split("/")[-1] for s in strs(pos[0])])
+
+
+@builtin("read.csv")
+def _read_csv(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    from rlite import read_csv
+
+    path = interp.case_dir / scalar_str(pos[0] if pos else kw["file"])
+    return read_csv(path)
 
 
 @builtin("getwd")
