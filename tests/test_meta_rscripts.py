@@ -159,7 +159,7 @@ def test_error_texts_may_go_on_after_metafors_message(tmp_path: Path) -> None:
 def test_every_shared_case_runs_from_its_make_r() -> None:
     """With the shared suite present: every case folder runs and agrees (named tolerances
     as in test_meta_agreement: bivariate rma.mv and rma.glmm optimisers stop early)."""
-    from conftest import bench_dir
+    from tests.conftest import bench_dir
 
     root = bench_dir("metafor")
     for d in sorted(p for p in root.glob("*/") if (p / "make.R").exists()):
