@@ -172,7 +172,8 @@ def test_cli_text_json_and_plots(tmp_path: Path) -> None:
     path = _csv(tmp_path)
     r = CliRunner().invoke(_app(), ["meta", "--csv", str(path), "--measure", "RR", "--by", "alloc"])
     assert r.exit_code == 0, r.output
-    assert "RR meta-analysis: k = 13" in r.output and "subgroup differences" in r.output
+    assert "Random-Effects Model (k = 13; tau^2 estimator: REML)" in r.output
+    assert "Test for subgroup differences" in r.output
     r = CliRunner().invoke(
         _app(),
         [
@@ -287,3 +288,42 @@ def test_forest_plot_shows_raw_data_columns(tmp_path: Path) -> None:
         res["config"]["component"] == "fmreview.meta.meta_analyze"
         and res["config"]["method"] == "REML"
     )
+
+
+def test_cli_formula_moderators_bias_selection_and_80_columns(tmp_path: Path) -> None:
+    path = _csv(tmp_path)
+    r = CliRunner().invoke(
+        _app(),
+        ["meta", "--csv", str(path), "--measure", "RR", "--preset", "metafor",
+         "--mods", "~ factor(alloc) + ablat"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Mixed-Effects Model (k = 13; tau^2 estimator: REML)" in r.output
+    assert "factor(alloc)random" in r.output and "Test of Moderators:" in r.output
+    assert "QM(df = 3)" in r.output
+    assert max(len(line) for line in r.output.splitlines()) <= 80
+    r = CliRunner().invoke(
+        _app(),
+        ["meta", "--csv", str(path), "--measure", "RR", "--bias", "egger,trimfill", "--json"],
+    )
+    bias = json.loads(r.output)["bias"]
+    assert set(bias) == {"egger", "trimfill"}
+    r = CliRunner().invoke(
+        _app(), ["meta", "--csv", str(path), "--measure", "RR", "--bias", "eggr"]
+    )
+    assert r.exit_code != 0 and "eggr" in str(r.exception or r.output)
+
+
+def test_cli_prints_warnings_of_inner_fits(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text("study,yi,vi,g\n1,0.1,0.01,a\n2,0.3,0.02,a\n3,0.5,0.03,a\n4,0.2,0.02,b\n")
+    r = CliRunner().invoke(
+        _app(),
+        ["meta", "--csv", str(path), "--measure", "GEN", "--by", "g", "--test", "knha",
+         "--bias", "none"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "Warnings:" in r.output and 'subgroup b: Setting argument test="z" since k=1.' in r.output
+    )
+    assert max(len(line) for line in r.output.splitlines()) <= 80

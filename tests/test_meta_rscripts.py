@@ -167,8 +167,6 @@ def test_every_shared_case_runs_from_its_make_r() -> None:
         assert r["status"] == "ok", (d.name, r["status"])
         assert not r["error_mismatch"] and not r["text_mismatch"] and not r["na_mismatch"], d.name
         assert r["missing"] == 0, (d.name, r["missing_at"][:3])
-        worst = [
-            w for w in r["worst"] if "bivariate" not in w["path"] and "GLMM" not in w["path"]
-        ]
+        worst = [w for w in r["worst"] if "bivariate" not in w["path"] and "GLMM" not in w["path"]]
         limit = 1e-8 if d.name == "bcg_metareg" else CLOSED
         assert not worst or worst[0]["rel"] <= limit, (d.name, worst[0])

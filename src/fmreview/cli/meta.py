@@ -38,9 +38,26 @@ def register(app: typer.Typer) -> None:
             "--method",
             help="tau^2 estimator (EE, FE, DL, HE, HS, HSk, SJ, ML, REML, EB, PM, PMM); default from the preset.",
         ),
-        by: str | None = typer.Option(None, "--by", help="Column with subgroup labels."),
+        by: str | None = typer.Option(
+            None, "--by", help="Column with subgroup labels (fits per subgroup + factor model)."
+        ),
         mods: str | None = typer.Option(
-            None, "--mods", help="Comma-separated moderator columns for a meta-regression."
+            None,
+            "--mods",
+            help="Moderators: an R formula such as '~ factor(alloc) + year', or columns a,b.",
+        ),
+        test: str | None = typer.Option(
+            None, "--test", help="z, t, knha or adhoc (default from the preset)."
+        ),
+        bias: str = typer.Option(
+            "all",
+            "--bias",
+            help="Bias tests: all, none, or a list of egger,egger_lm,ranktest,trimfill,fsn.",
+        ),
+        step_halving: bool = typer.Option(
+            False,
+            "--step-halving",
+            help="Retry a non-converging Fisher scoring with step halving (metafor stops).",
         ),
         preset: str = typer.Option(
             "default",
@@ -62,12 +79,32 @@ def register(app: typer.Typer) -> None:
         and keeps the result for the report.
 
         Example: fmreview meta --csv effects.csv --measure OR --by modality --forest forest.svg
+
+        Example: fmreview meta --csv bcg.csv --measure RR --mods "~ factor(alloc) + year"
         """
         from fmreview.errors import InputError
-        from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
+        from fmreview.meta.analysis import meta_analyze, read_effects_csv
+        from fmreview.meta.summary import format_summary
 
-        mod_list = [m.strip() for m in mods.split(",") if m.strip()] if mods else None
-        opts: dict[str, Any] = dict(method=method, by=by, mods=mod_list, preset=preset, level=level)
+        mod_arg: str | list[str] | None = None
+        if mods and mods.strip().startswith("~"):
+            mod_arg = mods.strip()
+        elif mods:
+            mod_arg = [m.strip() for m in mods.split(",") if m.strip()]
+        b = bias.strip().lower()
+        bias_arg: bool | list[str] = (
+            True if b == "all" else False if b == "none" else [x.strip() for x in b.split(",")]
+        )
+        opts: dict[str, Any] = dict(
+            method=method,
+            by=by,
+            mods=mod_arg,
+            preset=preset,
+            level=level,
+            bias=bias_arg,
+            test=test,
+            step_halving=step_halving,
+        )
         if (csv_file is None) == (outcome is None):
             raise InputError(
                 "give either --csv FILE or --outcome NAME (from the review's effects table)"
@@ -92,7 +129,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
         else:
-            console.print(format_text(result), highlight=False, markup=False)
+            typer.echo(format_summary(result))
             for label, path in (("forest plot", forest), ("funnel plot", funnel)):
                 if path is not None:
                     console.print(f"{label}: {path}", highlight=False, markup=False)

@@ -16,7 +16,7 @@ Public surface:
 * bias and sensitivity: :func:`regtest`, :func:`ranktest`, :func:`trimfill`, :func:`fsn`,
   :func:`leave_one_out`, :func:`influence`, :func:`blup`, :func:`ranef`, :func:`cumulative`
 * one call: :func:`meta_analyze` (JSON-serialisable dict), :func:`read_effects_csv`,
-  :func:`format_text`; presets :data:`PRESETS`; plots :func:`forest_plot`, :func:`funnel_plot`
+  :func:`format_text`, :func:`format_summary` (metafor-like, 80 columns); presets :data:`PRESETS`; plots :func:`forest_plot`, :func:`funnel_plot`
 * :class:`MetaWarning` - the warning category for conditions metafor warns about
 """
 
@@ -50,6 +50,7 @@ from fmreview.meta.mh import MantelHaenszel, Peto
 from fmreview.meta.presets import PRESETS, Preset, get_preset
 from fmreview.meta.rma import METHODS, RMA, TESTS
 from fmreview.meta.subgroups import subgroup_analysis
+from fmreview.meta.summary import format_summary
 from fmreview.meta.transforms import (
     transf_arcsin,
     transf_exp,
@@ -101,6 +102,7 @@ __all__ = [
     "diagnostic_effects",
     "escalc",
     "forest_plot",
+    "format_summary",
     "format_text",
     "fsn",
     "funnel_plot",

@@ -157,6 +157,8 @@ def meta_analyze(
     preset: str = "default",
     level: float = 95.0,
     bias: bool | Sequence[str] = True,
+    test: str | None = None,
+    step_halving: bool = False,
 ) -> dict[str, Any]:
     """Pool effect rows and return a JSON-serialisable result.
 
@@ -169,6 +171,8 @@ def meta_analyze(
     mods : moderator columns for a meta-regression (factors are dummy-coded), or an
         R formula such as ``"~ factor(alloc) + year"`` (R's coefficient names)
     preset : "default" (REML + HKSJ ad hoc + Q-profile + PI), "metafor" or "revman5"
+    test : z, t, knha or adhoc instead of the preset's test
+    step_halving : retry a non-converging Fisher scoring with step halving (else metafor's error)
     bias : add small-study/publication-bias tests (k >= 3, no moderators): True for
         all, or a selection of ``egger``, ``egger_lm``, ``ranktest``, ``trimfill``, ``fsn``
 
@@ -181,6 +185,7 @@ def meta_analyze(
         raise InputError("no effect rows to pool; import or extract effects first")
     p = get_preset(preset)
     meth = method or p.method
+    tst = test or p.test
     m = measure.upper()
     yi, vi = effect_sizes(rows, m)
     labels = [
@@ -194,7 +199,7 @@ def meta_analyze(
         M, names = design_matrix(rows, mods)
     collected: list[str] = []
     model = _collect(
-        lambda: RMA(method=meth, test=p.test, level=level).fit(
+        lambda: RMA(method=meth, test=tst, level=level, step_halving=step_halving).fit(
             yi, vi, M, coef_names=names, data=list(rows) if isinstance(M, str) else None
         ),
         "",
@@ -214,7 +219,7 @@ def meta_analyze(
             "version": __version__,
             "measure": m,
             "method": meth,
-            "test": p.test,
+            "test": tst,
             "preset": p.name,
             "level": level,
             "by": by,
@@ -271,7 +276,9 @@ def meta_analyze(
     result["heterogeneity"] = _heterogeneity(model, p.tau2_ci, collected)
     if by:
         result["subgroups"] = _collect(
-            lambda: _subgroups(yi, vi, [r.get(by) for r in rows], meth, p.test, level, tf, by),
+            lambda: _subgroups(
+                yi, vi, [r.get(by) for r in rows], meth, tst, level, tf, by, step_halving
+            ),
             "",
             collected,
         )
@@ -337,8 +344,17 @@ def _heterogeneity(model: RMA, ci_type: str | None, collected: list[str]) -> dic
     return out
 
 
-def _subgroups(yi, vi, groups, method, test, level, tf, by) -> dict[str, Any]:
-    sg = subgroup_analysis(yi, vi, groups, method=method, test=test, level=level, name=by)
+def _subgroups(yi, vi, groups, method, test, level, tf, by, step_halving) -> dict[str, Any]:
+    sg = subgroup_analysis(
+        yi,
+        vi,
+        groups,
+        method=method,
+        test=test,
+        level=level,
+        name=by,
+        step_halving=step_halving,
+    )
     per: dict[str, Any] = {}
     for lev, f in sg["groups"].items():
         if isinstance(f, str):
