@@ -146,7 +146,13 @@ def binop(op: str, a: Any, b: Any, node: Node) -> Any:  # noqa: C901
         return lgl([x in sb for x in sa])
     if op == "%*%":
         ma = a.m if isinstance(a, RMatrix) else floats(a)[None, :]
-        mb = b.m if isinstance(b, RMatrix) else floats(b)[:, None]
+        if isinstance(b, RMatrix):
+            mb = b.m
+        else:
+            vb = floats(b)
+            mb = vb[:, None] if ma.shape[1] == vb.size else vb[None, :]
+        if not isinstance(a, RMatrix) and ma.shape[1] != mb.shape[0]:
+            ma = ma.T
         return RMatrix(ma @ mb)
     if op == ":":
         lo, hi = floats(a)[0], floats(b)[0]
@@ -688,8 +694,75 @@ def _bind_is_rbind(interp: Interpreter, pos: list[Any]) -> bool:
 
 @builtin("cbind")
 def _cbind(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
-    cols = [floats(p) for p in list(pos) + list(kw.values())]
-    return RMatrix(np.column_stack(cols), None, list(kw) if kw and not pos else None)
+    parts = [(None, p) for p in pos] + list(kw.items())
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    for name, p in parts:
+        if isinstance(p, RMatrix):
+            cols.extend(p.m[:, j] for j in range(p.m.shape[1]))
+            names.extend(p.colnames or [""] * p.m.shape[1])
+        else:
+            cols.append(floats(p))
+            names.append(name or "")
+    n = max(c.size for c in cols)
+    m = np.column_stack([recycle(c, n) for c in cols])
+    return RMatrix(m, None, names if any(names) else None)
+
+
+def _as_matrix(x: Any) -> np.ndarray:
+    if isinstance(x, RMatrix):
+        return x.m
+    return floats(x)[:, None]
+
+
+@builtin("t")
+def _t(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return RMatrix(x.m.T.copy(), x.colnames, x.rownames)
+    return RMatrix(floats(x)[None, :])
+
+
+@builtin("diag")
+def _diag(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return num(np.diag(x.m).copy())
+    v = floats(x)
+    if v.size == 1 and len(pos) == 1:
+        return RMatrix(np.eye(int(v[0])))
+    return RMatrix(np.diag(v))
+
+
+@builtin("solve")
+def _solve(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    a = _as_matrix(pos[0])
+    if len(pos) > 1:
+        return RMatrix(np.linalg.solve(a, _as_matrix(pos[1])))
+    return RMatrix(np.linalg.inv(a))
+
+
+@builtin("crossprod|tcrossprod")
+def _crossprod(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported: crossprod")
+
+
+def _register_crossprod() -> None:
+    def cp(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        a = _as_matrix(pos[0])
+        b = _as_matrix(pos[1]) if len(pos) > 1 else a
+        return RMatrix(a.T @ b)
+
+    def tcp(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        a = _as_matrix(pos[0])
+        b = _as_matrix(pos[1]) if len(pos) > 1 else a
+        return RMatrix(a @ b.T)
+
+    BASE["crossprod"] = Builtin("crossprod", cp)
+    BASE["tcrossprod"] = Builtin("tcrossprod", tcp)
+
+
+_register_crossprod()
 
 
 @builtin("matrix")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, stats
+from sklearn.base import BaseEstimator
 
 from fmreview.errors import InputError, StatsError
 from fmreview.meta._common import level_alpha as _level_alpha
@@ -28,7 +29,7 @@ from fmreview.meta.transforms import ilogit
 __all__ = ["BivariateDTA"]
 
 
-class BivariateDTA:
+class BivariateDTA(BaseEstimator):  # type: ignore[misc]
     """Bivariate REML model for diagnostic test accuracy.
 
     Parameters

@@ -25,6 +25,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.typing import ArrayLike
 from scipy import optimize, stats
 from scipy.special import expit, gammaln
+from sklearn.base import BaseEstimator
 
 from fmreview.errors import InputError, StatsError
 from fmreview.meta._common import level_alpha as _level_alpha
@@ -96,7 +97,7 @@ def _irls_glm(y: np.ndarray, n: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, 
     return coef, Ri @ Ri.T, dev
 
 
-class BinomialGLMM:
+class BinomialGLMM(BaseEstimator):  # type: ignore[misc]
     """Random-intercept logistic model for proportions ``xi / ni`` (ML, AGHQ with 7 nodes).
 
     Attributes after :meth:`fit`: ``beta_``, ``se_``, ``zval_``, ``pval_``, ``ci_lb_``,

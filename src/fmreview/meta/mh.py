@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
+from sklearn.base import BaseEstimator
 
 from fmreview.errors import InputError, StatsError, unknown_name
 from fmreview.meta._common import MetaWarning
@@ -54,7 +55,7 @@ def _tables(ai, bi, ci, di, n1i, n2i) -> tuple[np.ndarray, ...]:
     return a, b, c, d
 
 
-class _TwoByTwo:
+class _TwoByTwo(BaseEstimator):  # type: ignore[misc]
     measure: str
     level: float
     add: float
