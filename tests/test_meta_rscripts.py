@@ -170,3 +170,26 @@ def test_every_shared_case_runs_from_its_make_r() -> None:
         worst = [w for w in r["worst"] if "bivariate" not in w["path"] and "GLMM" not in w["path"]]
         limit = 1e-8 if d.name == "bcg_metareg" else CLOSED
         assert not worst or worst[0]["rel"] <= limit, (d.name, worst[0])
+
+
+def test_metafor_idioms_for_subgroups_counts_in_rma_and_anova(tmp_path: Path) -> None:
+    script = """
+dat <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+res.r <- rma(yi, vi, data = dat, subset = alloc == "random", method = "DL")
+res.s <- rma(yi, vi, data = dat, subset = alloc == "systematic", method = "DL")
+comp <- data.frame(meta = c("random", "systematic"), estimate = c(coef(res.r), coef(res.s)),
+                   stderror = c(res.r$se, res.s$se))
+b <- rma(estimate, sei = stderror, mods = ~ meta, method = "FE", data = comp)
+m <- rma(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg,
+         mods = cbind(ablat, year), method = "DL")
+a <- anova(m, btt = 2:3)
+write_json(list(QM = b$QM, QE = b$QE, names = I(rownames(m$beta)), aQM = a$QM, mQM = m$QM))
+"""
+    got = run_case_dir(case_dir(tmp_path, script))
+    assert got["names"] == ["intrcpt", "ablat", "year"]
+    assert got["aQM"] == pytest.approx(got["mQM"], rel=1e-12)
+    assert got["QE"] == pytest.approx(0.0, abs=1e-12) and got["QM"] > 0
+    (tmp_path / "case" / "make.R").write_text(
+        "write_json(rma(c(1, 2), c(1, 1), mods = ~ log(x), data = data.frame(x = c(1, 2))))\n"
+    )
+    assert evaluate_case(tmp_path / "case")["status"].startswith("unsupported: mods = ~ log(x)")

@@ -692,18 +692,18 @@ def _bind_is_rbind(interp: Interpreter, pos: list[Any]) -> bool:
     return getattr(_bind, "_mode", "rbind") == "rbind"
 
 
-@builtin("cbind")
-def _cbind(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
-    parts = [(None, p) for p in pos] + list(kw.items())
+@builtin("cbind", lazy=True)
+def _cbind(interp: Interpreter, args: list[Any], env: Any) -> Any:
     cols: list[np.ndarray] = []
     names: list[str] = []
-    for name, p in parts:
+    for name, a in args:
+        p = interp.eval(a, env)
         if isinstance(p, RMatrix):
             cols.extend(p.m[:, j] for j in range(p.m.shape[1]))
             names.extend(p.colnames or [""] * p.m.shape[1])
         else:
             cols.append(floats(p))
-            names.append(name or "")
+            names.append(name or (a[1] if a[0] == "ident" else ""))
     n = max(c.size for c in cols)
     m = np.column_stack([recycle(c, n) for c in cols])
     return RMatrix(m, None, names if any(names) else None)

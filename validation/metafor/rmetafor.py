@@ -20,6 +20,7 @@ from rparse import Node, deparse
 from rvalues import RList, RMatrix, RObj, RVec, Unsupported, chr, lgl, num
 
 import fmreview.meta as fm
+from fmreview.errors import InputError
 
 __all__ = ["METAFOR"]
 
@@ -180,10 +181,15 @@ def _escalc(interp: Interpreter, args: list[Any], env: Env) -> Any:
 
 
 # ------------------------------------------------------------------ rma.uni
+_ES_ARGS = {
+    "ai", "bi", "ci", "di", "n1i", "n2i", "x1i", "x2i", "t1i", "t2i", "m1i", "m2i",
+    "sd1i", "sd2i", "xi", "mi", "ni", "ti", "ri",
+}  # fmt: skip
 _RMA_ARGS = {
     "yi", "vi", "sei", "weights", "mods", "method", "test", "level", "control", "subset",
-    "slab", "tau2", "verbose", "digits", "intercept", "measure",
-}  # fmt: skip
+    "slab", "tau2", "verbose", "digits", "intercept", "measure", "add", "to", "drop00",
+    "vtype",
+} | _ES_ARGS  # fmt: skip
 
 
 @mf("rma|rma.uni", lazy=True)
@@ -196,6 +202,18 @@ def _rma(interp: Interpreter, args: list[Any], env: Env) -> Any:
     if isinstance(yi, RList):  # rma(yi = <escalc frame>)
         data, yi = yi, yi.get("yi")
         kw.setdefault("vi", data.get("vi"))
+    cells = {k: floats(v) for k, v in kw.items() if k in _ES_ARGS and v is not None}
+    if cells:  # rma(measure = "RR", ai = ..., ...): escalc first, as metafor does
+        opts: dict[str, Any] = {}
+        if kw.get("add") is not None:
+            opts["add"] = float(floats(kw["add"])[0])
+        for k in ("to", "vtype"):
+            if kw.get(k) is not None:
+                opts[k] = scalar_str(kw[k])
+        if kw.get("drop00") is not None:
+            opts["drop00"] = truthy(kw["drop00"])
+        y, v = fm.escalc(_opt_str(kw, "measure", "GEN"), **opts, **cells)
+        yi, kw["vi"] = num(y), num(v)
     mods = kw.get("mods")
     fdata = _frame_dict(data)
     mods_arg: Any = None
@@ -204,6 +222,11 @@ def _rma(interp: Interpreter, args: list[Any], env: Env) -> Any:
         mods_arg = "~ " + deparse(mods.py[2])
         if fdata is None:
             raise Unsupported("unsupported: a moderator formula without data = ")
+        try:
+            fm.model_matrix(mods_arg, fdata)
+        except InputError as exc:
+            if "unsupported term" in str(exc) or "not supported" in str(exc):
+                raise Unsupported(f"unsupported: mods = {mods_arg} ({exc})") from exc
     elif isinstance(mods, RMatrix):
         mods_arg, names = mods.m, mods.colnames
     elif mods is not None:
@@ -393,6 +416,62 @@ def _coef(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
         return x.fields["coefficients"]
     m = _model(x, "coef")
     return num(m.beta_, list(m.coef_names_))
+
+
+@mf("fitstats")
+def _fitstats(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    m = _model(pos[0], "fitstats")
+    col = "REML" if m.method == "REML" else "ML"
+    rows = ["ll", "dev", "AIC", "BIC", "AICc"]
+    return RList(
+        [num([m.fit_stats_[col][r] for r in rows])], [col], "data.frame", attrs={"row.names": rows}
+    )
+
+
+@mf("anova")
+def _anova(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    _reject("anova", kw, {"btt", "digits"})
+    m = _model(pos[0], "anova")
+    if len(pos) > 1:  # likelihood-ratio test of two nested models
+        r = _model(pos[1], "anova")
+        if m.method == "REML" and list(m.coef_names_) != list(r.coef_names_):
+            raise Unsupported("unsupported: anova() LRT of REML fits with different moderators")
+        col = "REML" if m.method == "REML" else "ML"
+        full, red = (m, r) if m.p_ >= r.p_ else (r, m)
+        lrt = max(0.0, 2 * (full.fit_stats_[col]["ll"] - red.fit_stats_[col]["ll"]))
+        df = full.p_ - red.p_ + (0 if full.method in ("EE", "FE") else 0)
+        return RObj(
+            ["anova.rma"],
+            {
+                "LRT": num(lrt),
+                "pval": num(float(stats.chi2.sf(lrt, df)) if df > 0 else None),
+                "QE.f": num(full.QE_),
+                "QE.r": num(red.QE_),
+                "tau2.f": num(full.tau2_),
+                "tau2.r": num(red.tau2_),
+                "p.f": num(full.p_),
+                "p.r": num(red.p_),
+            },
+            None,
+        )
+    btt = (floats(kw["btt"]).astype(int) - 1) if kw.get("btt") is not None else np.array(m.btt_)
+    b = m.beta_[btt]
+    vb = m.vb_[np.ix_(btt, btt)]
+    qm = float(b @ np.linalg.solve(vb, b))
+    q = len(btt)
+    if m.test_ == "z":
+        fields = {"QM": num(qm), "QMp": num(float(stats.chi2.sf(qm, q))), "QMdf": num([q, None])}
+    else:
+        ddf = m.k_ - m.p_
+        fields = {
+            "QM": num(qm / q),
+            "QMp": num(float(stats.f.sf(qm / q, q, ddf))),
+            "QMdf": num([q, ddf]),
+        }
+    fields["btt"] = num(btt + 1)
+    return RObj(["anova.rma"], fields, None)
 
 
 @mf("rstudent")
