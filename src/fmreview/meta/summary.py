@@ -102,7 +102,8 @@ def _coef_table(m: dict[str, Any]) -> list[str]:
         for c in coefs.values()
     ]
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(cols)]
-    room = WIDTH - sum(w + 2 for w in widths) - 5
+    body_width = sum(widths) + 2 * (len(widths) - 1)
+    room = WIDTH - body_width - 1 - 2 - 3  # name, space, gap, significance stars
     nw = max(4, min(max(len(n) for n in names), room))
     show_names = not (len(names) == 1 and names[0] == "intrcpt")
     pad = nw + 1 if show_names else 0
@@ -163,7 +164,7 @@ def _subgroups(sg: dict[str, Any], level: float, scale: str) -> list[str]:
 
 
 def _bias(bias: dict[str, Any]) -> list[str]:
-    out = ["Small-study effects and publication bias:", ""]
+    out = ["Small-study effects and publication bias (model scale):", ""]
     if "note" in bias:
         out.extend(textwrap.wrap(f"note: {bias['note']}", WIDTH, subsequent_indent="  "))
     for key, label in (
