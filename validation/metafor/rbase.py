@@ -683,13 +683,9 @@ def _bind(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
             "data.frame",
             attrs={"row.names": list(range(1, len(rn) + 1))},
         )
-    rows = [floats(p) for p in parts]
-    m = np.vstack(rows)
-    return RMatrix(m) if _bind_is_rbind(interp, pos) else RMatrix(m.T)
-
-
-def _bind_is_rbind(interp: Interpreter, pos: list[Any]) -> bool:
-    return getattr(_bind, "_mode", "rbind") == "rbind"
+    rows = [p.m if isinstance(p, RMatrix) else floats(p)[None, :] for p in parts]
+    width = max(r.shape[1] for r in rows)
+    return RMatrix(np.vstack([np.resize(r, (r.shape[0], width)) for r in rows]))
 
 
 @builtin("cbind", lazy=True)
@@ -729,9 +725,66 @@ def _diag(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
     if isinstance(x, RMatrix):
         return num(np.diag(x.m).copy())
     v = floats(x)
+    if "nrow" in kw:
+        return RMatrix(np.diag(recycle(v, int(floats(kw["nrow"])[0]))))
     if v.size == 1 and len(pos) == 1:
         return RMatrix(np.eye(int(v[0])))
     return RMatrix(np.diag(v))
+
+
+@builtin("drop")
+def _drop(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix) and 1 in x.m.shape:
+        return num(x.m.ravel())
+    return x
+
+
+@builtin("split")
+def _split(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x, f = pos[0], vec(pos[1] if len(pos) > 1 else kw["f"])
+    keys = strs(f)
+    levels = f.attrs.get("levels") or _levels_of(f)
+    out = []
+    for lev in levels:
+        rows = np.array([i for i, k in enumerate(keys) if k == lev], dtype=int)
+        if isinstance(x, RList) and x.cls == "data.frame":
+            out.append(index(x, [num(rows + 1), None]))
+        else:
+            out.append(index(x, [num(rows + 1)]))
+    return RList(out, list(levels))
+
+
+@builtin("with", lazy=True)
+def _with(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    from rlite import Env
+
+    data = interp.eval(args[0][1], env)
+    local = Env(env)
+    if isinstance(data, RList):
+        for n, c in zip(data.names or [], data.items, strict=True):
+            local.vars[n] = c
+    return interp.eval(args[1][1], local)
+
+
+@builtin("subset", lazy=True)
+def _subset(interp: Interpreter, args: list[Any], env: Any) -> Any:
+    from rlite import Env
+
+    data = interp.eval(args[0][1], env)
+    if not (isinstance(data, RList) and data.cls == "data.frame"):
+        raise Unsupported("unsupported: subset() of something other than a data frame")
+    local = Env(env)
+    for n, c in zip(data.names or [], data.items, strict=True):
+        local.vars[n] = c
+    cond = [a for n, a in args[1:] if n in (None, "subset")]
+    out = data
+    if cond:
+        out = index(data, [interp.eval(cond[0], local), None])
+    sel = [a for n, a in args[1:] if n == "select"]
+    if sel:
+        out = index(out, [None, interp.eval(sel[0], local)])
+    return out
 
 
 @builtin("solve")
@@ -782,8 +835,11 @@ def _alloc(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
         if (pos or "length" in kw)
         else 0
     )
-    if pos and isinstance(pos[0], RVec) and pos[0].kind == "chr" and len(pos) == 2:
+    mode = scalar_str(pos[0]) if pos and isinstance(pos[0], RVec) and pos[0].kind == "chr" else ""
+    if mode == "list":
         return RList([None] * n)
+    if mode == "character":
+        return chr([""] * n)
     return RVec(np.zeros(n), "dbl")
 
 
