@@ -357,7 +357,10 @@ def _predict(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
 @mf("confint")
 def _confint(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
     model = _model(pos[0], "confint")
-    _reject("confint", kw, {"type", "control", "fixed", "random", "level", "digits"})
+    _reject(
+        "confint", kw, {"type", "control", "fixed", "random", "level", "digits", "transf", "targs"}
+    )
+    tf = _transf(interp, kw)
     fixed = truthy(kw["fixed"]) if kw.get("fixed") is not None else False
     random = truthy(kw["random"]) if kw.get("random") is not None else True
     out = RList([], [], "confint.rma")
@@ -380,6 +383,8 @@ def _confint(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
         )
     if fixed:
         vals = np.column_stack([model.beta_, model.ci_lb_, model.ci_ub_])
+        if tf is not None:
+            vals = np.asarray(tf(vals), dtype=float)
         out.set("fixed", _mat(vals, nm, ["estimate", "ci.lb", "ci.ub"]))
     return out
 
@@ -415,6 +420,20 @@ def _coef(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
     if isinstance(x, RObj) and "lm" in x.cls:
         return x.fields["coefficients"]
     m = _model(x, "coef")
+    if isinstance(x, RObj) and "summary.rma" in x.cls:
+        stat = "zval" if m.test_ == "z" else "tval"
+        df = _df(
+            {
+                "estimate": m.beta_,
+                "se": m.se_,
+                stat: m.zval_,
+                "pval": m.pval_,
+                "ci.lb": m.ci_lb_,
+                "ci.ub": m.ci_ub_,
+            }
+        )
+        df.attrs["row.names"] = list(m.coef_names_)
+        return df
     return num(m.beta_, list(m.coef_names_))
 
 
@@ -605,6 +624,8 @@ def _summary(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
     x = pos[0]
     if isinstance(x, RObj) and "lm" in x.cls:
         return RList([x.fields["_summary"]], ["coefficients"])
+    if isinstance(x, RObj) and "rma.uni" in x.cls:
+        return RObj(["summary.rma", *x.cls], dict(x.fields), x.py)
     return x
 
 
