@@ -1463,3 +1463,119 @@ _dist(
 
 
 __all__ += ["floats", "strs", "vec", "scalar_str", "truthy", "combine"]
+
+
+# ------------------------------------------------------------------ more helpers
+@builtin("Map|mapply")
+def _map(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    fn = pos[0] if pos else kw.pop("f", kw.pop("FUN", None))
+    kw.pop("SIMPLIFY", None)
+    seqs = []
+    for p in pos[1:]:
+        if isinstance(p, RList):
+            seqs.append(p.items)
+        else:
+            v = vec(p)
+            seqs.append([_elem(v, i) for i in range(len(v))])
+    first = pos[1] if len(pos) > 1 else None
+    names = first.names if isinstance(first, (RList, RVec)) else None
+    if names is None and isinstance(first, RVec) and first.kind == "chr":
+        names = [str(s) for s in first.v]
+    n = max((len(s) for s in seqs), default=0)
+    out = [interp.call_value(fn, *[s[i % len(s)] for s in seqs], **kw) for i in range(n)]
+    return RList(out, list(names) if names else None)
+
+
+@builtin("Reduce")
+def _reduce_fn(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    fn, x = pos[0], pos[1]
+    items = x.items if isinstance(x, RList) else [_elem(vec(x), i) for i in range(len(vec(x)))]
+    acc = kw.get("init", pos[2] if len(pos) > 2 else None)
+    for it in items:
+        acc = it if acc is None else interp.call_value(fn, acc, it)
+    return acc
+
+
+@builtin("nchar")
+def _nchar(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    return num([len(s) if s is not None else 2 for s in strs(pos[0])])
+
+
+BASE["toupper"] = Builtin(
+    "toupper", lambda i, p, k: chr([None if s is None else s.upper() for s in strs(p[0])])
+)
+BASE["tolower"] = Builtin(
+    "tolower", lambda i, p, k: chr([None if s is None else s.lower() for s in strs(p[0])])
+)
+BASE["which.max"] = Builtin("which.max", lambda i, p, k: num(float(np.nanargmax(floats(p[0]))) + 1))
+BASE["which.min"] = Builtin("which.min", lambda i, p, k: num(float(np.nanargmin(floats(p[0]))) + 1))
+BASE["isTRUE"] = Builtin(
+    "isTRUE", lambda i, p, k: lgl([isinstance(p[0], RVec) and len(p[0]) == 1 and truthy(p[0])])
+)
+BASE["isFALSE"] = Builtin(
+    "isFALSE",
+    lambda i, p, k: lgl(
+        [
+            isinstance(p[0], RVec)
+            and len(p[0]) == 1
+            and not truthy(p[0])
+            and not math.isnan(floats(p[0])[0])
+        ]
+    ),
+)
+BASE["is.element"] = Builtin(
+    "is.element", lambda i, p, k: binop("%in%", p[0], p[1], ("value", None))
+)
+BASE["setdiff"] = Builtin(
+    "setdiff",
+    lambda i, p, k: chr([s for s in dict.fromkeys(strs(p[0])) if s not in set(strs(p[1]))]),
+)
+BASE["union"] = Builtin("union", lambda i, p, k: chr(list(dict.fromkeys(strs(p[0]) + strs(p[1])))))
+BASE["signif"] = Builtin(
+    "signif",
+    lambda i, p, k: num(
+        [float(f"{x:.{int(floats(p[1])[0]) if len(p) > 1 else 6}g}") for x in floats(p[0])]
+    ),
+)
+
+
+@builtin("head|tail")
+def _headtail(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    raise Unsupported("unsupported: head/tail")
+
+
+def _ht(which: str):  # type: ignore[no-untyped-def]
+    def f(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+        x = pos[0]
+        n = int(floats(pos[1] if len(pos) > 1 else kw.get("n", num(6)))[0])
+        size = x.nrow() if isinstance(x, RList) and x.cls == "data.frame" else len(vec(x))
+        rows = np.arange(size)[:n] if which == "head" else np.arange(size)[-n:]
+        if isinstance(x, RList) and x.cls == "data.frame":
+            return index(x, [num(rows + 1), None])
+        return index(x, [num(rows + 1)])
+
+    return f
+
+
+BASE["head"] = Builtin("head", _ht("head"))
+BASE["tail"] = Builtin("tail", _ht("tail"))
+
+
+@builtin("stopifnot")
+def _stopifnot(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    for p in list(pos) + list(kw.values()):
+        if not all(floats(p) != 0):
+            raise RError("stopifnot: a condition is not all TRUE")
+    return None
+
+
+@builtin("as.matrix")
+def _as_matrix_fn(interp: Interpreter, pos: list[Any], kw: dict[str, Any]) -> Any:
+    x = pos[0]
+    if isinstance(x, RMatrix):
+        return x
+    if isinstance(x, RList) and x.cls == "data.frame":
+        m = np.column_stack([floats(c) for c in x.items])
+        rn = x.attrs.get("row.names")
+        return RMatrix(m, [str(r) for r in rn] if rn else None, list(x.names or []))
+    return RMatrix(floats(x)[:, None])
