@@ -14,84 +14,29 @@ result; ``capture(expr)`` records warnings and errors as ``_common.R``'s does.
 
 from __future__ import annotations
 
-import csv
 import math
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rfuns  # noqa: F401  (registers the second half of base R into BASE)
+from rbase import BASE, assign_index, assign_index2, binop, index, index2, set_attr_fn, unop
+from rcore import (
+    Builtin,
+    Closure,
+    Env,
+    Promise,
+    _Break,
+    _Next,
+    _Return,
+    read_csv,
+)
+from rmetafor import METAFOR
 from rparse import Node, deparse, parse
-from rvalues import RError, RList, RMatrix, RObj, RVec, Unsupported, chr, num
+from rvalues import RError, RList, RObj, RVec, Unsupported, chr, num
 
-__all__ = ["Builtin", "Closure", "Env", "Interpreter", "RWarning"]
-
-
-class RWarning(UserWarning):
-    """A warning raised by R code (``warning("...")``)."""
-
-
-class _Return(Exception):
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-class _Break(Exception):
-    pass
-
-
-class _Next(Exception):
-    pass
-
-
-@dataclass
-class Promise:
-    node: Node
-    env: Env
-    value: Any = None
-    forced: bool = False
-
-
-class Env:
-    def __init__(self, parent: Env | None = None) -> None:
-        self.vars: dict[str, Any] = {}
-        self.parent = parent
-        self.missing: set[str] = set()
-
-    def find(self, name: str) -> Env | None:
-        e: Env | None = self
-        while e is not None:
-            if name in e.vars:
-                return e
-            e = e.parent
-        return None
-
-
-@dataclass
-class Closure:
-    params: list[tuple[str, Node | None]]
-    body: Node
-    env: Env
-    name: str = "<function>"
-
-
-@dataclass
-class Builtin:
-    """A function written in Python: ``fn(interp, args, env)``.
-
-    Eager builtins get ``(positional values, {name: value})``; lazy ones get the
-    unevaluated ``[(name, node)]`` and the calling environment.
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    lazy: bool = False
-    protected: bool = field(default=False)
-
-    def __call__(self, x: Any) -> Any:  # so R functions can be passed where numpy expects callables
-        raise TypeError("call through Interpreter.call_value")
+__all__ = ["Interpreter", "dollar", "set_dollar"]
 
 
 def _value_node(v: Any) -> Node:
@@ -102,8 +47,6 @@ class Interpreter:
     """Evaluates one case folder's scripts; :meth:`run_case` returns the ``write_json`` tree."""
 
     def __init__(self, case_dir: Path) -> None:
-        from rbase import BASE
-        from rmetafor import METAFOR
 
         self.case_dir = Path(case_dir)
         self.globals = Env()
@@ -195,14 +138,10 @@ class Interpreter:
         if kind == "dollar":
             return dollar(self.eval(node[1], env), node[2])
         if kind in ("index", "index2"):
-            from rbase import index, index2
-
             obj = self.eval(node[1], env)
             args = [None if a is None else self.eval(a, env) for _, a in node[2]]
             return index(obj, args) if kind == "index" else index2(obj, args)
         if kind == "binop":
-            from rbase import binop
-
             op = node[1]
             if op in ("&&", "||"):
                 a = self.truth(self.eval(node[2], env), node[2])
@@ -214,8 +153,6 @@ class Interpreter:
                 return num([float(b)]).copy(kind="lgl")
             return binop(op, self.eval(node[2], env), self.eval(node[3], env), node)
         if kind == "unop":
-            from rbase import unop
-
             return unop(node[1], self.eval(node[2], env))
         raise Unsupported(f"unsupported: {deparse(node)}")
 
@@ -265,8 +202,6 @@ class Interpreter:
 
     # ---------------------------------------------------------------- assignment
     def assign(self, target: Node, value: Any, env: Env, superassign: bool = False) -> None:
-        from rbase import assign_index, assign_index2, set_attr_fn
-
         kind = target[0]
         if kind in ("ident", "str"):
             name = target[1]
@@ -476,58 +411,3 @@ def set_dollar(obj: Any, name: str, value: Any) -> Any:
         obj.fields[name] = value
         return obj
     raise RError(f"cannot set ${name} on an atomic vector")
-
-
-def read_csv(path: Path) -> RList:
-    """A data frame from ``input.csv`` (numeric columns where every cell parses)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
-    cols: list[Any] = []
-    for j, _ in enumerate(header):
-        raw = [r[j] if j < len(r) else "" for r in body]
-        vals: list[float] | None = []
-        for s in raw:
-            if s in ("", "NA"):
-                vals.append(math.nan)  # type: ignore[union-attr]
-                continue
-            try:
-                vals.append(float(s))  # type: ignore[union-attr]
-            except ValueError:
-                vals = None
-                break
-        if vals is not None:
-            integral = all(math.isnan(x) or float(x).is_integer() for x in vals)
-            cols.append(RVec(np.array(vals, dtype=float), "int" if integral else "dbl"))
-        elif all(s in ("TRUE", "FALSE", "", "NA") for s in raw):
-            cols.append(
-                RVec(
-                    np.array([math.nan if s in ("", "NA") else float(s == "TRUE") for s in raw]),
-                    "lgl",
-                )
-            )
-        else:
-            cols.append(chr([None if s == "NA" else s for s in raw]))
-    return RList(
-        cols, list(header), "data.frame", attrs={"row.names": list(range(1, len(body) + 1))}
-    )
-
-
-def capture_value(
-    interp: Interpreter, thunk: Callable[[], Any]
-) -> tuple[Any, list[str], str | None]:
-    """Run ``thunk`` as ``_common.R``'s ``capture``: (value, warnings, error message)."""
-    from fmreview.errors import FmreviewError
-    from fmreview.meta import MetaWarning
-
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        try:
-            val, err = thunk(), None
-        except (FmreviewError, RError) as exc:
-            val, err = None, str(exc)
-    warns = [str(w.message) for w in rec if issubclass(w.category, (MetaWarning, RWarning))]
-    return val, warns, err
-
-
-__all__ += ["Promise", "RMatrix", "capture_value", "dollar", "read_csv"]

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 from rbase import floats, scalar_str, strs, truthy, vec
-from rlite import Builtin, Closure, Env, Interpreter
+from rcore import Builtin, Closure, Env
+from rcore import Interp as Interpreter
 from rparse import Node, deparse
 from rvalues import RList, RMatrix, RObj, RVec, Unsupported, chr, lgl, num
 
