@@ -175,10 +175,24 @@ def _escalc(interp: Interpreter, args: list[Any], env: Env) -> Any:
     yi, vi = fm.escalc(measure, **opts, **cells)
     out = data.copy() if isinstance(data, RList) else RList([], [], "data.frame")
     out.cls = "data.frame"
-    out.set("yi", num(yi))
+    yv = num(yi)
+    ni = _sample_sizes(cells)
+    if ni is not None:  # metafor keeps the sample sizes as an attribute of yi (regtest uses them)
+        yv.attrs["ni"] = ni
+    out.set("yi", yv)
     out.set("vi", num(vi))
     out.attrs["row.names"] = list(range(1, len(yi) + 1))
     return out
+
+
+def _sample_sizes(cells: dict[str, np.ndarray]) -> np.ndarray | None:
+    if "ni" in cells:
+        return cells["ni"]
+    if "n1i" in cells and "n2i" in cells:
+        return cells["n1i"] + cells["n2i"]
+    if all(k in cells for k in ("ai", "bi", "ci", "di")):
+        return cells["ai"] + cells["bi"] + cells["ci"] + cells["di"]
+    return None
 
 
 # ------------------------------------------------------------------ rma.uni
@@ -257,7 +271,10 @@ def _rma(interp: Interpreter, args: list[Any], env: Env) -> Any:
         coef_names=names,
         intercept=intercept,
     )
-    return rma_obj(model)
+    obj = rma_obj(model)
+    if isinstance(kw.get("yi"), RVec) and "ni" in kw["yi"].attrs and sub is None:
+        obj.fields["ni"] = num(kw["yi"].attrs["ni"])
+    return obj
 
 
 def rma_obj(r: Any, cls: str = "rma.uni") -> RObj:
@@ -602,6 +619,10 @@ def _regtest(interp: Interpreter, args: list[Any], env: Env) -> Any:
     }
     if kw.get("ni") is not None:
         opts["ni"] = floats(kw["ni"])
+    elif isinstance(x, RObj) and x.fields.get("ni") is not None:
+        opts["ni"] = floats(x.fields["ni"])
+    elif isinstance(x, RVec) and "ni" in x.attrs:
+        opts["ni"] = x.attrs["ni"]
     if isinstance(x, RObj):
         r = fm.regtest(_model(x, "regtest"), **opts)
     else:
