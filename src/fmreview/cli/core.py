@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -161,12 +161,16 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
-        table = Table("id", "command", "status", "started", "counts")
+        table = Table("id", "command", "status", "started")
+        table.add_column("counts", overflow="fold", ratio=1)
         for r in rows:
             counts = ", ".join(
-                f"{k}={v}" for k, v in (r["counts"] or {}).items() if not isinstance(v, list | dict)
+                f"{k}={v}"
+                for k, v in (r["counts"] or {}).items()
+                if not isinstance(v, list | dict) and v not in (0, None, "")
             )
             table.add_row(
-                str(r["id"]), r["command"], r["status"], str(r["started_at"])[:19], counts
+                str(r["id"]), r["command"], r["status"], str(r["started_at"])[:16], counts
             )
         console.print(table)
+        console.print("Counts of zero are not shown; --json lists everything.", style="dim")

@@ -21,9 +21,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 KEYS_HELP = "[s] same work  [d] different  [k] skip  [q] quit"
 FIELDS = (

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import QuietOption
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:

@@ -20,9 +20,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, open_store
 
-console = Console()
+console = make_console()
 
 KEYS_HELP = "[i] include  [e] exclude  [m] maybe  [n] note  [u] undo last  [q] quit"
 CRITERION_KEYS = "123456789abcdfghjklopqrstvwxyz"

@@ -8,16 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 
-def _search_table(counts: dict[str, dict[str, Any]]) -> Table:
-    table = Table("source", "status", "total hits", "fetched", "added", "already there", "note")
+def _search_table(counts: dict[str, dict[str, Any]]) -> Group:
+    """Per source: status and counts in a table, then one line per note (80 columns)."""
+    table = Table("source", "status", "hits", "fetched", "added", "known")
+    notes: list[Text] = []
     for name, c in counts.items():
         note = c.get("error") or ("resumed" if c.get("resumed") else "")
         if c.get("warnings") and not c.get("error"):
@@ -29,9 +33,11 @@ def _search_table(counts: dict[str, dict[str, Any]]) -> Table:
             str(c.get("fetched", 0)),
             str(c.get("added", 0)),
             str(c.get("already_present", 0)),
-            note,
         )
-    return table
+        if note:
+            notes.append(Text(f"{name}: {note}", style="red" if c.get("error") else "dim"))
+    caption = Text("hits: the source's total; known: already in the review", style="dim")
+    return Group(table, caption, *notes)
 
 
 def register(app: typer.Typer, *, stages: Sequence[tuple[str, Any]] | None = None) -> None:
