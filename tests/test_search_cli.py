@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from fmreview.cli import main
 from fmreview.cli.search import register
-from fmreview.search import ReviewLock
-from fmreview.search.update import LOCK_FILE
 from fmreview.store import Store
+from fmreview.update import LOCK_FILE, ReviewLock
 from tests.test_search_fakes import CrossrefServer, OpenAlexServer
 
 PROTOCOL = (
@@ -151,25 +150,16 @@ def test_enrich_command(review, transport) -> None:
 def test_update_command_and_lock(review, transport, capsys) -> None:
     result = CliRunner().invoke(app(), ["update", "--dir", str(review), "--note", "weekly"])
     assert result.exit_code == 0, result.output
-    assert "Version 1 recorded; 11 new record(s)." in result.output
+    out = " ".join(result.output.split())
+    assert "Version 1 recorded: 11 new record(s)," in out
+    # the whole pipeline ran (no registry to fill first), and the new works wait for people
+    assert all(f"{stage}:" in out for stage in ("dedupe", "eligibility", "extract", "report"))
+    assert "wait for screening" in out
     with ReviewLock(review / LOCK_FILE):
         code = main(["update", "--dir", str(review), "-q"])
     err = capsys.readouterr().err
     assert code != 0 and "another fmreview update is running" in err
     assert len(err.strip().splitlines()) <= 3  # one message (rich may wrap it)
-
-
-def test_register_adds_update_stages() -> None:
-    mod = importlib.import_module("fmreview.search.update")
-    stage = ("noop", lambda store, run: {})
-    before = list(mod.UPDATE_STAGES)
-    try:
-        a = typer.Typer()
-        register(a, stages=[stage])
-        register(typer.Typer(), stages=[stage])  # registering twice adds it once
-        assert mod.UPDATE_STAGES.count(stage) == 1
-    finally:
-        mod.UPDATE_STAGES[:] = before
 
 
 def test_every_command_has_an_example() -> None:
@@ -183,3 +173,36 @@ def test_every_command_has_an_example() -> None:
     cmds["search urls"] = search.commands["urls"]
     for name, cmd in cmds.items():
         assert f"Example: fmreview {name}" in (cmd.help or ""), name
+
+
+def test_update_offline_exits_non_zero_at_once_with_a_line_per_source(
+    review, monkeypatch, capsys
+) -> None:
+    waits: list[float] = []
+
+    def offline(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    from fmreview.search import http as http_mod
+
+    real = http_mod.make_http
+
+    def fake_make_http(settings=None, *, folder=None, client=None, cache=None, **kw):
+        client = httpx.Client(transport=httpx.MockTransport(offline))
+        return real(settings, folder=folder, client=client, cache=cache, sleep=waits.append)
+
+    monkeypatch.setattr(
+        importlib.import_module("fmreview.search.runner"), "make_http", fake_make_http
+    )
+    code = main(["update", "--dir", str(review), "-q"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code != 0
+    assert "update failed: all 2 source(s) failed; no version recorded" in err
+    assert "openalex: openalex is unreachable" in err and "crossref: crossref is unreachable" in err
+    assert sum(waits) <= 2.0  # one short backoff per source, not minutes of retries
+    store = Store.open(review)
+    assert [r["status"] for r in store.runs("update")] == ["failed"]
+    from fmreview.store import schema
+
+    with store.connect() as conn:
+        assert conn.execute(schema.versions.select()).first() is None

@@ -8,6 +8,7 @@ one-line message and a non-zero exit, in one place.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -135,17 +136,54 @@ def _hide_flag_types(command: Any) -> None:
         _hide_flag_types(sub)
 
 
+def interrupted_message(argv: list[str] | None) -> str:
+    """What Ctrl-C kept: the runs it stopped, what they had finished, how to resume."""
+    from fmreview.store.store import interrupted_runs
+
+    command = " ".join(["fmreview", *(sys.argv[1:] if argv is None else argv)])
+    lines = ["interrupted."]
+    if interrupted_runs:
+        inner, outer = interrupted_runs[0], interrupted_runs[-1]
+        where = f"run {outer.id} ({outer.command})"
+        if inner is not outer:
+            where += f", during its {inner.command} stage (run {inner.id})"
+        lines.append(f"Stopped {where}; it is recorded as interrupted.")
+        kept = _kept(outer.counts)
+        if kept:
+            lines.append(f"Kept: {kept}.")
+    lines.append(
+        "Everything written before the interruption is kept (each step commits as it goes); "
+        f"run the same command again to resume: {command}"
+    )
+    interrupted_runs.clear()
+    return "\n".join(lines)
+
+
+def _kept(counts: dict[str, Any]) -> str:
+    parts = []
+    imported = counts.get("imported")
+    if isinstance(imported, dict) and imported.get("added") is not None:
+        parts.append(f"{imported['added']} records imported")
+    stages = counts.get("stages")
+    if isinstance(stages, dict) and stages:
+        parts.append("finished stages " + ", ".join(stages))
+    parts += [f"{k}={v}" for k, v in counts.items() if isinstance(v, int | float) and v]
+    return "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     command = build_command()
+    # typer turns Ctrl-C into a quiet exit code 130; a handler of our own notes that it
+    # happened, so the message below says what was kept and how to resume
+    sigint: list[int] = []
+    previous = _on_sigint(sigint)
     try:
         rc = command.main(args=argv, standalone_mode=False, prog_name="fmreview")
     except FmreviewError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print(
-            "interrupted; everything written so far is kept — run the command again to resume"
-        )
+        err_console.print(interrupted_message(argv), highlight=False)
         return 130
     except typer.Exit as exc:
         return exc.exit_code
@@ -158,7 +196,30 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return int(getattr(exc, "exit_code"))  # noqa: B009 - duck-typed click exception
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    from fmreview.store.store import interrupted_runs
+
+    if sigint or (rc == 130 and interrupted_runs):
+        err_console.print(interrupted_message(argv), highlight=False)
+        return 130
     return rc if isinstance(rc, int) else 0
+
+
+def _on_sigint(seen: list[int]) -> Any:
+    """Install a SIGINT handler that records the signal and raises KeyboardInterrupt."""
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # e.g. a background job
+        return None
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
 
 
 def entry() -> None:  # pragma: no cover - console script

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -139,17 +140,10 @@ def register(app: typer.Typer) -> None:
         from fmreview.exporter import export_review
 
         store = open_store(directory)
+        if what != "records":
+            _require_works(store, directory)
         n = export_review(store, out, format=format, what=what)
-        console.print(f"Wrote {n} {what} to {out}")
-        if n == 0 and what == "works":
-            from fmreview.store.records import count_records
-
-            records = count_records(store)
-            if records:
-                console.print(
-                    f"note: no works yet; the {records} imported records become works with "
-                    "`fmreview dedupe` (`--what records` exports them as imported)"
-                )
+        console.print(f"Wrote {n} {what} to {out}", highlight=False)
 
     @app.command("runs")
     def runs(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
@@ -174,3 +168,28 @@ def register(app: typer.Typer) -> None:
             )
         console.print(table)
         console.print("Counts of zero are not shown; --json lists everything.", style="dim")
+
+
+def _require_works(store: Any, directory: Path) -> None:
+    """Refuse to export works before there are any (it wrote an empty file, exit 0)."""
+    import sqlalchemy as sa
+
+    from fmreview.errors import InputError
+    from fmreview.store import schema
+    from fmreview.store.records import count_records
+
+    with store.connect() as conn:
+        works = conn.execute(sa.select(sa.func.count()).select_from(schema.works)).scalar_one()
+    if works:
+        return
+    records = count_records(store)
+    if records:
+        raise InputError(
+            f"no works to export yet: the {records} imported records become works with "
+            f"`fmreview dedupe --dir {directory}`; run it first, or export the records as "
+            "imported with --what records (nothing was written)"
+        )
+    raise InputError(
+        f"the review in {directory} holds no records yet: import some with `fmreview import "
+        "FILE --dir DIR` or search with `fmreview search` (nothing was written)"
+    )

@@ -156,13 +156,10 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from fmreview.dedupe.store_io import dedupe_store
+        from fmreview import stages
         from fmreview.progress import default_reporter
 
-        store = open_store(directory)
-        with store.run("dedupe", {"settings": store.protocol.dedupe.model_dump()}) as run:
-            counts = dedupe_store(store, run_id=run.id, reporter=default_reporter(quiet))
-            run.counts.update(counts)
+        counts = stages.dedupe(open_store(directory), reporter=default_reporter(quiet)).counts
         if as_json:
             typer.echo(json.dumps(counts))
             return

@@ -116,16 +116,14 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from fmreview.extract.store_io import extract_store
+        from fmreview import stages
         from fmreview.progress import default_reporter
 
-        store = open_store(directory)
-        methods = list(method) if method else None
-        with store.run("extract", {"methods": methods or store.protocol.extraction.methods}) as run:
-            counts = extract_store(
-                store, run_id=run.id, reporter=default_reporter(quiet), methods=methods
-            )
-            run.counts.update(counts)
+        counts = stages.extract(
+            open_store(directory),
+            reporter=default_reporter(quiet),
+            methods=list(method) if method else None,
+        ).counts
         if as_json:
             typer.echo(json.dumps(counts, indent=1))
             return

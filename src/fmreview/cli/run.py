@@ -47,15 +47,20 @@ def register(app: typer.Typer) -> None:
                 f"Snapshot: {summary.imported.get('added', 0)} records added, "
                 f"{summary.imported.get('already_present', 0)} already present"
             )
-        table = Table("stage", "status", "result", "seconds")
-        for s in summary.stages:
-            res = ", ".join(
-                f"{k}={v}"
-                for k, v in s.counts.items()
-                if not isinstance(v, dict | list) and not k.endswith("_path")
-            )
-            table.add_row(s.name, s.status, res, f"{s.seconds:.1f}")
+        table = Table("stage", "seconds")
+        table.add_column("result", overflow="fold", ratio=1)
+        for st in summary.stages:
+            shown = ", ".join(f"{k}={v}" for k, v in st.scalar_counts().items())
+            table.add_row(st.name, f"{st.seconds:.1f}", shown)
         console.print(table)
         console.print("Wrote:")
         for name, path in summary.outputs.items():
             console.print(f"  {name}: {path}", highlight=False)
+        if summary.report is not None:
+            console.print(
+                f"Open {summary.report} in a browser to read the report.", highlight=False
+            )
+        console.print(
+            f"Other commands take --dir {directory}, e.g. fmreview runs --dir {directory}",
+            highlight=False,
+        )
