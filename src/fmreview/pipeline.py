@@ -72,6 +72,19 @@ class RunSummary:
     stages: list[StageResult]
     outputs: dict[str, Path] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: folder, created, imported, per stage counts and seconds, outputs."""
+        return {
+            "folder": str(self.folder.resolve()),
+            "created": self.created,
+            "imported": self.imported,
+            "stages": [
+                {"name": s.name, "seconds": round(s.seconds, 3), "counts": s.counts}
+                for s in self.stages
+            ],
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+        }
+
     @property
     def report(self) -> Path | None:
         """The HTML report to open in a browser (None when no report was written)."""

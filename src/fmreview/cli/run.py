@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import QuietOption
+from fmreview.cli.options import JsonOption, QuietOption
 
 console = make_console()
 
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
             None, "--db", help="Database URL for a new review (default SQLite)."
         ),
         quiet: bool = QuietOption,
+        as_json: bool = JsonOption,
     ) -> None:
         """Run the whole pipeline offline on the protocol's bundled snapshot.
 
@@ -40,6 +42,9 @@ def register(app: typer.Typer) -> None:
         summary = run_review(
             directory, protocol_path=protocol, db_url=db, reporter=default_reporter(quiet)
         )
+        if as_json:
+            typer.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+            return
         verb = "Created" if summary.created else "Updated"
         console.print(f"{verb} review in [bold]{summary.folder.resolve()}[/]")
         if summary.imported:
