@@ -59,8 +59,8 @@ def test_cli_run_prints_where_it_wrote(tmp_path: Path, capsys, monkeypatch) -> N
 def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["runs", "--dir", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code != 0
-    assert "not a review folder" in err and "Traceback" not in err
+    assert code != 0 and err.count("error:") == 1
+    assert "not a review folder" in " ".join(err.split()) and "Traceback" not in err
 
 
 def test_usage_errors_are_messages_not_tracebacks(capsys) -> None:  # type: ignore[no-untyped-def]
