@@ -31,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 from fmreview import __version__
 from fmreview.errors import FmreviewError, StoreError
 from fmreview.progress import Clock, utcnow
+from fmreview.protocol import flagship_path, load_protocol
 from fmreview.protocol.model import Protocol
 from fmreview.store import schema
 
@@ -382,33 +383,10 @@ def _safe_url(url: str) -> str:
 
 
 def _flagship_path() -> Path:
-    try:
-        from fmreview.protocol import flagship_path
-
-        return Path(flagship_path())
-    except ImportError:  # the loader module arrives with the protocol work
-        return (
-            Path(__file__).resolve().parent.parent
-            / "data"
-            / "protocols"
-            / "fm-medical-imaging.yaml"
-        )
+    return Path(flagship_path())
 
 
 def _load_protocol(path: Path) -> Protocol:
-    try:
-        from fmreview.protocol import load_protocol
-    except ImportError:
-        import yaml
-
-        from fmreview.errors import ProtocolError
-
-        if not path.exists():
-            raise ProtocolError(f"protocol file {path} does not exist") from None
-        try:
-            return Protocol.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except Exception as exc:  # noqa: BLE001
-            raise ProtocolError(f"{path}: {exc}") from exc
     return load_protocol(path)
 
 
