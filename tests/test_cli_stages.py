@@ -81,6 +81,8 @@ def test_run_refuses_a_folder_whose_parent_is_missing(
     assert not (tmp_path / "nonexistent").exists()
     with pytest.raises(Exception, match="does not exist"):
         run_review(target)
+    assert main(["init", str(target)]) != 0
+    assert not (tmp_path / "nonexistent").exists()
 
 
 def test_a_folder_that_is_not_a_review_points_at_the_one_inside(

@@ -36,8 +36,10 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview init my-review --protocol protocol.yaml
         """
+        from fmreview.pipeline import check_new_folder
         from fmreview.store import Store
 
+        check_new_folder(directory)
         store = Store.create(directory, protocol_path=protocol, db_url=db)
         with store.run(
             "init",
