@@ -96,3 +96,19 @@ def test_a_folder_that_is_not_a_review_points_at_the_one_inside(
     assert main(["runs", "--dir", "elsewhere"]) != 0
     err = " ".join(capsys.readouterr().err.split())
     assert "elsewhere does not exist" in err and "--dir DIR" in err
+
+
+def test_verbose_logs_what_each_stage_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    review = _review(tmp_path, capsys)
+    try:
+        assert main(["--verbose", "screen", "rules", "--dir", str(review)]) == 0
+        err = " ".join(capsys.readouterr().err.split())
+        assert "stage eligibility: start" in err and "stage eligibility: done" in err
+    finally:
+        logging.getLogger("fmreview").setLevel(logging.WARNING)
+    assert main(["screen", "rules", "--dir", str(review)]) == 0
+    assert "stage eligibility" not in capsys.readouterr().err  # quiet without --verbose
