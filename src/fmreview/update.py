@@ -272,7 +272,7 @@ def update(
             if failed and len(failed) == len(search):
                 err = SourceError(
                     f"update failed: all {len(failed)} source(s) failed; no version recorded, "
-                    "nothing else changed; run the update again when they are reachable:\n"
+                    "nothing else changed; run the update again when they can be reached:\n"
                     + _failure_lines(failed)
                 )
                 err.counts = search  # type: ignore[attr-defined]

@@ -469,9 +469,8 @@ class HttpClient:
                     if unreachable > self.connect_retries:
                         log.info("%s: %s unreachable after %d attempt(s)", source, url, attempt)
                         raise SourceError(
-                            f"{source} is unreachable ({_short(last, 120)}) at "
-                            f"{httpx.URL(request.url).host}; check the network, then run the "
-                            "command again (it resumes where it stopped)"
+                            f"cannot connect to {httpx.URL(request.url).host} "
+                            f"({_short(str(exc) or type(exc).__name__, 100)})"
                         ) from None
                 else:
                     unreachable = 0
