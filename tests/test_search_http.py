@@ -393,9 +393,7 @@ def test_an_unreachable_host_fails_after_one_retry() -> None:
     script = Script(httpx.ConnectError("[Errno 111] Connection refused"))
     t = FakeTime()
     http = fake_http(script, time=t, max_retries=5)
-    with pytest.raises(
-        SourceError, match=r"cannot connect to \S+ \(\[Errno 111\] Connection refused\)"
-    ):
+    with pytest.raises(SourceError, match=r"cannot connect to \S+ \(Connection refused\)"):
         http.get("arxiv", Request(URL))
     assert len(script.calls) == 2 and len(t.sleeps) == 1 and t.sleeps[0] <= 1.0
 

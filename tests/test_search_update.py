@@ -238,8 +238,7 @@ def test_offline_update_fails_fast_and_records_no_version(tmp_path) -> None:
     assert lines[0].startswith("update failed: all 2 source(s) failed; no version recorded")
     assert [ln.split(":")[0].strip() for ln in lines[1:]] == ["openalex", "crossref"]
     assert lines[1] == (
-        "  openalex: cannot connect to api.openalex.org "
-        "([Errno -3] Temporary failure in name resolution)"
+        "  openalex: cannot connect to api.openalex.org (Temporary failure in name resolution)"
     )
     assert lines[2].startswith("  crossref: cannot connect to api.crossref.org (")
     # two attempts per source, one short backoff each: seconds, not minutes

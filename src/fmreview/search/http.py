@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -468,9 +469,11 @@ class HttpClient:
                     unreachable += 1
                     if unreachable > self.connect_retries:
                         log.info("%s: %s unreachable after %d attempt(s)", source, url, attempt)
+                        # "[Errno -2] Name or service not known" -> the words only
+                        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc))
                         raise SourceError(
                             f"cannot connect to {httpx.URL(request.url).host} "
-                            f"({_short(str(exc) or type(exc).__name__, 100)})"
+                            f"({_short(reason or type(exc).__name__, 100)})"
                         ) from None
                 else:
                     unreachable = 0
