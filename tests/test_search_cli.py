@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from fmreview.cli import main
 from fmreview.cli.search import register
+from fmreview.search.http import HttpClient
 from fmreview.store import Store
 from fmreview.update import LOCK_FILE, ReviewLock
 from tests.test_search_fakes import CrossrefServer, OpenAlexServer
@@ -178,7 +179,7 @@ def test_every_command_has_an_example() -> None:
 def test_update_offline_exits_non_zero_at_once_with_a_line_per_source(
     review, monkeypatch, capsys
 ) -> None:
-    waits: list[float] = []
+    made: list[HttpClient] = []
 
     def offline(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
@@ -189,7 +190,8 @@ def test_update_offline_exits_non_zero_at_once_with_a_line_per_source(
 
     def fake_make_http(settings=None, *, folder=None, client=None, cache=None, **kw):
         client = httpx.Client(transport=httpx.MockTransport(offline))
-        return real(settings, folder=folder, client=client, cache=cache, sleep=waits.append)
+        made.append(real(settings, folder=folder, client=client, cache=cache, sleep=lambda s: None))
+        return made[-1]
 
     monkeypatch.setattr(
         importlib.import_module("fmreview.search.runner"), "make_http", fake_make_http
@@ -200,7 +202,11 @@ def test_update_offline_exits_non_zero_at_once_with_a_line_per_source(
     assert "update failed: all 2 source(s) failed; no version recorded" in err
     assert "openalex: cannot connect to api.openalex.org" in err
     assert "crossref: cannot connect to api.crossref.org" in err
-    assert sum(waits) <= 2.0  # one short backoff per source, not minutes of retries
+    # two attempts per source and one backoff of at most a second, not minutes of retries
+    (http,) = made
+    assert http.requests_sent == 4
+    retries = [w for _, reason, w in http.waits if reason == "retry"]
+    assert len(retries) == 2 and all(w <= 1.0 for w in retries)
     store = Store.open(review)
     assert [r["status"] for r in store.runs("update")] == ["failed"]
     from fmreview.store import schema
