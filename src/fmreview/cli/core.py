@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -157,7 +158,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
-        table = Table("id", "command", "status", "started")
+        # no vertical rules: at 80 columns the counts need the room (a count folded
+        # mid-number read as two numbers)
+        table = Table("id", "command", "status", "started", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("counts", overflow="fold", ratio=1)
         for r in rows:
             counts = ", ".join(
