@@ -22,8 +22,10 @@ def test_building_the_cli_imports_no_stage_libraries() -> None:
     assert json.loads(out.strip().splitlines()[-1]) == []
 
 
-def test_update_stages_still_resolve_when_run() -> None:
-    from fmreview.pipeline import update_stages
+def test_the_update_runs_the_pipeline_stages_without_importing_them_at_start() -> None:
+    from fmreview import stages
+    from fmreview.update import default_stages
 
-    names = [name for name, _ in update_stages()]
-    assert names[:2] == ["dedupe", "eligibility"] and "report" in names
+    got = default_stages()
+    assert [s.name for s in got][:2] == ["dedupe", "eligibility"]
+    assert got[0].fn is stages.dedupe and got[-1].name == "report"

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from fmreview.cli import main
 from fmreview.cli.search import register
-from fmreview.search import ReviewLock
-from fmreview.search.update import LOCK_FILE
+from fmreview.search.http import HttpClient
 from fmreview.store import Store
+from fmreview.update import LOCK_FILE, ReviewLock
 from tests.test_search_fakes import CrossrefServer, OpenAlexServer
 
 PROTOCOL = (
@@ -126,7 +126,7 @@ def test_failed_source_gives_one_line_and_nonzero_exit(review, transport, capsys
         for k in range(1, 5)
     }
     code = main(["search", "--dir", str(review), "-q"])
-    err = capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())  # wrapped at 80 columns: join the lines
     assert code != 0
     assert "crossref rejected the query 'sam'" in err and "no such filter" in err
     store = Store.open(review)
@@ -151,25 +151,16 @@ def test_enrich_command(review, transport) -> None:
 def test_update_command_and_lock(review, transport, capsys) -> None:
     result = CliRunner().invoke(app(), ["update", "--dir", str(review), "--note", "weekly"])
     assert result.exit_code == 0, result.output
-    assert "Version 1 recorded; 11 new record(s)." in result.output
+    out = " ".join(result.output.split())
+    assert "Version 1 recorded: 11 new record(s)," in out
+    # the whole pipeline ran (no registry to fill first), and the new works wait for people
+    assert all(f"{stage}:" in out for stage in ("dedupe", "eligibility", "extract", "report"))
+    assert "wait for screening" in out
     with ReviewLock(review / LOCK_FILE):
         code = main(["update", "--dir", str(review), "-q"])
     err = capsys.readouterr().err
-    assert code != 0 and "another fmreview update is running" in err
-    assert len(err.strip().splitlines()) <= 3  # one message (rich may wrap it)
-
-
-def test_register_adds_update_stages() -> None:
-    mod = importlib.import_module("fmreview.search.update")
-    stage = ("noop", lambda store, run: {})
-    before = list(mod.UPDATE_STAGES)
-    try:
-        a = typer.Typer()
-        register(a, stages=[stage])
-        register(typer.Typer(), stages=[stage])  # registering twice adds it once
-        assert mod.UPDATE_STAGES.count(stage) == 1
-    finally:
-        mod.UPDATE_STAGES[:] = before
+    assert code != 0 and "another fmreview update is running" in " ".join(err.split())
+    assert err.count("error:") == 1 and "Traceback" not in err  # one message
 
 
 def test_every_command_has_an_example() -> None:
@@ -183,3 +174,42 @@ def test_every_command_has_an_example() -> None:
     cmds["search urls"] = search.commands["urls"]
     for name, cmd in cmds.items():
         assert f"Example: fmreview {name}" in (cmd.help or ""), name
+
+
+def test_update_offline_exits_non_zero_at_once_with_a_line_per_source(
+    review, monkeypatch, capsys
+) -> None:
+    made: list[HttpClient] = []
+
+    def offline(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    from fmreview.search import http as http_mod
+
+    real = http_mod.make_http
+
+    def fake_make_http(settings=None, *, folder=None, client=None, cache=None, **kw):
+        client = httpx.Client(transport=httpx.MockTransport(offline))
+        made.append(real(settings, folder=folder, client=client, cache=cache, sleep=lambda s: None))
+        return made[-1]
+
+    monkeypatch.setattr(
+        importlib.import_module("fmreview.search.runner"), "make_http", fake_make_http
+    )
+    code = main(["update", "--dir", str(review), "-q"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code != 0
+    assert "update failed: all 2 source(s) failed; no version recorded" in err
+    assert "openalex: cannot connect to api.openalex.org" in err
+    assert "crossref: cannot connect to api.crossref.org" in err
+    # two attempts per source and one backoff of at most a second, not minutes of retries
+    (http,) = made
+    assert http.requests_sent == 4
+    retries = [w for _, reason, w in http.waits if reason == "retry"]
+    assert len(retries) == 2 and all(w <= 1.0 for w in retries)
+    store = Store.open(review)
+    assert [r["status"] for r in store.runs("update")] == ["failed"]
+    from fmreview.store import schema
+
+    with store.connect() as conn:
+        assert conn.execute(schema.versions.select()).first() is None

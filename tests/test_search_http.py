@@ -285,7 +285,7 @@ def test_make_http_puts_cache_in_review_folder(tmp_path) -> None:
         client=httpx.Client(transport=httpx.MockTransport(lambda r: ok_json())),
     )
     assert http.cache is not None and http.cache.folder == tmp_path / CACHE_DIR
-    assert http.max_retries == 1 and http.timeout == 5
+    assert http.max_retries == 1 and http.timeout == httpx.Timeout(5, connect=5)
     assert "mailto:a@b.org" in http.user_agent
     http.get("x", Request(URL))
     assert (tmp_path / CACHE_DIR).exists()
@@ -385,3 +385,22 @@ def test_client_closes_only_what_it_made() -> None:
     with HttpClient(injected) as shared:
         shared.get("x", Request(URL))
     assert not injected.is_closed
+
+
+def test_an_unreachable_host_fails_after_one_retry() -> None:
+    # connection failures are not a busy server: two in a row end the request at once,
+    # whatever max_retries says (the backoff made an offline update wait minutes)
+    script = Script(httpx.ConnectError("[Errno 111] Connection refused"))
+    t = FakeTime()
+    http = fake_http(script, time=t, max_retries=5)
+    with pytest.raises(SourceError, match=r"cannot connect to \S+ \(Connection refused\)"):
+        http.get("arxiv", Request(URL))
+    assert len(script.calls) == 2 and len(t.sleeps) == 1 and t.sleeps[0] <= 1.0
+
+
+def test_a_busy_server_still_gets_every_retry() -> None:
+    script = Script(httpx.ReadTimeout("slow"))
+    http = fake_http(script, max_retries=3)
+    with pytest.raises(SourceError, match="failed after 4 attempt"):
+        http.get("arxiv", Request(URL))
+    assert len(script.calls) == 4

@@ -44,17 +44,23 @@ def test_run_builds_a_review_and_is_idempotent(tmp_path: Path) -> None:
     assert all(r["status"] == "ok" for r in store.runs())
 
 
-def test_cli_run_prints_where_it_wrote(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["run", str(tmp_path / "r"), "--quiet"]) == 0
+def test_cli_run_prints_where_it_wrote(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)  # a relative folder: the output must not hang on tmp's path
+    assert main(["run", "r", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "review.db" in out and str((tmp_path / "r").resolve()) in out.replace("\n", "")
+    assert max(len(line) for line in out.splitlines()) <= 80
+    words = " ".join(out.split())
+    assert "review.db" in words and "report: " in words
+    report = (tmp_path / "r" / "report" / "index.html").resolve()
+    # rich may break the line anywhere in a long path: compare without any white space
+    assert "".join(f"Open {report} in a browser".split()) in "".join(out.split())
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["runs", "--dir", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code != 0
-    assert "not a review folder" in err and "Traceback" not in err
+    assert code != 0 and err.count("error:") == 1
+    assert "not a review folder" in " ".join(err.split()) and "Traceback" not in err
 
 
 def test_usage_errors_are_messages_not_tracebacks(capsys) -> None:  # type: ignore[no-untyped-def]

@@ -1,136 +1,66 @@
-"""The whole pipeline for a review: ``fmreview run`` and the stage list ``fmreview update`` reuses.
+"""The whole pipeline for a review: ``fmreview run``.
 
-Each stage is a function ``(store, reporter) -> dict`` that reads from and writes to the
-store and is idempotent, so a run that was interrupted is simply run again.
+:data:`STAGES` lists the stage functions of :mod:`fmreview.stages` in order; ``fmreview
+run`` imports the protocol's bundled snapshot and runs them, and ``fmreview update``
+(:mod:`fmreview.update`) runs the same list after its searches. Each stage records its own
+run and is idempotent, so a run that was interrupted is simply run again.
 """
 
 from __future__ import annotations
 
-import importlib
-import time
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fmreview import stages
+from fmreview.errors import StoreError
 from fmreview.progress import NullReporter, Reporter
+from fmreview.stages import StageResult
 
-StageFn = Callable[[Any, Reporter], dict[str, Any]]
+log = logging.getLogger(__name__)
 
-
-def _stage_dedupe(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.dedupe.store_io import dedupe_store
-
-    with store.run("dedupe", {"settings": store.protocol.dedupe.model_dump()}) as run:
-        counts = dedupe_store(store, run_id=run.id, reporter=reporter)
-        run.counts.update(counts)
-    return counts
+#: A stage: ``fn(store, reporter=...) -> StageResult``.
+StageFn = Callable[..., StageResult]
 
 
-def _stage_works_fallback(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.store.works import works_from_records
-
-    with store.run("works", {}) as run:
-        n = works_from_records(store, run.id)
-        run.counts["works_made"] = n
-    return {"works_made": n}
-
-
-def _stage_eligibility(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.screening.eligibility import apply_rules
-
-    # In ``screening.mode: rules`` (an offline review of curated lists) the rules of every
-    # stage decide; with human screening only the automation-stage rules run before people.
-    rules_mode = store.protocol.screening.mode == "rules"
-    stages = ("automation", "title_abstract", "full_text") if rules_mode else ("automation",)
-    with store.run(
-        "eligibility", {"stages": list(stages), "mode": store.protocol.screening.mode}
-    ) as run:
-        counts = apply_rules(store, stages=stages, run_id=run.id).as_dict()
-        run.counts.update(counts)
-    return counts
-
-
-def _stage_extract(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.extract.store_io import extract_store
-
-    with store.run("extract", {"methods": store.protocol.extraction.methods}) as run:
-        counts = extract_store(store, run_id=run.id, reporter=reporter)
-        run.counts.update(counts)
-    return counts
-
-
-def _stage_analyze(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.analysis_store import analyze_store
-
-    return analyze_store(store, reporter=reporter).summary_counts()
-
-
-def _stage_report(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.report.build import build_report
-
-    return build_report(store, reporter=reporter)
-
-
-def _stage_report_for_update(store: Any, reporter: Reporter) -> dict[str, Any]:
-    from fmreview.report.build import build_report
-
-    return build_report(store, reporter=reporter, record_versions=False)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Stage:
     name: str
-    module: str  # the module that must exist for the stage to run
     fn: StageFn
-    fallback: StageFn | None = None
 
 
-STAGES = (
-    Stage("dedupe", "fmreview.dedupe.store_io", _stage_dedupe, _stage_works_fallback),
-    Stage("eligibility", "fmreview.screening.eligibility", _stage_eligibility),
-    Stage("extract", "fmreview.extract.store_io", _stage_extract),
-    Stage("analyze", "fmreview.analysis_store", _stage_analyze),
-    Stage("report", "fmreview.report.build", _stage_report),
+STAGES: tuple[Stage, ...] = (
+    Stage("dedupe", stages.dedupe),
+    Stage("eligibility", stages.screen_rules),
+    Stage("extract", stages.extract),
+    Stage("analyze", stages.analyze),
+    Stage("report", stages.report),
 )
 
 
-def _available(module: str) -> bool:
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return False
-        raise
-    return True
-
-
-@dataclass
-class StageResult:
-    name: str
-    status: str  # ran | fallback | skipped
-    counts: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-
 def run_stages(
-    store: Any, *, reporter: Reporter | None = None, only: list[str] | None = None
+    store: Any,
+    *,
+    reporter: Reporter | None = None,
+    only: list[str] | None = None,
+    on_done: Callable[[StageResult], None] | None = None,
 ) -> list[StageResult]:
-    """Run the pipeline stages after import, in order; a missing stage is skipped."""
+    """Run the pipeline stages after import, in order (``only``: just these).
+
+    ``on_done`` is called after each stage (``fmreview run`` keeps the list of finished
+    stages so an interrupted run can say what it kept).
+    """
     reporter = reporter or NullReporter()
     results = []
     for stage in STAGES:
         if only and stage.name not in only:
             continue
-        t0 = time.perf_counter()
-        if _available(stage.module):
-            counts, status = stage.fn(store, reporter), "ran"
-        elif stage.fallback is not None:
-            counts, status = stage.fallback(store, reporter), "fallback"
-        else:
-            results.append(StageResult(stage.name, "skipped"))
-            continue
-        results.append(StageResult(stage.name, status, counts, time.perf_counter() - t0))
+        result = stage.fn(store, reporter=reporter)
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
     return results
 
 
@@ -140,7 +70,39 @@ class RunSummary:
     created: bool
     imported: dict[str, int]
     stages: list[StageResult]
-    outputs: dict[str, str]
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: folder, created, imported, per stage counts and seconds, outputs."""
+        return {
+            "folder": str(self.folder.resolve()),
+            "created": self.created,
+            "imported": self.imported,
+            "stages": [
+                {"name": s.name, "seconds": round(s.seconds, 3), "counts": s.counts}
+                for s in self.stages
+            ],
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+        }
+
+    @property
+    def report(self) -> Path | None:
+        """The HTML report to open in a browser (None when no report was written)."""
+        return self.outputs.get("report")
+
+
+def check_new_folder(folder: Path) -> None:
+    """Refuse to make a review folder whose parent does not exist.
+
+    ``fmreview run /nonexistent/a/b`` used to create the whole path silently; a typo in
+    the parent is far likelier than a wish for three new folders.
+    """
+    parent = folder.resolve().parent
+    if not parent.is_dir():
+        raise StoreError(
+            f"cannot create the review folder {folder}: its parent {parent} does not exist; "
+            f"create it first (mkdir -p {parent}) or choose another folder"
+        )
 
 
 def run_review(
@@ -158,53 +120,30 @@ def run_review(
     reporter = reporter or NullReporter()
     folder = Path(folder)
     created = not (folder / PROTOCOL_FILE).exists()
+    if created:
+        check_new_folder(folder)
     store = (
         Store.create(folder, protocol_path=protocol_path, db_url=db_url)
         if created
         else Store.open(folder)
     )
-    with store.run("run", {"dir": str(folder), "created": created}) as run:
-        imported: dict[str, int] = {}
-        if store.protocol.snapshot:
-            imported = import_snapshot(store, store.protocol.snapshot, reporter=reporter)
-        stages = run_stages(store, reporter=reporter)
-        run.counts.update({"imported": imported, "stages": {s.name: s.status for s in stages}})
-    outputs = {
-        "store": str((folder / "review.db").resolve())
-        if store.dialect == "sqlite"
-        else "postgresql"
-    }
-    for s in stages:
-        for k, v in s.counts.items():
-            if k.endswith("_path") or k == "report":
-                outputs[k] = str(Path(v).resolve())
-    store.close()
-    return RunSummary(folder, created, imported, stages, outputs)
+    try:
+        with store.run("run", {"dir": str(folder), "created": created}) as run:
+            imported: dict[str, int] = {}
+            if store.protocol.snapshot:
+                log.info("importing the bundled snapshot %s", store.protocol.snapshot)
+                imported = import_snapshot(store, store.protocol.snapshot, reporter=reporter)
+                run.counts["imported"] = imported
 
+            def done(result: StageResult) -> None:
+                run.counts.setdefault("stages", {})[result.name] = "ok"
 
-def update_stages() -> list[tuple[str, Callable[[Any, Any], dict[str, Any]]]]:
-    """The pipeline stages as ``fmreview update`` callbacks ``(store, run) -> counts``."""
-    out: list[tuple[str, Callable[[Any, Any], dict[str, Any]]]] = []
-    for stage in STAGES:
-
-        def callback(store: Any, run: Any, _stage: Stage = stage) -> dict[str, Any]:
-            # which function runs is decided here, when the stage runs: deciding it when the
-            # stages are registered imported every stage's libraries (scikit-learn,
-            # matplotlib, ...) into every ``fmreview`` command at start, 2.3 s and 250 MB
-            # before the command began (``fmreview import`` went over its memory budget)
-            fn = _stage.fn if _available(_stage.module) else _stage.fallback
-            if fn is None:
-                return {"skipped": f"{_stage.module} is not part of this build"}
-            if _stage.name == "report":
-                fn = _stage_report_for_update
-            return fn(store, NullReporter())
-
-        out.append((stage.name, callback))
-    return out
-
-
-def register_update_stages() -> None:
-    """Make ``fmreview update`` run the pipeline stages after its searches (idempotent)."""
-    hooks = importlib.import_module("fmreview.search.update").UPDATE_STAGES
-    names = {n for n, _ in hooks}
-    hooks.extend((n, cb) for n, cb in update_stages() if n not in names)
+            results = run_stages(store, reporter=reporter, on_done=done)
+        outputs: dict[str, Path] = {}
+        if store.dialect == "sqlite":
+            outputs["store"] = (folder / "review.db").resolve()
+        for result in results:
+            outputs.update(result.outputs)
+    finally:
+        store.close()
+    return RunSummary(folder, created, imported, results, outputs)

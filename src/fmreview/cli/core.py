@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -35,8 +37,10 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview init my-review --protocol protocol.yaml
         """
+        from fmreview.pipeline import check_new_folder
         from fmreview.store import Store
 
+        check_new_folder(directory)
         store = Store.create(directory, protocol_path=protocol, db_url=db)
         with store.run(
             "init",
@@ -139,17 +143,10 @@ def register(app: typer.Typer) -> None:
         from fmreview.exporter import export_review
 
         store = open_store(directory)
+        if what != "records":
+            _require_works(store, directory)
         n = export_review(store, out, format=format, what=what)
-        console.print(f"Wrote {n} {what} to {out}")
-        if n == 0 and what == "works":
-            from fmreview.store.records import count_records
-
-            records = count_records(store)
-            if records:
-                console.print(
-                    f"note: no works yet; the {records} imported records become works with "
-                    "`fmreview dedupe` (`--what records` exports them as imported)"
-                )
+        console.print(f"Wrote {n} {what} to {out}", highlight=False)
 
     @app.command("runs")
     def runs(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
@@ -161,12 +158,43 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
             return
-        table = Table("id", "command", "status", "started", "counts")
+        # no vertical rules: at 80 columns the counts need the room (a count folded
+        # mid-number read as two numbers)
+        table = Table("id", "command", "status", "started", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("counts", overflow="fold", ratio=1)
         for r in rows:
             counts = ", ".join(
-                f"{k}={v}" for k, v in (r["counts"] or {}).items() if not isinstance(v, list | dict)
+                f"{k}={v}"
+                for k, v in (r["counts"] or {}).items()
+                if not isinstance(v, list | dict) and v not in (0, None, "")
             )
             table.add_row(
-                str(r["id"]), r["command"], r["status"], str(r["started_at"])[:19], counts
+                str(r["id"]), r["command"], r["status"], str(r["started_at"])[:16], counts
             )
         console.print(table)
+        console.print("Counts of zero are not shown; --json lists everything.", style="dim")
+
+
+def _require_works(store: Any, directory: Path) -> None:
+    """Refuse to export works before there are any (it wrote an empty file, exit 0)."""
+    import sqlalchemy as sa
+
+    from fmreview.errors import InputError
+    from fmreview.store import schema
+    from fmreview.store.records import count_records
+
+    with store.connect() as conn:
+        works = conn.execute(sa.select(sa.func.count()).select_from(schema.works)).scalar_one()
+    if works:
+        return
+    records = count_records(store)
+    if records:
+        raise InputError(
+            f"no works to export yet: the {records} imported records become works with "
+            f"`fmreview dedupe --dir {directory}`; run it first, or export the records as "
+            "imported with --what records (nothing was written)"
+        )
+    raise InputError(
+        f"the review in {directory} holds no records yet: import some with `fmreview import "
+        "FILE --dir DIR` or search with `fmreview search` (nothing was written)"
+    )

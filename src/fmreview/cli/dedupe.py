@@ -21,9 +21,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 KEYS_HELP = "[s] same work  [d] different  [k] skip  [q] quit"
 FIELDS = (
@@ -155,13 +156,10 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from fmreview.dedupe.store_io import dedupe_store
+        from fmreview import stages
         from fmreview.progress import default_reporter
 
-        store = open_store(directory)
-        with store.run("dedupe", {"settings": store.protocol.dedupe.model_dump()}) as run:
-            counts = dedupe_store(store, run_id=run.id, reporter=default_reporter(quiet))
-            run.counts.update(counts)
+        counts = stages.dedupe(open_store(directory), reporter=default_reporter(quiet)).counts
         if as_json:
             typer.echo(json.dumps(counts))
             return

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 
 def highlight(text: str, spans: list[dict[str, Any]], field: str) -> Text:
@@ -114,16 +116,14 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from fmreview.extract.store_io import extract_store
+        from fmreview import stages
         from fmreview.progress import default_reporter
 
-        store = open_store(directory)
-        methods = list(method) if method else None
-        with store.run("extract", {"methods": methods or store.protocol.extraction.methods}) as run:
-            counts = extract_store(
-                store, run_id=run.id, reporter=default_reporter(quiet), methods=methods
-            )
-            run.counts.update(counts)
+        counts = stages.extract(
+            open_store(directory),
+            reporter=default_reporter(quiet),
+            methods=list(method) if method else None,
+        ).counts
         if as_json:
             typer.echo(json.dumps(counts, indent=1))
             return
@@ -212,21 +212,37 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=1, ensure_ascii=False, default=str))
             return
-        from rich.table import Table
+        console.print(find_listing(rows))
 
-        table = Table(title=f"{len(rows)} studies")
-        for col in ("year", "title", "model", "fm_type", "modality", "task", "weights", "link"):
-            table.add_column(col)
-        for r in rows:
-            link = next(iter(r["links"].values()), "")
-            table.add_row(
-                str(r["year"] or ""),
-                r["title"],
-                r["model_name"],
+
+def find_listing(rows: list[dict[str, Any]]) -> Group:
+    """The studies ``fmreview find`` found, one block each, readable at 80 columns.
+
+    A table of eight columns folded a title to one word a line at 80 columns; each study
+    here is a line of labels, its title and its first link (``--json`` has every field).
+    """
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column("year", no_wrap=True, width=4)
+    grid.add_column("study", overflow="fold")
+    for r in rows:
+        weights = {True: "yes", False: "no", None: "?"}[r["weights"]]
+        labels = " · ".join(
+            x
+            for x in (
                 str(r["fm_type"] or ""),
                 ", ".join(r["modality"]),
                 ", ".join(r["task"]),
-                {True: "yes", False: "no", None: "?"}[r["weights"]],
-                link,
+                f"weights {weights}",
             )
-        console.print(table)
+            if x
+        )
+        body = Text()
+        body.append(r["model_name"] or "(model not named)", style="bold")
+        body.append(f"  {labels}\n")
+        body.append(r["title"] or "(untitled)")
+        link = next(iter(r["links"].values()), "")
+        if link:
+            body.append(f"\n{link}", style="dim")
+        grid.add_row(str(r["year"] or ""), body)
+        grid.add_row("", "")
+    return Group(Text(f"{len(rows)} studies", style="bold"), grid)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
-console = Console()
+from fmreview.cli.console import make_console
+
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -29,11 +32,11 @@ def register(app: typer.Typer) -> None:
             from fmreview.errors import ProtocolError
 
             for e in errors:
-                console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+                console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
             raise ProtocolError(f"{path} does not validate: {len(errors)} error(s), listed above")
         protocol = load_protocol(path)
         for w in check_protocol(path):
-            console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False)
         console.print(
             f"ok: {path} is a valid protocol '{protocol.name}' ({len(protocol.sources)} sources, "
             f"{len(protocol.eligibility)} criteria, {len(protocol.taxonomy)} taxonomy axes)",
@@ -98,18 +101,26 @@ def register(app: typer.Typer) -> None:
         )
         if p.snapshot:
             console.print(f"snapshot: {p.snapshot}")
-        console.print("[bold]eligibility[/]")
+        # grids indent a wrapped description or value list under its own column (80 columns)
+        crit = Table.grid(padding=(0, 1))
+        for _ in range(3):
+            crit.add_column(no_wrap=True)
+        crit.add_column(overflow="fold")
         for c in p.eligibility:
             rule = " (rule)" if c.rule else ""
-            console.print(
-                f"  {c.id:<16} {c.action:<8} {c.stage:<15} {c.description.strip()}{rule}",
-                highlight=False,
-            )
-        console.print("[bold]taxonomy[/]")
+            crit.add_row(f"  {c.id}", c.action, c.stage, f"{c.description.strip()}{rule}")
+        console.print("[bold]eligibility[/]")
+        console.print(crit, highlight=False)
+        axes = Table.grid(padding=(0, 1))
+        axes.add_column(no_wrap=True)
+        axes.add_column(no_wrap=True)
+        axes.add_column(overflow="fold")
         for a in p.taxonomy:
             kind = "multi" if a.multi else "single"
             vals = "gazetteer" if a.from_gazetteer else ", ".join(v.name for v in a.values)
-            console.print(f"  {a.name:<18} {kind:<6} {vals}", highlight=False, soft_wrap=True)
+            axes.add_row(f"  {a.name}", kind, vals)
+        console.print("[bold]taxonomy[/]")
+        console.print(axes, highlight=False)
         if p.analyses.events:
             console.print(
                 "[bold]events[/]: " + "; ".join(f"{e.name} {e.date}" for e in p.analyses.events)

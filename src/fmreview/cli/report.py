@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:

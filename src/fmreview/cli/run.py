@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from fmreview.cli.options import QuietOption
+from fmreview.cli.console import make_console
+from fmreview.cli.options import JsonOption, QuietOption
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
             None, "--db", help="Database URL for a new review (default SQLite)."
         ),
         quiet: bool = QuietOption,
+        as_json: bool = JsonOption,
     ) -> None:
         """Run the whole pipeline offline on the protocol's bundled snapshot.
 
@@ -40,6 +42,9 @@ def register(app: typer.Typer) -> None:
         summary = run_review(
             directory, protocol_path=protocol, db_url=db, reporter=default_reporter(quiet)
         )
+        if as_json:
+            typer.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+            return
         verb = "Created" if summary.created else "Updated"
         console.print(f"{verb} review in [bold]{summary.folder.resolve()}[/]")
         if summary.imported:
@@ -47,15 +52,20 @@ def register(app: typer.Typer) -> None:
                 f"Snapshot: {summary.imported.get('added', 0)} records added, "
                 f"{summary.imported.get('already_present', 0)} already present"
             )
-        table = Table("stage", "status", "result", "seconds")
-        for s in summary.stages:
-            res = ", ".join(
-                f"{k}={v}"
-                for k, v in s.counts.items()
-                if not isinstance(v, dict | list) and not k.endswith("_path")
-            )
-            table.add_row(s.name, s.status, res, f"{s.seconds:.1f}")
+        table = Table("stage", "seconds")
+        table.add_column("result", overflow="fold", ratio=1)
+        for st in summary.stages:
+            shown = ", ".join(f"{k}={v}" for k, v in st.scalar_counts().items())
+            table.add_row(st.name, f"{st.seconds:.1f}", shown)
         console.print(table)
         console.print("Wrote:")
         for name, path in summary.outputs.items():
             console.print(f"  {name}: {path}", highlight=False)
+        if summary.report is not None:
+            console.print(
+                f"Open {summary.report} in a browser to read the report.", highlight=False
+            )
+        console.print(
+            f"Other commands take --dir {directory}, e.g. fmreview runs --dir {directory}",
+            highlight=False,
+        )

@@ -20,9 +20,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, open_store
 
-console = Console()
+console = make_console()
 
 KEYS_HELP = "[i] include  [e] exclude  [m] maybe  [n] note  [u] undo last  [q] quit"
 CRITERION_KEYS = "123456789abcdfghjklopqrstvwxyz"
@@ -251,22 +252,34 @@ def register(app: typer.Typer) -> None:
 
     @screen_app.command("rules")
     def screen_rules(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
-        """Exclude works matched by the protocol's automation rules (recorded per criterion).
+        """Apply the protocol's eligibility rules (recorded per criterion).
+
+        With human screening (screening.mode: human) only the automation rules run and
+        people screen the rest; in screening.mode: rules every stage's rules decide and the
+        works they leave are included by rules. Records the same eligibility run as
+        `fmreview run`, so the report's methods describe it.
 
         Example: fmreview screen rules --dir my-review
         """
-        from fmreview.screening.eligibility import apply_rules
+        from fmreview import stages
 
-        counts = apply_rules(open_store(directory))
+        counts = stages.screen_rules(open_store(directory)).counts
         if as_json:
-            typer.echo(json.dumps(counts.as_dict(), indent=2))
+            typer.echo(json.dumps(counts, indent=2))
             return
         console.print(
-            f"Checked {counts.checked} works; excluded {counts.excluded} by automation "
-            f"({counts.already} already excluded)."
+            f"Checked {counts['checked']} works; excluded {counts['excluded']} by the rules "
+            f"({counts['already']} already excluded).",
+            highlight=False,
         )
-        for cid, n in counts.by_criterion.items():
-            console.print(f"  {cid}: {n}")
+        for cid, n in counts["by_criterion"].items():
+            console.print(f"  {cid}: {n}", highlight=False)
+        if counts["mode"] == "rules":
+            console.print(
+                f"{counts['included_by_rules']} work(s) included by rules "
+                "(screening.mode: rules): no person screened them.",
+                highlight=False,
+            )
 
     app.add_typer(screen_app, name="screen")
 

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 
-console = Console()
+console = make_console()
 
 
-def _search_table(counts: dict[str, dict[str, Any]]) -> Table:
-    table = Table("source", "status", "total hits", "fetched", "added", "already there", "note")
+def _search_table(counts: dict[str, dict[str, Any]]) -> Group:
+    """Per source: status and counts in a table, then one line per note (80 columns)."""
+    table = Table("source", "status", "hits", "fetched", "added", "known")
+    notes: list[Text] = []
     for name, c in counts.items():
         note = c.get("error") or ("resumed" if c.get("resumed") else "")
         if c.get("warnings") and not c.get("error"):
@@ -29,24 +32,15 @@ def _search_table(counts: dict[str, dict[str, Any]]) -> Table:
             str(c.get("fetched", 0)),
             str(c.get("added", 0)),
             str(c.get("already_present", 0)),
-            note,
         )
-    return table
+        if note:
+            notes.append(Text(f"{name}: {note}", style="red" if c.get("error") else "dim"))
+    caption = Text("hits: the source's total; known: already in the review", style="dim")
+    return Group(table, caption, *notes)
 
 
-def register(app: typer.Typer, *, stages: Sequence[tuple[str, Any]] | None = None) -> None:
-    """Add ``search``, ``search urls``, ``enrich`` and ``update`` to ``app``.
-
-    ``stages`` (``[(name, callback(store, run) -> counts), ...]``) are appended to
-    :data:`fmreview.search.update.UPDATE_STAGES`, the stages ``fmreview update`` runs after
-    searching; the integrator may also fill that list directly.
-    """
-    if stages:
-        import importlib
-
-        hooks = importlib.import_module("fmreview.search.update").UPDATE_STAGES
-        hooks.extend(s for s in stages if s not in hooks)
-
+def register(app: typer.Typer) -> None:
+    """Add ``search``, ``search urls``, ``enrich`` and ``update`` to ``app``."""
     # The group's help is the callback's docstring.
     search_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
 
@@ -205,26 +199,54 @@ def register(app: typer.Typer, *, stages: Sequence[tuple[str, Any]] | None = Non
 
         Example: fmreview update --dir my-review
         """
+        from fmreview.errors import SourceError
         from fmreview.progress import default_reporter
-        from fmreview.search import update
+        from fmreview.update import update
 
-        out = update(
-            open_store(directory),
-            sources=source or None,
-            reporter=default_reporter(quiet),
-            lock_timeout=wait,
-            note=note,
-        )
-        if as_json:
-            typer.echo(json.dumps(out, indent=2, default=str))
-            return
-        console.print(_search_table(out["search"]))
-        for name, c in out["stages"].items():
-            console.print(
-                f"{name}: "
-                + ", ".join(f"{k}={v}" for k, v in c.items() if not isinstance(v, dict | list))
+        try:
+            out = update(
+                open_store(directory),
+                sources=source or None,
+                reporter=default_reporter(quiet),
+                lock_timeout=wait,
+                note=note,
             )
-        console.print(f"Version {out['version']} recorded; {out['new_records']} new record(s).")
+        except SourceError as exc:
+            partial = getattr(exc, "result", None)
+            if partial is not None and not as_json:
+                _print_update(partial, directory)
+            raise
+        if as_json:
+            typer.echo(json.dumps(out.as_dict(), indent=2))
+            return
+        _print_update(out, directory)
+
+
+def _print_update(out: Any, directory: Path) -> None:
+    """The searches, the stages and where the new works went (80 columns)."""
+    console.print(_search_table(out.search))
+    for name, counts in out.stages.items():
+        shown = ", ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, dict | list))
+        console.print(f"{name}: {shown}", highlight=False)
+    console.print(
+        f"Version {out.version} recorded: {out.new_records} new record(s), "
+        f"{out.new_works} new work(s).",
+        highlight=False,
+    )
+    if out.mode == "rules" and out.included_by_rules:
+        console.print(
+            f"[bold yellow]{out.included_by_rules} new work(s) included by rules[/] "
+            "(screening.mode: rules): no person screened them. Set screening.mode: human "
+            "in protocol.yaml to screen new works with `fmreview screen`.",
+            highlight=False,
+        )
+    elif out.to_screen:
+        console.print(
+            f"{out.to_screen} new work(s) wait for screening, ranked by the screening "
+            "model: "
+            f"fmreview screen --dir {directory} --reviewer NAME",
+            highlight=False,
+        )
 
 
 def _protocol(directory: Path | None, protocol: Path | None) -> Any:

@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from fmreview.cli.console import make_console
 from fmreview.cli.options import DirOption, JsonOption, open_store
 from fmreview.errors import InputError
 
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 PASSWORD_ENV = "FMREVIEW_PASSWORD"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

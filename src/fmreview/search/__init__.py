@@ -4,11 +4,12 @@ Public surface::
 
     run_search(store, *, sources=None, since=None, until=None, max=None, client=None, ...)
     enrich(store, *, sources=None, client=None, ...)         missing abstracts by identifier
-    update(store, *, stages=None, sources=None, client=None, ...)   the living update
     describe_requests(protocol) -> {source: first URL}
     make_http(settings, folder=..., client=...) -> HttpClient  the shared HTTP layer
     SOURCES, make_source, Source, SearchPage                   the clients
-    UPDATE_STAGES, ReviewLock
+
+The living update that runs these searches and then the pipeline is
+:func:`fmreview.update.update`.
 
 Every client takes an injected :class:`httpx.Client`; nothing here touches the network in
 tests.
@@ -28,20 +29,16 @@ from fmreview.search.http import (
 )
 from fmreview.search.runner import run_search
 from fmreview.search.sources import SOURCES, enabled_sources, make_source
-from fmreview.search.update import UPDATE_STAGES, ReviewLock, StageCallback, update
 from fmreview.search.urls import describe_requests
 
 __all__ = [
     "SOURCES",
-    "UPDATE_STAGES",
     "HttpClient",
     "Request",
     "ResponseCache",
-    "ReviewLock",
     "SearchPage",
     "Source",
     "SourceRejected",
-    "StageCallback",
     "TokenBucket",
     "describe_requests",
     "enabled_sources",
@@ -49,5 +46,4 @@ __all__ = [
     "make_http",
     "make_source",
     "run_search",
-    "update",
 ]

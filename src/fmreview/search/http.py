@@ -5,7 +5,10 @@ harvester needs:
 
 - **timeouts** (from the protocol's ``search.timeout``);
 - **retries** with exponential backoff and jitter on 429 and 5xx responses and on transport
-  errors, honouring ``Retry-After`` (seconds or an HTTP date);
+  errors, honouring ``Retry-After`` (seconds or an HTTP date); a host that cannot be
+  reached at all (no network, DNS failure, connection refused) is tried only
+  ``connect_retries + 1`` times, so an offline ``fmreview update`` fails in seconds, not
+  after minutes of backoff per source;
 - a **bounded request rate per source** (a token bucket per source name);
 - an **on-disk response cache** in the review folder (``.cache/http/``), keyed by method,
   URL and parameters, so an interrupted harvest re-reads what it already fetched;
@@ -24,8 +27,10 @@ import base64
 import gzip
 import hashlib
 import json
+import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +43,8 @@ import httpx
 
 from fmreview import __version__
 from fmreview.errors import SourceError
+
+log = logging.getLogger(__name__)
 
 #: HTTP statuses worth retrying: rate limited, or a server-side problem.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -319,6 +326,12 @@ class HttpClient:
     max_wait : float
         A ``Retry-After`` longer than this is not waited for: the request fails at once
         with a message saying how long the source asked to wait.
+    connect_retries : int
+        Retries after a failure to connect (DNS, refused, connect timeout). A host that is
+        unreachable twice in a row is reported at once: the backoff meant for a busy
+        server only made an offline update wait minutes per source.
+    connect_timeout : float
+        Seconds to wait for a connection (at most ``timeout``).
     cache : ResponseCache, optional
         The response cache; ``None`` disables caching.
     rates : mapping
@@ -336,6 +349,8 @@ class HttpClient:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         max_wait: float = 600.0,
+        connect_retries: int = 1,
+        connect_timeout: float = 10.0,
         cache: ResponseCache | None = None,
         rates: Mapping[str, float] | None = None,
         email: str | None = None,
@@ -346,8 +361,9 @@ class HttpClient:
     ) -> None:
         self._own_client = client is None
         self.user_agent = user_agent(email)
-        self.client = client or httpx.Client(timeout=timeout, follow_redirects=True)
-        self.timeout = timeout
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, connect_timeout))
+        self.client = client or httpx.Client(timeout=self.timeout, follow_redirects=True)
+        self.connect_retries = connect_retries
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -433,6 +449,7 @@ class HttpClient:
         sleep = self._sleep_for(source, "retry")
         last = ""
         attempts = self.max_retries + 1
+        unreachable = 0  # connection failures in a row
         for attempt in range(1, attempts + 1):
             bucket = self._buckets.get(source)
             if bucket is not None:
@@ -448,7 +465,20 @@ class HttpClient:
                 )
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    unreachable += 1
+                    if unreachable > self.connect_retries:
+                        log.info("%s: %s unreachable after %d attempt(s)", source, url, attempt)
+                        # "[Errno -2] Name or service not known" -> the words only
+                        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc))
+                        raise SourceError(
+                            f"cannot connect to {httpx.URL(request.url).host} "
+                            f"({_short(reason or type(exc).__name__, 100)})"
+                        ) from None
+                else:
+                    unreachable = 0
             else:
+                unreachable = 0
                 if resp.status_code in request.retry_statuses:
                     last = f"HTTP {resp.status_code} ({error_message(resp.content, 120)})"
                     wait = parse_retry_after(resp.headers.get("Retry-After"), now=self.now())
@@ -476,7 +506,9 @@ class HttpClient:
                         return resp
             if attempt == attempts:
                 break
-            sleep(wait if wait is not None else self.backoff_delay(attempt))
+            delay = wait if wait is not None else self.backoff_delay(attempt)
+            log.info("%s: %s; retry %d in %.1f s", source, last, attempt, delay)
+            sleep(delay)
         raise SourceError(
             f"{source} failed after {attempts} attempt(s) for {url}: {last}; "
             "the search keeps its place, run the same command again to resume"

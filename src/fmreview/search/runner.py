@@ -152,6 +152,7 @@ def run_search(
                 err = SourceError(
                     f"{len(failed)} of {len(names)} source(s) failed: "
                     + "; ".join(f"{n}: {c.get('error')}" for n, c in failed.items())
+                    + "; run the same command again to resume (what was stored is kept)"
                 )
                 err.counts = results  # type: ignore[attr-defined]
                 raise err

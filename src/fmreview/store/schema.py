@@ -45,6 +45,9 @@ runs = Table(
     Column("counts", JSON, nullable=False, default=dict),
     Column("config", JSON, nullable=False, default=dict),
     Column("error", Text),
+    # the process running the run: a run whose process is gone is marked interrupted
+    Column("pid", Integer),
+    Column("host", String(255)),
 )
 
 #: One literature search (one source, one query, one run): PRISMA identification per database.

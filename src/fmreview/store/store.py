@@ -13,8 +13,10 @@ The schema is created and upgraded only by Alembic migrations (``fmreview.migrat
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,8 +31,11 @@ from sqlalchemy.pool import StaticPool
 from fmreview import __version__
 from fmreview.errors import FmreviewError, StoreError
 from fmreview.progress import Clock, utcnow
+from fmreview.protocol import flagship_path, load_protocol
 from fmreview.protocol.model import Protocol
 from fmreview.store import schema
+
+log = logging.getLogger(__name__)
 
 DB_FILE = "review.db"
 CONFIG_FILE = "review.json"
@@ -115,6 +120,59 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+#: Runs stopped by Ctrl-C in this process, innermost first (the CLI says what they kept).
+interrupted_runs: list[Run] = []
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 checks, sends nothing)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def mark_interrupted_runs(store: Store) -> list[int]:
+    """Mark ``running`` runs whose process has ended as ``interrupted``; return their ids.
+
+    A run records its process id and host. A run still ``running`` whose process no longer
+    exists on this host was killed (or the machine stopped) before it could record its
+    end. Runs of processes on other hosts (a shared PostgreSQL store) are left alone, and
+    so are runs recorded before processes were recorded (no pid): nothing says whether
+    their process is alive.
+    """
+    r = schema.runs
+    host = socket.gethostname()
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(r.c.id, r.c.pid).where(
+                r.c.status == "running", r.c.host == host, r.c.pid.is_not(None)
+            )
+        ).all()
+    dead = [(int(i), int(pid)) for i, pid in rows if pid != os.getpid() and not _pid_alive(pid)]
+    if dead:
+        with store.begin() as conn:
+            for run_id, pid in dead:
+                conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == run_id, r.c.status == "running")
+                    .values(
+                        status="interrupted",
+                        error=(
+                            f"process {pid} ended before the run did (killed or stopped); "
+                            "marked interrupted when the review was next opened"
+                        ),
+                    )
+                )
+        log.info("marked runs %s interrupted: their processes are gone", [i for i, _ in dead])
+    return [i for i, _ in dead]
+
+
 class Store:
     """A review's store.
 
@@ -176,10 +234,7 @@ class Store:
         """Open an existing review folder (migrating its schema to the newest version)."""
         folder = Path(folder)
         if not (folder / PROTOCOL_FILE).exists():
-            raise StoreError(
-                f"{folder.resolve()} is not a review folder (no {PROTOCOL_FILE}); "
-                "create one with: fmreview init DIR"
-            )
+            raise StoreError(not_a_review_message(folder))
         url = f"sqlite:///{(folder / DB_FILE).resolve()}"
         if (folder / CONFIG_FILE).exists():
             try:
@@ -194,7 +249,10 @@ class Store:
                 migrate(engine)
             except sa.exc.OperationalError as exc:
                 raise StoreError(f"cannot open the database {_safe_url(url)}: {exc.orig}") from exc
-        return cls(engine, folder=folder, clock=clock)
+        store = cls(engine, folder=folder, clock=clock)
+        if upgrade:
+            mark_interrupted_runs(store)
+        return store
 
     # ------------------------------------------------------------------ access
     def reload_protocol(self, protocol: Protocol | None = None) -> None:
@@ -247,6 +305,8 @@ class Store:
                     status="running",
                     counts={},
                     config={},
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
                 )
             ).inserted_primary_key
             assert key is not None
@@ -257,6 +317,7 @@ class Store:
             yield run
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user"
+            interrupted_runs.append(run)
             raise
         except FmreviewError as exc:
             status, error = "failed", str(exc)
@@ -286,6 +347,34 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def reviews_under(folder: Path) -> list[Path]:
+    """Review folders directly inside ``folder`` (those holding a protocol and a store)."""
+    try:
+        subs = sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    return [
+        p
+        for p in subs
+        if (p / PROTOCOL_FILE).exists() and ((p / DB_FILE).exists() or (p / CONFIG_FILE).exists())
+    ]
+
+
+def not_a_review_message(folder: Path) -> str:
+    """Why ``folder`` cannot be opened, and the ``--dir`` that probably was meant."""
+    head = f"{folder.resolve()} is not a review folder (no {PROTOCOL_FILE})"
+    if not folder.is_dir():
+        head = f"{folder} does not exist"
+    found = reviews_under(folder) if folder.is_dir() else []
+    if found:
+        dirs = " or ".join(f"--dir {p if folder != Path('.') else p.name}" for p in found[:3])
+        return f"{head}; it holds a review: point at it with {dirs}"
+    return (
+        f"{head}; point at a review with --dir DIR, or make one with "
+        "`fmreview run DIR` (the bundled review) or `fmreview init DIR`"
+    )
+
+
 def _safe_url(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -294,33 +383,10 @@ def _safe_url(url: str) -> str:
 
 
 def _flagship_path() -> Path:
-    try:
-        from fmreview.protocol import flagship_path
-
-        return Path(flagship_path())
-    except ImportError:  # the loader module arrives with the protocol work
-        return (
-            Path(__file__).resolve().parent.parent
-            / "data"
-            / "protocols"
-            / "fm-medical-imaging.yaml"
-        )
+    return Path(flagship_path())
 
 
 def _load_protocol(path: Path) -> Protocol:
-    try:
-        from fmreview.protocol import load_protocol
-    except ImportError:
-        import yaml
-
-        from fmreview.errors import ProtocolError
-
-        if not path.exists():
-            raise ProtocolError(f"protocol file {path} does not exist") from None
-        try:
-            return Protocol.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except Exception as exc:  # noqa: BLE001
-            raise ProtocolError(f"{path}: {exc}") from exc
     return load_protocol(path)
 
 
