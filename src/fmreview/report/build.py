@@ -25,13 +25,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.errors import InputError
-from fmreview.exporter import label_map
 from fmreview.progress import NullReporter, Reporter
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
 from fmreview.report.exports import export_all
 from fmreview.report.html import render_report, study_links
 from fmreview.report.methods import import_rows, methods_sections, search_rows
+from fmreview.report.numbers import current_label_frame, label_numbers
 from fmreview.report.prisma import PrismaCounts, prisma_counts, record_version
 from fmreview.report.prisma_diagram import (
     build_layout,
@@ -46,8 +46,6 @@ from fmreview.report.sections import (
     figure_entry,
     findings_list,
     fmreview_version,
-    is_human,
-    label_provenance,
     limitations,
     meta_figures,
     short_authors,
@@ -77,17 +75,23 @@ def report_context(
     counts = counts or prisma_counts(store)
     analysis = load_analysis(store)
     included = list(counts.included_ids)
-    inc_set = set(included)
     fig_dir, tab_dir = out / "figures", out / "tables"
+    frame = current_label_frame(store)
+    nums = label_numbers(store, included=included, frame=frame)
+    labels: dict[int, dict[str, list[str]]] = {}
+    prov: dict[tuple[int, str, str], str] = {}
+    for wid_, axis_, value_, kind_ in zip(
+        frame["work_id"], frame["axis"], frame["value"], frame["kind"], strict=True
+    ):
+        labels.setdefault(int(wid_), {}).setdefault(str(axis_), []).append(str(value_))
+        prov[(int(wid_), str(axis_), str(value_))] = str(kind_)
     with store.connect() as conn:
-        labels = label_map(store)
         w = schema.works
         work_rows = (
             {r.id: dict(r._mapping) for r in conn.execute(sa.select(w).where(w.c.id.in_(included)))}
             if included
             else {}
         )
-    prov = label_provenance(store, inc_set)
     axes = [a.name for a in proto.taxonomy]
 
     # ---- PRISMA
@@ -293,14 +297,7 @@ def report_context(
                 continue
             axis_values.setdefault(axis, Counter()).update(vals)
             shown = [
-                v
-                + (
-                    ""
-                    if is_human(prov.get((wid, axis, v)))
-                    or (prov.get((wid, axis, v)) or ("",))[0] == "list"
-                    else "*"
-                )
-                for v in vals
+                v + ("" if prov.get((wid, axis, v)) in ("human", "list") else "*") for v in vals
             ]
             items.append((axis_title(axis), ", ".join(shown)))
         atlas.append(
@@ -355,7 +352,7 @@ def report_context(
         ][:100]
 
     # ---- limitations and summary
-    limits = limitations(store, counts, prov, partial_years, meta, analysis)
+    limits = limitations(store, counts, nums, partial_years, meta, analysis)
     years = sorted({m["year"] for m in work_rows.values() if m["year"]})
     cards = [
         {
@@ -456,6 +453,7 @@ def report_context(
         "meta_figures": meta_figs,
         "new_studies": new_studies,
         "limitations": limits,
+        "label_numbers": nums,
         "files": files,
         "_paths": {
             "prisma": prisma_paths,
@@ -511,6 +509,8 @@ def build_report(
         result: dict[str, Any] = {
             "records_identified": counts.records_identified,
             "studies_included": counts.studies_included,
+            "labels": ctx["label_numbers"].labels,
+            "labels_of_included": ctx["label_numbers"].included_labels,
             "figures": len(ctx["_paths"]["figures"]),
             "invariants_ok": all(i.ok for i in counts.invariants()),
             "version_recorded": version_id is not None,

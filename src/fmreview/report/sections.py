@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fmreview.errors import FmreviewError
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
+from fmreview.report.numbers import LabelNumbers
 from fmreview.report.prisma import PrismaCounts
 from fmreview.store import schema
 
@@ -29,6 +30,11 @@ KEY_AXES = (
 )
 DATASET_AXIS = "datasets"
 PAGE_ROWS = 25
+
+
+def _n(n: int, word: str, plural: str | None = None) -> str:
+    """'1 source', '2 sources', '1,062 studies' (count and noun agree)."""
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def axis_title(axis: str) -> str:
@@ -53,26 +59,6 @@ def figure_entry(
         "files": {k: f"{rel}/{p.name}" for k, p in paths.items()},
         "paths": paths,
     }
-
-
-def label_provenance(store: Any, work_ids: set[int]) -> dict[tuple[int, str, str], tuple[str, str]]:
-    """(work, axis, value) -> (method, status) of the newest current label row."""
-    lab = schema.labels
-    out: dict[tuple[int, str, str], tuple[str, str]] = {}
-    with store.connect() as conn:
-        superseded = set(
-            conn.execute(sa.select(lab.c.supersedes).where(lab.c.supersedes.is_not(None))).scalars()
-        )
-        for row in conn.execute(sa.select(lab).order_by(lab.c.id)):
-            m = row._mapping
-            if m["work_id"] not in work_ids or m["id"] in superseded or m["status"] == "rejected":
-                continue
-            out[(m["work_id"], m["axis"], m["value"])] = (m["method"], m["status"])
-    return out
-
-
-def is_human(prov: tuple[str, str] | None) -> bool:
-    return prov is not None and (prov[0] == "human" or prov[1] in ("confirmed", "corrected"))
 
 
 def stat_table(
@@ -251,20 +237,21 @@ def summary_sentence(c: PrismaCounts) -> str:
 def limitations(
     store: Any,
     c: PrismaCounts,
-    prov: dict[tuple[int, str, str], tuple[str, str]],
+    nums: LabelNumbers,
     partial_years: list[int],
     meta: dict[str, Any],
     analysis: dict[str, Any] | None,
 ) -> list[str]:
     out = []
-    n_human = sum(1 for p in prov.values() if is_human(p))
-    n_list = sum(1 for p in prov.values() if p[0] == "list" and not is_human(p))
-    n_auto = len(prov) - n_human - n_list
-    if prov:
+    if nums.included_labels:
+        by = nums.included_by_kind
         out.append(
-            f"Labels of the included studies: {n_auto} automatic (rules, models or LLMs; marked * in the atlas), "
-            f"{n_list} given by the curated source lists, {n_human} confirmed or corrected by a person. "
-            "Automatic labels can be wrong; the extraction table lists the evidence of each."
+            f"The {nums.included_labels:,} labels of the {_n(nums.included, 'included study', 'included studies')} "
+            f"(of {_n(nums.labels, 'label')} on all {_n(nums.works, 'work')}): "
+            f"{nums.included_automatic:,} automatic (rules, models or LLMs; marked * in the atlas), "
+            f"{by.get('list', 0):,} given by the curated source lists, {by.get('human', 0):,} confirmed "
+            "or corrected by a person. Automatic labels can be wrong; the extraction table lists "
+            "the evidence of each."
         )
     else:
         out.append(
