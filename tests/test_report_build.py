@@ -259,6 +259,40 @@ def test_extraction_table(store: Store) -> None:
     )
 
 
+def test_extraction_csv_years_are_whole_numbers(store: Store, tmp_path: Path) -> None:
+    """A missing year must not turn every year into 2018.0; below-threshold rows stay out."""
+    ids = make_review(
+        store,
+        [
+            W("dated", year=2018, decisions=AUTO_IN + TA_IN + FT_IN, labels={"task": ["vqa"]}),
+            W("undated", decisions=AUTO_IN + TA_IN + FT_IN, labels={"task": ["vqa"]}),
+        ],
+    )
+    with store.begin() as conn:
+        conn.execute(
+            sa.update(schema.works).where(schema.works.c.id == ids[1]).values(year=None)
+        )
+        conn.execute(
+            sa.insert(schema.labels).values(
+                work_id=ids[0],
+                axis="modality",
+                value="ct",
+                method="model",
+                status="auto",
+                confidence=0.01,  # far below any threshold: a candidate, not a label
+                evidence=[],
+                created_at=_now(),
+            )
+        )
+    from fmreview.report.exports import export_all
+
+    paths = export_all(store, tmp_path)
+    with open(paths["extraction_csv"], encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["title"]: r["year"] for r in rows} == {"dated": "2018", "undated": ""}
+    assert all(r["axis"] == "task" for r in rows)
+
+
 def test_revman_tables(store: Store) -> None:
     ids = make_review(store, [W("Trial one", decisions=AUTO_IN), W("Trial two", decisions=AUTO_IN)])
     with store.begin() as conn:
