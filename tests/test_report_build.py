@@ -438,7 +438,7 @@ def test_cli_prisma_and_report(tmp_path: Path) -> None:
     r = runner.invoke(app, ["report", "--dir", str(folder), "--quiet"])
     assert r.exit_code == 0, r.output
     assert (folder / "report" / "index.html").exists()
-    assert "1 studies included" in r.output
+    assert "1 study included of 4 records identified" in r.output
 
 
 def test_meta_analysis_figures_when_effects_exist(store: Store, tmp_path: Path) -> None:

@@ -67,12 +67,13 @@ def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return works, labels
 
 
-def coverage_end_year(store: Any, min_share: float) -> int | None:
-    """The last year in which at least ``min_share`` of the sources still contribute works.
+def source_coverage(store: Any) -> dict[int, tuple[int, int]]:
+    """Per year: (sources contributing works that year, sources that started by then).
 
     Sources are the works' ``source_labels`` (for the bundled snapshot: the curated lists).
-    A list "contributes" in a year when it holds at least one included work of that year;
-    only lists that contributed before that year count in the denominator.
+    A list "contributes" in a year when it holds at least one work of that year; only lists
+    that contributed in that year or before count in the denominator. Empty when fewer than
+    two sources are known (the rule needs a mix to judge).
     """
     w = schema.works
     with store.connect() as conn:
@@ -86,12 +87,21 @@ def coverage_end_year(store: Any, min_share: float) -> int | None:
         for lab in labels or []:
             years.setdefault(lab, set()).add(int(year))
     if len(years) < 2:
-        return None
-    last = None
+        return {}
+    out: dict[int, tuple[int, int]] = {}
     for y in sorted({y for ys in years.values() for y in ys}):
         started = [s for s, ys in years.items() if min(ys) <= y]
         active = [s for s in started if y in years[s]]
-        if started and len(active) / len(started) >= min_share:
+        out[y] = (len(active), len(started))
+    return out
+
+
+def coverage_end_year(store: Any, min_share: float) -> int | None:
+    """The last year in which at least ``min_share`` of the sources still contribute works
+    (see :func:`source_coverage`)."""
+    last = None
+    for y, (active, started) in source_coverage(store).items():
+        if started and active / started >= min_share:
             last = y
     return last
 

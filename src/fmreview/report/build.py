@@ -29,6 +29,7 @@ from fmreview.progress import NullReporter, Reporter
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
 from fmreview.report.exports import export_all
+from fmreview.report.html import plural as _n
 from fmreview.report.html import render_report, study_links
 from fmreview.report.methods import import_rows, methods_sections, search_rows
 from fmreview.report.numbers import current_label_frame, label_numbers
@@ -63,6 +64,39 @@ def load_analysis(store: Any) -> dict[str, Any] | None:
     except ModuleNotFoundError:
         return None
     return load_latest_analysis(store)
+
+
+def low_coverage_years(store: Any, meta: dict[str, Any]) -> tuple[list[int], str]:
+    """Years after the protocol's coverage rule ends the fits, and a sentence saying why.
+
+    The rule (``analyses.coverage_min_share``) ends trend fits at the last year in which at
+    least that share of the sources still contribute works; later years are shaded in the
+    figures rather than drawn as a fall of the field.
+    """
+    share = store.protocol.analyses.coverage_min_share
+    if share is None:
+        return [], ""
+    from fmreview.analysis_store import source_coverage
+
+    cov = source_coverage(store)
+    if not cov:
+        return [], ""
+    ok = [y for y, (a, n) in cov.items() if n and a / n >= share]
+    if not ok:
+        return [], ""
+    end = max(ok)
+    partial = {int(y) for y in meta.get("partial_years") or []}
+    low = [y for y in sorted(cov) if y > end and y not in partial]
+    if not low:
+        return [], ""
+    bits = [f"{y}: {cov[y][0]} of {_n(cov[y][1], 'source')}" for y in low]
+    note = (
+        f"Source coverage falls after {end}: {'; '.join(bits)} still contribute works, below "
+        f"the protocol's coverage rule ({share:.0%} of the sources). Those years are shaded "
+        "and dashed in the figures and left out of every trend fit and test; a lower count "
+        "there is curation lag, not a decline of the field."
+    )
+    return low, note
 
 
 def report_context(
@@ -140,6 +174,7 @@ def report_context(
     cooc_figures: list[dict[str, Any]] = []
     meta = (analysis or {}).get("meta") or {}
     partial_years = [int(y) for y in meta.get("partial_years") or []]
+    low_years, coverage_note = low_coverage_years(store, meta)
     if analysis:
         counts_year = tabs.analysis_table(analysis, "counts_year")
         present = list(dict.fromkeys(counts_year["axis"])) if len(counts_year) else []
@@ -148,7 +183,9 @@ def report_context(
         ]
         with rep.task("report figures", total=len(order)) as task:
             for axis in order:
-                fig = figs.trend_figure(counts_year, axis, partial_years=partial_years)
+                fig = figs.trend_figure(
+                    counts_year, axis, partial_years=partial_years, low_coverage_years=low_years
+                )
                 task.advance()
                 if fig is None:
                     continue
@@ -180,6 +217,7 @@ def report_context(
                 str(meta.get("model_rule") or ""),
                 tabs.TREND_COLUMNS,
                 "p_value",
+                fitted="rate_ratio",
             ),
             stat_table(
                 tabs.analysis_table(analysis, "trends"),
@@ -189,6 +227,7 @@ def report_context(
                 str(meta.get("multiple_testing") or ""),
                 tabs.MK_COLUMNS,
                 "mk_p_value",
+                fitted="mk_tau",
             ),
             stat_table(
                 tabs.analysis_table(analysis, "segmented"),
@@ -211,6 +250,7 @@ def report_context(
                     "p_bh",
                 ),
                 "joint_p_value",
+                fitted="level_ratio",
             ),
             stat_table(
                 tabs.analysis_table(analysis, "period_tests"),
@@ -353,6 +393,8 @@ def report_context(
 
     # ---- limitations and summary
     limits = limitations(store, counts, nums, partial_years, meta, analysis)
+    if coverage_note:
+        limits.append(coverage_note)
     years = sorted({m["year"] for m in work_rows.values() if m["year"]})
     cards = [
         {
@@ -369,7 +411,9 @@ def report_context(
         {"n": counts.studies_included, "label": "studies included", "key": "studies_included"},
         {
             "n": len(counts.databases) + len(counts.other_methods),
-            "label": "sources",
+            "label": "source"
+            if len(counts.databases) + len(counts.other_methods) == 1
+            else "sources",
             "key": "sources",
         },
         {
@@ -440,6 +484,8 @@ def report_context(
         "taxonomy": taxonomy,
         "analysed": analysis is not None,
         "partial_years": partial_years,
+        "low_coverage_years": low_years,
+        "coverage_note": coverage_note,
         "partial_excluded": bool(meta.get("partial_years_excluded_from_fits", True)),
         "analysis_notes": [str(n) for n in meta.get("notes") or []],
         "trend_figures": trend_figures,

@@ -25,14 +25,21 @@ def template_dir() -> Path:
     return Path(str(resources.files("fmreview") / "templates" / "report"))
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 study', '2 studies', '1,062 studies': the count with a noun that agrees."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(template_dir())),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=False,
         lstrip_blocks=False,
     )
+    env.filters["plural"] = plural
+    return env
 
 
 def script_json(obj: Any) -> Markup:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fmreview.errors import FmreviewError
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
+from fmreview.report.html import plural as _n
 from fmreview.report.numbers import LabelNumbers
 from fmreview.report.prisma import PrismaCounts
 from fmreview.store import schema
@@ -30,11 +31,6 @@ KEY_AXES = (
 )
 DATASET_AXIS = "datasets"
 PAGE_ROWS = 25
-
-
-def _n(n: int, word: str, plural: str | None = None) -> str:
-    """'1 source', '2 sources', '1,062 studies' (count and noun agree)."""
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def axis_title(axis: str) -> str:
@@ -71,11 +67,14 @@ def stat_table(
     sort: str | None = None,
     *,
     hide_small: bool = True,
+    fitted: str | None = None,
 ) -> dict[str, Any] | None:
     """A table for the page (first :data:`PAGE_ROWS` rows), written in full to ``tables/``.
 
     With ``hide_small``, rows flagged ``small`` (too few works to interpret) stay in the files
-    but not on the page, and the intro says so.
+    but not on the page, and the intro says so. ``fitted`` names the column that is empty
+    when a row's model could not be fitted: those rows sort after every fitted one, so the
+    page never opens on rows of "–".
     """
     if df is None or not len(df):
         return None
@@ -89,7 +88,15 @@ def stat_table(
             )
         view = view[~small]
     if sort and sort in view.columns:
-        view = view.sort_values(sort, na_position="last")
+        view = view.sort_values(sort, na_position="last", kind="stable")
+    if fitted and fitted in view.columns:
+        unfitted = view[fitted].isna()
+        view = pd.concat([view[~unfitted], view[unfitted]])
+        if unfitted.any():
+            intro = (intro + " " if intro else "") + (
+                f"{int(unfitted.sum())} of {len(unfitted)} rows could not be fitted "
+                f"(empty {fitted}); they come last."
+            )
     if columns:
         view = view[[c for c in columns if c in view.columns]]
     header, rows = tabs.html_rows(view, PAGE_ROWS)
@@ -194,7 +201,7 @@ def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
             out.append(
                 {
                     "src": src,
-                    "alt": f"{kind.capitalize()} plot of {len(grp)} studies for {outcome} ({measure}).",
+                    "alt": f"{kind.capitalize()} plot of {_n(len(grp), 'study', 'studies')} for {outcome} ({measure}).",
                     "caption": f"{kind.capitalize()} plot, {outcome} ({measure}), k = {res.get('k')}; "
                     + pooled_text(res),
                 }
@@ -211,26 +218,29 @@ def fmreview_version() -> str:
 def summary_sentence(c: PrismaCounts) -> str:
     src = []
     if c.databases:
-        src.append(
-            f"{c.records_from_databases} from {len(c.databases)} database{'s' if len(c.databases) != 1 else ''}"
-        )
+        src.append(f"{c.records_from_databases:,} from {_n(len(c.databases), 'database')}")
     if c.other_methods:
         src.append(
-            f"{c.records_from_other_methods} from other methods ({', '.join(c.other_methods)})"
+            f"{c.records_from_other_methods:,} from other methods ({', '.join(c.other_methods)})"
         )
     s = (
-        f"The review identified {c.records_identified} records"
+        f"The review identified {_n(c.records_identified, 'record')}"
         + (f" ({'; '.join(src)})" if src else "")
         + "."
     )
     s += (
-        f" After removing {c.duplicates_removed} duplicates and {c.excluded_automation} records marked ineligible by "
-        f"the eligibility rules, {c.records_screened} were screened; {c.studies_included} studies "
-        f"({c.reports_included} reports) are included."
+        f" After removing {_n(c.duplicates_removed, 'duplicate')} and {c.excluded_automation:,} "
+        f"marked ineligible by the eligibility rules, {c.records_screened:,} "
+        f"{'was' if c.records_screened == 1 else 'were'} screened; "
+        f"{_n(c.studies_included, 'study', 'studies')} ({_n(c.reports_included, 'report')}) "
+        f"{'is' if c.studies_included == 1 else 'are'} included."
     )
     pending = c.awaiting_screening + c.awaiting_full_text + c.conflicts
     if pending:
-        s += f" {pending} records still await a decision (screening, full text or a conflict), so the counts may change."
+        s += (
+            f" {_n(pending, 'record')} still await{'s' if pending == 1 else ''} a decision "
+            "(screening, full text or a conflict), so the counts may change."
+        )
     return s
 
 
@@ -280,10 +290,11 @@ def limitations(
     if analysis is None:
         out.append("The trend analysis has not been run yet (fmreview analyze).")
     if c.records_awaiting_dedupe:
-        out.append(f"{c.records_awaiting_dedupe} records are not yet deduplicated.")
+        n = c.records_awaiting_dedupe
+        out.append(f"{_n(n, 'record')} {'is' if n == 1 else 'are'} not yet deduplicated.")
     if c.awaiting_screening or c.awaiting_full_text or c.conflicts:
         out.append(
-            f"Screening is not finished: {c.awaiting_screening} records await screening, {c.awaiting_full_text} "
+            f"Screening is not finished: {_n(c.awaiting_screening, 'record')} await screening, {c.awaiting_full_text} "
             f"full-text assessment, and {c.conflicts} reviewer conflicts are unresolved."
         )
     return out
