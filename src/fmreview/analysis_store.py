@@ -67,6 +67,32 @@ def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return works, labels
 
 
+def work_sources(store: Any, work_ids: Any = None) -> dict[int, set[str]]:
+    """Each active work's sources, for leave-one-source-out sensitivity.
+
+    A work's curated lists (``source_labels``, the bundled snapshot's list names) when it has
+    any; otherwise the sources of its member records (databases searched, files imported),
+    so a searched review is refitted leave-one-database-out.
+    """
+    w, wr, r = schema.works, schema.work_records, schema.records
+    wanted = None if work_ids is None else {int(i) for i in work_ids}
+    lists: dict[int, set[str]] = {}
+    records: dict[int, set[str]] = {}
+    with store.connect() as conn:
+        for wid, labels in conn.execute(
+            sa.select(w.c.id, w.c.source_labels).where(w.c.merged_into.is_(None))
+        ):
+            if wanted is None or int(wid) in wanted:
+                lists[int(wid)] = {str(x) for x in (labels or []) if x}
+        for wid, src in conn.execute(
+            sa.select(wr.c.work_id, r.c.source).join(r, r.c.id == wr.c.record_id)
+        ):
+            if src:
+                records.setdefault(int(wid), set()).add(str(src))
+    out = {wid: labs or records.get(wid, set()) for wid, labs in lists.items()}
+    return {k: v for k, v in out.items() if v}
+
+
 def source_coverage(store: Any) -> dict[int, tuple[int, int]]:
     """Per year: (sources contributing works that year, sources that started by then).
 
@@ -155,13 +181,17 @@ def analyze_store(
     store: Any, *, reporter: Reporter | None = None, **overrides: Any
 ) -> StoredAnalysis:
     """Analyse the included works and store the result (artifact ``analysis/latest``)."""
-    from fmreview.analysis import analyze
+    from fmreview.analysis import analyze, challenge_map, leave_one_source_out
 
     reporter = reporter or NullReporter()
     with store.run("analyze", {k: str(v) for k, v in overrides.items()}) as run:
         works, labels = analysis_frames(store)
         settings = analysis_settings(store, **overrides)
         result = analyze(works, labels, settings, reporter=reporter)
+        result.tables["sensitivity"] = leave_one_source_out(
+            works, labels, settings, work_sources(store, works["work_id"])
+        )
+        result.tables["challenge_map"] = challenge_map(labels)
         payload = result.to_json().encode("utf-8")
         with store.begin() as conn:
             conn.execute(

@@ -27,12 +27,19 @@ import sqlalchemy as sa
 from fmreview.errors import InputError
 from fmreview.progress import NullReporter, Reporter
 from fmreview.report import figures as figs
+from fmreview.report import robustness as robust
 from fmreview.report import tables as tabs
 from fmreview.report.exports import export_all
 from fmreview.report.html import plural as _n
-from fmreview.report.html import render_report, study_links
+from fmreview.report.html import render_report, study_links, write_assets
 from fmreview.report.methods import import_rows, methods_sections, search_rows
-from fmreview.report.numbers import current_label_frame, label_numbers
+from fmreview.report.numbers import (
+    AxisCoverage,
+    axis_coverage,
+    combined_coverage,
+    current_label_frame,
+    label_numbers,
+)
 from fmreview.report.prisma import PrismaCounts, prisma_counts, record_version
 from fmreview.report.prisma_diagram import (
     build_layout,
@@ -52,6 +59,7 @@ from fmreview.report.sections import (
     short_authors,
     stat_table,
     summary_sentence,
+    table_coverage,
 )
 from fmreview.status import work_statuses
 from fmreview.store import schema
@@ -112,6 +120,11 @@ def report_context(
     fig_dir, tab_dir = out / "figures", out / "tables"
     frame = current_label_frame(store)
     nums = label_numbers(store, included=included, frame=frame)
+    cov = axis_coverage(frame, included)
+
+    def cov_of(axis: str) -> AxisCoverage:
+        return cov.get(axis) or AxisCoverage(axis, 0, len(included))
+
     labels: dict[int, dict[str, list[str]]] = {}
     prov: dict[tuple[int, str, str], str] = {}
     for wid_, axis_, value_, kind_ in zip(
@@ -154,6 +167,7 @@ def report_context(
                     "axis": axis,
                     "axis_title": axis_title(str(axis)),
                     "description": desc.split(". ")[0] if desc else "",
+                    "coverage": cov_of(str(axis)).as_dict(),
                     "rows": [
                         {
                             "value": r.value,
@@ -196,17 +210,17 @@ def report_context(
                     .sort_values(ascending=False)
                     .index.tolist()
                 )
-                trend_figures.append(
-                    figure_entry(
-                        fig,
-                        fig_dir,
-                        f"trend_{axis}",
-                        "figures",
-                        figs.alt_text("trend", axis=axis, values=top),
-                        f"Included studies per year by {axis_title(axis)} (the {min(len(top), figs.MAX_SERIES)} most "
-                        "frequent values).",
-                    )
+                entry = figure_entry(
+                    fig,
+                    fig_dir,
+                    f"trend_{axis}",
+                    "figures",
+                    figs.alt_text("trend", axis=axis, values=top),
+                    f"Included studies per year by {axis_title(axis)} (the {min(len(top), figs.MAX_SERIES)} most "
+                    "frequent values).",
                 )
+                entry["coverage"] = cov_of(axis).as_dict()
+                trend_figures.append(entry)
         findings_df = tabs.analysis_table(analysis, "findings")
         for t in (
             stat_table(
@@ -267,6 +281,12 @@ def report_context(
         ):
             if t is not None:
                 stat_tables.append(t)
+        source_of = {"trend_tests": "trends"}  # page stem -> analysis table, where they differ
+        for t in stat_tables:
+            stem = str(t["href"]).removeprefix("tables/").removesuffix(".csv")
+            t["coverage"] = table_coverage(
+                tabs.analysis_table(analysis, source_of.get(stem, stem)), cov, len(included)
+            )
         usage = tabs.analysis_table(analysis, "dataset_usage")
         fig = figs.dataset_figure(usage)
         if fig is not None:
@@ -279,6 +299,7 @@ def report_context(
                 figs.alt_text("datasets", top=top_ds),
                 "Included studies per dataset (blue: in the gazetteer of public datasets).",
             )
+            dataset_figure["coverage"] = cov_of(DATASET_AXIS).as_dict("datasets")
         for name, title, cols in (
             (
                 "dataset_usage",
@@ -303,6 +324,7 @@ def report_context(
                 hide_small=False,
             )
             if t is not None:
+                t["coverage"] = cov_of(DATASET_AXIS).as_dict("datasets")
                 dataset_tables.append(t)
         cells = tabs.analysis_table(analysis, "cooccurrence")
         if len(cells):
@@ -311,16 +333,31 @@ def report_context(
             fig = figs.cooccurrence_figure(cells, ra, ca)
             if fig is None:
                 continue
-            cooc_figures.append(
-                figure_entry(
-                    fig,
-                    fig_dir,
-                    f"cooccurrence_{ra}_{ca}",
-                    "figures",
-                    figs.alt_text("cooccurrence", row_axis=ra, col_axis=ca),
-                    f"Studies per combination of {axis_title(ra)} and {axis_title(ca)}.",
-                )
+            entry = figure_entry(
+                fig,
+                fig_dir,
+                f"cooccurrence_{ra}_{ca}",
+                "figures",
+                figs.alt_text("cooccurrence", row_axis=ra, col_axis=ca),
+                f"Studies per combination of {axis_title(ra)} and {axis_title(ca)}.",
             )
+            entry["coverage"] = combined_coverage(frame, included, [ra, ca], f"{ra}+{ca}").as_dict(
+                f"both {axis_title(ra)} and {axis_title(ca)}"
+            )
+            cooc_figures.append(entry)
+
+    # ---- sensitivity to the source mix, challenge -> solution map
+    sens = robust.sensitivity(analysis)
+    if sens["computed"]:
+        tabs.write_table(
+            tabs.analysis_table(analysis, "sensitivity"),
+            tab_dir,
+            "sensitivity",
+            caption="Findings refitted leaving out one source at a time",
+        )
+    challenge_blocks = robust.challenge_map(analysis, work_rows, fig_dir, tab_dir, figure_entry)
+    for b in challenge_blocks:
+        b["coverage"] = cov_of("themes").as_dict("themes")
 
     # ---- atlas
     atlas, atlas_studies = [], []
@@ -433,7 +470,12 @@ def report_context(
                 f"{r.value} ({int(r.n_works)}, {tabs.pct(r.share)})"
                 for r in grp.head(4).itertuples()
             )
-            summary.append(f"By {axis_title(axis)}: {top}.")
+            c_ax = cov_of(axis)
+            note = f" ({c_ax.n_labelled:,} of {c_ax.n_included:,} studies labelled"
+            note += (
+                ": too few to describe the review)" if c_ax.low else f", {tabs.pct(c_ax.share)})"
+            )
+            summary.append(f"By {axis_title(axis)}{note}: {top}.")
 
     files = [
         {"label": "PRISMA diagram (SVG)", "href": "prisma.svg"},
@@ -457,7 +499,9 @@ def report_context(
         "built_at": store.clock().strftime("%Y-%m-%d %H:%M UTC"),
         "cards": cards,
         "summary_sentences": summary,
-        "findings": findings_list(analysis),
+        "findings": findings_list(analysis, sens["by_id"]),
+        "sensitivity": sens,
+        "challenge_blocks": challenge_blocks,
         "screening_mode": proto.screening.mode,
         "counts": counts,
         "previous": counts.previous,
@@ -503,7 +547,12 @@ def report_context(
         "files": files,
         "_paths": {
             "prisma": prisma_paths,
-            "figures": [f["paths"] for f in trend_figures + cooc_figures]
+            "figures": [
+                f["paths"]
+                for f in trend_figures
+                + cooc_figures
+                + [b["figure"] for b in challenge_blocks if b["figure"]]
+            ]
             + ([dataset_figure["paths"]] if dataset_figure else []),
         },
         "_statuses": statuses,
@@ -543,6 +592,7 @@ def build_report(
             if f"exports/{p.name}" not in {f["href"] for f in ctx["files"]}
         ]
         html = render_report(ctx)
+        write_assets(out)
         index = out / "index.html"
         index.write_text(html, encoding="utf-8")
         version_id = (

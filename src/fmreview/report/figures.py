@@ -144,7 +144,18 @@ def trend_figure(
             continue
         lo, hi = min(group) - 0.5, max(group) + 0.5
         ax.axvspan(lo, hi, facecolor="#e4e4e4", edgecolor="#9a9a9a", hatch=hatch, alpha=0.6, lw=0)
-        ax.text(lo + 0.05, top * 0.97, text, va="top", fontsize=7, color="#333333")
+        # written up the band, so two one-year bands side by side do not overprint
+        ax.text(
+            (lo + hi) / 2,
+            top * 0.97,
+            text,
+            rotation=90,
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="#333333",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        )
     from matplotlib.ticker import MaxNLocator
 
     ax.set_xlabel("Publication year")

@@ -91,6 +91,29 @@ def study_links(doi: str | None, arxiv: str | None, url: str | None) -> list[dic
     return links
 
 
+#: The files the page loads, written next to index.html (no CDN; works from file://).
+ASSETS = {"report.css": "report.css", "report.js": "atlas.js"}
+
+
+def write_assets(folder: Path) -> dict[str, Path]:
+    """Write ``report.css`` and ``report.js`` next to the page; returns their paths.
+
+    External files rather than inline ``<style>``/``<script>``, so the report can be served
+    under a Content-Security-Policy without ``'unsafe-inline'``. The bar widths are classes
+    (``.w0`` … ``.w100``) for the same reason.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, src in ASSETS.items():
+        text = (template_dir() / src).read_text(encoding="utf-8")
+        if name == "report.css":
+            text += "".join(f".w{i} {{ width: {i}%; }}\n" for i in range(101))
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        out[name] = path
+    return out
+
+
 def render_report(context: dict[str, Any]) -> str:
     """The report page for a context built by :func:`fmreview.report.build.report_context`."""
     ctx = dict(context)

@@ -140,3 +140,97 @@ def label_numbers(
         n.included_labelled = int(sub["work_id"].nunique())
         n.included_by_kind = dict(Counter(sub["kind"]))
     return n
+
+
+#: Below this share of labelled included studies a table or figure is flagged prominently
+#: (the threshold issue #18 names; a reading rule, not a fitted parameter).
+LOW_COVERAGE = 0.20
+
+
+@dataclass
+class AxisCoverage:
+    """How much of the review one axis' tables and figures speak for, and on what evidence."""
+
+    axis: str
+    n_labelled: int  # included studies with at least one value on the axis
+    n_included: int
+    by_kind: dict[str, int] = field(default_factory=dict)  # labels per evidence kind
+
+    @property
+    def share(self) -> float:
+        return self.n_labelled / self.n_included if self.n_included else 0.0
+
+    @property
+    def low(self) -> bool:
+        return self.share < LOW_COVERAGE
+
+    def evidence_text(self) -> str:
+        total = sum(self.by_kind.values())
+        if not total:
+            return "no labels"
+        return ", ".join(
+            f"{k} {self.by_kind[k] / total:.0%}"
+            for k in sorted(self.by_kind, key=lambda k: (-self.by_kind[k], k))
+        )
+
+    def text(self, what: str = "") -> str:
+        """'Coverage: 111 of 747 included studies labelled (15%); evidence: rule 60%, ...'."""
+        head = "Low coverage" if self.low else "Coverage"
+        s = (
+            f"{head}{' of ' + what if what else ''}: {self.n_labelled:,} of "
+            f"{self.n_included:,} included studies labelled ({_pct(self.share)}); "
+            f"evidence: {self.evidence_text()}."
+        )
+        if self.low:
+            s += (
+                f" Under {LOW_COVERAGE:.0%}: the numbers describe the few labelled studies, "
+                "not the review; do not read them as findings."
+            )
+        return s
+
+    def as_dict(self, what: str = "") -> dict[str, Any]:
+        return {
+            "axis": self.axis,
+            "n_labelled": self.n_labelled,
+            "n_included": self.n_included,
+            "share": self.share,
+            "low": self.low,
+            "evidence": dict(self.by_kind),
+            "text": self.text(what),
+        }
+
+
+def _pct(share: float) -> str:
+    return "<1%" if 0 < share < 0.01 else f"{share:.0%}"
+
+
+def axis_coverage(frame: pd.DataFrame, included: Iterable[int]) -> dict[str, AxisCoverage]:
+    """Coverage and evidence kinds of every axis over the included studies."""
+    inc = {int(i) for i in included}
+    out: dict[str, AxisCoverage] = {}
+    if not len(frame):
+        return out
+    sub = frame[frame["work_id"].isin(inc)]
+    for axis, grp in sub.groupby("axis", sort=True):
+        out[str(axis)] = AxisCoverage(
+            str(axis),
+            int(grp["work_id"].nunique()),
+            len(inc),
+            dict(Counter(str(k) for k in grp["kind"])),
+        )
+    return out
+
+
+def combined_coverage(
+    frame: pd.DataFrame, included: Iterable[int], axes: Iterable[str], label: str
+) -> AxisCoverage:
+    """Coverage of studies labelled on *every* one of ``axes`` (e.g. a co-occurrence map)."""
+    inc = {int(i) for i in included}
+    axes = list(axes)
+    if not len(frame) or not axes:
+        return AxisCoverage(label, 0, len(inc))
+    sub = frame[frame["work_id"].isin(inc) & frame["axis"].isin(axes)]
+    per = sub.groupby("work_id")["axis"].nunique()
+    both = set(per[per == len(set(axes))].index)
+    kinds = Counter(str(k) for k in sub[sub["work_id"].isin(both)]["kind"])
+    return AxisCoverage(label, len(both), len(inc), dict(kinds))

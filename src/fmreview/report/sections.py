@@ -14,7 +14,7 @@ from fmreview.errors import FmreviewError
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
 from fmreview.report.html import plural as _n
-from fmreview.report.numbers import LabelNumbers
+from fmreview.report.numbers import LOW_COVERAGE, AxisCoverage, LabelNumbers
 from fmreview.report.prisma import PrismaCounts
 from fmreview.store import schema
 
@@ -107,12 +107,43 @@ def stat_table(
         "rows": rows,
         "wrap": stem == "findings",
         "more": max(0, len(df) - len(rows)),
+        "n_rows": len(df),
+        "open": stem == "findings",
         "href": f"tables/{stem}.csv",
+        "coverage": None,
     }
 
 
-def findings_list(analysis: dict[str, Any] | None) -> list[dict[str, Any]]:
+def table_coverage(
+    df: pd.DataFrame, cov: dict[str, AxisCoverage], n_included: int
+) -> dict[str, Any] | None:
+    """Coverage of a table over several axes: each axis' n labelled of N, low ones named."""
+    if df is None or not len(df) or "axis" not in df.columns:
+        return None
+    axes = [str(a) for a in dict.fromkeys(df["axis"]) if str(a) != "all"]
+    if not axes:
+        return None
+    parts, low = [], []
+    for a in axes:
+        c = cov.get(a) or AxisCoverage(a, 0, n_included)
+        parts.append(f"{axis_title(a)} {c.n_labelled:,}/{c.n_included:,} ({c.evidence_text()})")
+        if c.low:
+            low.append(f"{axis_title(a)} ({c.n_labelled:,} of {c.n_included:,})")
+    text = "Coverage (labelled of included studies; evidence): " + "; ".join(parts) + "."
+    if low:
+        text = (
+            f"Low coverage on {', '.join(low)}: under {LOW_COVERAGE:.0%} of the included studies "
+            "are labelled there, so those rows describe a few studies, not the review. " + text
+        )
+    return {"low": bool(low), "text": text}
+
+
+def findings_list(
+    analysis: dict[str, Any] | None, sensitivity: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The findings for the summary; ``sensitivity`` (by finding id) marks those that flip."""
     out = []
+    sens = sensitivity or {}
     for f in (analysis or {}).get("findings") or []:
         status = str(f.get("status") or "")
         css = {"supported": "status-supported", "not supported": "status-not-supported"}.get(
@@ -136,9 +167,19 @@ def findings_list(analysis: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "status": status,
                 "css": css,
                 "evidence": "; ".join(bits),
+                "robustness": _robustness(sens.get(str(f.get("id")))),
+                "flips": bool((sens.get(str(f.get("id"))) or {}).get("flips")),
             }
         )
     return out
+
+
+def _robustness(info: dict[str, Any] | None) -> str:
+    if not info:
+        return ""
+    if info["flips"]:
+        return "FLIPS when one source is left out: " + "; ".join(info["flips"])
+    return f"holds in all {info['n_refits']} leave-one-source-out refits"
 
 
 def pooled_text(res: dict[str, Any]) -> str:
