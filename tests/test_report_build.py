@@ -152,8 +152,9 @@ def test_untrusted_titles_render_as_text(built: tuple[Store, dict, Path]) -> Non
     _, _, out = built
     doc = _doc(out)
     scripts = doc.xpath("//script")
-    assert len(scripts) == 2  # the atlas data (JSON) and the atlas script, nothing from a title
-    assert scripts[0].get("type") == "application/json"
+    assert len(scripts) == 2  # the atlas script (a file) and its data (JSON), nothing from a title
+    assert [s.get("src") for s in scripts] == ["report.js", None]
+    assert scripts[1].get("type") == "application/json"
     for img in doc.xpath("//img"):
         assert img.get("src", "").startswith("data:image/png;base64,")
     assert not doc.xpath("//*[@onerror]") and not doc.xpath("//b[text()='bold']")
@@ -164,7 +165,7 @@ def test_untrusted_titles_render_as_text(built: tuple[Store, dict, Path]) -> Non
     ]
     assert any(EVIL_SCRIPT in t for t in atlas_titles)
     # the JSON island parses and holds the titles verbatim
-    data = json.loads(scripts[0].text)
+    data = json.loads(scripts[1].text)
     assert {EVIL_SCRIPT, EVIL_IMG, EVIL_CLOSE} <= {s["title"] for s in data["studies"]}
     raw = (out / "index.html").read_text(encoding="utf-8")
     island = raw.split('id="atlas-data">', 1)[1].split("</script>", 1)[0]
@@ -193,13 +194,25 @@ def test_prisma_numbers_on_page(built: tuple[Store, dict, Path]) -> None:
     assert int(cards["records_identified"]) == flat["records_identified"]
 
 
-def test_html_is_self_contained(built: tuple[Store, dict, Path]) -> None:
+def test_html_works_offline_under_a_strict_csp(built: tuple[Store, dict, Path]) -> None:
+    """Styles and the script are local files next to the page (file:// works, no CDN); no
+    inline script, <style> or style attribute, so a CSP without 'unsafe-inline' allows it."""
     _, _, out = built
     doc = _doc(out)
-    assert not doc.xpath("//link[@rel='stylesheet']") and not doc.xpath("//script[@src]")
+    local = [e.get("href") for e in doc.xpath("//link[@rel='stylesheet']")] + [
+        e.get("src") for e in doc.xpath("//script[@src]")
+    ]
+    assert sorted(local) == ["report.css", "report.js"]
+    for name in local:
+        assert (out / name).stat().st_size > 100, name
+    for script in doc.xpath("//script[not(@src)]"):
+        assert script.get("type") == "application/json"  # data, never executed
+    assert not doc.xpath("//style") and not doc.xpath("//*[@style]")
+    assert not doc.xpath("//*[@*[starts-with(name(), 'on')]]")  # no inline handlers
     raw = (out / "index.html").read_text(encoding="utf-8")
     assert "cdn" not in raw.lower().replace("cdna", "")
-    assert "@media print" in raw and "@media (max-width" in raw
+    css = (out / "report.css").read_text(encoding="utf-8")
+    assert "@media print" in css and "@media (max-width" in css and ".w100 {" in css
     for img in doc.xpath("//img"):
         assert img.get("alt")
     assert doc.xpath("//svg/title") and doc.xpath("//svg/desc")
@@ -269,9 +282,7 @@ def test_extraction_csv_years_are_whole_numbers(store: Store, tmp_path: Path) ->
         ],
     )
     with store.begin() as conn:
-        conn.execute(
-            sa.update(schema.works).where(schema.works.c.id == ids[1]).values(year=None)
-        )
+        conn.execute(sa.update(schema.works).where(schema.works.c.id == ids[1]).values(year=None))
         conn.execute(
             sa.insert(schema.labels).values(
                 work_id=ids[0],

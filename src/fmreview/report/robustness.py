@@ -80,7 +80,10 @@ def challenge_map(
     flat["work_ids"] = flat["work_ids"].map(lambda ids: " ".join(str(i) for i in ids or []))
     tabs.write_table(flat, tab_dir, "challenge_map", caption="Challenge → solution map")
     blocks = []
-    for col_axis, grp in df.groupby("col_axis", sort=False):
+    order = {"themes": 0, "task": 1, "modality": 2}
+    for col_axis, grp in sorted(
+        df.groupby("col_axis", sort=False), key=lambda kv: (order.get(str(kv[0]), 9), str(kv[0]))
+    ):
         ca = str(col_axis)
         fig = figs.cooccurrence_figure(grp, "themes", ca)
         entry = None

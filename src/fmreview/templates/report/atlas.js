@@ -6,7 +6,8 @@
 // Without JavaScript every row stays visible.
 (function () {
   "use strict";
-  var PAGE = 25;
+  // 25 rows a page; 10 on a phone, where each study is a tall card
+  var PAGE = window.matchMedia && window.matchMedia("(max-width: 640px)").matches ? 10 : 25;
   var dataEl = document.getElementById("atlas-data");
   var table = document.getElementById("atlas-table");
   if (!dataEl || !table) { return; }
