@@ -38,14 +38,15 @@ def sensitivity(analysis: dict[str, Any] | None) -> dict[str, Any]:
         rest = grp[grp["left_out"] != ALL]
         flipped = rest[rest["flipped"].astype(bool)]
         est = pd.to_numeric(rest["estimate"], errors="coerce").dropna()
-        info = {
+        flip_text = [
+            f"{r.left_out} ({plural(int(r.n_works_left_out), 'work')} left out: {r.status})"
+            for r in flipped.itertuples()
+        ]
+        info: dict[str, Any] = {
             "statement": str(grp["statement"].iloc[0]),
             "status": str(base["status"].iloc[0]) if len(base) else "",
             "n_refits": len(rest),
-            "flips": [
-                f"{r.left_out} ({plural(int(r.n_works_left_out), 'work')} left out: {r.status})"
-                for r in flipped.itertuples()
-            ],
+            "flips": flip_text,
             "estimate_range": (
                 f"{tabs.fmt_cell(float(est.min()))}–{tabs.fmt_cell(float(est.max()))}"
                 if len(est)
@@ -59,7 +60,7 @@ def sensitivity(analysis: dict[str, Any] | None) -> dict[str, Any]:
                 info["status"],
                 str(info["n_refits"]),
                 info["estimate_range"],
-                "; ".join(info["flips"]) if info["flips"] else "no flip (robust)",
+                "; ".join(flip_text) if flip_text else "no flip (robust)",
             ]
         )
     return out
