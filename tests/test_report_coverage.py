@@ -113,3 +113,43 @@ def test_work_sources_prefers_lists_then_record_sources(store: Store) -> None:
     src = work_sources(store)
     assert src == {ids[0]: {"L1", "L2"}, ids[1]: {"openalex", "pubmed"}}
     assert work_sources(store, [ids[1]]) == {ids[1]: {"openalex", "pubmed"}}
+
+
+def test_analysis_stores_sensitivity_and_the_report_shows_it(store: Store, tmp_path: Path) -> None:
+    from fmreview.analysis_store import analyze_store
+
+    works = [
+        W(
+            f"w{y}-{k}",
+            year=y,
+            decisions=INC,
+            labels={
+                "fm_type": ["vision_language" if k % 2 else "vision_only"],
+                "themes": ["prompting", "robustness"] if k == 0 else ["prompting"],
+                "task": ["segmentation"],
+            },
+        )
+        for y in range(2019, 2025)
+        for k in range(y - 2017)
+    ]
+    ids = make_review(store, works)
+    _set_lists(store, ids, {i: ["A"] if i % 3 else ["B"] for i in range(len(works))})
+    stored = analyze_store(store)
+    sens = stored.result.tables["sensitivity"]
+    assert set(sens["left_out"]) == {"(all sources)", "A", "B"}
+    assert len(sens) == 3 * len(stored.result.findings)
+    cm = stored.result.tables["challenge_map"]
+    assert {"themes", "task"} <= set(cm["col_axis"])
+    ctx = report_context(store, tmp_path)
+    assert ctx["sensitivity"]["computed"] and ctx["sensitivity"]["sources"] == ["A", "B"]
+    assert len(ctx["sensitivity"]["rows"]) == len(stored.result.findings)
+    for f in ctx["findings"]:
+        assert f["robustness"].startswith(("holds in all 2", "FLIPS when"))
+    (block,) = [b for b in ctx["challenge_blocks"] if b["col_axis"] == "themes"]
+    (cell,) = block["cells"]
+    assert (cell["row"], cell["col"], cell["n"]) == ("prompting", "robustness", 6)
+    assert sorted(w["title"] for w in cell["works"]) == sorted(
+        w.title for w in works if w.title.endswith("-0")
+    )
+    assert (tmp_path / "tables" / "sensitivity.csv").exists()
+    assert (tmp_path / "tables" / "challenge_map.csv").exists()
