@@ -182,11 +182,12 @@ def test_share_columns_are_percentages() -> None:
     )
     header, rows = html_rows(df)
     assert header == ["value", "share_first", "n_works", "p"]
-    assert rows[0] == ["a", "0.8%", "3", "0.00803"]  # a p-value stays a number
+    assert rows[0] == ["a", "<1%", "3", "0.00803"]  # a p-value stays a number
     assert rows[1][1] == "50%"
     assert is_share_column("share_of_works") and is_share_column("public_share")
     assert not is_share_column("shared_by")
-    assert fmt_share(0.0004) == "<0.1%" and fmt_share(None) == "–" and fmt_share(0) == "0%"
+    assert fmt_share(0.0004) == "<1%" and fmt_share(None) == "–" and fmt_share(0) == "0%"
+    assert fmt_share(0.0803) == pct(0.0803) == "8%"
 
 
 def test_stat_table_shows_fitted_rows_first(tmp_path: Path) -> None:

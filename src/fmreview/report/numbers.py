@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from fmreview.report.tables import pct as _pct
 from fmreview.store import schema
 
 #: Evidence kinds in the order the report lists them.
@@ -198,10 +199,6 @@ class AxisCoverage:
             "evidence": dict(self.by_kind),
             "text": self.text(what),
         }
-
-
-def _pct(share: float) -> str:
-    return "<1%" if 0 < share < 0.01 else f"{share:.0%}"
 
 
 def axis_coverage(frame: pd.DataFrame, included: Iterable[int]) -> dict[str, AxisCoverage]:

@@ -179,18 +179,10 @@ def is_share_column(name: str) -> bool:
 
 
 def fmt_share(v: Any) -> str:
-    """A share as a percentage with the precision small shares need: 0.00803 -> '0.8%'."""
+    """A share cell as a percentage, the same way as every share on the page (:func:`pct`)."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return fmt_cell(v)
-    if v != v:
-        return "–"
-    if v == 0:
-        return "0%"
-    if abs(v) < 0.001:
-        return "<0.1%"
-    if abs(v) < 0.1:
-        return f"{100 * v:.1f}%"
-    return f"{v:.0%}"
+    return pct(float(v))
 
 
 def html_rows(df: pd.DataFrame, limit: int | None = None) -> tuple[list[str], list[list[str]]]:
