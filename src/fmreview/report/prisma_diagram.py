@@ -121,7 +121,7 @@ def _main_lines(c: PrismaCounts, label: str, key: str) -> list[Line]:
     lines = [Line(label, n, key)]
     studies = c.studies_at(key)
     if studies != n:
-        lines.append(Line("reports of studies", studies, f"studies.{key}", indent=1))
+        lines.append(Line("studies (dedupe clusters)", studies, f"studies.{key}", indent=1))
     return lines
 
 

@@ -150,6 +150,8 @@ def findings_list(
             status, "status-other"
         )
         bits = []
+        if f.get("period"):  # the years actually tested (fits end where the sources do)
+            bits.append(f"years {str(f['period']).replace('-', '–')}")
         if f.get("test"):
             bits.append(str(f["test"]))
         if f.get("estimate") is not None:

@@ -7,7 +7,10 @@
 (function () {
   "use strict";
   // 25 rows a page; 10 on a phone, where each study is a tall card
-  var PAGE = window.matchMedia && window.matchMedia("(max-width: 640px)").matches ? 10 : 25;
+  var narrow = !!(window.matchMedia && window.matchMedia("(max-width: 640px)").matches);
+  var PAGE = narrow ? 10 : 25;
+  var axes = document.getElementById("atlas-axes");
+  if (axes && !narrow) { axes.open = true; }  // on a phone the axis filters start folded
   var dataEl = document.getElementById("atlas-data");
   var table = document.getElementById("atlas-table");
   if (!dataEl || !table) { return; }
