@@ -155,8 +155,10 @@ def test_untrusted_titles_render_as_text(built: tuple[Store, dict, Path]) -> Non
     assert len(scripts) == 2  # the atlas script (a file) and its data (JSON), nothing from a title
     assert [s.get("src") for s in scripts] == ["report.js", None]
     assert scripts[1].get("type") == "application/json"
-    for img in doc.xpath("//img"):
-        assert img.get("src", "").startswith("data:image/png;base64,")
+    for img in doc.xpath("//img"):  # figures are PNG files next to the page
+        src = img.get("src", "")
+        assert src.startswith("figures/") and src.endswith(".png")
+        assert (out / src).read_bytes()[:4] == b"\x89PNG"
     assert not doc.xpath("//*[@onerror]") and not doc.xpath("//b[text()='bold']")
     text = doc.text_content()
     assert EVIL_SCRIPT in text and EVIL_IMG in text and EVIL_CLOSE in text

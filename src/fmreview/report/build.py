@@ -524,7 +524,7 @@ def report_context(
             (n, q.query if isinstance(q.query, str) else json.dumps(q.query, ensure_ascii=False))
             for n, q in proto.sources.items()
         ],
-        "methods": methods_sections(store, analysis=analysis),
+        "methods": methods_sections(store, analysis=analysis, numbers=nums),
         "taxonomy": taxonomy,
         "analysed": analysis is not None,
         "partial_years": partial_years,

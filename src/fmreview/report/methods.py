@@ -436,7 +436,7 @@ def _screening_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection
     )
 
 
-def _extraction_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
+def _extraction_section(store: Any, runs: list[dict[str, Any]], nums: Any = None) -> MethodsSection:
     ex = [r for r in runs if r["command"] == "extract" and r["status"] == "ok"]
     lab = schema.labels
     with store.connect() as conn:
@@ -478,7 +478,7 @@ def _extraction_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSectio
         parts.append("An extraction run is not recorded; labels were given with the records.")
     from fmreview.report.numbers import label_numbers
 
-    nums = label_numbers(store)
+    nums = nums if nums is not None else label_numbers(store)
     if nums.labels:
         parts.append(
             f"{_plural(nums.labels, 'label')} are current on {nums.works_labelled:,} of "
@@ -559,11 +559,14 @@ def _software_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
     return MethodsSection("software", "Software", "8–13", text)
 
 
-def methods_sections(store: Any, *, analysis: dict[str, Any] | None = None) -> list[MethodsSection]:
+def methods_sections(
+    store: Any, *, analysis: dict[str, Any] | None = None, numbers: Any = None
+) -> list[MethodsSection]:
     """The methods, one section per PRISMA item group, derived from the store.
 
     ``analysis`` is the stored analysis (:func:`fmreview.analysis_store.load_latest_analysis`);
-    when not given it is loaded.
+    when not given it is loaded. ``numbers`` are the review's
+    :class:`~fmreview.report.numbers.LabelNumbers` when already computed.
     """
     if analysis is None:
         from fmreview.report.build import load_analysis
@@ -575,7 +578,7 @@ def methods_sections(store: Any, *, analysis: dict[str, Any] | None = None) -> l
         _search_section(store, runs),
         _dedupe_section(store, runs),
         _screening_section(store, runs),
-        _extraction_section(store, runs),
+        _extraction_section(store, runs, numbers),
         _synthesis_section(store, runs, analysis),
         _software_section(store, runs),
     ]
