@@ -196,6 +196,18 @@ def test_prisma_numbers_on_page(built: tuple[Store, dict, Path]) -> None:
     assert int(cards["records_identified"]) == flat["records_identified"]
 
 
+def test_checks_panel_names_the_arrows(built: tuple[Store, dict, Path]) -> None:
+    store, _, out = built
+    doc = _doc(out)
+    rows = doc.xpath("//section[@id='prisma']//details//tbody/tr")
+    inv = prisma_counts(store).invariants()
+    assert len(rows) == len(inv)
+    arrows = " ".join(r.xpath("./td[2]")[0].text_content() for r in rows)
+    for a in ("screened → sought", "assessed → included", "sought → not_retrieved"):
+        assert a in arrows
+    assert all(r.xpath("./td[5]")[0].text_content() == "yes" for r in rows)
+
+
 def test_html_works_offline_under_a_strict_csp(built: tuple[Store, dict, Path]) -> None:
     """Styles and the script are local files next to the page (file:// works, no CDN); no
     inline script, <style> or style attribute, so a CSP without 'unsafe-inline' allows it."""

@@ -77,6 +77,12 @@ def test_run_methods_and_limitations_agree(review: Store, tmp_path: Path) -> Non
         nums.included_labels
     )
     assert ctx["label_numbers"].labels == nums.labels
+    # the report stage's run summary prints the same two numbers
+    from fmreview.report.build import build_report
+
+    res = build_report(review, out_dir=tmp_path / "r")
+    assert (res["labels"], res["labels_of_included"]) == (nums.labels, nums.included_labels)
+    assert res["labels"] == again["labels"]  # what the extract stage's summary printed
 
 
 def test_no_labels(review: Store) -> None:
