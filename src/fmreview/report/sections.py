@@ -325,7 +325,7 @@ def limitations(
         )
     if partial_years:
         out.append(
-            f"Year(s) {', '.join(map(str, partial_years))} are partial (data as of the analysis date): shown but "
+            f"{'Year' if len(partial_years) == 1 else 'Years'} {', '.join(map(str, partial_years))} {'is' if len(partial_years) == 1 else 'are'} partial (data as of the analysis date): shown but "
             + (
                 "left out of trend fits and tests."
                 if meta.get("partial_years_excluded_from_fits", True)
