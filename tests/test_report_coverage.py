@@ -153,3 +153,48 @@ def test_analysis_stores_sensitivity_and_the_report_shows_it(store: Store, tmp_p
     )
     assert (tmp_path / "tables" / "sensitivity.csv").exists()
     assert (tmp_path / "tables" / "challenge_map.csv").exists()
+
+
+def test_a_finding_on_a_thinly_labelled_axis_is_flagged(store: Store, tmp_path: Path) -> None:
+    from fmreview.analysis_store import analyze_store
+
+    works = [
+        W(
+            f"w{y}-{k}",
+            year=y,
+            decisions=INC,
+            labels={"fm_type": ["vision_only"], **({"task": ["segmentation"]} if k == 0 else {})},
+        )
+        for y in range(2018, 2025)
+        for k in range(8)
+    ]
+    make_review(store, works)
+    findings = [
+        {
+            "id": "seg",
+            "statement": "Segmentation rising",
+            "kind": "growth",
+            "axis": "task",
+            "values": ["segmentation"],
+        },
+        {
+            "id": "vo",
+            "statement": "Vision-only rising",
+            "kind": "growth",
+            "axis": "fm_type",
+            "values": ["vision_only"],
+        },
+    ]
+    proto = store.protocol  # a copy, never the shared flagship protocol
+    proto = proto.model_copy(
+        update={"analyses": proto.analyses.model_copy(update={"findings": findings})}
+    )
+    store = Store(store.engine, protocol=proto)
+    analyze_store(store)
+    ctx = report_context(store, tmp_path)
+    by = {f["statement"]: f for f in ctx["findings"]}
+    assert (
+        "7 of 56 included studies carry a Task label"
+        in by["Segmentation rising"]["coverage_warning"]
+    )
+    assert "coverage_warning" not in by["Vision-only rising"]

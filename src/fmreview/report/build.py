@@ -359,6 +359,15 @@ def report_context(
     for b in challenge_blocks:
         b["coverage"] = cov_of("themes").as_dict("themes")
 
+    findings = findings_list(analysis, sens["by_id"])
+    for item, raw in zip(findings, (analysis or {}).get("findings") or [], strict=False):
+        c_f = cov_of(str(raw.get("axis"))) if raw.get("axis") else None
+        if c_f is not None and c_f.low:  # a finding on an axis few studies are labelled on
+            item["coverage_warning"] = (
+                f"low coverage: only {c_f.n_labelled:,} of {c_f.n_included:,} included studies "
+                f"carry a {axis_title(c_f.axis)} label"
+            )
+
     # ---- atlas
     atlas, atlas_studies = [], []
     axis_values: dict[str, Counter[str]] = {}
@@ -499,7 +508,7 @@ def report_context(
         "built_at": store.clock().strftime("%Y-%m-%d %H:%M UTC"),
         "cards": cards,
         "summary_sentences": summary,
-        "findings": findings_list(analysis, sens["by_id"]),
+        "findings": findings,
         "sensitivity": sens,
         "challenge_blocks": challenge_blocks,
         "screening_mode": proto.screening.mode,
