@@ -197,4 +197,7 @@ def test_a_finding_on_a_thinly_labelled_axis_is_flagged(store: Store, tmp_path: 
         "7 of 56 included studies carry a Task label"
         in by["Segmentation rising"]["coverage_warning"]
     )
-    assert "coverage_warning" not in by["Vision-only rising"]
+    assert by["Vision-only rising"]["coverage_warning"] == ""
+    res = build_report(store, out_dir=tmp_path / "r")  # the page renders the warning
+    html = Path(res["report_path"]).read_text(encoding="utf-8")
+    assert "[low coverage: only 7 of 56 included studies carry a Task label]" in html

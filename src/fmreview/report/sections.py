@@ -173,6 +173,7 @@ def findings_list(
                 "evidence": "; ".join(bits),
                 "robustness": _robustness(sens.get(str(f.get("id")))),
                 "flips": bool((sens.get(str(f.get("id"))) or {}).get("flips")),
+                "coverage_warning": "",
             }
         )
     return out
