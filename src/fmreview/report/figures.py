@@ -133,7 +133,17 @@ def trend_figure(
             last_full = [p for p in full if p[0] < part[0][0]][-1:]
             xs = [a for a, _ in last_full + part]
             ys = [b for _, b in last_full + part]
-            ax.plot(xs, ys, ls="--", lw=1.2, color=color, marker="o", ms=3, mfc="white")
+            ax.plot(
+                xs,
+                ys,
+                ls="--",
+                lw=1.2,
+                color=color,
+                marker="o",
+                ms=3,
+                mfc="white",
+                markevery=list(range(len(last_full), len(xs))),  # the last solid point stays solid
+            )
     ax.set_ylim(0, max(1, int(sub["n_works"].max())) * 1.12)
     top = ax.get_ylim()[1]
     for group, text, hatch in (
