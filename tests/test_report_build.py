@@ -492,6 +492,8 @@ def test_meta_analysis_figures_when_effects_exist(store: Store, tmp_path: Path) 
     assert doc.xpath("//section[@id='meta']//img[starts-with(@alt, 'Funnel plot')]")
     for kind in ("forest", "funnel"):
         assert (out / "figures" / f"{kind}_sensitivity_OR.pdf").exists()
+        (img,) = doc.xpath(f"//section[@id='meta']//img[@src='figures/{kind}_sensitivity_OR.png']")
+        assert (out / img.get("src")).read_bytes()[:4] == b"\x89PNG"
     from fmreview.meta.analysis import meta_analyze
 
     rows = [

@@ -3,7 +3,6 @@ the meta-analysis figures and the atlas labels' provenance (used by :mod:`fmrevi
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +240,7 @@ def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
                     )
             except FmreviewError:
                 continue
-            src = "data:image/png;base64," + base64.b64encode(paths["png"].read_bytes()).decode(
-                "ascii"
-            )
+            src = f"{folder.name}/{paths['png'].name}"  # next to the page, like every figure
             out.append(
                 {
                     "src": src,
