@@ -80,7 +80,7 @@ def test_prepare_normalises_dates_partial_years_and_notes(frame):
     assert frame.all_years == [2020, 2021, 2022]
     assert frame.fit_years == [2020, 2021]  # 2022 is partial (as_of 2022-06-01)
     assert frame.partial_years == [2022]
-    assert any("1 work(s) without a year" in n for n in frame.notes)
+    assert any("1 work without a year is left out" in n for n in frame.notes)
     assert any("1 label row(s)" in n for n in frame.notes)
     assert len(frame.labels[(frame.labels.work_id == 6)]) == 1
 

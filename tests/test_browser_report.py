@@ -115,22 +115,44 @@ def _check_page(
 
 
 def _check_atlas(page: Any, total: int, query: str) -> None:
-    """Typing a query hides rows; an axis value filters; Clear shows every row again."""
-    visible_before = page.locator("#atlas-table tbody tr:not([hidden])").count()
+    """Pages of 25; a query narrows the matches; an axis value filters; Clear restores all."""
+    matched = "#atlas-table tbody tr[data-match='1']"
+    visible = "#atlas-table tbody tr:not([hidden])"
+    assert page.locator(matched).count() == total
+    assert page.locator(visible).count() == min(total, 25)
     page.fill("#atlas-query", query)
-    visible_after = page.locator("#atlas-table tbody tr:not([hidden])").count()
-    assert 0 < visible_after < visible_before == total
-    assert f"{visible_after} of {total}" in (page.text_content("#atlas-count") or "")
+    n_match = page.locator(matched).count()
+    assert 0 < n_match < total
+    assert page.locator(visible).count() == min(n_match, 25)
+    assert f"{n_match} of {total}" in (page.text_content("#atlas-count") or "")
     sel = page.locator("select[data-axis]").first
     if sel.count():
         page.fill("#atlas-query", "")
         opts = sel.locator("option").all_text_contents()
         if len(opts) > 1:
             sel.select_option(opts[1])
-            n = page.locator("#atlas-table tbody tr:not([hidden])").count()
+            n = page.locator(matched).count()
             assert 0 < n <= total
     page.click("#atlas-reset")
-    assert page.locator("#atlas-table tbody tr:not([hidden])").count() == total
+    assert page.locator(matched).count() == total
+    if total > 25:  # the pager walks through every match, 25 at a time
+        first = page.locator(visible).first.get_attribute("data-id")
+        assert page.is_visible("#atlas-pager") and page.is_disabled("#atlas-prev")
+        page.click("#atlas-next")
+        assert page.locator(visible).count() == min(25, total - 25)
+        assert page.locator(visible).first.get_attribute("data-id") != first
+        assert "page 2 of" in (page.text_content("#atlas-page") or "")
+        page.click("#atlas-prev")
+        assert page.locator(visible).first.get_attribute("data-id") == first
+
+
+def page_height(browser: Any, index: Path, width: int) -> int:
+    ctx, page, errors, _ = _open(browser, index, width=width)
+    try:
+        assert not errors, errors
+        return int(page.evaluate("document.documentElement.scrollHeight"))
+    finally:
+        ctx.close()
 
 
 def _check_phone(browser: Any, index: Path, tmp_path: Path, tag: str) -> None:
@@ -141,6 +163,9 @@ def _check_phone(browser: Any, index: Path, tmp_path: Path, tag: str) -> None:
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         assert sw <= cw, f"page is {sw}px wide at a {cw}px viewport"
+        rows = page.locator("#atlas-table tbody tr")
+        if rows.count() > 10:  # a phone shows 10 study cards a page
+            assert page.locator("#atlas-table tbody tr:not([hidden])").count() == 10
         _shot(page, tmp_path, f"{tag}-phone.png")
         page.emulate_media(media="print")
         _shot(page, tmp_path, f"{tag}-print.png")
@@ -203,6 +228,12 @@ def test_bundled_review_in_browser(browser: Any, tmp_path: Path) -> None:
         res = build_report(store)
         c = prisma_counts(store)
         assert c.records_identified > 700  # the bundled lists
-        _check_page(browser, store, Path(res["report_path"]), tmp_path, "bundled", "segment")
+        index = Path(res["report_path"])
+        _check_page(browser, store, index, tmp_path, "bundled", "segment")
+        # readable: the atlas is paged, long tables collapsed (it was 92,800 px at 1400 px
+        # and 228,700 px at 390 px with every study on the page)
+        desktop, phone = page_height(browser, index, 1400), page_height(browser, index, 390)
+        assert desktop < 25_000, desktop
+        assert phone < 40_000, phone
     finally:
         store.close()

@@ -152,10 +152,13 @@ def test_untrusted_titles_render_as_text(built: tuple[Store, dict, Path]) -> Non
     _, _, out = built
     doc = _doc(out)
     scripts = doc.xpath("//script")
-    assert len(scripts) == 2  # the atlas data (JSON) and the atlas script, nothing from a title
-    assert scripts[0].get("type") == "application/json"
-    for img in doc.xpath("//img"):
-        assert img.get("src", "").startswith("data:image/png;base64,")
+    assert len(scripts) == 2  # the atlas script (a file) and its data (JSON), nothing from a title
+    assert [s.get("src") for s in scripts] == ["report.js", None]
+    assert scripts[1].get("type") == "application/json"
+    for img in doc.xpath("//img"):  # figures are PNG files next to the page
+        src = img.get("src", "")
+        assert src.startswith("figures/") and src.endswith(".png")
+        assert (out / src).read_bytes()[:4] == b"\x89PNG"
     assert not doc.xpath("//*[@onerror]") and not doc.xpath("//b[text()='bold']")
     text = doc.text_content()
     assert EVIL_SCRIPT in text and EVIL_IMG in text and EVIL_CLOSE in text
@@ -164,7 +167,7 @@ def test_untrusted_titles_render_as_text(built: tuple[Store, dict, Path]) -> Non
     ]
     assert any(EVIL_SCRIPT in t for t in atlas_titles)
     # the JSON island parses and holds the titles verbatim
-    data = json.loads(scripts[0].text)
+    data = json.loads(scripts[1].text)
     assert {EVIL_SCRIPT, EVIL_IMG, EVIL_CLOSE} <= {s["title"] for s in data["studies"]}
     raw = (out / "index.html").read_text(encoding="utf-8")
     island = raw.split('id="atlas-data">', 1)[1].split("</script>", 1)[0]
@@ -193,13 +196,37 @@ def test_prisma_numbers_on_page(built: tuple[Store, dict, Path]) -> None:
     assert int(cards["records_identified"]) == flat["records_identified"]
 
 
-def test_html_is_self_contained(built: tuple[Store, dict, Path]) -> None:
+def test_checks_panel_names_the_arrows(built: tuple[Store, dict, Path]) -> None:
+    store, _, out = built
+    doc = _doc(out)
+    rows = doc.xpath("//section[@id='prisma']//details//tbody/tr")
+    inv = prisma_counts(store).invariants()
+    assert len(rows) == len(inv)
+    arrows = " ".join(r.xpath("./td[2]")[0].text_content() for r in rows)
+    for a in ("screened → sought", "assessed → included", "sought → not_retrieved"):
+        assert a in arrows
+    assert all(r.xpath("./td[5]")[0].text_content() == "yes" for r in rows)
+
+
+def test_html_works_offline_under_a_strict_csp(built: tuple[Store, dict, Path]) -> None:
+    """Styles and the script are local files next to the page (file:// works, no CDN); no
+    inline script, <style> or style attribute, so a CSP without 'unsafe-inline' allows it."""
     _, _, out = built
     doc = _doc(out)
-    assert not doc.xpath("//link[@rel='stylesheet']") and not doc.xpath("//script[@src]")
+    local = [e.get("href") for e in doc.xpath("//link[@rel='stylesheet']")] + [
+        e.get("src") for e in doc.xpath("//script[@src]")
+    ]
+    assert sorted(local) == ["report.css", "report.js"]
+    for name in local:
+        assert (out / name).stat().st_size > 100, name
+    for script in doc.xpath("//script[not(@src)]"):
+        assert script.get("type") == "application/json"  # data, never executed
+    assert not doc.xpath("//style") and not doc.xpath("//*[@style]")
+    assert not doc.xpath("//*[@*[starts-with(name(), 'on')]]")  # no inline handlers
     raw = (out / "index.html").read_text(encoding="utf-8")
     assert "cdn" not in raw.lower().replace("cdna", "")
-    assert "@media print" in raw and "@media (max-width" in raw
+    css = (out / "report.css").read_text(encoding="utf-8")
+    assert "@media print" in css and "@media (max-width" in css and ".w100 {" in css
     for img in doc.xpath("//img"):
         assert img.get("alt")
     assert doc.xpath("//svg/title") and doc.xpath("//svg/desc")
@@ -257,6 +284,38 @@ def test_extraction_table(store: Store) -> None:
         and df.iloc[0]["method"] == "human"
         and df.iloc[0]["evidence"] == "a"
     )
+
+
+def test_extraction_csv_years_are_whole_numbers(store: Store, tmp_path: Path) -> None:
+    """A missing year must not turn every year into 2018.0; below-threshold rows stay out."""
+    ids = make_review(
+        store,
+        [
+            W("dated", year=2018, decisions=AUTO_IN + TA_IN + FT_IN, labels={"task": ["vqa"]}),
+            W("undated", decisions=AUTO_IN + TA_IN + FT_IN, labels={"task": ["vqa"]}),
+        ],
+    )
+    with store.begin() as conn:
+        conn.execute(sa.update(schema.works).where(schema.works.c.id == ids[1]).values(year=None))
+        conn.execute(
+            sa.insert(schema.labels).values(
+                work_id=ids[0],
+                axis="modality",
+                value="ct",
+                method="model",
+                status="auto",
+                confidence=0.01,  # far below any threshold: a candidate, not a label
+                evidence=[],
+                created_at=_now(),
+            )
+        )
+    from fmreview.report.exports import export_all
+
+    paths = export_all(store, tmp_path)
+    with open(paths["extraction_csv"], encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["title"]: r["year"] for r in rows} == {"dated": "2018", "undated": ""}
+    assert all(r["axis"] == "task" for r in rows)
 
 
 def test_revman_tables(store: Store) -> None:
@@ -404,7 +463,7 @@ def test_cli_prisma_and_report(tmp_path: Path) -> None:
     r = runner.invoke(app, ["report", "--dir", str(folder), "--quiet"])
     assert r.exit_code == 0, r.output
     assert (folder / "report" / "index.html").exists()
-    assert "1 studies included" in r.output
+    assert "1 study included of 4 records identified" in r.output
 
 
 def test_meta_analysis_figures_when_effects_exist(store: Store, tmp_path: Path) -> None:
@@ -433,6 +492,8 @@ def test_meta_analysis_figures_when_effects_exist(store: Store, tmp_path: Path) 
     assert doc.xpath("//section[@id='meta']//img[starts-with(@alt, 'Funnel plot')]")
     for kind in ("forest", "funnel"):
         assert (out / "figures" / f"{kind}_sensitivity_OR.pdf").exists()
+        (img,) = doc.xpath(f"//section[@id='meta']//img[@src='figures/{kind}_sensitivity_OR.png']")
+        assert (out / img.get("src")).read_bytes()[:4] == b"\x89PNG"
     from fmreview.meta.analysis import meta_analyze
 
     rows = [

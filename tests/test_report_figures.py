@@ -53,6 +53,19 @@ def test_trend_figure_draws_each_value_and_marks_partial_years(tmp_path: Path) -
     assert paths["png"].read_bytes()[:4] == b"\x89PNG" and paths["pdf"].read_bytes()[:4] == b"%PDF"
 
 
+def test_trend_figure_shades_years_the_sources_do_not_cover() -> None:
+    """Lists stop in 2024: 2024 and 2025 are drawn dashed over a band, never as a solid fall."""
+    fig = figs.trend_figure(_counts(), "task", partial_years=[2025], low_coverage_years=[2024])
+    assert fig is not None
+    ax = fig.axes[0]
+    solid = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert [list(ln.get_xdata()) for ln in solid] == [[2020, 2021, 2022, 2023]] * 2
+    assert [list(ln.get_xdata()) for ln in dashed] == [[2023, 2024, 2025]] * 2
+    assert [t.get_text() for t in ax.texts] == ["sources incomplete", "partial year"]
+    assert len(ax.patches) == 2  # one shaded band each
+
+
 def test_trend_figure_partial_year_outside_the_data_is_ignored() -> None:
     fig = figs.trend_figure(_counts(), "modality", partial_years=[2031])
     assert fig is not None
@@ -159,3 +172,40 @@ def test_table_helpers() -> None:
     ]
     assert list(analysis_table(analysis, "findings")["statement"]) == ["s"]
     assert analysis_table(None, "growth").empty and analysis_table(analysis, "nope").empty
+
+
+def test_share_columns_are_percentages() -> None:
+    from fmreview.report.tables import fmt_share, is_share_column
+
+    df = pd.DataFrame(
+        {"value": ["a", "b"], "share_first": [0.00803, 0.5], "n_works": [3, 4], "p": [0.00803, 1.0]}
+    )
+    header, rows = html_rows(df)
+    assert header == ["value", "share_first", "n_works", "p"]
+    assert rows[0] == ["a", "<1%", "3", "0.00803"]  # a p-value stays a number
+    assert rows[1][1] == "50%"
+    assert is_share_column("share_of_works") and is_share_column("public_share")
+    assert not is_share_column("shared_by")
+    assert fmt_share(0.0004) == "<1%" and fmt_share(None) == "–" and fmt_share(0) == "0%"
+    assert fmt_share(0.0803) == pct(0.0803) == "8%"
+
+
+def test_stat_table_shows_fitted_rows_first(tmp_path: Path) -> None:
+    """Unfitted rows (no estimate) sort last even when their p-value is smallest."""
+    from fmreview.report.sections import stat_table
+
+    df = pd.DataFrame(
+        {
+            "value": [f"v{i}" for i in range(30)],
+            "level_ratio": [None] * 25 + [1.5, 2.0, 0.7, 1.1, 3.0],
+            "joint_p_value": [1e-6] * 25 + [0.4, 0.01, 0.2, 0.9, 0.03],
+        }
+    )
+    t = stat_table(
+        df, tmp_path, "seg", "Segmented", "", None, "joint_p_value", fitted="level_ratio"
+    )
+    assert t is not None
+    assert [r[0] for r in t["rows"][:5]] == ["v26", "v29", "v27", "v25", "v28"]
+    assert all(r[1] != "–" for r in t["rows"][:5]) and t["rows"][5][1] == "–"
+    assert "25 of 30 rows could not be fitted" in t["intro"]
+    assert (tmp_path / "seg.csv").exists()

@@ -81,7 +81,7 @@ def test_stages_that_ran_are_described(store: Store) -> None:
     assert "estimated recall of 97.0%" in scr and "91.0%" in scr
     ext = secs["extraction"].text
     assert "list, rule" in ext and "macro_f1 0.81" in ext
-    assert "rule/auto 4" in ext
+    assert "4 labels are current on 2 of 14 works (rule 4)" in ext
 
 
 def test_analysis_methods_are_quoted(store: Store) -> None:

@@ -262,22 +262,27 @@ def test_review_a_hand_counts(store: Store) -> None:
     assert c.database_hits == {"openalex": 1200, "arxiv": 300}
     assert c.records_identified == 17
     assert c.works == 14
-    assert c.duplicates_removed == 3
-    assert c.versions_linked == 1  # the preprint of "SAM for CT"
+    # "Old CNN 2016" twice and "SAM for CT" from the curated lists: the same report again
+    assert c.duplicates_removed == 2
+    assert c.versions_linked == 1  # the preprint of "SAM for CT": a second report of it
+    assert c.reports_deduplicated == 15
     assert c.records_awaiting_dedupe == 0
     assert c.excluded_automation == 2 and c.excluded_automation_by == {"E-DATE": 2}
-    assert c.records_screened == 12
+    # every box from here counts reports; "SAM for CT" (2 reports) passes all of them
+    assert c.records_screened == 13 and c.studies_at("records_screened") == 12
     assert c.excluded_screening == 2 and c.excluded_screening_by == {"E-REVIEW": 2}
     assert c.conflict_screening == 1
     assert c.awaiting_screening == 2  # nothing yet, and one of two votes
-    assert c.reports_sought == 7
+    assert c.reports_sought == 8 and c.studies_at("reports_sought") == 7
     assert c.reports_not_retrieved == 1
     assert c.awaiting_full_text == 1
-    assert c.reports_assessed == 5
+    assert c.reports_assessed == 6 and c.studies_at("reports_assessed") == 5
     assert c.excluded_full_text == 1 and c.excluded_full_text_by == {"E-PRE-FM": 1}
     assert c.conflict_full_text == 1
     assert c.studies_included == 3
     assert c.reports_included == 4  # SAM for CT has a version-of member
+    # the reports that reach "included" are the reports assessed minus those excluded
+    assert c.reports_assessed - c.excluded_full_text - c.conflict_full_text == c.reports_included
     assert c.included_human == 3 and c.included_rules == 0
     assert c.previous is None
     assert all(i.ok for i in c.invariants()), [i for i in c.invariants() if not i.ok]
@@ -410,6 +415,51 @@ def test_check_raises_on_inconsistent_counts() -> None:
     c = PrismaCounts(records_identified=5, databases={"x": 4})
     with pytest.raises(StatsError, match="identified = databases"):
         c.check()
+
+
+def test_check_catches_reports_that_reappear(store: Store) -> None:
+    """The old flaw: versions removed as duplicates came back as reports of included studies
+    (747 assessed -> 751 included). Counting them once more at the end must fail a check."""
+    make_review(store, review_a())
+    c = prisma_counts(store)
+    c.check()
+    c.reports_included += 1  # a report that was not assessed
+    bad = [i for i in c.invariants() if not i.ok]
+    assert [i.name for i in bad] == [
+        "assessed = excluded + conflicts + reports of included studies"
+    ]
+    from fmreview.errors import StatsError
+
+    with pytest.raises(StatsError, match="reports of included studies"):
+        c.check()
+    c = prisma_counts(store)
+    c.duplicates_removed += c.versions_linked  # versions counted as duplicates, as before
+    assert {i.name for i in c.invariants() if not i.ok} == {
+        "identified = duplicates + excluded by automation + awaiting dedupe + screened"
+    }
+
+
+def test_every_arrow_has_a_check(store: Store) -> None:
+    """Each arrow drawn in the diagram is covered by a check in reports and in studies."""
+    from fmreview.report.prisma import ARROWS
+
+    make_review(store, review_a())
+    c = prisma_counts(store)
+    with store.run("report", {}) as run:
+        record_version(store, c, run_id=run.id)
+    make_review(store, [W("New SAM paper", decisions=AUTO_IN + TA_IN + FT_IN)])
+    c = prisma_counts(store)
+    assert c.previous is not None
+    lay = build_layout(c)
+    drawn = set(lay.arrow_keys)
+    assert drawn == set(ARROWS)
+    inv = c.invariants()
+    for arrow in drawn:
+        covering = [i for i in inv if arrow in i.arrows]
+        assert covering, arrow
+        if arrow != "previous->included":
+            assert any("studies" in i.name or i.name.startswith("included =") for i in covering)
+    assert all(i.ok for i in inv)
 
 
 def test_flat_keys() -> None:
@@ -557,8 +607,8 @@ def test_random_reviews_add_up(seed: int) -> None:
     c = prisma_counts(store)
     bad = [i for i in c.invariants() if not i.ok]
     assert not bad, bad
-    for key, n in boxes.items():
-        assert getattr(c, key) == n, key
+    assert c.records_identified == boxes["records_identified"]
+    assert c.works == boxes["works"]
     for key in (
         "excluded_automation",
         "excluded_screening",
@@ -568,11 +618,17 @@ def test_random_reviews_add_up(seed: int) -> None:
         "reports_not_retrieved",
         "excluded_full_text",
         "conflict_full_text",
-        "studies_included",
     ):
-        assert getattr(c, key) == boxes.get(key, 0), key
-    assert c.duplicates_removed == boxes["records_identified"] - boxes["works"]
-    assert c.versions_linked == sum(w.links.count("version-of") for w in works)
+        # studies per box by construction, and reports: one per study plus its versions
+        assert c.studies_at(key) == boxes.get(key, 0), key
+        fate_reports = sum(
+            1 + w.links.count("version-of") for w in works if FATES[w.title.split()[0]][1] == key
+        )
+        assert getattr(c, key) == fate_reports, key
+    assert c.studies_included == boxes.get("studies_included", 0)
+    n_versions = sum(w.links.count("version-of") for w in works)
+    assert c.versions_linked == n_versions
+    assert c.duplicates_removed == boxes["records_identified"] - boxes["works"] - n_versions
     assert {**c.databases, **c.other_methods} == per_source
     # reports: one per included study plus its version-of members
     expected_reports = sum(

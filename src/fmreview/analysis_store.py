@@ -67,12 +67,39 @@ def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return works, labels
 
 
-def coverage_end_year(store: Any, min_share: float) -> int | None:
-    """The last year in which at least ``min_share`` of the sources still contribute works.
+def work_sources(store: Any, work_ids: Any = None) -> dict[int, set[str]]:
+    """Each active work's sources, for leave-one-source-out sensitivity.
+
+    A work's curated lists (``source_labels``, the bundled snapshot's list names) when it has
+    any; otherwise the sources of its member records (databases searched, files imported),
+    so a searched review is refitted leave-one-database-out.
+    """
+    w, wr, r = schema.works, schema.work_records, schema.records
+    wanted = None if work_ids is None else {int(i) for i in work_ids}
+    lists: dict[int, set[str]] = {}
+    records: dict[int, set[str]] = {}
+    with store.connect() as conn:
+        for wid, labels in conn.execute(
+            sa.select(w.c.id, w.c.source_labels).where(w.c.merged_into.is_(None))
+        ):
+            if wanted is None or int(wid) in wanted:
+                lists[int(wid)] = {str(x) for x in (labels or []) if x}
+        for wid, src in conn.execute(
+            sa.select(wr.c.work_id, r.c.source).join(r, r.c.id == wr.c.record_id)
+        ):
+            if src:
+                records.setdefault(int(wid), set()).add(str(src))
+    out = {wid: labs or records.get(wid, set()) for wid, labs in lists.items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def source_coverage(store: Any) -> dict[int, tuple[int, int]]:
+    """Per year: (sources contributing works that year, sources that started by then).
 
     Sources are the works' ``source_labels`` (for the bundled snapshot: the curated lists).
-    A list "contributes" in a year when it holds at least one included work of that year;
-    only lists that contributed before that year count in the denominator.
+    A list "contributes" in a year when it holds at least one work of that year; only lists
+    that contributed in that year or before count in the denominator. Empty when fewer than
+    two sources are known (the rule needs a mix to judge).
     """
     w = schema.works
     with store.connect() as conn:
@@ -86,12 +113,21 @@ def coverage_end_year(store: Any, min_share: float) -> int | None:
         for lab in labels or []:
             years.setdefault(lab, set()).add(int(year))
     if len(years) < 2:
-        return None
-    last = None
+        return {}
+    out: dict[int, tuple[int, int]] = {}
     for y in sorted({y for ys in years.values() for y in ys}):
         started = [s for s, ys in years.items() if min(ys) <= y]
         active = [s for s in started if y in years[s]]
-        if started and len(active) / len(started) >= min_share:
+        out[y] = (len(active), len(started))
+    return out
+
+
+def coverage_end_year(store: Any, min_share: float) -> int | None:
+    """The last year in which at least ``min_share`` of the sources still contribute works
+    (see :func:`source_coverage`)."""
+    last = None
+    for y, (active, started) in source_coverage(store).items():
+        if started and active / started >= min_share:
             last = y
     return last
 
@@ -145,13 +181,17 @@ def analyze_store(
     store: Any, *, reporter: Reporter | None = None, **overrides: Any
 ) -> StoredAnalysis:
     """Analyse the included works and store the result (artifact ``analysis/latest``)."""
-    from fmreview.analysis import analyze
+    from fmreview.analysis import analyze, challenge_map, leave_one_source_out
 
     reporter = reporter or NullReporter()
     with store.run("analyze", {k: str(v) for k, v in overrides.items()}) as run:
         works, labels = analysis_frames(store)
         settings = analysis_settings(store, **overrides)
         result = analyze(works, labels, settings, reporter=reporter)
+        result.tables["sensitivity"] = leave_one_source_out(
+            works, labels, settings, work_sources(store, works["work_id"])
+        )
+        result.tables["challenge_map"] = challenge_map(labels)
         payload = result.to_json().encode("utf-8")
         with store.begin() as conn:
             conn.execute(

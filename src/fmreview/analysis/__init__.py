@@ -8,6 +8,7 @@ them from the store; :func:`analyze` runs everything and returns a JSON-ready
 
 from __future__ import annotations
 
+from .challenges import challenge_map
 from .cooccurrence import cooccurrence, cooccurrence_tables
 from .counts import counts, coverage, overall, totals
 from .datasets import co_usage_network, dataset_tables, gazetteer_index
@@ -16,6 +17,7 @@ from .findings import DEFAULT_FINDINGS, Finding, check_finding, findings
 from .frame import AnalysisFrame, prepare
 from .growth import MODEL_RULE, GrowthFit, SegmentedFit, fit_growth, fit_segmented, post_indicator
 from .results import AnalysisResult, analyze, format_rich, format_text
+from .sensitivity import flips, leave_one_source_out
 from .settings import AnalysisSettings, Event, coerce_settings
 from .trend_tests import (
     CochranArmitage,
@@ -46,6 +48,7 @@ __all__ = [
     "adjusted_residuals",
     "analyze",
     "bh_adjust",
+    "challenge_map",
     "check_finding",
     "co_usage_network",
     "coerce_settings",
@@ -60,11 +63,13 @@ __all__ = [
     "explain_frame",
     "findings",
     "fit_growth",
+    "flips",
     "fit_segmented",
     "format_rich",
     "format_text",
     "gazetteer_index",
     "growth_table",
+    "leave_one_source_out",
     "mann_kendall",
     "overall",
     "parse_query",

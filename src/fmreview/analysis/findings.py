@@ -81,7 +81,7 @@ DEFAULT_FINDINGS: tuple[dict[str, Any], ...] = (
     },
     {
         "id": "mllm_rising",
-        "statement": "Multimodal LLM studies are rising through 2024-2025",
+        "statement": "Multimodal LLM studies are rising since 2022",
         "kind": "growth",
         "axis": ["architecture", "task", "fm_type"],
         "values": ["mllm", "llm_based_mllm", "multimodal_llm"],

@@ -246,6 +246,10 @@ def _require(df: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
         )
 
 
+def _works(n: int) -> str:
+    return f"{n:,} work" if n == 1 else f"{n:,} works"
+
+
 def prepare(works: pd.DataFrame, labels: pd.DataFrame, settings: AnalysisSettings) -> AnalysisFrame:
     """Check and normalise the two input tables (see the module docstring)."""
     _require(works, "works", ("work_id",))
@@ -297,11 +301,15 @@ def prepare(works: pd.DataFrame, labels: pd.DataFrame, settings: AnalysisSetting
     w["partial"] = [y is not None and y >= as_year for y in year_col]
     n_undated = int(w["year"].isna().sum())
     if n_undated:
-        notes.append(f"{n_undated} work(s) without a year are left out of per-period tables")
+        notes.append(
+            f"{_works(n_undated)} without a year {'is' if n_undated == 1 else 'are'} left out "
+            "of per-period tables"
+        )
     n_no_month = int((w["year"].notna() & w["month"].isna()).sum())
     if n_no_month:
         notes.append(
-            f"{n_no_month} dated work(s) have no month and are left out of quarter/month tables"
+            f"{n_no_month} dated {'work has' if n_no_month == 1 else 'works have'} no month and "
+            f"{'is' if n_no_month == 1 else 'are'} left out of quarter/month tables"
         )
 
     lab = labels.copy()

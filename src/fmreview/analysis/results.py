@@ -269,10 +269,13 @@ def format_rich(result: AnalysisResult, *, top: int = 12) -> Any:
         f"{(m.get('fit_years') or ['-'])[0]}-{(m.get('fit_years') or ['-'])[-1]}"
     )
     if partial:
-        head += f"; partial year(s) {', '.join(map(str, partial))} " + (
-            "excluded from fits"
-            if m.get("partial_years_excluded_from_fits")
-            else "included in fits"
+        head += (
+            f"; partial {'year' if len(partial) == 1 else 'years'} {', '.join(map(str, partial))} "
+            + (
+                "excluded from fits"
+                if m.get("partial_years_excluded_from_fits")
+                else "included in fits"
+            )
         )
     parts.append(Text(head, style="bold"))
     for note in m.get("notes") or []:

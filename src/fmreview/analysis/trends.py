@@ -367,7 +367,8 @@ def period_tests(frame: AnalysisFrame) -> tuple[pd.DataFrame, pd.DataFrame, str 
         for i, a in zip(per_value, adj, strict=True):
             t.at[i, "p_bh"] = a
     note = (
-        f"{unassigned} work(s) dated too coarsely to place before/after a split are left out"
+        f"{unassigned} {'work' if unassigned == 1 else 'works'} dated too coarsely to place "
+        f"before/after a split {'is' if unassigned == 1 else 'are'} left out"
         if unassigned
         else None
     )

@@ -39,9 +39,12 @@ def register(app: typer.Typer) -> None:
             result = build_report(store, reporter=default_reporter(quiet), out_dir=out)
         finally:
             store.close()
+        from fmreview.report.html import plural
+
         path = Path(result["report_path"]).resolve()
         console.print(
-            f"{result['studies_included']} studies included of {result['records_identified']} records identified"
+            f"{plural(result['studies_included'], 'study', 'studies')} included of "
+            f"{plural(result['records_identified'], 'record')} identified"
         )
         if not result.get("invariants_ok", True):
             console.print(
@@ -69,7 +72,13 @@ def register(app: typer.Typer) -> None:
         if as_json:
             data = c.as_dict()
             data["invariants"] = [
-                {"name": i.name, "left": i.left, "right": i.right, "ok": i.ok}
+                {
+                    "name": i.name,
+                    "left": i.left,
+                    "right": i.right,
+                    "ok": i.ok,
+                    "arrows": list(i.arrows),
+                }
                 for i in c.invariants()
             ]
             typer.echo(json.dumps(data, indent=2, default=str))

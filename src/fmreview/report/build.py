@@ -25,13 +25,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.errors import InputError
-from fmreview.exporter import label_map
 from fmreview.progress import NullReporter, Reporter
 from fmreview.report import figures as figs
+from fmreview.report import robustness as robust
 from fmreview.report import tables as tabs
 from fmreview.report.exports import export_all
-from fmreview.report.html import render_report, study_links
+from fmreview.report.html import plural as _n
+from fmreview.report.html import render_report, study_links, write_assets
 from fmreview.report.methods import import_rows, methods_sections, search_rows
+from fmreview.report.numbers import (
+    AxisCoverage,
+    axis_coverage,
+    combined_coverage,
+    current_label_frame,
+    label_numbers,
+)
 from fmreview.report.prisma import PrismaCounts, prisma_counts, record_version
 from fmreview.report.prisma_diagram import (
     build_layout,
@@ -46,13 +54,12 @@ from fmreview.report.sections import (
     figure_entry,
     findings_list,
     fmreview_version,
-    is_human,
-    label_provenance,
     limitations,
     meta_figures,
     short_authors,
     stat_table,
     summary_sentence,
+    table_coverage,
 )
 from fmreview.status import work_statuses
 from fmreview.store import schema
@@ -67,6 +74,39 @@ def load_analysis(store: Any) -> dict[str, Any] | None:
     return load_latest_analysis(store)
 
 
+def low_coverage_years(store: Any, meta: dict[str, Any]) -> tuple[list[int], str]:
+    """Years after the protocol's coverage rule ends the fits, and a sentence saying why.
+
+    The rule (``analyses.coverage_min_share``) ends trend fits at the last year in which at
+    least that share of the sources still contribute works; later years are shaded in the
+    figures rather than drawn as a fall of the field.
+    """
+    share = store.protocol.analyses.coverage_min_share
+    if share is None:
+        return [], ""
+    from fmreview.analysis_store import source_coverage
+
+    cov = source_coverage(store)
+    if not cov:
+        return [], ""
+    ok = [y for y, (a, n) in cov.items() if n and a / n >= share]
+    if not ok:
+        return [], ""
+    end = max(ok)
+    partial = {int(y) for y in meta.get("partial_years") or []}
+    low = [y for y in sorted(cov) if y > end and y not in partial]
+    if not low:
+        return [], ""
+    bits = [f"{y}: {cov[y][0]} of {_n(cov[y][1], 'source')}" for y in low]
+    note = (
+        f"Source coverage falls after {end}: {'; '.join(bits)} still contribute works, below "
+        f"the protocol's coverage rule ({share:.0%} of the sources). Those years are shaded "
+        "and dashed in the figures and left out of every trend fit and test; a lower count "
+        "there is curation lag, not a decline of the field."
+    )
+    return low, note
+
+
 def report_context(
     store: Any, out: Path, *, reporter: Reporter | None = None, counts: PrismaCounts | None = None
 ) -> dict[str, Any]:
@@ -77,17 +117,28 @@ def report_context(
     counts = counts or prisma_counts(store)
     analysis = load_analysis(store)
     included = list(counts.included_ids)
-    inc_set = set(included)
     fig_dir, tab_dir = out / "figures", out / "tables"
+    frame = current_label_frame(store)
+    nums = label_numbers(store, included=included, frame=frame)
+    cov = axis_coverage(frame, included)
+
+    def cov_of(axis: str) -> AxisCoverage:
+        return cov.get(axis) or AxisCoverage(axis, 0, len(included))
+
+    labels: dict[int, dict[str, list[str]]] = {}
+    prov: dict[tuple[int, str, str], str] = {}
+    for wid_, axis_, value_, kind_ in zip(
+        frame["work_id"], frame["axis"], frame["value"], frame["kind"], strict=True
+    ):
+        labels.setdefault(int(wid_), {}).setdefault(str(axis_), []).append(str(value_))
+        prov[(int(wid_), str(axis_), str(value_))] = str(kind_)
     with store.connect() as conn:
-        labels = label_map(store)
         w = schema.works
         work_rows = (
             {r.id: dict(r._mapping) for r in conn.execute(sa.select(w).where(w.c.id.in_(included)))}
             if included
             else {}
         )
-    prov = label_provenance(store, inc_set)
     axes = [a.name for a in proto.taxonomy]
 
     # ---- PRISMA
@@ -116,6 +167,7 @@ def report_context(
                     "axis": axis,
                     "axis_title": axis_title(str(axis)),
                     "description": desc.split(". ")[0] if desc else "",
+                    "coverage": cov_of(str(axis)).as_dict(),
                     "rows": [
                         {
                             "value": r.value,
@@ -136,6 +188,7 @@ def report_context(
     cooc_figures: list[dict[str, Any]] = []
     meta = (analysis or {}).get("meta") or {}
     partial_years = [int(y) for y in meta.get("partial_years") or []]
+    low_years, coverage_note = low_coverage_years(store, meta)
     if analysis:
         counts_year = tabs.analysis_table(analysis, "counts_year")
         present = list(dict.fromkeys(counts_year["axis"])) if len(counts_year) else []
@@ -144,7 +197,9 @@ def report_context(
         ]
         with rep.task("report figures", total=len(order)) as task:
             for axis in order:
-                fig = figs.trend_figure(counts_year, axis, partial_years=partial_years)
+                fig = figs.trend_figure(
+                    counts_year, axis, partial_years=partial_years, low_coverage_years=low_years
+                )
                 task.advance()
                 if fig is None:
                     continue
@@ -155,17 +210,17 @@ def report_context(
                     .sort_values(ascending=False)
                     .index.tolist()
                 )
-                trend_figures.append(
-                    figure_entry(
-                        fig,
-                        fig_dir,
-                        f"trend_{axis}",
-                        "figures",
-                        figs.alt_text("trend", axis=axis, values=top),
-                        f"Included studies per year by {axis_title(axis)} (the {min(len(top), figs.MAX_SERIES)} most "
-                        "frequent values).",
-                    )
+                entry = figure_entry(
+                    fig,
+                    fig_dir,
+                    f"trend_{axis}",
+                    "figures",
+                    figs.alt_text("trend", axis=axis, values=top),
+                    f"Included studies per year by {axis_title(axis)} (the {min(len(top), figs.MAX_SERIES)} most "
+                    "frequent values).",
                 )
+                entry["coverage"] = cov_of(axis).as_dict()
+                trend_figures.append(entry)
         findings_df = tabs.analysis_table(analysis, "findings")
         for t in (
             stat_table(
@@ -176,6 +231,7 @@ def report_context(
                 str(meta.get("model_rule") or ""),
                 tabs.TREND_COLUMNS,
                 "p_value",
+                fitted="rate_ratio",
             ),
             stat_table(
                 tabs.analysis_table(analysis, "trends"),
@@ -185,6 +241,7 @@ def report_context(
                 str(meta.get("multiple_testing") or ""),
                 tabs.MK_COLUMNS,
                 "mk_p_value",
+                fitted="mk_tau",
             ),
             stat_table(
                 tabs.analysis_table(analysis, "segmented"),
@@ -207,6 +264,7 @@ def report_context(
                     "p_bh",
                 ),
                 "joint_p_value",
+                fitted="level_ratio",
             ),
             stat_table(
                 tabs.analysis_table(analysis, "period_tests"),
@@ -223,6 +281,12 @@ def report_context(
         ):
             if t is not None:
                 stat_tables.append(t)
+        source_of = {"trend_tests": "trends"}  # page stem -> analysis table, where they differ
+        for t in stat_tables:
+            stem = str(t["href"]).removeprefix("tables/").removesuffix(".csv")
+            t["coverage"] = table_coverage(
+                tabs.analysis_table(analysis, source_of.get(stem, stem)), cov, len(included)
+            )
         usage = tabs.analysis_table(analysis, "dataset_usage")
         fig = figs.dataset_figure(usage)
         if fig is not None:
@@ -235,6 +299,7 @@ def report_context(
                 figs.alt_text("datasets", top=top_ds),
                 "Included studies per dataset (blue: in the gazetteer of public datasets).",
             )
+            dataset_figure["coverage"] = cov_of(DATASET_AXIS).as_dict("datasets")
         for name, title, cols in (
             (
                 "dataset_usage",
@@ -259,6 +324,7 @@ def report_context(
                 hide_small=False,
             )
             if t is not None:
+                t["coverage"] = cov_of(DATASET_AXIS).as_dict("datasets")
                 dataset_tables.append(t)
         cells = tabs.analysis_table(analysis, "cooccurrence")
         if len(cells):
@@ -267,15 +333,39 @@ def report_context(
             fig = figs.cooccurrence_figure(cells, ra, ca)
             if fig is None:
                 continue
-            cooc_figures.append(
-                figure_entry(
-                    fig,
-                    fig_dir,
-                    f"cooccurrence_{ra}_{ca}",
-                    "figures",
-                    figs.alt_text("cooccurrence", row_axis=ra, col_axis=ca),
-                    f"Studies per combination of {axis_title(ra)} and {axis_title(ca)}.",
-                )
+            entry = figure_entry(
+                fig,
+                fig_dir,
+                f"cooccurrence_{ra}_{ca}",
+                "figures",
+                figs.alt_text("cooccurrence", row_axis=ra, col_axis=ca),
+                f"Studies per combination of {axis_title(ra)} and {axis_title(ca)}.",
+            )
+            entry["coverage"] = combined_coverage(frame, included, [ra, ca], f"{ra}+{ca}").as_dict(
+                f"both {axis_title(ra)} and {axis_title(ca)}"
+            )
+            cooc_figures.append(entry)
+
+    # ---- sensitivity to the source mix, challenge -> solution map
+    sens = robust.sensitivity(analysis)
+    if sens["computed"]:
+        tabs.write_table(
+            tabs.analysis_table(analysis, "sensitivity"),
+            tab_dir,
+            "sensitivity",
+            caption="Findings refitted leaving out one source at a time",
+        )
+    challenge_blocks = robust.challenge_map(analysis, work_rows, fig_dir, tab_dir, figure_entry)
+    for b in challenge_blocks:
+        b["coverage"] = cov_of("themes").as_dict("themes")
+
+    findings = findings_list(analysis, sens["by_id"])
+    for item, raw in zip(findings, (analysis or {}).get("findings") or [], strict=False):
+        c_f = cov_of(str(raw.get("axis"))) if raw.get("axis") else None
+        if c_f is not None and c_f.low:  # a finding on an axis few studies are labelled on
+            item["coverage_warning"] = (
+                f"low coverage: only {c_f.n_labelled:,} of {c_f.n_included:,} included studies "
+                f"carry a {axis_title(c_f.axis)} label"
             )
 
     # ---- atlas
@@ -293,14 +383,7 @@ def report_context(
                 continue
             axis_values.setdefault(axis, Counter()).update(vals)
             shown = [
-                v
-                + (
-                    ""
-                    if is_human(prov.get((wid, axis, v)))
-                    or (prov.get((wid, axis, v)) or ("",))[0] == "list"
-                    else "*"
-                )
-                for v in vals
+                v + ("" if prov.get((wid, axis, v)) in ("human", "list") else "*") for v in vals
             ]
             items.append((axis_title(axis), ", ".join(shown)))
         atlas.append(
@@ -355,7 +438,9 @@ def report_context(
         ][:100]
 
     # ---- limitations and summary
-    limits = limitations(store, counts, prov, partial_years, meta, analysis)
+    limits = limitations(store, counts, nums, partial_years, meta, analysis)
+    if coverage_note:
+        limits.append(coverage_note)
     years = sorted({m["year"] for m in work_rows.values() if m["year"]})
     cards = [
         {
@@ -372,7 +457,9 @@ def report_context(
         {"n": counts.studies_included, "label": "studies included", "key": "studies_included"},
         {
             "n": len(counts.databases) + len(counts.other_methods),
-            "label": "sources",
+            "label": "source"
+            if len(counts.databases) + len(counts.other_methods) == 1
+            else "sources",
             "key": "sources",
         },
         {
@@ -392,7 +479,12 @@ def report_context(
                 f"{r.value} ({int(r.n_works)}, {tabs.pct(r.share)})"
                 for r in grp.head(4).itertuples()
             )
-            summary.append(f"By {axis_title(axis)}: {top}.")
+            c_ax = cov_of(axis)
+            note = f" ({c_ax.n_labelled:,} of {c_ax.n_included:,} studies labelled"
+            note += (
+                ": too few to describe the review)" if c_ax.low else f", {tabs.pct(c_ax.share)})"
+            )
+            summary.append(f"By {axis_title(axis)}{note}: {top}.")
 
     files = [
         {"label": "PRISMA diagram (SVG)", "href": "prisma.svg"},
@@ -416,7 +508,9 @@ def report_context(
         "built_at": store.clock().strftime("%Y-%m-%d %H:%M UTC"),
         "cards": cards,
         "summary_sentences": summary,
-        "findings": findings_list(analysis),
+        "findings": findings,
+        "sensitivity": sens,
+        "challenge_blocks": challenge_blocks,
         "screening_mode": proto.screening.mode,
         "counts": counts,
         "previous": counts.previous,
@@ -439,10 +533,12 @@ def report_context(
             (n, q.query if isinstance(q.query, str) else json.dumps(q.query, ensure_ascii=False))
             for n, q in proto.sources.items()
         ],
-        "methods": methods_sections(store, analysis=analysis),
+        "methods": methods_sections(store, analysis=analysis, numbers=nums),
         "taxonomy": taxonomy,
         "analysed": analysis is not None,
         "partial_years": partial_years,
+        "low_coverage_years": low_years,
+        "coverage_note": coverage_note,
         "partial_excluded": bool(meta.get("partial_years_excluded_from_fits", True)),
         "analysis_notes": [str(n) for n in meta.get("notes") or []],
         "trend_figures": trend_figures,
@@ -456,10 +552,16 @@ def report_context(
         "meta_figures": meta_figs,
         "new_studies": new_studies,
         "limitations": limits,
+        "label_numbers": nums,
         "files": files,
         "_paths": {
             "prisma": prisma_paths,
-            "figures": [f["paths"] for f in trend_figures + cooc_figures]
+            "figures": [
+                f["paths"]
+                for f in trend_figures
+                + cooc_figures
+                + [b["figure"] for b in challenge_blocks if b["figure"]]
+            ]
             + ([dataset_figure["paths"]] if dataset_figure else []),
         },
         "_statuses": statuses,
@@ -499,6 +601,7 @@ def build_report(
             if f"exports/{p.name}" not in {f["href"] for f in ctx["files"]}
         ]
         html = render_report(ctx)
+        write_assets(out)
         index = out / "index.html"
         index.write_text(html, encoding="utf-8")
         version_id = (
@@ -511,6 +614,8 @@ def build_report(
         result: dict[str, Any] = {
             "records_identified": counts.records_identified,
             "studies_included": counts.studies_included,
+            "labels": ctx["label_numbers"].labels,
+            "labels_of_included": ctx["label_numbers"].included_labels,
             "figures": len(ctx["_paths"]["figures"]),
             "invariants_ok": all(i.ok for i in counts.invariants()),
             "version_recorded": version_id is not None,

@@ -86,43 +86,13 @@ def export_studies(
 
 
 def extraction_table(store: Any, work_ids: list[int] | None = None) -> pd.DataFrame:
-    """Work × axis → value, one row per current label, with method, confidence, status and evidence."""
-    lab, w = schema.labels, schema.works
-    with store.connect() as conn:
-        superseded = set(
-            conn.execute(sa.select(lab.c.supersedes).where(lab.c.supersedes.is_not(None))).scalars()
-        )
-        q = (
-            sa.select(lab, w.c.title, w.c.year)
-            .join(w, w.c.id == lab.c.work_id)
-            .order_by(lab.c.work_id, lab.c.axis, lab.c.id)
-        )
-        if work_ids is not None:
-            q = q.where(lab.c.work_id.in_(work_ids))
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    out = []
-    for m in rows:
-        if m["id"] in superseded or m["status"] == "rejected":
-            continue
-        ev = m.get("evidence") or []
-        text = " | ".join(
-            str(e.get("text", "")) for e in ev if isinstance(e, dict) and e.get("text")
-        )
-        out.append(
-            {
-                "work_id": m["work_id"],
-                "title": m["title"],
-                "year": m["year"],
-                "axis": m["axis"],
-                "value": m["value"],
-                "method": m["method"],
-                "confidence": m["confidence"],
-                "status": m["status"],
-                "role": m["role"],
-                "reviewer": m["reviewer"],
-                "evidence": text,
-            }
-        )
+    """Work × axis → value, one row per current label, with method, confidence, status and evidence.
+
+    The rows are the current labels of :func:`fmreview.report.numbers.current_label_frame`'s
+    source (the extraction policy), so the file holds exactly the labels the report counts;
+    below-threshold candidates and superseded rows stay in the store's audit history.
+    Years are whole numbers (an empty cell when unknown), never ``2018.0``.
+    """
     cols = [
         "work_id",
         "title",
@@ -136,7 +106,48 @@ def extraction_table(store: Any, work_ids: list[int] | None = None) -> pd.DataFr
         "reviewer",
         "evidence",
     ]
-    return pd.DataFrame(out, columns=cols)
+    try:
+        from fmreview.extract.store_io import current_labels
+    except ModuleNotFoundError:  # pragma: no cover - the extraction stage is optional
+        return pd.DataFrame(columns=cols)
+    cur = current_labels(store, work_ids=work_ids)
+    w = schema.works
+    ids = sorted({int(i) for i in cur["work_id"]}) if len(cur) else []
+    with store.connect() as conn:
+        meta = (
+            {
+                int(r.id): (r.title, r.year)
+                for r in conn.execute(sa.select(w.c.id, w.c.title, w.c.year).where(w.c.id.in_(ids)))
+            }
+            if ids
+            else {}
+        )
+    out = []
+    for m in cur.to_dict("records"):
+        ev = m.get("evidence") or []
+        text = " | ".join(
+            str(e.get("text", "")) for e in ev if isinstance(e, dict) and e.get("text")
+        )
+        title, year = meta.get(int(m["work_id"]), (None, None))
+        out.append(
+            {
+                "work_id": int(m["work_id"]),
+                "title": title,
+                "year": year,
+                "axis": m["axis"],
+                "value": m["value"],
+                "method": m["method"],
+                "confidence": m["confidence"],
+                "status": m["status"],
+                "role": m.get("role"),
+                "reviewer": m.get("reviewer"),
+                "evidence": text,
+            }
+        )
+    df = pd.DataFrame(out, columns=cols)
+    df["year"] = pd.array(df["year"], dtype="Int64")
+    df["work_id"] = pd.array(df["work_id"], dtype="Int64")
+    return df
 
 
 def _study_id(m: dict[str, Any]) -> str:
@@ -217,9 +228,10 @@ def revman_tables(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         "Estimate",
         "SE",
     ]
-    return pd.DataFrame(list(info.values()), columns=info_cols), pd.DataFrame(
-        data, columns=data_cols
-    )
+    info_df = pd.DataFrame(list(info.values()), columns=info_cols)
+    for col in ("Work ID", "Year"):  # whole numbers, not 2018.0 when one is missing
+        info_df[col] = pd.array(info_df[col], dtype="Int64")
+    return info_df, pd.DataFrame(data, columns=data_cols)
 
 
 def export_all(

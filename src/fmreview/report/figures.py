@@ -83,11 +83,19 @@ def _nice(s: str) -> str:
 # ----------------------------------------------------------------------------- trends
 @_styled
 def trend_figure(
-    counts: pd.DataFrame, axis: str, *, partial_years: list[int] | None = None
+    counts: pd.DataFrame,
+    axis: str,
+    *,
+    partial_years: list[int] | None = None,
+    low_coverage_years: list[int] | None = None,
 ) -> Figure | None:
-    """Works per year for the most frequent values of ``axis`` (partial years hatched).
+    """Works per year for the most frequent values of ``axis``.
 
     ``counts`` is the analysis' ``counts_year`` table (``axis, value, period, n_works``).
+    Years the data cannot speak for are drawn dashed with open markers over a shaded band:
+    ``partial_years`` (the year of the data and later) and ``low_coverage_years`` (fewer of
+    the sources than the protocol's coverage rule asks for still contribute, e.g. curated
+    lists that stop in 2024), so a fall there is not read as a collapse of the field.
     """
     if counts is None or not len(counts) or "axis" not in counts.columns:
         return None
@@ -102,12 +110,14 @@ def trend_figure(
     values = sorted(totals.index, key=lambda v: (-int(totals[v]), str(v)))[:MAX_SERIES]
     years = sorted(sub["year"].astype(int).unique())
     partial = set(partial_years or []) & set(years)
+    low = (set(low_coverage_years or []) & set(years)) - partial
+    weak = partial | low
     fig = _figure()
     ax = fig.add_subplot()
     for i, v in enumerate(values):
         s = sub[sub["value"] == v].set_index(sub[sub["value"] == v]["year"].astype(int))["n_works"]
         y = [int(s.get(yr, 0)) for yr in years]
-        full = [(yr, n) for yr, n in zip(years, y, strict=True) if yr not in partial]
+        full = [(yr, n) for yr, n in zip(years, y, strict=True) if yr not in weak]
         color = OKABE_ITO[i % len(OKABE_ITO)]
         ax.plot(
             [a for a, _ in full],
@@ -118,23 +128,43 @@ def trend_figure(
             color=color,
             label=_nice(str(v)),
         )
-        part = [(yr, n) for yr, n in zip(years, y, strict=True) if yr in partial]
+        part = [(yr, n) for yr, n in zip(years, y, strict=True) if yr in weak]
         if part:
-            last_full = full[-1:] if full else []
+            last_full = [p for p in full if p[0] < part[0][0]][-1:]
             xs = [a for a, _ in last_full + part]
             ys = [b for _, b in last_full + part]
-            ax.plot(xs, ys, ls="--", lw=1.2, color=color, marker="o", ms=3, mfc="white")
+            ax.plot(
+                xs,
+                ys,
+                ls="--",
+                lw=1.2,
+                color=color,
+                marker="o",
+                ms=3,
+                mfc="white",
+                markevery=list(range(len(last_full), len(xs))),  # the last solid point stays solid
+            )
     ax.set_ylim(0, max(1, int(sub["n_works"].max())) * 1.12)
-    if partial:
-        lo = min(partial) - 0.5
-        ax.axvspan(lo, max(years) + 0.5, color="#dddddd", alpha=0.5, lw=0)
+    top = ax.get_ylim()[1]
+    for group, text, hatch in (
+        (sorted(low), "sources incomplete", "//"),
+        (sorted(partial), "partial year", ""),
+    ):
+        if not group:
+            continue
+        lo, hi = min(group) - 0.5, max(group) + 0.5
+        ax.axvspan(lo, hi, facecolor="#e4e4e4", edgecolor="#9a9a9a", hatch=hatch, alpha=0.6, lw=0)
+        # written up the band, so two one-year bands side by side do not overprint
         ax.text(
-            lo + 0.05,
-            ax.get_ylim()[1] * 0.97,
-            "partial year",
+            (lo + hi) / 2,
+            top * 0.97,
+            text,
+            rotation=90,
+            ha="center",
             va="top",
             fontsize=7,
-            color="#444444",
+            color="#333333",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     from matplotlib.ticker import MaxNLocator
 

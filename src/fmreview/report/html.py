@@ -25,14 +25,21 @@ def template_dir() -> Path:
     return Path(str(resources.files("fmreview") / "templates" / "report"))
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 study', '2 studies', '1,062 studies': the count with a noun that agrees."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(template_dir())),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=False,
         lstrip_blocks=False,
     )
+    env.filters["plural"] = plural
+    return env
 
 
 def script_json(obj: Any) -> Markup:
@@ -82,6 +89,29 @@ def study_links(doi: str | None, arxiv: str | None, url: str | None) -> list[dic
             host = urlsplit(href).netloc
             links.append({"label": host or "link", "href": href})
     return links
+
+
+#: The files the page loads, written next to index.html (no CDN; works from file://).
+ASSETS = {"report.css": "report.css", "report.js": "atlas.js"}
+
+
+def write_assets(folder: Path) -> dict[str, Path]:
+    """Write ``report.css`` and ``report.js`` next to the page; returns their paths.
+
+    External files rather than inline ``<style>``/``<script>``, so the report can be served
+    under a Content-Security-Policy without ``'unsafe-inline'``. The bar widths are classes
+    (``.w0`` … ``.w100``) for the same reason.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, src in ASSETS.items():
+        text = (template_dir() / src).read_text(encoding="utf-8")
+        if name == "report.css":
+            text += "".join(f".w{i} {{ width: {i}%; }}\n" for i in range(101))
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        out[name] = path
+    return out
 
 
 def render_report(context: dict[str, Any]) -> str:

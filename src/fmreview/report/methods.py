@@ -68,7 +68,7 @@ def _query_text(q: Any) -> str:
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def _fmt_counts(counts: dict[str, Any]) -> str:
@@ -436,7 +436,7 @@ def _screening_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection
     )
 
 
-def _extraction_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
+def _extraction_section(store: Any, runs: list[dict[str, Any]], nums: Any = None) -> MethodsSection:
     ex = [r for r in runs if r["command"] == "extract" and r["status"] == "ok"]
     lab = schema.labels
     with store.connect() as conn:
@@ -476,22 +476,23 @@ def _extraction_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSectio
             parts.append("The accuracy of automatic extraction was not measured in this review.")
     else:
         parts.append("An extraction run is not recorded; labels were given with the records.")
-    total: Counter[str] = Counter()
-    for method, status, n, _ in by:
-        total[f"{method}/{status}"] += int(n)
-    if total:
+    from fmreview.report.numbers import label_numbers
+
+    nums = nums if nums is not None else label_numbers(store)
+    if nums.labels:
         parts.append(
-            "Labels by method/status: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(total.items()))
-            + "."
+            f"{_plural(nums.labels, 'label')} are current on {nums.works_labelled:,} of "
+            f"{_plural(nums.works, 'work')} ({nums.kinds_text()}); "
+            f"{nums.included_labels:,} of them belong to the {_plural(nums.included, 'included study', 'included studies')} "
+            f"({nums.kinds_text(included=True) or 'none'}). They were chosen by the policy "
+            f"human > list > LLM > rule > model from {_plural(nums.rows_stored, 'stored candidate row')} "
+            "(every method's proposal, kept for audit)."
         )
-    human = sum(
-        v
-        for k, v in total.items()
-        if k.startswith("human/") or k.endswith(("/confirmed", "/corrected"))
-    )
+    else:
+        parts.append("No work carries a current label.")
+    human = nums.by_kind.get("human", 0)
     parts.append(
-        f"{human} label{'s' if human != 1 else ''} {'were' if human != 1 else 'was'} confirmed or corrected by a person."
+        f"{_plural(human, 'label')} {'was' if human == 1 else 'were'} confirmed or corrected by a person."
         if human
         else "No label was confirmed by a person."
     )
@@ -558,11 +559,14 @@ def _software_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
     return MethodsSection("software", "Software", "8–13", text)
 
 
-def methods_sections(store: Any, *, analysis: dict[str, Any] | None = None) -> list[MethodsSection]:
+def methods_sections(
+    store: Any, *, analysis: dict[str, Any] | None = None, numbers: Any = None
+) -> list[MethodsSection]:
     """The methods, one section per PRISMA item group, derived from the store.
 
     ``analysis`` is the stored analysis (:func:`fmreview.analysis_store.load_latest_analysis`);
-    when not given it is loaded.
+    when not given it is loaded. ``numbers`` are the review's
+    :class:`~fmreview.report.numbers.LabelNumbers` when already computed.
     """
     if analysis is None:
         from fmreview.report.build import load_analysis
@@ -574,7 +578,7 @@ def methods_sections(store: Any, *, analysis: dict[str, Any] | None = None) -> l
         _search_section(store, runs),
         _dedupe_section(store, runs),
         _screening_section(store, runs),
-        _extraction_section(store, runs),
+        _extraction_section(store, runs, numbers),
         _synthesis_section(store, runs, analysis),
         _software_section(store, runs),
     ]

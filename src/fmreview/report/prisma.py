@@ -7,23 +7,28 @@ history into a state). The flow is drawn for one pooled deduplication: records f
 databases and from other methods (curated lists, citation searching, files) are identified
 separately and then deduplicated together, as the pipeline does.
 
-Boxes and how they add up (checked by :meth:`PrismaCounts.invariants`)::
+Boxes and how they add up (checked by :meth:`PrismaCounts.invariants`, one check per
+arrow of the diagram, in reports and again in studies)::
 
     records_identified   = sum(databases) + sum(other_methods)
-    records_identified   = duplicates_removed + works + records_awaiting_dedupe
-    duplicates_removed   >= versions_linked   (versions are reports of a study, see below)
-    works                = excluded_automation + records_screened
+    records_identified   = duplicates_removed + excluded_automation + records_awaiting_dedupe
+                           + records_screened                       (arrows 1 and 2)
     records_screened     = excluded_screening + conflict_screening + awaiting_screening
-                           + reports_sought
+                           + reports_sought                         (arrows 3 and 4)
     reports_sought       = reports_not_retrieved + awaiting_full_text + reports_assessed
-    reports_assessed     = excluded_full_text + conflict_full_text + studies_included
+                                                                    (arrows 5 and 6)
+    reports_assessed     = excluded_full_text + conflict_full_text + reports_included
+                                                                    (arrows 7 and 8)
     studies_included     = included_human + included_rules
 
 *Reports* and *studies*: a work (dedupe cluster) is one study. Its reports are its
 canonical record plus every member record linked as ``version-of`` (a preprint and its
 published version are two reports of one study); members linked as ``duplicate`` are the
-same report retrieved twice and were counted in ``duplicates_removed``. Screening acts on
-works, so the screening boxes count one report per work. A full-text exclusion whose
+same report retrieved twice and are the only records counted in ``duplicates_removed``.
+Every box from "records screened" down counts reports: a study with two versions counts
+twice in each box it passes, so the reports that reach "reports of included studies" are
+exactly the reports assessed minus those excluded. The same boxes counted in studies are
+in :attr:`PrismaCounts.studies` and obey the same arrows. A full-text exclusion whose
 criterion is one of :data:`NOT_RETRIEVED` counts as *report not retrieved*.
 """
 
@@ -46,6 +51,18 @@ NOT_RETRIEVED = frozenset(
 )
 #: Key used for an exclusion without a criterion.
 UNSPECIFIED = "unspecified"
+#: The arrows of the flow diagram, by the names :attr:`Invariant.arrows` uses.
+ARROWS = (
+    "identified->removed",
+    "identified->screened",
+    "screened->excluded",
+    "screened->sought",
+    "sought->not_retrieved",
+    "sought->assessed",
+    "assessed->excluded",
+    "assessed->included",
+    "previous->included",
+)
 
 
 @dataclass
@@ -64,9 +81,12 @@ class PreviousVersion:
 
 @dataclass
 class Invariant:
+    """One check ``left == right``; ``arrows`` names the diagram arrows it covers."""
+
     name: str
     left: int
     right: int
+    arrows: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,10 +104,8 @@ class PrismaCounts:
     records_identified: int = 0
     records_awaiting_dedupe: int = 0
     duplicates_removed: int = 0
-    versions_linked: int = (
-        0  # of the duplicates removed: other versions (preprint/published) of a study
-    )
-    works: int = 0
+    versions_linked: int = 0  # other versions (preprint/published) of a study: extra reports
+    works: int = 0  # studies (dedupe clusters)
     excluded_automation: int = 0
     excluded_automation_by: dict[str, int] = field(default_factory=dict)
     records_screened: int = 0
@@ -108,6 +126,8 @@ class PrismaCounts:
     included_rules: int = 0
     screening_mode: str = "human"
     previous: PreviousVersion | None = None
+    #: The boxes from "records screened" down counted in studies (works) instead of reports.
+    studies: dict[str, int] = field(default_factory=dict)
     included_ids: list[int] = field(default_factory=list)
 
     # ------------------------------------------------------------------ derived
@@ -123,33 +143,56 @@ class PrismaCounts:
     def conflicts(self) -> int:
         return self.conflict_screening + self.conflict_full_text
 
+    @property
+    def reports_deduplicated(self) -> int:
+        """Reports left after removing duplicates: one per study plus its other versions."""
+        return self.works + self.versions_linked
+
+    def studies_at(self, box: str) -> int:
+        """The number of studies in ``box`` (a report-counting field name)."""
+        return int(self.studies.get(box, 0))
+
     def invariants(self) -> list[Invariant]:
-        """Every box that must add up, as ``left == right`` pairs (see the module docstring)."""
+        """Every box that must add up, as ``left == right`` pairs (see the module docstring).
+
+        Every arrow of the flow diagram (:data:`ARROWS`) is covered by at least one check
+        in reports and one in studies, so a box that does not follow from the one above it
+        (e.g. more reports of included studies than reports assessed) is caught.
+        """
+        st = self.studies_at
         inv = [
             Invariant(
                 "identified = databases + other methods",
                 self.records_identified,
                 self.records_from_databases + self.records_from_other_methods,
+                ("sources",),
             ),
             Invariant(
-                "identified = duplicates + works + awaiting dedupe",
+                "identified = duplicates + excluded by automation + awaiting dedupe + screened",
                 self.records_identified,
-                self.duplicates_removed + self.works + self.records_awaiting_dedupe,
+                self.duplicates_removed
+                + self.excluded_automation
+                + self.records_awaiting_dedupe
+                + self.records_screened,
+                ("identified->removed", "identified->screened"),
             ),
             Invariant(
-                "duplicates >= versions linked",
-                min(self.versions_linked, self.duplicates_removed),
-                self.versions_linked,
-            ),
-            Invariant(
-                "works = excluded by automation + screened",
-                self.works,
+                "deduplicated reports = studies + other versions",
+                self.reports_deduplicated,
                 self.excluded_automation + self.records_screened,
+                ("identified->removed", "identified->screened"),
+            ),
+            Invariant(
+                "studies = excluded by automation + screened (studies)",
+                self.works,
+                st("excluded_automation") + st("records_screened"),
+                ("identified->removed", "identified->screened"),
             ),
             Invariant(
                 "excluded by automation = sum of criteria",
                 self.excluded_automation,
                 sum(self.excluded_automation_by.values()),
+                ("identified->removed",),
             ),
             Invariant(
                 "screened = excluded + conflicts + awaiting + sought",
@@ -158,36 +201,64 @@ class PrismaCounts:
                 + self.conflict_screening
                 + self.awaiting_screening
                 + self.reports_sought,
+                ("screened->excluded", "screened->sought"),
+            ),
+            Invariant(
+                "screened = excluded + conflicts + awaiting + sought (studies)",
+                st("records_screened"),
+                st("excluded_screening")
+                + st("conflict_screening")
+                + st("awaiting_screening")
+                + st("reports_sought"),
+                ("screened->excluded", "screened->sought"),
             ),
             Invariant(
                 "excluded at screening = sum of criteria",
                 self.excluded_screening,
                 sum(self.excluded_screening_by.values()),
+                ("screened->excluded",),
             ),
             Invariant(
                 "sought = not retrieved + awaiting full text + assessed",
                 self.reports_sought,
                 self.reports_not_retrieved + self.awaiting_full_text + self.reports_assessed,
+                ("sought->not_retrieved", "sought->assessed"),
             ),
             Invariant(
-                "assessed = excluded + conflicts + included",
+                "sought = not retrieved + awaiting full text + assessed (studies)",
+                st("reports_sought"),
+                st("reports_not_retrieved") + st("awaiting_full_text") + st("reports_assessed"),
+                ("sought->not_retrieved", "sought->assessed"),
+            ),
+            Invariant(
+                "assessed = excluded + conflicts + reports of included studies",
                 self.reports_assessed,
-                self.excluded_full_text + self.conflict_full_text + self.studies_included,
+                self.excluded_full_text + self.conflict_full_text + self.reports_included,
+                ("assessed->excluded", "assessed->included"),
+            ),
+            Invariant(
+                "assessed = excluded + conflicts + included (studies)",
+                st("reports_assessed"),
+                st("excluded_full_text") + st("conflict_full_text") + self.studies_included,
+                ("assessed->excluded", "assessed->included"),
             ),
             Invariant(
                 "excluded at full text = sum of reasons",
                 self.excluded_full_text,
                 sum(self.excluded_full_text_by.values()),
+                ("assessed->excluded",),
             ),
             Invariant(
                 "included = human-confirmed + by rules",
                 self.studies_included,
                 self.included_human + self.included_rules,
+                ("assessed->included",),
             ),
             Invariant(
-                "reports included >= studies included",
+                "reports of included studies >= studies included",
                 min(self.reports_included, self.studies_included),
                 self.studies_included,
+                ("assessed->included",),
             ),
         ]
         if self.previous is not None:
@@ -197,6 +268,7 @@ class PrismaCounts:
                     "included = previous - dropped + new",
                     self.studies_included,
                     p.studies_included - p.dropped_studies + p.new_studies,
+                    ("previous->included",),
                 )
             )
         return inv
@@ -214,6 +286,7 @@ class PrismaCounts:
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("included_ids")
+        d["reports_deduplicated"] = self.reports_deduplicated
         d["records_from_databases"] = self.records_from_databases
         d["records_from_other_methods"] = self.records_from_other_methods
         return d
@@ -249,15 +322,13 @@ def _crit(c: str | None) -> str:
     return c or UNSPECIFIED
 
 
-def _reports(conn: sa.engine.Connection, work_ids: set[int]) -> int:
-    """Reports of the given works: one per work plus its ``version-of`` member records."""
-    if not work_ids:
-        return 0
+def _versions_per_work(conn: sa.engine.Connection) -> Counter[int]:
+    """Member records linked as ``version-of`` per work (each is one more report of it)."""
     wr = schema.work_records
-    versions = Counter(
-        conn.execute(sa.select(wr.c.work_id).where(wr.c.link == "version-of")).scalars()
+    return Counter(
+        int(w)
+        for w in conn.execute(sa.select(wr.c.work_id).where(wr.c.link == "version-of")).scalars()
     )
-    return len(work_ids) + sum(n for w, n in versions.items() if w in work_ids)
 
 
 def _previous(conn: sa.engine.Connection, counts: PrismaCounts) -> PreviousVersion | None:
@@ -326,53 +397,95 @@ def prisma_counts(store: Any) -> PrismaCounts:
             ).scalar_one()
         )
         c.records_awaiting_dedupe = c.records_identified - in_works
-        c.duplicates_removed = in_works - c.works
-        c.versions_linked = int(
-            conn.execute(
-                sa.select(sa.func.count()).select_from(wr).where(wr.c.link == "version-of")
-            ).scalar_one()
-        )
+        versions = _versions_per_work(conn)
+        active = set(statuses)
+        c.versions_linked = sum(n for wid, n in versions.items() if wid in active)
+        # version-of members of works merged away follow their records into the active work;
+        # anything else in a work that is not a study is a duplicate retrieval of a report
+        c.duplicates_removed = in_works - c.works - c.versions_linked
+
+        def reports(wid: int) -> int:
+            return 1 + versions.get(wid, 0)
 
         auto: Counter[str] = Counter()
         ta: Counter[str] = Counter()
         ft: Counter[str] = Counter()
+        box: Counter[str] = Counter()  # reports per box
+        stu: Counter[str] = Counter()  # studies per box
+
+        def add(key: str, wid: int) -> None:
+            box[key] += reports(wid)
+            stu[key] += 1
+
         for st in statuses.values():
+            wid = st.work_id
             if st.status == "excluded_automation":
-                auto[_crit(st.criterion)] += 1
+                auto[_crit(st.criterion)] += reports(wid)
+                add("excluded_automation", wid)
             elif st.status == "excluded_title_abstract":
-                ta[_crit(st.criterion)] += 1
+                ta[_crit(st.criterion)] += reports(wid)
+                add("excluded_screening", wid)
             elif st.status == "awaiting_screening":
-                c.awaiting_screening += 1
+                add("awaiting_screening", wid)
             elif st.status == "conflict":
                 if st.stages.get("title_abstract") == "conflict":
-                    c.conflict_screening += 1
+                    add("conflict_screening", wid)
                 else:
-                    c.conflict_full_text += 1
+                    add("conflict_full_text", wid)
             elif st.status == "awaiting_full_text":
-                c.awaiting_full_text += 1
+                add("awaiting_full_text", wid)
             elif st.status == "excluded_full_text":
                 if (st.criterion or "").lower() in NOT_RETRIEVED:
-                    c.reports_not_retrieved += 1
+                    add("reports_not_retrieved", wid)
                 else:
-                    ft[_crit(st.criterion)] += 1
+                    ft[_crit(st.criterion)] += reports(wid)
+                    add("excluded_full_text", wid)
             elif st.status == "included":
-                c.included_ids.append(st.work_id)
+                c.included_ids.append(wid)
+                add("reports_included", wid)
                 if st.human:
                     c.included_human += 1
                 else:
                     c.included_rules += 1
         c.included_ids.sort()
         c.excluded_automation_by = dict(sorted(auto.items()))
-        c.excluded_automation = sum(auto.values())
         c.excluded_screening_by = dict(sorted(ta.items()))
-        c.excluded_screening = sum(ta.values())
         c.excluded_full_text_by = dict(sorted(ft.items()))
-        c.excluded_full_text = sum(ft.values())
+        for key in (
+            "excluded_automation",
+            "excluded_screening",
+            "awaiting_screening",
+            "conflict_screening",
+            "conflict_full_text",
+            "awaiting_full_text",
+            "reports_not_retrieved",
+            "excluded_full_text",
+            "reports_included",
+        ):
+            setattr(c, key, box[key])
         c.studies_included = len(c.included_ids)
-        c.records_screened = c.works - c.excluded_automation
-        c.reports_assessed = c.excluded_full_text + c.conflict_full_text + c.studies_included
-        c.reports_sought = c.reports_assessed + c.reports_not_retrieved + c.awaiting_full_text
-        c.reports_included = _reports(conn, set(c.included_ids))
+        # the boxes on the main path follow from the boxes that leave it, in both units
+        for counter in (box, stu):
+            counter["reports_assessed"] = (
+                counter["excluded_full_text"]
+                + counter["conflict_full_text"]
+                + counter["reports_included"]
+            )
+            counter["reports_sought"] = (
+                counter["reports_assessed"]
+                + counter["reports_not_retrieved"]
+                + counter["awaiting_full_text"]
+            )
+            counter["records_screened"] = (
+                counter["reports_sought"]
+                + counter["excluded_screening"]
+                + counter["conflict_screening"]
+                + counter["awaiting_screening"]
+            )
+        c.reports_assessed = box["reports_assessed"]
+        c.reports_sought = box["reports_sought"]
+        c.records_screened = box["records_screened"]
+        c.studies = {k: int(v) for k, v in sorted(stu.items())}
         c.previous = _previous(conn, c)
     return c
 

@@ -72,10 +72,16 @@ class Layout:
     height: float
     boxes: list[Box] = field(default_factory=list)
     arrows: list[tuple[float, float, float, float]] = field(default_factory=list)
+    #: The name of each arrow (same order as ``arrows``; see :data:`~fmreview.report.prisma.ARROWS`).
+    arrow_keys: list[str] = field(default_factory=list)
     bars: list[tuple[float, float, float, float, str]] = field(
         default_factory=list
     )  # x, y, w, h, label
     title: str = ""
+
+    def arrow(self, key: str, xy: tuple[float, float, float, float]) -> None:
+        self.arrows.append(xy)
+        self.arrow_keys.append(key)
 
 
 def _wrap(line: Line, width: float) -> list[Line]:
@@ -107,6 +113,16 @@ def _criterion_label(cid: str, descriptions: dict[str, str]) -> str:
         return cid
     short = textwrap.shorten(desc.split(".")[0].split(";")[0].strip(), 44, placeholder="…")
     return f"{cid}: {short}"
+
+
+def _main_lines(c: PrismaCounts, label: str, key: str) -> list[Line]:
+    """A main-path box: its reports, and its studies when some study has several reports."""
+    n = int(getattr(c, key))
+    lines = [Line(label, n, key)]
+    studies = c.studies_at(key)
+    if studies != n:
+        lines.append(Line("studies (dedupe clusters)", studies, f"studies.{key}", indent=1))
+    return lines
 
 
 def build_layout(
@@ -166,18 +182,6 @@ def build_layout(
     removed = [
         Line("Records removed before screening:", bold=True),
         Line("Duplicate records", c.duplicates_removed, "duplicates_removed", indent=1),
-        *(
-            [
-                Line(
-                    "of which other versions of a study (its reports)",
-                    c.versions_linked,
-                    "versions_linked",
-                    indent=2,
-                )
-            ]
-            if c.versions_linked
-            else []
-        ),
         Line(
             "Marked as ineligible by automation tools",
             c.excluded_automation,
@@ -202,11 +206,15 @@ def build_layout(
     row_h = max(b_ident.h, b_removed.h)
     b_ident.y = b_removed.y = y
     lay.boxes += [b_ident, b_removed]
-    lay.arrows.append((main_x + main_w, y + b_ident.h / 2, side_x, y + b_ident.h / 2))
+    lay.arrow(
+        "identified->removed", (main_x + main_w, y + b_ident.h / 2, side_x, y + b_ident.h / 2)
+    )
     ident_top, ident_bottom = y, y + row_h
     prev_anchor_y = y
     y += row_h + gap_y
-    lay.arrows.append((main_x + main_w / 2, b_ident.y + b_ident.h, main_x + main_w / 2, y))
+    lay.arrow(
+        "identified->screened", (main_x + main_w / 2, b_ident.y + b_ident.h, main_x + main_w / 2, y)
+    )
 
     # ---- screening
     screen_top = y
@@ -215,7 +223,7 @@ def build_layout(
         main_x,
         y,
         main_w,
-        [Line(f"Records screened ({how})", c.records_screened, "records_screened")],
+        _main_lines(c, f"Records screened ({how})", "records_screened"),
     )
     excl = [Line("Records excluded", c.excluded_screening, "excluded_screening", True)]
     for cid, n in c.excluded_screening_by.items():
@@ -228,15 +236,15 @@ def build_layout(
         )
     b_excl = _box(side_x, y, side_w, excl)
     lay.boxes += [b_scr, b_excl]
-    lay.arrows.append((main_x + main_w, y + b_scr.h / 2, side_x, y + b_scr.h / 2))
+    lay.arrow("screened->excluded", (main_x + main_w, y + b_scr.h / 2, side_x, y + b_scr.h / 2))
     y += max(b_scr.h, b_excl.h) + gap_y
-    lay.arrows.append((main_x + main_w / 2, b_scr.y + b_scr.h, main_x + main_w / 2, y))
+    lay.arrow("screened->sought", (main_x + main_w / 2, b_scr.y + b_scr.h, main_x + main_w / 2, y))
 
     b_sought = _box(
         main_x,
         y,
         main_w,
-        [Line("Reports sought for retrieval", c.reports_sought, "reports_sought")],
+        _main_lines(c, "Reports sought for retrieval", "reports_sought"),
     )
     b_nr = _box(
         side_x,
@@ -245,15 +253,19 @@ def build_layout(
         [Line("Reports not retrieved", c.reports_not_retrieved, "reports_not_retrieved")],
     )
     lay.boxes += [b_sought, b_nr]
-    lay.arrows.append((main_x + main_w, y + b_sought.h / 2, side_x, y + b_sought.h / 2))
+    lay.arrow(
+        "sought->not_retrieved", (main_x + main_w, y + b_sought.h / 2, side_x, y + b_sought.h / 2)
+    )
     y += max(b_sought.h, b_nr.h) + gap_y
-    lay.arrows.append((main_x + main_w / 2, b_sought.y + b_sought.h, main_x + main_w / 2, y))
+    lay.arrow(
+        "sought->assessed", (main_x + main_w / 2, b_sought.y + b_sought.h, main_x + main_w / 2, y)
+    )
 
     b_ass = _box(
         main_x,
         y,
         main_w,
-        [Line("Reports assessed for eligibility", c.reports_assessed, "reports_assessed")],
+        _main_lines(c, "Reports assessed for eligibility", "reports_assessed"),
     )
     ftx = [Line("Reports excluded", c.excluded_full_text, "excluded_full_text", True)]
     for cid, n in c.excluded_full_text_by.items():
@@ -268,10 +280,12 @@ def build_layout(
         )
     b_ftx = _box(side_x, y, side_w, ftx)
     lay.boxes += [b_ass, b_ftx]
-    lay.arrows.append((main_x + main_w, y + b_ass.h / 2, side_x, y + b_ass.h / 2))
+    lay.arrow("assessed->excluded", (main_x + main_w, y + b_ass.h / 2, side_x, y + b_ass.h / 2))
     screen_bottom = y + max(b_ass.h, b_ftx.h)
     y = screen_bottom + gap_y
-    lay.arrows.append((main_x + main_w / 2, b_ass.y + b_ass.h, main_x + main_w / 2, y))
+    lay.arrow(
+        "assessed->included", (main_x + main_w / 2, b_ass.y + b_ass.h, main_x + main_w / 2, y)
+    )
 
     # ---- included
     inc_lines = [
@@ -331,8 +345,8 @@ def build_layout(
         )
         lay.boxes.append(b_prev)
         xm = px + prev_w / 2
-        lay.arrows.append((xm, b_prev.y + b_prev.h, xm, inc_top + b_inc.h / 2))
-        lay.arrows.append((xm, inc_top + b_inc.h / 2, main_x, inc_top + b_inc.h / 2))
+        lay.arrow("previous->included", (xm, b_prev.y + b_prev.h, xm, inc_top + b_inc.h / 2))
+        lay.arrow("previous->included", (xm, inc_top + b_inc.h / 2, main_x, inc_top + b_inc.h / 2))
 
     lay.bars = [
         (left, ident_top, bar_w, ident_bottom - ident_top, "Identification"),

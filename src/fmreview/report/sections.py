@@ -3,7 +3,6 @@ the meta-analysis figures and the atlas labels' provenance (used by :mod:`fmrevi
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ import sqlalchemy as sa
 from fmreview.errors import FmreviewError
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
+from fmreview.report.html import plural as _n
+from fmreview.report.numbers import LOW_COVERAGE, AxisCoverage, LabelNumbers
 from fmreview.report.prisma import PrismaCounts
 from fmreview.store import schema
 
@@ -47,32 +48,14 @@ def figure_entry(
 ) -> dict[str, Any]:
     paths = figs.save_figure(fig, folder, stem)
     return {
-        "src": figs.png_data_uri(fig),
+        # the PNG next to the page, not a second rendering as a data: URI (faster, a smaller
+        # page, and an img-src 'self' policy is enough)
+        "src": f"{rel}/{paths['png'].name}",
         "alt": alt,
         "caption": caption,
         "files": {k: f"{rel}/{p.name}" for k, p in paths.items()},
         "paths": paths,
     }
-
-
-def label_provenance(store: Any, work_ids: set[int]) -> dict[tuple[int, str, str], tuple[str, str]]:
-    """(work, axis, value) -> (method, status) of the newest current label row."""
-    lab = schema.labels
-    out: dict[tuple[int, str, str], tuple[str, str]] = {}
-    with store.connect() as conn:
-        superseded = set(
-            conn.execute(sa.select(lab.c.supersedes).where(lab.c.supersedes.is_not(None))).scalars()
-        )
-        for row in conn.execute(sa.select(lab).order_by(lab.c.id)):
-            m = row._mapping
-            if m["work_id"] not in work_ids or m["id"] in superseded or m["status"] == "rejected":
-                continue
-            out[(m["work_id"], m["axis"], m["value"])] = (m["method"], m["status"])
-    return out
-
-
-def is_human(prov: tuple[str, str] | None) -> bool:
-    return prov is not None and (prov[0] == "human" or prov[1] in ("confirmed", "corrected"))
 
 
 def stat_table(
@@ -85,11 +68,14 @@ def stat_table(
     sort: str | None = None,
     *,
     hide_small: bool = True,
+    fitted: str | None = None,
 ) -> dict[str, Any] | None:
     """A table for the page (first :data:`PAGE_ROWS` rows), written in full to ``tables/``.
 
     With ``hide_small``, rows flagged ``small`` (too few works to interpret) stay in the files
-    but not on the page, and the intro says so.
+    but not on the page, and the intro says so. ``fitted`` names the column that is empty
+    when a row's model could not be fitted: those rows sort after every fitted one, so the
+    page never opens on rows of "–".
     """
     if df is None or not len(df):
         return None
@@ -103,7 +89,15 @@ def stat_table(
             )
         view = view[~small]
     if sort and sort in view.columns:
-        view = view.sort_values(sort, na_position="last")
+        view = view.sort_values(sort, na_position="last", kind="stable")
+    if fitted and fitted in view.columns:
+        unfitted = view[fitted].isna()
+        view = pd.concat([view[~unfitted], view[unfitted]])
+        if unfitted.any():
+            intro = (intro + " " if intro else "") + (
+                f"{int(unfitted.sum())} of {len(unfitted)} rows could not be fitted "
+                f"(empty {fitted}); they come last."
+            )
     if columns:
         view = view[[c for c in columns if c in view.columns]]
     header, rows = tabs.html_rows(view, PAGE_ROWS)
@@ -114,18 +108,51 @@ def stat_table(
         "rows": rows,
         "wrap": stem == "findings",
         "more": max(0, len(df) - len(rows)),
+        "n_rows": len(df),
+        "open": stem == "findings",
         "href": f"tables/{stem}.csv",
+        "coverage": None,
     }
 
 
-def findings_list(analysis: dict[str, Any] | None) -> list[dict[str, Any]]:
+def table_coverage(
+    df: pd.DataFrame, cov: dict[str, AxisCoverage], n_included: int
+) -> dict[str, Any] | None:
+    """Coverage of a table over several axes: each axis' n labelled of N, low ones named."""
+    if df is None or not len(df) or "axis" not in df.columns:
+        return None
+    axes = [str(a) for a in dict.fromkeys(df["axis"]) if str(a) != "all"]
+    if not axes:
+        return None
+    parts, low = [], []
+    for a in axes:
+        c = cov.get(a) or AxisCoverage(a, 0, n_included)
+        parts.append(f"{axis_title(a)} {c.n_labelled:,}/{c.n_included:,} ({c.evidence_text()})")
+        if c.low:
+            low.append(f"{axis_title(a)} ({c.n_labelled:,} of {c.n_included:,})")
+    text = "Coverage (labelled of included studies; evidence): " + "; ".join(parts) + "."
+    if low:
+        text = (
+            f"Low coverage on {', '.join(low)}: under {LOW_COVERAGE:.0%} of the included studies "
+            "are labelled there, so those rows describe a few studies, not the review. " + text
+        )
+    return {"low": bool(low), "text": text}
+
+
+def findings_list(
+    analysis: dict[str, Any] | None, sensitivity: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The findings for the summary; ``sensitivity`` (by finding id) marks those that flip."""
     out = []
+    sens = sensitivity or {}
     for f in (analysis or {}).get("findings") or []:
         status = str(f.get("status") or "")
         css = {"supported": "status-supported", "not supported": "status-not-supported"}.get(
             status, "status-other"
         )
         bits = []
+        if f.get("period"):  # the years actually tested (fits end where the sources do)
+            bits.append(f"years {str(f['period']).replace('-', '–')}")
         if f.get("test"):
             bits.append(str(f["test"]))
         if f.get("estimate") is not None:
@@ -143,9 +170,20 @@ def findings_list(analysis: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "status": status,
                 "css": css,
                 "evidence": "; ".join(bits),
+                "robustness": _robustness(sens.get(str(f.get("id")))),
+                "flips": bool((sens.get(str(f.get("id"))) or {}).get("flips")),
+                "coverage_warning": "",
             }
         )
     return out
+
+
+def _robustness(info: dict[str, Any] | None) -> str:
+    if not info:
+        return ""
+    if info["flips"]:
+        return "FLIPS when one source is left out: " + "; ".join(info["flips"])
+    return f"holds in all {info['n_refits']} leave-one-source-out refits"
 
 
 def pooled_text(res: dict[str, Any]) -> str:
@@ -202,13 +240,11 @@ def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
                     )
             except FmreviewError:
                 continue
-            src = "data:image/png;base64," + base64.b64encode(paths["png"].read_bytes()).decode(
-                "ascii"
-            )
+            src = f"{folder.name}/{paths['png'].name}"  # next to the page, like every figure
             out.append(
                 {
                     "src": src,
-                    "alt": f"{kind.capitalize()} plot of {len(grp)} studies for {outcome} ({measure}).",
+                    "alt": f"{kind.capitalize()} plot of {_n(len(grp), 'study', 'studies')} for {outcome} ({measure}).",
                     "caption": f"{kind.capitalize()} plot, {outcome} ({measure}), k = {res.get('k')}; "
                     + pooled_text(res),
                 }
@@ -225,46 +261,50 @@ def fmreview_version() -> str:
 def summary_sentence(c: PrismaCounts) -> str:
     src = []
     if c.databases:
-        src.append(
-            f"{c.records_from_databases} from {len(c.databases)} database{'s' if len(c.databases) != 1 else ''}"
-        )
+        src.append(f"{c.records_from_databases:,} from {_n(len(c.databases), 'database')}")
     if c.other_methods:
         src.append(
-            f"{c.records_from_other_methods} from other methods ({', '.join(c.other_methods)})"
+            f"{c.records_from_other_methods:,} from other methods ({', '.join(c.other_methods)})"
         )
     s = (
-        f"The review identified {c.records_identified} records"
+        f"The review identified {_n(c.records_identified, 'record')}"
         + (f" ({'; '.join(src)})" if src else "")
         + "."
     )
     s += (
-        f" After removing {c.duplicates_removed} duplicates and {c.excluded_automation} records marked ineligible by "
-        f"the eligibility rules, {c.records_screened} were screened; {c.studies_included} studies "
-        f"({c.reports_included} reports) are included."
+        f" After removing {_n(c.duplicates_removed, 'duplicate')} and {c.excluded_automation:,} "
+        f"marked ineligible by the eligibility rules, {c.records_screened:,} "
+        f"{'was' if c.records_screened == 1 else 'were'} screened; "
+        f"{_n(c.studies_included, 'study', 'studies')} ({_n(c.reports_included, 'report')}) "
+        f"{'is' if c.studies_included == 1 else 'are'} included."
     )
     pending = c.awaiting_screening + c.awaiting_full_text + c.conflicts
     if pending:
-        s += f" {pending} records still await a decision (screening, full text or a conflict), so the counts may change."
+        s += (
+            f" {_n(pending, 'record')} still await{'s' if pending == 1 else ''} a decision "
+            "(screening, full text or a conflict), so the counts may change."
+        )
     return s
 
 
 def limitations(
     store: Any,
     c: PrismaCounts,
-    prov: dict[tuple[int, str, str], tuple[str, str]],
+    nums: LabelNumbers,
     partial_years: list[int],
     meta: dict[str, Any],
     analysis: dict[str, Any] | None,
 ) -> list[str]:
     out = []
-    n_human = sum(1 for p in prov.values() if is_human(p))
-    n_list = sum(1 for p in prov.values() if p[0] == "list" and not is_human(p))
-    n_auto = len(prov) - n_human - n_list
-    if prov:
+    if nums.included_labels:
+        by = nums.included_by_kind
         out.append(
-            f"Labels of the included studies: {n_auto} automatic (rules, models or LLMs; marked * in the atlas), "
-            f"{n_list} given by the curated source lists, {n_human} confirmed or corrected by a person. "
-            "Automatic labels can be wrong; the extraction table lists the evidence of each."
+            f"The {nums.included_labels:,} labels of the {_n(nums.included, 'included study', 'included studies')} "
+            f"(of {_n(nums.labels, 'label')} on all {_n(nums.works, 'work')}): "
+            f"{nums.included_automatic:,} automatic (rules, models or LLMs; marked * in the atlas), "
+            f"{by.get('list', 0):,} given by the curated source lists, {by.get('human', 0):,} confirmed "
+            "or corrected by a person. Automatic labels can be wrong; the extraction table lists "
+            "the evidence of each."
         )
     else:
         out.append(
@@ -283,7 +323,7 @@ def limitations(
         )
     if partial_years:
         out.append(
-            f"Year(s) {', '.join(map(str, partial_years))} are partial (data as of the analysis date): shown but "
+            f"{'Year' if len(partial_years) == 1 else 'Years'} {', '.join(map(str, partial_years))} {'is' if len(partial_years) == 1 else 'are'} partial (data as of the analysis date): shown but "
             + (
                 "left out of trend fits and tests."
                 if meta.get("partial_years_excluded_from_fits", True)
@@ -293,10 +333,11 @@ def limitations(
     if analysis is None:
         out.append("The trend analysis has not been run yet (fmreview analyze).")
     if c.records_awaiting_dedupe:
-        out.append(f"{c.records_awaiting_dedupe} records are not yet deduplicated.")
+        n = c.records_awaiting_dedupe
+        out.append(f"{_n(n, 'record')} {'is' if n == 1 else 'are'} not yet deduplicated.")
     if c.awaiting_screening or c.awaiting_full_text or c.conflicts:
         out.append(
-            f"Screening is not finished: {c.awaiting_screening} records await screening, {c.awaiting_full_text} "
+            f"Screening is not finished: {_n(c.awaiting_screening, 'record')} await screening, {c.awaiting_full_text} "
             f"full-text assessment, and {c.conflicts} reviewer conflicts are unresolved."
         )
     return out

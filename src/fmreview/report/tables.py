@@ -172,11 +172,30 @@ def fmt_cell(v: Any) -> str:
     return str(v)
 
 
+def is_share_column(name: str) -> bool:
+    """Columns holding a share of 0–1, shown as percentages (``share``, ``share_first``, ...)."""
+    n = str(name).lower()
+    return n == "share" or n.startswith("share_") or n.endswith("_share") or "_share_" in n
+
+
+def fmt_share(v: Any) -> str:
+    """A share cell as a percentage, the same way as every share on the page (:func:`pct`)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return fmt_cell(v)
+    return pct(float(v))
+
+
 def html_rows(df: pd.DataFrame, limit: int | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted rows for a template (escaping is the template's job)."""
+    """Header and formatted rows for a template (escaping is the template's job).
+
+    Share columns (:func:`is_share_column`) are written as percentages, so a table never
+    shows 0.00803 next to a figure in %.
+    """
     if df is None or not len(df):
         return [], []
     sub = df if limit is None else df.head(limit)
-    return [str(c) for c in sub.columns], [
-        [fmt_cell(v) for v in row] for row in sub.itertuples(index=False)
+    cols = [str(c) for c in sub.columns]
+    fmts = [fmt_share if is_share_column(c) else fmt_cell for c in cols]
+    return cols, [
+        [f(v) for f, v in zip(fmts, row, strict=True)] for row in sub.itertuples(index=False)
     ]
