@@ -223,9 +223,14 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview screen status --dir my-review --json
         """
-        from fmreview.screening.session import status
+        from fmreview.screening.session import load_state, status
+        from fmreview.screening.stopping import recall_estimate
 
-        st = status(open_store(directory))
+        store = open_store(directory)
+        st = status(store)
+        labs, rnd = load_state(store).screening_sequence()
+        est = recall_estimate(labs, st["to_screen"], random_phase=rnd if rnd.any() else None)
+        st["estimate"] = est.to_dict()
         if as_json:
             typer.echo(json.dumps(st, indent=2, default=str))
             return
@@ -245,6 +250,25 @@ def register(app: typer.Typer) -> None:
             f"{_fmt(s['recall'])} [{_fmt(s['recall_low'])}, {_fmt(s['recall_high'])}]",
         )
         t.add_row("p-value", _fmt(s["p_value"], ".3g"))
+        t.add_row(
+            f"relevant works ({est.method})",
+            "—"
+            if est.relevant is None
+            else f"{est.relevant:.1f} [{_fmt(est.relevant_low, '.0f')}, "
+            f"{_fmt(est.relevant_high, '.0f')}] ({est.found} found)",
+        )
+        t.add_row(
+            "recall estimate",
+            "—"
+            if est.recall is None
+            else f"{est.recall:.3f} [{_fmt(est.recall_low)}, {_fmt(est.recall_high)}]",
+        )
+        t.add_row(
+            f"left to screen for {est.target:.0%}",
+            "—"
+            if est.to_target is None
+            else f"~{est.to_target} (to a stop: ~{est.to_stop}) of {est.unscreened}",
+        )
         t.add_row("stop?", "[bold green]yes[/]" if s["met"] else "no — keep screening")
         t.add_row("", s["message"])
         console.print(t)
@@ -334,6 +358,10 @@ def register(app: typer.Typer) -> None:
         t.add_row("screened to 95% / 100%", f"{res.screened95} / {res.screened100}")
         t.add_row("average time to discovery", f"{res.atd:.3f}")
         t.add_row("wall time (s)", f"{res.wall_time:.2f}")
+        t.add_row(
+            "no title or abstract (last)",
+            f"{res.n_no_text} ({res.no_text_included} included)",
+        )
         console.print(t)
         r = Table(title="stopping rules")
         for col in ("rule", "stopped at", "recall", "work saved", "target met"):

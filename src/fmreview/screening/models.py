@@ -86,7 +86,7 @@ def training_set(
     y: Any,
     *,
     balance_ratio: float | None,
-    n_presumed: int = 0,
+    n_presumed: float = 0,
     presumed_weight: float = 1.0,
     random_state: int | None = None,
 ) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -114,7 +114,10 @@ def training_set(
     lab = np.flatnonzero(y != UNLABELLED)
     yl = _check_labels(y[lab])
     unl = np.flatnonzero(y == UNLABELLED) if len(lab) < len(y) else lab[:0]
-    k = min(int(n_presumed), len(unl))
+    # a share (0 < n_presumed < 1) scales with the works not screened yet, so a small
+    # review is not swamped by presumed exclusions (200 of 258 works would hold most of
+    # its unscreened inclusions)
+    k = min(presumed_count(n_presumed, len(unl)), len(unl))
     if k > 0:
         rng = np.random.default_rng(None if random_state is None else [random_state, len(lab)])
         pres = np.sort(rng.choice(unl, size=k, replace=False))
@@ -125,6 +128,13 @@ def training_set(
         return X[rows], yt, balanced_weights(yt, balance_ratio, base)
     Xt = X if len(lab) == len(y) else X[lab]
     return Xt, yl, balanced_weights(yl, balance_ratio)
+
+
+def presumed_count(n_presumed: float, n_unlabelled: int) -> int:
+    """Presumed exclusions to draw: ``n_presumed`` works, or that share if below 1."""
+    if 0 < n_presumed < 1:
+        return int(round(n_presumed * n_unlabelled))
+    return int(n_presumed)
 
 
 def linear_score(X: Any, est: Any) -> np.ndarray:
@@ -209,7 +219,7 @@ class NaiveBayes(Ranker):
         *,
         alpha: float = 0.5,
         balance_ratio: float | None = 1.0,
-        n_presumed: int = 0,
+        n_presumed: float = 0,
         presumed_weight: float = 1.0,
         random_state: int | None = None,
     ) -> None:
@@ -258,7 +268,7 @@ class Logistic(Ranker):
         *,
         C: float = 10.0,
         balance_ratio: float | None = 4.0,
-        n_presumed: int = 200,
+        n_presumed: float = 200,
         presumed_weight: float = 0.5,
         solver: str = "liblinear",
         dual: bool = True,
@@ -314,7 +324,7 @@ class SVM(Ranker):
         *,
         C: float = 0.2,
         balance_ratio: float | None = 9.8,
-        n_presumed: int = 0,
+        n_presumed: float = 0,
         presumed_weight: float = 1.0,
         random_state: int | None = None,
     ) -> None:
@@ -346,7 +356,7 @@ class Ensemble(Ranker):
     """
 
     name = "ensemble"
-    _params = ("members", "weights", "random_state")
+    _params = ("members", "weights", "combine", "random_state")
 
     def __init__(
         self,
@@ -354,12 +364,16 @@ class Ensemble(Ranker):
         members: tuple[str, ...] = ("svm", "logistic"),
         weights: tuple[float, ...] | None = None,
         member_params: dict[str, dict[str, Any]] | None = None,
+        combine: str = "zscore",
         random_state: int | None = None,
     ) -> None:
         self.members = members
         self.weights = weights
         self.member_params = member_params
+        self.combine = combine
         self.random_state = random_state
+        if combine not in ("zscore", "rank"):
+            raise InputError(f"ensemble combine {combine!r} unknown; expected 'zscore' or 'rank'")
 
     def get_params(self) -> dict[str, Any]:
         d = super().get_params()
@@ -387,6 +401,12 @@ class Ensemble(Ranker):
         total = np.zeros(X.shape[0], dtype=np.float64)
         for wi, est in zip(w, self.estimators_, strict=True):
             s = est.score(X)
+            if self.combine == "rank":
+                # reciprocal rank fusion (Cormack, Clarke & Büttcher 2009, k = 60)
+                ranks = np.empty(len(s), dtype=np.float64)
+                ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
+                total += wi / (60.0 + ranks)
+                continue
             sd = s.std()
             total += wi * (s - s.mean()) / (sd if sd > 0 else 1.0)
         return total / float(sum(w))
