@@ -349,3 +349,36 @@ def test_recall_estimate_from_a_random_sample_matches_the_interval() -> None:
     assert (est.recall, est.recall_low, est.recall_high) == (rec, low, high)
     assert est.relevant == pytest.approx(10 + 800 / 100)
     assert est.to_target is None
+
+
+def test_store_recall_estimate_follows_the_screening_history(store) -> None:
+    from fmreview.screening.session import Session, record_decision
+    from fmreview.screening.stopping import store_recall_estimate
+    from tests.test_screening_session import _config, _fill
+
+    truth = _fill(store, 40, 6)
+    cfg = _config(name="poisson_process", params={"recall": 0.9, "confidence": 0.8})
+    est = store_recall_estimate(store, config=cfg)
+    assert est.screened == 0 and est.unscreened == 40 and est.relevant is None
+    sess = Session(store, config=cfg)
+    for _ in range(12):
+        nxt = sess.next_work("alice")
+        assert nxt is not None
+        lab = "include" if truth[nxt.work_id] else "exclude"
+        record_decision(store, nxt.work_id, "alice", lab, next_work=nxt, config=cfg)
+    est = store_recall_estimate(store, config=cfg)
+    found = sum(truth[int(d)] for d in _screened(store))
+    assert est.screened == 12 and est.unscreened == 28 and est.found == found
+    assert (est.target, est.confidence) == (0.9, 0.8)
+    if found:
+        assert est.relevant is not None and est.relevant >= found
+        assert est.to_target is not None and 0 <= est.to_target <= 28
+
+
+def _screened(store) -> list[int]:
+    import sqlalchemy as sa
+
+    from fmreview.store import schema
+
+    with store.connect() as conn:
+        return [int(w) for (w,) in conn.execute(sa.select(schema.decisions.c.work_id)).all()]

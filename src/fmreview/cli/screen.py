@@ -223,13 +223,12 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview screen status --dir my-review --json
         """
-        from fmreview.screening.session import load_state, status
-        from fmreview.screening.stopping import recall_estimate
+        from fmreview.screening.session import status
+        from fmreview.screening.stopping import store_recall_estimate
 
         store = open_store(directory)
         st = status(store)
-        labs, rnd = load_state(store).screening_sequence()
-        est = recall_estimate(labs, st["to_screen"], random_phase=rnd if rnd.any() else None)
+        est = store_recall_estimate(store)
         st["estimate"] = est.to_dict()
         if as_json:
             typer.echo(json.dumps(st, indent=2, default=str))

@@ -8,6 +8,11 @@ inclusion is found the remaining works are all exclusions, so the loop ends ther
 rest of the order is filled in — the recall curve is flat from that point whatever the
 order. Stopping rules are then evaluated on the whole order.
 
+Works with neither a title nor an abstract take no part in the ranking (their feature rows
+are empty, so they would only teach the ranker its intercept and sit among the works it
+ranks): they come last in the order and are counted apart (``n_no_text``,
+``no_text_included``), as a reviewer would check them by hand.
+
 Metrics (N works, n_x = works screened, priors included, when x% of inclusions are found):
 WSS@95 = (N − n₉₅)/N − 0.05; WSS@100 = (N − n₁₀₀)/N; recall@10% = share of inclusions found
 after screening ceil(0.1·N) works; ATD = mean share of works screened when each inclusion
