@@ -517,16 +517,16 @@ def print_tables(report: dict[str, Any]) -> None:
     o = report["overall"]
     has_asr = o["asreview_wss95"] is not None
     t = Table(title=f"WSS@95, model {report['model']}, seeds {report['seeds']}, 1+1 priors")
-    cols = ["dataset", "N", "incl", "WSS@95", "ASR", "Δ", "rec@10", "s", "ASR s", "×"]
-    for col in cols:
-        t.add_column(col, justify="left" if col == "dataset" else "right")
+    t.add_column("dataset", no_wrap=True, min_width=14)
+    for col in ["N", "incl", "WSS@95", "ASR", "Δ", "rec@10", "s", "ASR s", "×"]:
+        t.add_column(col, justify="right")
     for name, d in report["datasets"].items():
         s = d["summary"]
         a = s.get("asreview_wss95")
         src = "" if a is not None else "*"
         a = a if a is not None else s["reference_asreview_wss95"]
         t.add_row(
-            name[:16],
+            name[:14],
             str(d["n"]),
             str(d["included"]),
             f"{s['wss95']:.3f}",
@@ -554,9 +554,10 @@ def print_tables(report: dict[str, Any]) -> None:
     c.print(t)
     if not has_asr:
         c.print("* ASReview 2.2 elas_u4 reference means (same priors and seeds), not run here.")
-    st = Table(title="Stopping rules over all runs (target recall 0.95, confidence 0.95)")
-    for col in ("rule", "runs", "recall ≥ 0.95", "work saved", "mean recall", "min recall"):
-        st.add_column(col, justify="left" if col == "rule" else "right")
+    st = Table(title="Stopping rules, all runs (target recall 0.95, confidence 0.95)")
+    st.add_column("rule", no_wrap=True, min_width=21)
+    for col in ("runs", "recall ≥ 0.95", "work saved", "mean recall", "min recall"):
+        st.add_column(col, justify="right")
     for rule, x in o["stopping"].items():
         st.add_row(
             rule,
@@ -614,7 +615,7 @@ def print_lodo(c: Any, report: dict[str, Any]) -> None:
     c.print(t)
     c.print(f"Held-out: worst set {worst:+.3f} against ASReview ({sel['baseline_source']}).")
     ins = sel["in_sample"]
-    t = Table(title="In-sample (tuned on all sets; not a held-out figure): mean WSS@95")
+    t = Table(title="In-sample WSS@95 (all sets; not held-out)")
     for col in ("candidate", "mean", "worst Δ", "sets ≥ ASR"):
         t.add_column(col, justify="left" if col == "candidate" else "right")
     base = sel["baseline"]
