@@ -18,6 +18,7 @@ over N works made by replicating the real records.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -35,7 +36,6 @@ import pandas as pd
 from fmreview.screening.features import FeatureConfig, build_features
 from fmreview.screening.models import get_model
 from fmreview.screening.simulate import (
-    DEFAULT_RULES,
     columns_from_frame,
     read_dataset,
     recall_at,
@@ -120,6 +120,32 @@ def run_asreview(
     return {"order": order, "labels": labels, "wall_time": wall}
 
 
+def asreview_row(
+    cmd: list[str], path: Path, priors: list[int], seed: int, n: int, cache: Path | None
+) -> dict[str, Any]:
+    """ASReview's metrics for one run, cached under ``cache`` by data, priors and seed."""
+    key = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    f = cache / "asreview" / f"{path.stem}-{key}-{seed}-{'-'.join(map(str, priors))}.json"
+    if cache is not None and f.exists():
+        return dict(json.loads(f.read_text()))
+    try:
+        a = run_asreview(cmd, path, priors, seed, n)
+    except (RuntimeError, OSError, StopIteration, zipfile.BadZipFile) as exc:
+        return {"error": str(exc)}
+    lab = a["labels"]
+    row = {
+        "wss95": wss(lab, 0.95),
+        "wss100": wss(lab, 1.0),
+        "recall10": recall_at(lab, 0.10),
+        "screened95": screened_to(lab, 0.95),
+        "wall_time": a["wall_time"],
+    }
+    if cache is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(row))
+    return row
+
+
 # ----------------------------------------------------------------------------- scale
 def time_ranking_step(
     frames: list[pd.DataFrame], n: int, model: str, seed: int = 0
@@ -158,6 +184,126 @@ def time_ranking_step(
     return out
 
 
+# ----------------------------------------------------------------------------- model selection
+#: Candidate defaults for leave-one-dataset-out selection: name -> (model, model params,
+#: feature config overrides, refit share). Kept small on purpose (CPU is scarce; every
+#: candidate costs 5 seeds x every set) and built around the knobs the in-sample tuning
+#: moved: presumed exclusions, damped term frequency, title weight, ensembles.
+CANDIDATES: dict[str, tuple[str, dict[str, Any], dict[str, Any], float]] = {
+    "lr": ("logistic", {}, {}, 0.075),
+    "lr_nopres": ("logistic", {"n_presumed": 0}, {}, 0.075),
+    "lr_tf1": ("logistic", {}, {"tf_log_weight": 1.0}, 0.075),
+    "lr_title1": ("logistic", {}, {"title_weight": 1}, 0.075),
+    "lr_plain": ("logistic", {"n_presumed": 0}, {"tf_log_weight": 1.0, "title_weight": 1}, 0.075),
+    "lr_pres10": ("logistic", {"n_presumed": 0.1}, {}, 0.075),
+    "lr_pres10_tf1": ("logistic", {"n_presumed": 0.1}, {"tf_log_weight": 1.0}, 0.075),
+    "lr_nb": (
+        "ensemble",
+        {"members": ("logistic", "nb"), "combine": "zscore"},
+        {},
+        0.075,
+    ),
+    "lr_svm_rrf": (
+        "ensemble",
+        {"members": ("logistic", "svm"), "combine": "rank"},
+        {},
+        0.075,
+    ),
+}
+
+
+def candidate_key(name: str) -> str:
+    model, params, feats, refit = CANDIDATES[name]
+    blob = json.dumps([model, params, feats, refit], sort_keys=True, default=list)
+    return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+
+
+def run_candidate(name: str, path: Path, seed: int, cache: Path | None) -> dict[str, Any]:
+    """One simulation of a candidate (cached as JSON under ``cache``)."""
+    f = cache / candidate_key(name) / f"{path.stem}-{seed}.json" if cache else None
+    if f is not None and f.exists():
+        return dict(json.loads(f.read_text()))
+    model, params, feats, refit = CANDIDATES[name]
+    df = read_dataset(path)
+    res = simulate(
+        df,
+        model=model,
+        model_params=dict(params),
+        features=FeatureConfig(**feats),
+        seed=seed,
+        dataset=path.stem,
+        refit_share=refit,
+        stopping=(),
+    )
+    row = {
+        "candidate": name,
+        "dataset": path.stem,
+        "seed": seed,
+        "wss95": res.wss95,
+        "wss100": res.wss100,
+        "recall10": res.recall10,
+        "wall_time": res.wall_time,
+        "n": res.n_records,
+        "hits": (np.flatnonzero(res.labels) + 1).tolist(),  # 1-based positions of inclusions
+    }
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(row))
+    return row
+
+
+def select_default(table: dict[str, dict[str, float]], sets: list[str]) -> str:
+    """The candidate whose worst difference to ASReview over ``sets`` is largest.
+
+    ``table[candidate][dataset]`` holds seed-mean WSS@95 minus ASReview's on that set.
+    Maximin rather than the mean: a default that holds on every set is preferred to one
+    that is best on average (ties broken by the mean, then by the order of CANDIDATES).
+    """
+
+    def crit(c: str) -> tuple[float, float]:
+        d = [table[c][s] for s in sets]
+        return (round(min(d), 3), round(float(np.mean(d)), 3))
+
+    return max(CANDIDATES, key=lambda c: (crit(c), -list(CANDIDATES).index(c)))
+
+
+def lodo(
+    files: list[Path],
+    seeds: list[int],
+    baseline: dict[str, float],
+    cache: Path | None,
+    jobs: int = 1,
+) -> dict[str, Any]:
+    """Leave-one-dataset-out: pick the default on the other sets, score it on the held-out one.
+
+    ``baseline[dataset]`` is ASReview's seed-mean WSS@95 on the set (this run's when it
+    ran, else :data:`REFERENCE`).
+    """
+    tasks = [(c, p, s) for c in CANDIDATES for p in files for s in seeds]
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as ex:
+            rows = list(ex.map(run_candidate, *zip(*tasks, strict=True), [cache] * len(tasks)))
+    else:
+        rows = [run_candidate(c, p, s, cache) for c, p, s in tasks]
+    names = [p.stem for p in files]
+    mean = {
+        c: {
+            n: _mean([r["wss95"] for r in rows if r["candidate"] == c and r["dataset"] == n])
+            for n in names
+        }
+        for c in CANDIDATES
+    }
+    diff = {c: {n: mean[c][n] - baseline[n] for n in names} for c in CANDIDATES}
+    folds = {}
+    for n in names:
+        chosen = select_default(diff, [m for m in names if m != n])
+        folds[n] = {"chosen": chosen, "wss95": mean[chosen][n], "asreview": baseline[n]}
+    in_sample = select_default(diff, names)
+    return {"candidates": mean, "folds": folds, "in_sample": in_sample, "rows": rows}
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
@@ -183,7 +329,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run ASReview only for these seeds (default: all of --seeds)",
     )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder caching ASReview runs and --lodo candidate runs between invocations",
+    )
+    ap.add_argument(
+        "--lodo",
+        action="store_true",
+        help="choose the default leave-one-dataset-out among CANDIDATES and print held-out figures",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="processes for --lodo candidate runs")
     args = ap.parse_args(argv)
+    cache = args.cache
 
     files = dataset_files(args.paths)
     if not files:
@@ -225,18 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stopping": {k: vars(v) for k, v in res.stopping.items()},
             }
             if cmd and (args.asreview_seeds is None or seed in args.asreview_seeds):
-                try:
-                    a = run_asreview(cmd, path, res.prior_idx, seed, len(df))
-                    lab = a["labels"]
-                    row["asreview"] = {
-                        "wss95": wss(lab, 0.95),
-                        "wss100": wss(lab, 1.0),
-                        "recall10": recall_at(lab, 0.10),
-                        "screened95": screened_to(lab, 0.95),
-                        "wall_time": a["wall_time"],
-                    }
-                except (RuntimeError, OSError, StopIteration, zipfile.BadZipFile) as exc:
-                    row["asreview"] = {"error": str(exc)}
+                row["asreview"] = asreview_row(cmd, path, res.prior_idx, seed, len(df), cache)
             runs.append(row)
             a = row.get("asreview", {})
             print(  # progress on stderr, also with --json
@@ -257,6 +405,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale:
         report["scale"] = time_ranking_step(frames, args.scale, args.model)
     summarise(report)
+    if args.lodo:
+        baseline = {}
+        for name, d in report["datasets"].items():
+            # ASReview of this run when it ran for every seed; else the measured reference
+            ran = [r for r in d["runs"] if "wss95" in r.get("asreview", {})]
+            a = d["summary"].get("asreview_wss95")
+            full = len(ran) == len(d["runs"])
+            baseline[name] = (
+                a if a is not None and (full or name not in REFERENCE) else REFERENCE.get(name, 0.0)
+            )
+        sel = lodo(files, args.seeds, baseline, cache, jobs=args.jobs)
+        sel.pop("rows")
+        sel["baseline"] = baseline
+        sel["baseline_source"] = "ASReview 2.2 elas_u4, all seeds (this run or REFERENCE)"
+        report["lodo"] = sel
     if args.json:
         print(json.dumps(report, indent=2, default=float))
     else:
@@ -337,6 +500,8 @@ def summarise(report: dict[str, Any]) -> None:
                 "target_met": (sum(v["met"]) / len(v["met"])) if v["met"] else None,
                 "work_saved": _mean(v["saved"]),
                 "recall": _mean(v["recall"]),
+                "min_recall": float(min(v["recall"])),
+                "reached": float(np.mean([x >= 0.95 - 1e-12 for x in v["recall"]])),
                 "runs": len(v["saved"]),
             }
             for k, v in rules.items()
@@ -348,98 +513,126 @@ def print_tables(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    c = Console(width=200)
-    has_asr = report["overall"]["asreview_wss95"] is not None
-    t = Table(
-        title=f"Screening simulation — model {report['model']}, seeds {report['seeds']}, 1+1 priors"
-    )
-    cols = ["dataset", "N", "incl", "WSS@95", "±sd", "ref ASR", "Δ ref"]
-    if has_asr:
-        cols += ["ASR here", "Δ here"]
-    cols += ["WSS@100", "rec@10%", "time s"]
-    if has_asr:
-        cols += ["ASR s", "speed×"]
-    for col in cols:
-        t.add_column(col, justify="right" if col != "dataset" else "left")
+    c = Console(width=80)
+    o = report["overall"]
+    has_asr = o["asreview_wss95"] is not None
+    t = Table(title=f"WSS@95, model {report['model']}, seeds {report['seeds']}, 1+1 priors")
+    t.add_column("dataset", no_wrap=True, min_width=14)
+    # recall@10% and ASReview's seconds are in the --json report
+    for col in ["N", "incl", "WSS@95", "ASR", "Δ", "s", "×"]:
+        t.add_column(col, justify="right")
     for name, d in report["datasets"].items():
         s = d["summary"]
-        ref = s["reference_asreview_wss95"]
-        row = [
-            name,
+        a = s.get("asreview_wss95")
+        src = "" if a is not None else "*"
+        ours = s.get("wss95_matched", s["wss95"])  # Δ on the seeds ASReview ran with
+        a = a if a is not None else s["reference_asreview_wss95"]
+        t.add_row(
+            name[:14],
             str(d["n"]),
             str(d["included"]),
             f"{s['wss95']:.3f}",
-            f"{s['wss95_sd']:.3f}",
-            f"{ref:.3f}" if ref else "—",
-            f"{s['wss95'] - ref:+.3f}" if ref else "—",
-        ]
-        if has_asr:
-            a = s.get("asreview_wss95")
-            row += [
-                f"{a:.3f}" if a is not None else "—",
-                f"{s['wss95'] - a:+.3f}" if a is not None else "—",
-            ]
-        row += [f"{s['wss100']:.3f}", f"{s['recall10']:.3f}", f"{s['wall_time']:.2f}"]
-        if has_asr:
-            row += [
-                f"{s.get('asreview_wall_time', float('nan')):.1f}",
-                f"{s.get('speedup', float('nan')):.1f}",
-            ]
-        t.add_row(*row)
-    o = report["overall"]
-    row = [
+            f"{a:.3f}{src}" if a is not None else "—",
+            f"{ours - a:+.3f}" if a is not None else "—",
+            f"{s['wall_time']:.1f}",
+            f"{s['speedup']:.0f}" if "speedup" in s else "—",
+        )
+    base = o["asreview_wss95"] if has_asr else o["reference_wss95"]
+    ours_all = o["wss95_matched"] if has_asr else o["wss95"]
+    t.add_row(
         "mean",
         "",
         "",
         f"{o['wss95']:.3f}",
-        "",
-        f"{o['reference_wss95'] or float('nan'):.3f}",
-        f"{o['wss95'] - (o['reference_wss95'] or float('nan')):+.3f}",
-    ]
-    if has_asr:
-        row += [f"{o['asreview_wss95']:.3f}", f"{o['wss95_matched'] - o['asreview_wss95']:+.3f}"]
-    row += ["", "", f"{o['wall_time']:.2f}"]
-    if has_asr:
-        row += [f"{o['asreview_wall_time']:.1f}", f"{o['speedup_total']:.1f}"]
-    t.add_row(*row, style="bold")
+        f"{base:.3f}" if base is not None else "—",
+        f"{ours_all - base:+.3f}" if base is not None else "—",
+        f"{o['wall_time']:.1f}",
+        f"{o['speedup_total']:.0f}" if has_asr else "—",
+        style="bold",
+    )
     c.print(t)
-    st = Table(title="Stopping rules (mean over seeds): recall reached / work saved / target met")
-    st.add_column("dataset")
-    rules = list(o["stopping"])
-    for r in rules:
-        st.add_column(r, justify="right")
-    for name, d in report["datasets"].items():
-        cells = []
-        for r in rules:
-            x = d["summary"]["stopping"][r]
-            met = "" if x["target_met"] is None else f" / {x['target_met']:.0%}"
-            cells.append(
-                f"{x['recall']:.3f} (min {x['min_recall']:.2f}) / {x['work_saved']:.3f}{met}"
-            )
-        st.add_row(name, *cells)
-    cells = []
-    for r in rules:
-        x = o["stopping"][r]
-        met = "" if x["target_met"] is None else f" / {x['target_met']:.0%} of {x['runs']}"
-        cells.append(f"{x['recall']:.3f} / {x['work_saved']:.3f}{met}")
-    st.add_row("all", *cells, style="bold")
+    if not has_asr:
+        c.print("* ASReview 2.2 elas_u4 reference means (same priors and seeds), not run here.")
+    else:
+        c.print(
+            "ASR: ASReview run here, on the seeds it ran with (Δ compares the same seeds); "
+            "s: seconds per fmreview simulation (features + active learning); ×: ASReview's "
+            "seconds over fmreview's, same seeds."
+        )
+    st = Table(title="Stopping rules, all runs (target recall 0.95, confidence 0.95)")
+    st.add_column("rule", no_wrap=True, min_width=21)
+    for col in ("runs", "recall ≥ 0.95", "work saved", "mean recall", "min recall"):
+        st.add_column(col, justify="right")
+    for rule, x in o["stopping"].items():
+        st.add_row(
+            rule,
+            str(x["runs"]),
+            f"{x['reached']:.0%}",
+            f"{x['work_saved']:.3f}",
+            f"{x['recall']:.3f}",
+            f"{x['min_recall']:.3f}",
+        )
     c.print(st)
     c.print(
-        f"Rules evaluated: {', '.join(DEFAULT_RULES)}; statistical targets: recall 0.95 at 95% confidence."
+        "recall ≥ 0.95: share of runs whose stop reached 95% recall (targeted rules promise "
+        "it in ≥ 95% of runs); work saved: 1 − screened/N at the stop."
     )
+    if "lodo" in report:
+        print_lodo(c, report)
     if "scale" in report:
         sc = report["scale"]
         c.print(
-            f"Scale: {sc['n']:,} works, features {sc['features_s']:.1f}s ({sc['shape'][1]:,} columns); "
-            f"one ranking step (refit + rescore + pick) {sc['step_s_500_labelled']:.3f}s with 500 "
-            f"labelled, {sc['step_s_2000_labelled']:.3f}s with 2,000 labelled."
+            f"Scale: {sc['n']:,} works, features {sc['features_s']:.1f}s "
+            f"({sc['shape'][1]:,} columns); one ranking step (refit + rescore + pick) "
+            f"{sc['step_s_500_labelled']:.3f}s with 500 labelled, "
+            f"{sc['step_s_2000_labelled']:.3f}s with 2,000 labelled."
         )
     if report["asreview"]:
         c.print(
-            f"ASReview: {report['asreview']} (elas_u4), same data, priors and seeds, this run; "
-            f"its start-up ({report.get('asreview_startup_s', 0):.1f}s, included above) aside, "
+            f"ASReview: {report['asreview']} (elas_u4), same data, priors and seeds; its "
+            f"start-up ({report.get('asreview_startup_s', 0):.1f}s, included above) aside, "
             f"fmreview is {o['speedup_total_without_startup']:.1f}x faster in total."
         )
+
+
+def print_lodo(c: Any, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    sel = report["lodo"]
+    t = Table(title="Held-out WSS@95: default chosen on the other sets (leave-one-out)")
+    for col in ("held-out set", "chosen on the rest", "held-out", "ASR", "Δ"):
+        t.add_column(
+            col, justify="left" if col in ("held-out set", "chosen on the rest") else "right"
+        )
+    folds = sel["folds"]
+    for name, f in folds.items():
+        t.add_row(
+            name[:16],
+            f["chosen"],
+            f"{f['wss95']:.3f}",
+            f"{f['asreview']:.3f}",
+            f"{f['wss95'] - f['asreview']:+.3f}",
+        )
+    ho = _mean([f["wss95"] for f in folds.values()])
+    ar = _mean([f["asreview"] for f in folds.values()])
+    worst = min(f["wss95"] - f["asreview"] for f in folds.values())
+    t.add_row("mean", "", f"{ho:.3f}", f"{ar:.3f}", f"{ho - ar:+.3f}", style="bold")
+    c.print(t)
+    c.print(f"Held-out: worst set {worst:+.3f} against ASReview ({sel['baseline_source']}).")
+    ins = sel["in_sample"]
+    t = Table(title="In-sample WSS@95 (all sets; not held-out)")
+    for col in ("candidate", "mean", "worst Δ", "sets ≥ ASR"):
+        t.add_column(col, justify="left" if col == "candidate" else "right")
+    base = sel["baseline"]
+    for cand, per in sel["candidates"].items():
+        d = [per[n] - base[n] for n in per]
+        t.add_row(
+            cand + (" (chosen)" if cand == ins else ""),
+            f"{_mean(list(per.values())):.3f}",
+            f"{min(d):+.3f}",
+            f"{sum(x >= 0 for x in d)}/{len(d)}",
+        )
+    c.print(t)
 
 
 if __name__ == "__main__":

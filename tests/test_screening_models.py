@@ -339,3 +339,38 @@ def test_model_meta_written_before_presumed_exclusions_rebuilds_without_them() -
     old = model_from_meta(meta)
     assert old.n_presumed == 0 and old.tol == 1e-3  # type: ignore[attr-defined]
     assert model_from_meta({"name": "logistic", "params": {"C": 3}}).n_presumed == 200  # type: ignore[attr-defined]
+
+
+def test_presumed_exclusions_as_a_share_of_the_unscreened(data) -> None:
+    from fmreview.screening.models import presumed_count
+
+    assert presumed_count(200, 1_000) == 200
+    assert presumed_count(0.1, 256) == 26
+    assert presumed_count(0, 500) == 0
+    from fmreview.screening.models import UNLABELLED, training_set
+
+    _df, X, y = data
+    ys = np.full(len(y), UNLABELLED)
+    lab = np.r_[np.flatnonzero(y == 1)[:2], np.flatnonzero(y == 0)[:3]]
+    ys[lab] = y[lab]
+    n_unl = len(y) - len(lab)
+    Xt, yt, _w = training_set(X, ys, balance_ratio=1.0, n_presumed=0.25, random_state=0)
+    assert Xt.shape[0] == len(lab) + round(0.25 * n_unl)
+    assert (yt[len(lab) :] == 0).all()
+
+
+def test_rank_fusion_ensemble_orders_by_reciprocal_ranks(data) -> None:
+    from fmreview.screening.models import Ensemble
+
+    _df, X, y = data
+    ens = Ensemble(members=("logistic", "nb"), combine="rank", random_state=0).fit(X, y)
+    s = ens.score(X)
+    ranks = []
+    for est in ens.estimators_:
+        m = est.score(X)
+        r = np.empty(len(m))
+        r[np.argsort(-m, kind="stable")] = np.arange(1, len(m) + 1)
+        ranks.append(r)
+    assert s == pytest.approx(sum(1 / (60 + r) for r in ranks) / 2)
+    with pytest.raises(InputError, match="combine"):
+        Ensemble(combine="vote")

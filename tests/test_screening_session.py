@@ -325,12 +325,9 @@ def test_cli_simulate(tmp_path, app) -> None:
     out = json.loads(res.output)
     assert out["n_records"] == 60 and out["n_included"] == 6 and out["seed"] == 2
     assert -0.05 <= out["wss95"] <= 1 and 0 <= out["recall10"] <= 1
-    assert set(out["stopping"]) == {
-        "hypergeometric",
-        "hypergeometric_ranked",
-        "consecutive",
-        "knee",
-    }
+    from fmreview.screening.simulate import DEFAULT_RULES
+
+    assert set(out["stopping"]) == set(DEFAULT_RULES)
     assert (tmp_path / "curve.png").stat().st_size > 1000
     res = runner.invoke(app, ["simulate", str(path), "--model", "nb"])
     assert res.exit_code == 0 and "WSS@95" in res.output

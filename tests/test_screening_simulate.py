@@ -112,10 +112,56 @@ def test_ranker_only_ever_sees_labels_of_screened_works(df) -> None:
     X = build_features(columns_from_frame(df), FeatureConfig())
     res = simulate(df, model=Spy(), seed=2, X=X, stopping=(), refit_share=0.0)
     y = df["label_included"].to_numpy()
+    # the ranker sees the works with text only (rows in their order)
+    text_idx = np.flatnonzero(columns_from_frame(df).has_text())
+    pos = {int(w): i for i, w in enumerate(text_idx)}
     assert len(seen) == res.n_fits
     for k, labels in enumerate(seen):
+        assert len(labels) == len(text_idx)
         # at fit k the first (2 + k) works of the order are screened, nothing else
         screened = res.order[: 2 + k]
-        assert (labels[screened] == y[screened]).all()
-        rest = np.setdiff1d(np.arange(len(y)), screened)
+        rows = [pos[int(w)] for w in screened]
+        assert (labels[rows] == y[screened]).all()
+        rest = np.setdiff1d(np.arange(len(text_idx)), rows)
         assert (labels[rest] == -1).all()
+
+
+def test_works_without_text_are_screened_last_and_reported(df) -> None:
+    df = df.copy()
+    df.loc[[3, 10], ["title", "abstract"]] = None
+    df.loc[3, "label_included"] = 1
+    has = columns_from_frame(df).has_text()
+    res = simulate(df, model="logistic", seed=1, stopping=())
+    assert res.n_no_text == int((~has).sum()) >= 2
+    assert res.no_text_included == int(df.loc[~has, "label_included"].sum()) >= 1
+    tail = res.order[-res.n_no_text :]
+    assert set(tail.tolist()) == set(np.flatnonzero(~has).tolist())
+    assert sorted(res.order.tolist()) == list(range(len(df)))
+
+
+def test_read_dataset_takes_asreview_and_synergy_columns(tmp_path) -> None:
+    p = tmp_path / "asr.csv"
+    p.write_text(
+        "record_id,Primary_Title,notes_abstract,included\n"
+        "1,Deep learning for X-ray,We train a model,1\n"
+        "2,Knee surgery outcomes,,0\n"
+        "3,Another title,An abstract,False\n"
+    )
+    df = read_dataset(p)
+    assert {"title", "abstract", "label_included"} <= set(df.columns)
+    assert df["label_included"].tolist() == [1, 0, 0]
+    # a frame with the standard column wins over an alias
+    q = tmp_path / "both.csv"
+    q.write_text("title,abstract,label_included,label\na,b,1,0\nc,d,0,1\n")
+    assert read_dataset(q)["label_included"].tolist() == [1, 0]
+
+
+def test_read_dataset_names_file_line_and_value_of_a_bad_label(tmp_path) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text("title,abstract,label_included\na,b,1\nc,d,maybe\n")
+    with pytest.raises(InputError, match=r"bad\.csv line 3: label_included holds 'maybe'"):
+        read_dataset(p)
+    q = tmp_path / "nolabel.csv"
+    q.write_text("title,abstract\na,b\n")
+    with pytest.raises(InputError, match="no label column.*included"):
+        read_dataset(q)

@@ -179,7 +179,19 @@ def test_knee_on_a_constructed_curve() -> None:
 
 
 def test_registry_and_meta() -> None:
-    assert {"hypergeometric", "hypergeometric_ranked", "consecutive", "knee"} <= set(STOPPING_RULES)
+    assert {
+        "hypergeometric",
+        "hypergeometric_ranked",
+        "consecutive",
+        "knee",
+        "poisson_process",
+        "negbin",
+        "target",
+        "qbcb",
+    } <= set(STOPPING_RULES)
+    for name in ("poisson_process", "negbin", "target", "qbcb"):
+        rule = get_stopping_rule(name)
+        assert rule_from_meta(rule.to_meta()).get_params() == rule.get_params()
     with pytest.raises(NotFoundError) as exc:
         get_stopping_rule("elbow")
     assert "knee" in str(exc.value) and "hypergeometric" in str(exc.value)
@@ -194,3 +206,179 @@ def test_registry_and_meta() -> None:
 def test_labels_must_be_binary() -> None:
     with pytest.raises(InputError):
         ConsecutiveIrrelevant(n=2).check([0, 2], 10)
+
+
+# ----------------------------------------------------------------------------- counting
+def _decaying(n: int, a: float, b: float, seed: int) -> np.ndarray:
+    """0/1 labels drawn with rate exp(a + b * rank / n) (a ranking whose yield falls)."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(1, n + 1) / n
+    return (rng.random(n) < np.minimum(np.exp(a + b * x), 1.0)).astype(np.int64)
+
+
+def test_rate_fit_recovers_a_known_exponential_rate() -> None:
+    from fmreview.screening.counting import fit_rate
+
+    lab = _decaying(20_000, math.log(0.5), -8.0, seed=1)
+    fit = fit_rate(lab[:10_000], 20_000)
+    assert fit is not None
+    # ranks are scaled by the works screened (10,000), so the slope per span is -8 / 2
+    assert fit.b == pytest.approx(-4.0, abs=0.3)
+    # expected relevant works among ranks 10,001..20,000 under the true rate
+    x = np.arange(10_001, 20_001) / 20_000
+    truth = float(np.exp(math.log(0.5) - 8.0 * x).sum())
+    assert fit.remaining == pytest.approx(truth, rel=0.3)
+    assert 0 < fit.remaining_se < fit.remaining
+    assert fit_rate(np.zeros(50, dtype=int), 100) is None
+
+
+def test_counting_rules_stop_early_on_a_steep_ranking_and_keep_recall() -> None:
+    from fmreview.screening.counting import CountingProcess, NegativeBinomial
+
+    n = 2_000
+    met = []
+    for seed in range(20):
+        lab = _decaying(n, math.log(0.6), -60.0, seed=seed)
+        for rule in (CountingProcess(), NegativeBinomial()):
+            st = rule.simulate(lab, np.random.default_rng(seed))
+            assert st.stopped and st.screened < n / 2
+            if rule.name == "poisson_process":
+                met.append(st.found >= 0.95 * lab.sum())
+    assert np.mean(met) >= 0.95
+
+
+def test_counting_rule_does_not_stop_on_a_random_order() -> None:
+    from fmreview.screening.counting import CountingProcess
+
+    rng = np.random.default_rng(3)
+    lab = (rng.random(1_000) < 0.05).astype(np.int64)  # flat rate: no ranking at all
+    st = CountingProcess().simulate(lab, rng)
+    assert st.found >= 0.95 * lab.sum()
+    assert st.screened > 900
+
+
+def test_counting_rule_check_reports_bound_and_needs_a_relevant_work() -> None:
+    from fmreview.screening.counting import CountingProcess
+
+    rule = CountingProcess(min_screened=10)
+    assert not rule.check(np.zeros(30, dtype=int), 100).stop
+    lab = np.zeros(400, dtype=int)
+    lab[[0, 1, 2, 4, 6, 9, 13, 20]] = 1
+    chk = rule.check(lab, 1_000)
+    assert chk.stop and chk.recall_low is not None and chk.recall_low >= 0.95
+    assert chk.detail["remaining"] < 0.5
+    assert not rule.check(lab[:15], 1_000).stop  # too early to be sure
+    assert rule.check(lab, 400).stop and rule.check(lab, 400).recall == 1.0
+    with pytest.raises(InputError, match="recall"):
+        CountingProcess(recall=1.5)
+
+
+# ----------------------------------------------------------------------------- targets
+def test_target_method_needs_59_targets_for_95_95() -> None:
+    from fmreview.screening.target import targets_needed
+
+    assert targets_needed(0.95, 0.95) == 59  # 0.95**59 = 0.0485 <= 0.05 < 0.95**58
+    assert 0.95**59 <= 0.05 < 0.95**58
+    assert targets_needed(0.7, 0.95) == 9
+    with pytest.raises(InputError):
+        targets_needed(1.0, 0.95)
+
+
+def test_qbcb_count_is_the_smallest_certifying_order_statistic() -> None:
+    from scipy.stats import beta
+
+    from fmreview.screening.target import qbcb_count
+
+    assert qbcb_count(10, 0.95, 0.95) is None  # even all 10 do not certify 95%
+    j = qbcb_count(200, 0.8, 0.95)
+    assert j is not None
+    assert beta.sf(0.8, j, 200 - j + 1) >= 0.95 > beta.sf(0.8, j - 1, 200 - j + 2)
+    assert qbcb_count(59, 0.95, 0.95) == 59
+
+
+def test_target_method_stops_after_meeting_every_target() -> None:
+    from fmreview.screening.target import QuantileBinomial, TargetMethod
+
+    lab = np.zeros(5_000, dtype=np.int64)
+    lab[:400] = 1  # a perfect ranking of 400 relevant works
+    st = TargetMethod(recall=0.9, confidence=0.9).simulate(lab, np.random.default_rng(0))
+    assert st.stopped and st.found >= 0.9 * 400 and st.screened < 5_000
+    # too few relevant works to ever certify: every work is screened
+    few = np.zeros(300, dtype=np.int64)
+    few[:10] = 1
+    st = TargetMethod().simulate(few, np.random.default_rng(0))
+    assert not st.stopped and st.screened == 300
+    st = QuantileBinomial(sample_size=0.5).simulate(lab, np.random.default_rng(1))
+    assert st.found >= 0.95 * 400
+
+
+# ----------------------------------------------------------------------------- estimate
+def test_recall_estimate_from_the_ranked_order() -> None:
+    from fmreview.screening.stopping import recall_estimate
+
+    lab = np.zeros(500, dtype=int)
+    lab[[0, 1, 3, 5, 8, 12, 20, 40, 70, 150]] = 1
+    early = recall_estimate(lab[:60], 1_000)
+    assert early.method == "poisson_process" and early.found == 8
+    assert early.relevant_low == 8 and early.relevant_high is not None
+    assert early.relevant is not None and 8 <= early.relevant <= early.relevant_high
+    assert early.recall_low is not None and early.recall is not None
+    assert early.recall_low <= early.recall <= 1.0
+    assert not early.stop and early.to_stop is not None and early.to_stop > 0
+    assert early.unscreened == 940
+    late = recall_estimate(lab, 1_000)
+    assert late.stop and late.to_stop == 0
+    assert late.recall_low is not None and late.recall_low >= 0.95
+    none = recall_estimate(np.zeros(10, dtype=int), 100)
+    assert none.relevant is None and none.to_target is None and not none.stop
+    assert recall_estimate(lab, 500).recall == 1.0
+    with pytest.raises(InputError, match="n_total"):
+        recall_estimate(lab, 100)
+
+
+def test_recall_estimate_from_a_random_sample_matches_the_interval() -> None:
+    from fmreview.screening.stopping import recall_estimate
+
+    lab = np.zeros(300, dtype=int)
+    lab[:10] = 1
+    lab[250] = 1
+    rp = np.r_[np.zeros(200, bool), np.ones(100, bool)]
+    est = recall_estimate(lab, 1_000, random_phase=rp)
+    rec, low, high = recall_interval(11, 1, 100, 800, 0.95)
+    assert est.method == "hypergeometric"
+    assert (est.recall, est.recall_low, est.recall_high) == (rec, low, high)
+    assert est.relevant == pytest.approx(10 + 800 / 100)
+    assert est.to_target is None
+
+
+def test_store_recall_estimate_follows_the_screening_history(store) -> None:
+    from fmreview.screening.session import Session, record_decision
+    from fmreview.screening.stopping import store_recall_estimate
+    from tests.test_screening_session import _config, _fill
+
+    truth = _fill(store, 40, 6)
+    cfg = _config(name="poisson_process", params={"recall": 0.9, "confidence": 0.8})
+    est = store_recall_estimate(store, config=cfg)
+    assert est.screened == 0 and est.unscreened == 40 and est.relevant is None
+    sess = Session(store, config=cfg)
+    for _ in range(12):
+        nxt = sess.next_work("alice")
+        assert nxt is not None
+        lab = "include" if truth[nxt.work_id] else "exclude"
+        record_decision(store, nxt.work_id, "alice", lab, next_work=nxt, config=cfg)
+    est = store_recall_estimate(store, config=cfg)
+    found = sum(truth[int(d)] for d in _screened(store))
+    assert est.screened == 12 and est.unscreened == 28 and est.found == found
+    assert (est.target, est.confidence) == (0.9, 0.8)
+    if found:
+        assert est.relevant is not None and est.relevant >= found
+        assert est.to_target is not None and 0 <= est.to_target <= 28
+
+
+def _screened(store) -> list[int]:
+    import sqlalchemy as sa
+
+    from fmreview.store import schema
+
+    with store.connect() as conn:
+        return [int(w) for (w,) in conn.execute(sa.select(schema.decisions.c.work_id)).all()]

@@ -225,8 +225,12 @@ def register(app: typer.Typer) -> None:
         Example: fmreview screen status --dir my-review --json
         """
         from fmreview.screening.session import status
+        from fmreview.screening.stopping import store_recall_estimate
 
-        st = status(open_store(directory))
+        store = open_store(directory)
+        st = status(store)
+        est = store_recall_estimate(store)
+        st["estimate"] = est.to_dict()
         if as_json:
             typer.echo(json.dumps(st, indent=2, default=str))
             return
@@ -246,6 +250,25 @@ def register(app: typer.Typer) -> None:
             f"{_fmt(s['recall'])} [{_fmt(s['recall_low'])}, {_fmt(s['recall_high'])}]",
         )
         t.add_row("p-value", _fmt(s["p_value"], ".3g"))
+        t.add_row(
+            f"relevant works ({est.method})",
+            "—"
+            if est.relevant is None
+            else f"{est.relevant:.1f} [{_fmt(est.relevant_low, '.0f')}, "
+            f"{_fmt(est.relevant_high, '.0f')}] ({est.found} found)",
+        )
+        t.add_row(
+            "recall estimate",
+            "—"
+            if est.recall is None
+            else f"{est.recall:.3f} [{_fmt(est.recall_low)}, {_fmt(est.recall_high)}]",
+        )
+        t.add_row(
+            f"left to screen for {est.target:.0%}",
+            "—"
+            if est.to_target is None
+            else f"~{est.to_target} (to a stop: ~{est.to_stop}) of {est.unscreened}",
+        )
         t.add_row("stop?", "[bold green]yes[/]" if s["met"] else "no — keep screening")
         t.add_row("", s["message"])
         console.print(t)
@@ -347,6 +370,10 @@ def register(app: typer.Typer) -> None:
         t.add_row("screened to 95% / 100%", f"{res.screened95} / {res.screened100}")
         t.add_row("average time to discovery", f"{res.atd:.3f}")
         t.add_row("wall time (s)", f"{res.wall_time:.2f}")
+        t.add_row(
+            "no title or abstract (last)",
+            f"{res.n_no_text} ({res.no_text_included} included)",
+        )
         console.print(t)
         r = Table(title="stopping rules")
         for col in ("rule", "stopped at", "recall", "work saved", "target met"):

@@ -8,6 +8,11 @@ inclusion is found the remaining works are all exclusions, so the loop ends ther
 rest of the order is filled in — the recall curve is flat from that point whatever the
 order. Stopping rules are then evaluated on the whole order.
 
+Works with neither a title nor an abstract take no part in the ranking (their feature rows
+are empty, so they would only teach the ranker its intercept and sit among the works it
+ranks): they come last in the order and are counted apart (``n_no_text``,
+``no_text_included``), as a reviewer would check them by hand.
+
 Metrics (N works, n_x = works screened, priors included, when x% of inclusions are found):
 WSS@95 = (N − n₉₅)/N − 0.05; WSS@100 = (N − n₁₀₀)/N; recall@10% = share of inclusions found
 after screening ceil(0.1·N) works; ATD = mean share of works screened when each inclusion
@@ -33,7 +38,26 @@ from fmreview.screening.query import Query, get_query
 from fmreview.screening.stopping import StoppingRule, get_stopping_rule
 
 #: Stopping rules a simulation evaluates when none are named.
-DEFAULT_RULES = ("hypergeometric", "hypergeometric_ranked", "consecutive", "knee")
+DEFAULT_RULES = (
+    "poisson_process",
+    "negbin",
+    "hypergeometric",
+    "hypergeometric_ranked",
+    "target",
+    "qbcb",
+    "knee",
+    "consecutive",
+)
+
+#: Rules whose recall target follows ``simulate(recall_target=...)``.
+_TARGETED = (
+    "hypergeometric",
+    "hypergeometric_ranked",
+    "poisson_process",
+    "negbin",
+    "target",
+    "qbcb",
+)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -104,6 +128,8 @@ class SimulationResult:
     screened100: int
     atd: float
     n_fits: int
+    n_no_text: int  # works with neither title nor abstract (screened last, by hand)
+    no_text_included: int  # of which included
     wall_time: float  # seconds: feature extraction + the active-learning loop
     stopping_time: float  # seconds spent evaluating the stopping rules afterwards
     stopping: dict[str, RuleOutcome] = field(default_factory=dict)
@@ -261,7 +287,8 @@ def simulate(
             "the dataset has no included records (label_included = 1); nothing to find"
         )
     rng = np.random.default_rng(seed)
-    priors = draw_priors(y, cols.has_text(), prior_included, prior_excluded, rng)
+    has_text = cols.has_text()
+    priors = draw_priors(y, has_text, prior_included, prior_excluded, rng)
     fcfg = features or FeatureConfig()
     if X is None:
         X = build_features(cols, fcfg)
@@ -269,12 +296,30 @@ def simulate(
     ranker = model if isinstance(model, Ranker) else get_model(model, **(model_params or {}))
     ranker.random_state = sub_seed
     q = get_query(query, random_state=sub_seed + 1)
-    order, n_fits = run_loop(X, y, priors, ranker, q, refit_share=refit_share)
+    # works with neither title nor abstract are held apart: the ranker neither trains on
+    # their empty rows nor ranks them (they would sit at the intercept's score, among the
+    # text it learns from); they are screened last, by hand, and reported separately
+    text_idx = np.flatnonzero(has_text)
+    no_text = np.flatnonzero(~has_text)
+    if len(no_text):
+        pos = np.full(len(y), -1, dtype=np.int64)
+        pos[text_idx] = np.arange(len(text_idx))
+        sub_order, n_fits = run_loop(
+            X[text_idx],
+            y[text_idx],
+            [int(pos[i]) for i in priors],
+            ranker,
+            q,
+            refit_share=refit_share,
+        )
+        order = np.concatenate([text_idx[sub_order], no_text])
+    else:
+        order, n_fits = run_loop(X, y, priors, ranker, q, refit_share=refit_share)
     wall = time.perf_counter() - t0  # the simulation proper: features + active learning
     lab = y[order]
     rules: list[StoppingRule] = [
         get_stopping_rule(r, recall=recall_target)
-        if r in ("hypergeometric", "hypergeometric_ranked")
+        if r in _TARGETED
         else (get_stopping_rule(r) if isinstance(r, str) else r)
         for r in stopping
     ]
@@ -317,23 +362,97 @@ def simulate(
         screened100=screened_to(lab, 1.0),
         atd=average_time_to_discovery(lab, n_prior=len(priors)),
         n_fits=n_fits,
+        n_no_text=int(len(no_text)),
+        no_text_included=int(y[no_text].sum()),
         wall_time=wall,
         stopping_time=time.perf_counter() - t0 - wall,
         stopping=outcomes,
     )
 
 
+#: Column names accepted for each field, as ASReview and the SYNERGY datasets spell them
+#: (compared case-insensitively, spaces and dashes read as underscores).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "label_included": (
+        "label_included",
+        "included",
+        "final_included",
+        "label",
+        "included_label",
+        "included_final",
+        "included_flag",
+        "include",
+    ),
+    "title": ("title", "primary_title"),
+    "abstract": ("abstract", "abstract_note", "notes_abstract"),
+    "keywords": ("keywords",),
+}
+
+
+def normalise_columns(df: pd.DataFrame, source: str = "the data") -> pd.DataFrame:
+    """Rename ASReview/SYNERGY column spellings to ``title, abstract, label_included``.
+
+    The first alias present wins (e.g. ``label_included`` over ``included``); other
+    columns are kept unchanged.
+    """
+    key = {c: str(c).strip().lower().replace(" ", "_").replace("-", "_") for c in df.columns}
+    by_key: dict[str, Any] = {}
+    for c, k in key.items():
+        by_key.setdefault(k, c)
+    rename: dict[Any, str] = {}
+    for field_name, aliases in COLUMN_ALIASES.items():
+        if field_name in df.columns:
+            continue
+        for a in aliases:
+            if a in by_key and by_key[a] not in rename:
+                rename[by_key[a]] = field_name
+                break
+    return df.rename(columns=rename)
+
+
 def read_dataset(path: str | Path) -> pd.DataFrame:
-    """Read a labelled CSV/TSV/XLSX (``title``, ``abstract``, ``label_included``)."""
+    """Read a labelled CSV/TSV/XLSX with a title and/or abstract and 0/1 inclusion labels.
+
+    Columns may be spelt as ASReview and the SYNERGY datasets do (``included``,
+    ``final_included``, ``primary_title``, ``notes_abstract``... see
+    :data:`COLUMN_ALIASES`). Labels must be 0 or 1 (also ``true``/``false``); a bad one is
+    reported with the file, its line and the value found.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
     try:
         if p.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(p)
-        return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+            df = pd.read_excel(p)
+        else:
+            df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{p}: cannot read as a table ({exc})") from exc
+    df = normalise_columns(df, str(p))
+    if "title" not in df.columns and "abstract" not in df.columns:
+        raise InputError(
+            f"{p}: no title or abstract column; found {', '.join(map(str, df.columns))}; "
+            "expected e.g. record_id,title,abstract,label_included"
+        )
+    if "label_included" not in df.columns:
+        raise InputError(
+            f"{p}: no label column; found {', '.join(map(str, df.columns))}; expected one of "
+            + ", ".join(COLUMN_ALIASES["label_included"])
+        )
+    lab = df["label_included"]
+    if lab.dtype == object or str(lab.dtype).startswith("str"):
+        low = lab.astype("string").str.strip().str.lower()
+        lab = low.map({"1": 1, "0": 0, "true": 1, "false": 0, "1.0": 1, "0.0": 0})
+    num = pd.to_numeric(lab, errors="coerce")
+    bad = num.isna().to_numpy() | ~np.isin(num.to_numpy(dtype=float, na_value=np.nan), (0, 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        line = f"line {i + 2}" if p.suffix.lower() in (".csv", ".tsv") else f"row {i + 1}"
+        raise InputError(
+            f"{p} {line}: label_included holds {df['label_included'].iloc[i]!r}; "
+            "expected 0 (excluded) or 1 (included) for every record"
+        )
+    return df.assign(label_included=num.astype(np.int64))
 
 
 def plot_recall(results: Sequence[SimulationResult], path: str | Path) -> Path:

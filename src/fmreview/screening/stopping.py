@@ -431,3 +431,208 @@ def get_stopping_rule(name: str, **params: Any) -> StoppingRule:
 
 def rule_from_meta(meta: dict[str, Any]) -> StoppingRule:
     return get_stopping_rule(meta["name"], **meta.get("params", {}))
+
+
+# the rules in other modules register here (imported last: they subclass StoppingRule)
+from fmreview.screening.counting import CountingProcess, NegativeBinomial  # noqa: E402
+from fmreview.screening.target import QuantileBinomial, TargetMethod  # noqa: E402
+
+STOPPING_RULES.update(
+    {
+        "poisson_process": CountingProcess,
+        "negbin": NegativeBinomial,
+        "target": TargetMethod,
+        "qbcb": QuantileBinomial,
+    }
+)
+
+
+# ----------------------------------------------------------------------------- estimate
+@dataclass
+class RecallEstimate:
+    """How far screening has got: the estimate a dashboard or ``screen status`` shows.
+
+    ``relevant_*`` bound the number of relevant works among all ``n_total`` (found ones
+    included) at ``confidence``; ``recall_*`` are the matching recall bounds (the low recall
+    goes with the high relevant count). ``to_target`` is the expected number of further
+    works, in ranked order, until the found ones reach ``target`` of the estimated total;
+    ``to_stop`` the expected number until the stopping rule would fire if the ranking goes
+    on as the model expects (its confidence bound tightening as the expected relevant works
+    turn up). Both are None when they cannot be said (no relevant work yet, or a random
+    phase is running); ``unscreened`` counts the works not screened yet. ``method`` names the model:
+    ``poisson_process`` (rate of relevant works along the ranking, see
+    :mod:`fmreview.screening.counting`) or ``hypergeometric`` (from the random sample).
+    """
+
+    method: str
+    screened: int
+    n_total: int
+    unscreened: int
+    found: int
+    relevant: float | None
+    relevant_low: float | None
+    relevant_high: float | None
+    recall: float | None
+    recall_low: float | None
+    recall_high: float | None
+    to_target: int | None
+    to_stop: int | None
+    target: float
+    confidence: float
+    stop: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recall_estimate(
+    labels: Any,
+    n_total: int,
+    *,
+    random_phase: Any = None,
+    target: float = 0.95,
+    confidence: float = 0.95,
+) -> RecallEstimate:
+    """Estimated recall, its interval and the works left to screen, from the history.
+
+    Parameters
+    ----------
+    labels : 0/1 labels of the screened works, in the order they were screened
+    n_total : works to screen in all (screened + not yet screened)
+    random_phase : per screened work, True when it was drawn at random (the sampling phase
+        of the ``hypergeometric`` rule); with a random phase the estimate comes from that
+        sample, otherwise from the counting-process model of the ranked order.
+    target, confidence : the recall promised and the confidence it is promised with
+
+    ``stop`` is the matching rule's verdict (``hypergeometric`` or ``poisson_process``).
+    """
+    from fmreview.screening.counting import CountingProcess
+
+    lab = _labels(labels)
+    s = len(lab)
+    if n_total < s:
+        raise InputError(f"n_total is {n_total} but {s} works were screened; expected >= {s}")
+    found = int(lab.sum())
+    rp = None if random_phase is None else np.asarray(random_phase, dtype=bool)
+    common: dict[str, Any] = {
+        "screened": s,
+        "n_total": n_total,
+        "unscreened": n_total - s,
+        "found": found,
+        "target": target,
+        "confidence": confidence,
+    }
+    if rp is not None and rp.any():
+        chk = Hypergeometric(recall=target, confidence=confidence).check(
+            lab, n_total, random_phase=rp
+        )
+        start = int(np.argmax(rp))
+        n, k, urn = s - start, int(lab[start:].sum()), n_total - start
+        r_ranked = found - k
+        rec, low, high = recall_interval(found, k, n, urn, confidence)
+        khat = k / n * urn if n else float("nan")
+        return RecallEstimate(
+            method="hypergeometric",
+            relevant=r_ranked + khat,
+            relevant_low=found / high if high else None,
+            relevant_high=found / low if low else None,
+            recall=rec,
+            recall_low=low,
+            recall_high=high,
+            to_target=None,
+            to_stop=None,
+            stop=chk.stop,
+            **common,
+        )
+    rule = CountingProcess(recall=target, confidence=confidence)
+    if s >= n_total:
+        return RecallEstimate(
+            method=rule.name,
+            relevant=found,
+            relevant_low=found,
+            relevant_high=found,
+            recall=1.0,
+            recall_low=1.0,
+            recall_high=1.0,
+            to_target=0,
+            to_stop=0,
+            stop=True,
+            **common,
+        )
+    fit, up = rule.bound(lab, n_total)
+    if fit is None:
+        return RecallEstimate(
+            method=rule.name,
+            relevant=None,
+            relevant_low=None,
+            relevant_high=None,
+            recall=None,
+            recall_low=None,
+            recall_high=None,
+            to_target=None,
+            to_stop=None,
+            stop=False,
+            **common,
+        )
+    total = found + fit.remaining
+    # expected works until found + expected(next k) >= target * expected total
+    need = target * total - found
+    ahead = fit.expected_between(np.arange(0, n_total - s + 1))
+    reach = np.flatnonzero(ahead >= need - 1e-9)
+    chk = rule.check(lab, n_total)
+    to_stop = 0 if chk.stop else _expected_stop(fit, ahead, rule, n_total - s)
+    return RecallEstimate(
+        method=rule.name,
+        relevant=total,
+        relevant_low=float(found),
+        relevant_high=found + up,
+        recall=found / total if total > 0 else 1.0,
+        recall_low=found / (found + up) if math.isfinite(up) else 0.0,
+        recall_high=1.0,
+        to_target=int(reach[0]) if len(reach) else n_total - s,
+        to_stop=to_stop,
+        stop=chk.stop,
+        **common,
+    )
+
+
+def _expected_stop(fit: Any, ahead: np.ndarray, rule: Any, left: int) -> int:
+    """Works until the counting rule fires if the relevant works turn up as expected.
+
+    At ``k`` more works the found count is ``found + E(k)`` and the expected remaining
+    ``mu - E(k)``, inflated by the same relative parameter uncertainty as now; the first
+    ``k`` (at least the rule's minimum) where the bound meets the target is returned.
+    """
+    from scipy.stats import norm, poisson
+
+    mu, se = fit.remaining, fit.remaining_se
+    infl = math.exp(min(float(norm.ppf(rule.confidence)) * se / mu, 50.0)) if mu > 0 else 1.0
+    k = np.arange(0, left + 1)
+    found = fit.found + ahead
+    up = poisson.ppf(rule.confidence, np.maximum(mu - ahead, 0.0) * infl)
+    ok = (found >= rule.recall * (found + up)) & (fit.screened + k >= rule.min_run(fit.n_total))
+    hit = np.flatnonzero(ok)
+    return int(hit[0]) if len(hit) else left
+
+
+def store_recall_estimate(store: Any, *, config: Any = None) -> RecallEstimate:
+    """:func:`recall_estimate` for a review's store: the call ``screen status`` and the web
+    dashboard make.
+
+    Reads the screening history (``maybe`` counts as relevant) and the number of works to
+    screen from :func:`fmreview.screening.session.status`; the recall target and confidence
+    are the configured stopping rule's (0.95 / 0.95 when it has none, e.g. ``knee``).
+    """
+    from fmreview.screening.session import ScreeningConfig, load_state, status
+
+    config = config or ScreeningConfig.from_protocol(store.protocol)
+    params = config.stopping.get("params", {}) or {}
+    st = status(store, config=config)
+    labs, rnd = load_state(store).screening_sequence()
+    return recall_estimate(
+        labs,
+        int(st["to_screen"]),
+        random_phase=rnd if rnd.any() else None,
+        target=float(params.get("recall", 0.95)),
+        confidence=float(params.get("confidence", 0.95)),
+    )
