@@ -20,6 +20,13 @@ from fmreview.protocol.model import Protocol
 
 #: Model labels below this probability are not stored at all (they would only be noise).
 MODEL_FLOOR = 0.2
+#: Axes the classifier labels by default. Only ``fm_type``: every eligible work is one of
+#: its two values, and a title settles it often enough (leave-one-list-out macro-F1 in
+#: ``benchmarks/extraction.py``). On modality, task, architecture or paradigm a classifier
+#: trained on titles guesses where the text says nothing (it gave "multi_modality" to 272
+#: works and "image-text contrastive" to SAM papers), so those axes come from rule spans
+#: and lists only, and stay unlabelled when the text does not support a value.
+MODEL_AXES = ("fm_type",)
 
 
 class Extractor:
@@ -36,6 +43,8 @@ class Extractor:
         Parameters of :class:`TaxonomyClassifier` (C, ngram_range, char, random_state).
     explain : bool
         Give model labels evidence: the words of the text that weigh most for the value.
+    model_axes : sequence of str, optional
+        Axes the classifier learns and labels (default :data:`MODEL_AXES`).
     """
 
     def __init__(
@@ -46,6 +55,7 @@ class Extractor:
         methods: Sequence[str] | None = None,
         classifier_params: dict[str, Any] | None = None,
         explain: bool = True,
+        model_axes: Sequence[str] | None = None,
     ) -> None:
         self.protocol = protocol
         self.explain = explain
@@ -54,7 +64,10 @@ class Extractor:
         self.rules = RuleSet(protocol, gazetteer)
         self.axes = {a.name: a.multi for a in protocol.taxonomy}
         # the gazetteer axis is linked, not learned: a classifier cannot invent dataset names
-        self.learned_axes = {a.name: a.multi for a in protocol.taxonomy if not a.from_gazetteer}
+        wanted = set(MODEL_AXES if model_axes is None else model_axes)
+        self.learned_axes = {
+            a.name: a.multi for a in protocol.taxonomy if not a.from_gazetteer and a.name in wanted
+        }
         self.classifier_params = dict(classifier_params or {})
         self.classifier: TaxonomyClassifier | None = None
         self.thresholds = thresholds_for(protocol.extraction.min_confidence)
