@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "fmreview.cli.dedupe",
     "fmreview.cli.screen",
     "fmreview.cli.extract",
+    "fmreview.cli.fulltext",
     "fmreview.cli.analyze",
     "fmreview.cli.meta",
     "fmreview.cli.report",

@@ -43,6 +43,9 @@ MAX_SPANS = 5
 #: the held-out check (``benchmarks/extraction.py``).
 MIN_SENTENCES = 2
 MIN_SENTENCES_BY_AXIS = {"task": 3, "themes": 1}
+#: Axes the full text may label (methods/experiments sections; see ``fulltext``): the
+#: other axes are about how the work presents itself, which title and abstract say.
+FULLTEXT_AXES = ("modality", "task", "datasets")
 #: Fields whose every match counts (they are about the work itself).
 HEADLINE_FIELDS = ("title", "keywords")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
@@ -144,6 +147,8 @@ class RuleSet:
     def label_axis(self, axis: str, texts: dict[str, str]) -> list[Label]:
         """Labels on one axis (before implications)."""
         ax = self.axes[axis]
+        if axis not in FULLTEXT_AXES and "fulltext" in texts:
+            texts = {k: v for k, v in texts.items() if k != "fulltext"}
         if ax.from_gazetteer:
             return self._gazetteer_labels(axis, texts)
         found: list[tuple[_Value, Label]] = []
