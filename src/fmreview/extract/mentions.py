@@ -192,7 +192,7 @@ class NameMention:
 
 
 def _looks_like_name(name: str) -> bool:
-    tokens = name.split()
+    tokens = [t.strip("()") for t in name.split() if t.strip("()")]
     if not tokens or any(t.lower() in _NOT_NAMES for t in tokens if len(tokens) == 1):
         return False
     if len(tokens) == 1:
