@@ -132,3 +132,31 @@ def test_labels_agree_and_nothing_falls_back(review: Store) -> None:
 
     for ev in cur[cur["method"] == "model"]["evidence"]:
         assert all(informative(str(e["text"])) for e in ev)
+
+
+def test_violations_and_proposed_datasets_are_tables(review: Store) -> None:
+    from fmreview.extract.constraints import violations_table
+    from fmreview.extract.store_io import proposed_datasets
+
+    table = violations_table(review)
+    assert list(table.columns) == [
+        "work_id",
+        "title",
+        "constraint",
+        "cause",
+        "conflict",
+        "resolution",
+    ]
+    assert len(table) > 0 and set(table["constraint"]) <= {
+        "VL-ARCH",
+        "VL-PARADIGM",
+        "VL-TASK",
+        "SAM-NOT-ITC",
+    }
+    proposed = proposed_datasets(review)
+    gaz_names = set()
+    from fmreview.extract.gazetteer import bundled_gazetteer
+
+    gaz_names = set(bundled_gazetteer().entities)
+    assert not set(proposed["dataset"]) & gaz_names
+    assert all(str(e).startswith(("title:", "abstract:")) for e in proposed["evidence"])
