@@ -111,7 +111,8 @@ def dataset_matches(pred: list[list[str]], gold: list[dict[str, str]]) -> int:
     A prediction is its name and the surfaces it was found as; it matches a gold dataset
     when one of them equals the gold name or mention up to case, separators and words
     like "dataset", or (4+ characters) is contained in the gold mention ("BraTS" in
-    "BraTS-Africa dataset").
+    "BraTS-Africa dataset"), or equals a bracketed or space-separated part of it ("MSD"
+    in "Medical Segmentation Decathlon (MSD)").
     """
     used: set[int] = set()
     n = 0
@@ -121,7 +122,17 @@ def dataset_matches(pred: list[list[str]], gold: list[dict[str, str]]) -> int:
             if j in used:
                 continue
             keys = {_key(g.get("name", "")), _key(g.get("mention", ""))} - {""}
-            if kps & keys or any(len(kp) >= 4 and kp in k for kp in kps for k in keys):
+            # a gold mention's own parts: "Medical Segmentation Decathlon (MSD)" -> "msd"
+            parts = {
+                _key(t)
+                for x in (g.get("name", ""), g.get("mention", ""))
+                for t in re.split(r"[()\[\],;]|\s+", x)
+            } - {""}
+            if (
+                kps & keys
+                or any(len(kp) >= 4 and kp in k for kp in kps for k in keys)
+                or any(len(kp) >= 3 and kp in parts for kp in kps)
+            ):
                 used.add(j)
                 n += 1
                 break

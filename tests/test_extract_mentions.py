@@ -47,3 +47,11 @@ def test_rules_link_known_names_and_propose_the_rest() -> None:
     assert "MIMIC-CXR" in labs and "ThyroUS-3K" in labs
     assert labs["ThyroUS-3K"].evidence[0].text == "ThyroUS-3K"
     assert "COCO" not in labs  # named in a background sentence about other work
+
+
+def test_bare_lists_only_in_sentences_about_datasets() -> None:
+    text = (
+        "We use three public datasets. Results on BUSI, TN3K2 and KvasirSEG datasets improve. "
+        "We compare with SAM, MedSAM and SAM-Med2D on these datasets. We thank ABC1 and DEF2."
+    )
+    assert names(text) == ["BUSI", "TN3K2", "KvasirSEG"]

@@ -43,6 +43,13 @@ _APPOSITION = re.compile(
     rf"(?<![\w-])(?P<name>{_PLAIN})\s+\((?P<abbr>{_TOKEN})\),?\s+(?:a|an|the)\s"
     rf"[^.;]{{0,100}}?\b{_KIND}\b"
 )
+_KIND_IN_SENTENCE = re.compile(rf"\b{_KIND}s?\b", re.IGNORECASE)
+_BARE_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})(?![\w-])")
+#: Name-like tokens that are models, not datasets ("SAM, MedSAM and SAM-Med2D").
+_MODEL_LIKE = re.compile(
+    r"SAM|CLIP|GPT|LLaVA|LLaMA|Net\b|ViT|BERT|[Ff]ormer|Mamba|DINO|MAE|BLIP|Flamingo|Qwen|"
+    r"PaLM|Gemini|Diffusion|Seg\b|VLM|LLM"
+)
 _BENCH = re.compile(r"(?<![\w-])(?P<name>[A-Z][A-Za-z0-9-]*Bench(?:mark)?)(?![\w-])")
 
 #: Leading words that are not part of a name ("the X dataset").
@@ -239,6 +246,20 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
         add(m.start("name"), m.end("abbr") + 1)
     for m in _SINGLE.finditer(text):
         add(m.start("name"), m.end("name"))
+    # a list of two or more proper names in a sentence that speaks of datasets
+    from fmreview.extract.rules import sentence_bounds
+
+    for a, b in sentence_bounds(text):
+        if not _KIND_IN_SENTENCE.search(text, a, b):
+            continue
+        for m in _BARE_LIST.finditer(text, a, b):
+            parts = [p for p in re.finditer(_TOKEN, m.group("names")) if p.group(0) != "and"]
+            if len(parts) < 2 or not all(
+                _looks_like_name(p.group(0)) and not _MODEL_LIKE.search(p.group(0)) for p in parts
+            ):
+                continue
+            for p in parts:
+                add(m.start("names") + p.start(), m.start("names") + p.end())
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
     out.sort(key=lambda n: n.span.start or 0)

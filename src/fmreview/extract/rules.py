@@ -67,8 +67,17 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     return out
 
 
+_OWN = re.compile(r"\b(we|our|ours|this (paper|work|study)|(the )?proposed)\b", re.IGNORECASE)
+
+
 def _background(text: str, bounds: list[tuple[int, int]]) -> set[int]:
-    return {i for i, (a, b) in enumerate(bounds) if _BACKGROUND.search(text[a:b])}
+    """Sentences about other work: a background cue and no first person ("we", "our",
+    "this paper", "the proposed") - "our model has achieved ... on BraTS" is a claim."""
+    return {
+        i
+        for i, (a, b) in enumerate(bounds)
+        if _BACKGROUND.search(text[a:b]) and not _OWN.search(text[a:b])
+    }
 
 
 def synonym_regex(phrase: str) -> str:
