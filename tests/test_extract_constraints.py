@@ -58,3 +58,14 @@ def test_consistent_labels_are_untouched() -> None:
     out, viol = check(labels)
     assert viol == [] and values(out, "task") == ["vqa"]
     assert values(out, "fm_type") == ["vision_language"]
+
+
+def test_same_method_the_more_confident_label_stands() -> None:
+    # a list's own fm_type column (0.9) beats an architecture a list section implies (0.8)
+    labels = {
+        "architecture": [L("architecture", "llm_mllm", "list", 0.8)],
+        "fm_type": [L("fm_type", "vision_only", "list", 0.9)],
+    }
+    out, viol = check(labels)
+    assert values(out, "fm_type") == ["vision_only"] and "architecture" not in out
+    assert len(viol) == 1

@@ -15,8 +15,9 @@ prompting; SAM-style point/box prompting alone is vision-only):
 :func:`check` finds the violations of one work's labels and resolves each by the trust
 order of :mod:`.combine` (human > list > llm > rule > model): the label from the more
 trusted method stands, the other is changed (fm_type set to the implied value, with the
-implying label's evidence) or dropped; on a tie the more specific label (architecture,
-paradigm, task) stands over fm_type. Every violation is returned, so ``extract`` reports
+implying label's evidence) or dropped; between labels of the same method the more
+confident stands, and on a full tie the more specific label (architecture, paradigm,
+task) stands over fm_type. Every violation is returned, so ``extract`` reports
 how many it met and :func:`violations_table` lists them.
 """
 
@@ -105,6 +106,14 @@ def _rank(lab: Label) -> int:
     return ORDER.index(lab.method) if lab.method in ORDER else len(ORDER)
 
 
+def _stands(cause: Label, other: Label) -> bool:
+    """Whether the implying label wins: more trusted method, or as trusted and at least as
+    confident (a list's own fm_type column, 0.9, beats a label a list section implies, 0.8)."""
+    if _rank(cause) != _rank(other):
+        return _rank(cause) < _rank(other)
+    return cause.confidence >= other.confidence
+
+
 def _desc(lab: Label) -> str:
     return f"{lab.axis}={lab.value} ({lab.method})"
 
@@ -143,7 +152,7 @@ def check(
                 ]
                 continue
             other = targets[0]
-            if _rank(cause) <= _rank(other):
+            if _stands(cause, other):
                 out[c.then_axis] = [
                     Label(
                         c.then_axis,
@@ -163,7 +172,7 @@ def check(
             if not bad:
                 continue
             other = bad[0]
-            if _rank(cause) <= _rank(other):
+            if _stands(cause, other):
                 out[c.then_axis] = [lab for lab in targets if lab.value != c.then_value]
                 res = f"{_desc(other)} dropped"
             else:
