@@ -12,7 +12,8 @@ modalities, e.g. MedSAM, "Segment Anything in Medical Images") matches any modal
 filter, and a foundation model whose text names no task (a general-purpose encoder such as
 UNI, "Towards a general-purpose foundation model for computational pathology") matches any
 task filter. Such rows say so in ``match`` (``generalist modality``, ``task not stated``)
-and come after the works labelled with the asked values. ``strict=True`` turns this off.
+and come after the works labelled with the asked values (generalists doing the asked
+task first). ``strict=True`` turns this off.
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ def find(
             }
         )
     out.sort(key=lambda r: (r["year"] or 0, str(r["date"] or ""), r["work_id"]), reverse=True)
-    # stable: exact matches first, then those relaxing one filter, then two
-    out.sort(key=lambda r: 0 if r["match"] == "exact" else r["match"].count(",") + 1)
+    # stable: exact matches first; a generalist that does the asked task before a model of
+    # the asked modality whose text names no task, before one relaxing both
+    weight = {"exact": 0, "generalist modality": 1, "task not stated": 2}
+    out.sort(key=lambda r: sum(weight.get(m.strip(), 0) for m in r["match"].split(",")))
     return out[:limit] if limit else out
