@@ -192,7 +192,7 @@ _BUNDLED: DatasetGazetteer | None = None
 
 def bundled_gazetteer() -> DatasetGazetteer:
     """The package's gazetteer of public medical-imaging datasets (cached): the 113 of the
-    curated gazetteer plus 19 widely used segmentation/evaluation sets fmreview adds (their
+    curated gazetteer plus 46 widely used evaluation sets fmreview adds (their
     notes column says "added by fmreview")."""
     global _BUNDLED
     if _BUNDLED is None:
