@@ -1,247 +1,346 @@
-"""Extraction benchmark: taxonomy labels on studies the model never saw.
+"""Extraction benchmark: labels from abstracts read by people, and fm_type from titles.
 
 Usage::
 
-    python benchmarks/extraction.py [--studies FILE] [--folds 5] [--json]
+    python benchmarks/extraction.py [--abstracts FILE] [--studies FILE] [--json]
 
-Gold labels are the curated lists' labels of ``../shared/bench/fm/studies.csv`` mapped onto
-the flagship taxonomy by ``fmreview.extract.lists`` (fm_type, modality, task, architecture,
-training_paradigm, datasets). By default a stratified k-fold split of that file: the
-classifiers train on the list labels of k-1 folds and label the held-out fold from its
-titles alone, rules and classifier combined by the extraction policy; the held-out studies'
-list labels are never input. With ``--studies FILE`` (same format) the model trains on the
-bundled ``studies.csv`` (minus titles that also occur in FILE) and labels FILE.
+Part 1 - abstracts (``../shared/bench/fm/abstracts.jsonl`` or ``--abstracts FILE`` in the
+same format): each study's title + abstract goes through the product's extractor (rules,
+gazetteer, dataset-name patterns, and the fm_type classifier trained on the bundled
+snapshot's list-labelled titles minus the evaluated titles) and the eligibility rules.
+Scored against labels assigned by reading the abstract:
 
-When the evaluated file has an ``abstract`` column, the run is repeated with title +
-abstract for the records that have one.
+- eligibility: precision / recall / F1 of "eligible" (all studies);
+- on the studies the readers judged eligible: fm_type macro-F1 (an abstention counts as
+  wrong), micro precision / recall / F1 of modality (named modalities; the readers'
+  ``modality_unspecified_multi`` flag is scored against ``multi_modality`` on its own row),
+  task, anatomy, adaptation and themes, and named-dataset mentions (a predicted dataset
+  matches a gold one when their names, or the gold mention, agree up to case and
+  separators; one-to-one).
 
-Prints per axis: n (studies with a gold label), k (values in the gold), accuracy (exact match of the value set) and
-macro-F1 (over the values present in the gold), for the combined extractor and for rules
-and classifier alone; and the fm_type confusion matrix.
+The rules were written from the snapshot's titles and domain knowledge; the abstracts are
+split by line number: even lines were used to check and adjust the rules ("tune"), odd
+lines were not looked at ("held-out"). Both halves and the whole file are reported; for a
+file that is not the shared one all of it is held out.
+
+Part 2 - titles only (``studies.csv``): fm_type macro-F1 leave-one-list-out. For each of
+the curated lists, the classifier is trained on the studies no held-out list holds and
+labels the held-out list's studies from their titles (rules + classifier, the product's
+policy); the list labels of the held-out studies are never input.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix, f1_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_path, dump_json, print_table  # noqa: E402
+from _common import BENCH, bench_path, dump_json, print_table  # noqa: E402
 
-from fmreview.extract.combine import combine  # noqa: E402
 from fmreview.extract.extractor import Extractor  # noqa: E402
 from fmreview.extract.gazetteer import bundled_gazetteer  # noqa: E402
 from fmreview.extract.lists import list_labels  # noqa: E402
 from fmreview.protocol import flagship_path, load_protocol  # noqa: E402
+from fmreview.screening.eligibility import assess, automation_criteria  # noqa: E402
+from fmreview.snapshot import snapshot_path  # noqa: E402
 
-AXES = ["fm_type", "modality", "task", "architecture", "training_paradigm", "datasets"]
-TARGETS = {"fm_type": 0.90, "modality": 0.85}
-
-
-def gold_labels(df: pd.DataFrame, gaz: Any) -> list[dict[str, list[str]]]:
-    out = []
-    for row in df.to_dict("records"):
-        extra = {k: ("" if (isinstance(v, float) and np.isnan(v)) else v) for k, v in row.items()}
-        labs: dict[str, list[str]] = {}
-        for lab in list_labels(extra, gaz):
-            labs.setdefault(lab.axis, []).append(lab.value)
-        out.append({k: sorted(set(v)) for k, v in labs.items()})
-    return out
+MULTI_AXES = ["modality", "task", "anatomy", "adaptation", "themes"]
+TARGETS = {
+    "eligibility": ("F1", 0.90),
+    "fm_type": ("F1", 0.93),
+    "modality": ("F1", 0.90),
+    "task": ("F1", 0.90),
+    "datasets": ("P>=0.90,R", 0.85),
+}
 
 
-def texts_of(df: pd.DataFrame, use_abstract: bool) -> list[dict[str, str]]:
-    out = []
-    for row in df.to_dict("records"):
-        t = {"title": str(row.get("title") or "")}
-        if t["title"] == "nan":
-            t["title"] = ""
-        if use_abstract:
-            a = row.get("abstract")
-            if isinstance(a, str) and a.strip():
-                t["abstract"] = a
-        out.append(t)
-    return out
+def _key(s: str) -> str:
+    s = re.sub(r"\b(dataset|datasets|database|benchmark|challenge|corpus)\b", "", s, flags=re.I)
+    return re.sub(r"[\W_]+", "", s).lower()
 
 
-METHOD_SETS = {"combined": ("rule", "model"), "rule": ("rule",), "model": ("model",)}
+def _clean(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
-def predict(
-    protocol: Any,
-    gaz: Any,
-    train_texts: list[dict[str, str]],
-    train_gold: list[dict[str, list[str]]],
-    test_texts: list[dict[str, str]],
-) -> dict[str, list[dict[str, list[str]]]]:
-    """Labels of the test texts by the combined extractor and by rules / classifier alone.
-
-    Candidates are computed once; each variant combines the candidates of its methods.
-    """
-    ex = Extractor(protocol, gazetteer=gaz, methods=["rule", "model"]).fit(train_texts, train_gold)
-    cands = ex.candidates(test_texts)
-    out: dict[str, list[dict[str, list[str]]]] = {}
-    for name, methods in METHOD_SETS.items():
-        res = [
-            combine([c for c in cs if c.method in methods], ex.axes, thresholds=ex.thresholds)
-            for cs in cands
-        ]
-        out[name] = [{axis: [lab.value for lab in labs] for axis, labs in r.items()} for r in res]
-    return out
-
-
-def cross_validate(
-    df: pd.DataFrame, folds: int, use_abstract: bool, seed: int = 0
-) -> tuple[list[dict[str, list[str]]], dict[str, list[dict[str, list[str]]]]]:
-    protocol = load_protocol(flagship_path())
+# ----------------------------------------------------------------------------- training
+def snapshot_training(
+    protocol: Any, exclude_titles: set[str]
+) -> tuple[list[dict[str, str]], list[dict[str, list[str]]], pd.DataFrame]:
+    """The bundled snapshot's list-labelled titles as training data (minus ``exclude_titles``)."""
+    df = pd.read_csv(snapshot_path(), dtype=str)
     gaz = bundled_gazetteer()
-    gold = gold_labels(df, gaz)
-    texts = texts_of(df, use_abstract)
-    strata = [g.get("fm_type", ["none"])[0] for g in gold]
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    preds: dict[str, list[dict[str, list[str]]]] = {
-        m: [{} for _ in texts] for m in ("combined", "rule", "model")
-    }
-    for train, test in skf.split(np.zeros(len(texts)), strata):
-        tr_t = [texts[i] for i in train]
-        tr_g = [gold[i] for i in train]
-        te_t = [texts[i] for i in test]
-        fold = predict(protocol, gaz, tr_t, tr_g, te_t)
-        for name, rows in fold.items():
-            for i, p in zip(test, rows, strict=True):
-                preds[name][i] = p
-    return gold, preds
-
-
-def held_out(
-    train_df: pd.DataFrame, test_df: pd.DataFrame, use_abstract: bool
-) -> tuple[list[dict[str, list[str]]], dict[str, list[dict[str, list[str]]]]]:
-    protocol = load_protocol(flagship_path())
-    gaz = bundled_gazetteer()
-    seen = set(test_df["title"].astype(str).str.lower().str.strip())
-    train_df = train_df[~train_df["title"].astype(str).str.lower().str.strip().isin(seen)]
-    tr_t, tr_g = texts_of(train_df, False), gold_labels(train_df, gaz)
-    te_t, gold = texts_of(test_df, use_abstract), gold_labels(test_df, gaz)
-    return gold, predict(protocol, gaz, tr_t, tr_g, te_t)
-
-
-def axis_metrics(
-    gold: list[dict[str, list[str]]], pred: list[dict[str, list[str]]], axis: str
-) -> dict[str, Any]:
-    idx = [i for i, g in enumerate(gold) if g.get(axis)]
-    if not idx:
-        return {"n": 0}
-    g_sets = [gold[i][axis] for i in idx]
-    p_sets = [pred[i].get(axis, []) for i in idx]
-    classes = sorted({v for s in g_sets for v in s})
-    acc = float(np.mean([set(a) == set(b) for a, b in zip(g_sets, p_sets, strict=True)]))
-    if axis == "fm_type":
-        y_true = [s[0] for s in g_sets]
-        y_pred = [s[0] if s else "none" for s in p_sets]
-        f1 = float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0))
-    else:
-        mlb = MultiLabelBinarizer(classes=classes)
-        mlb.fit([classes])
-        yt = mlb.transform(g_sets)
-        yp = mlb.transform([[v for v in s if v in classes] for s in p_sets])
-        f1 = float(f1_score(yt, yp, average="macro", zero_division=0))
-    return {"n": len(idx), "classes": len(classes), "accuracy": acc, "macro_f1": f1}
-
-
-def evaluate(
-    gold: list[dict[str, list[str]]], preds: dict[str, list[dict[str, list[str]]]]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"axes": {}}
-    for axis in AXES:
-        out["axes"][axis] = {m: axis_metrics(gold, p, axis) for m, p in preds.items()}
-    idx = [i for i, g in enumerate(gold) if g.get("fm_type")]
-    labels = ["vision_only", "vision_language"]
-    y_true = [gold[i]["fm_type"][0] for i in idx]
-    y_pred = [(preds["combined"][i].get("fm_type") or ["none"])[0] for i in idx]
-    cm = confusion_matrix(y_true, y_pred, labels=[*labels, "none"])
-    out["fm_type_confusion"] = {"labels": [*labels, "none"], "rows_true_cols_pred": cm.tolist()}
-    return out
-
-
-def report(title: str, res: dict[str, Any]) -> None:
-    rows = []
-    for axis, per in res["axes"].items():
-        c = per["combined"]
-        if not c.get("n"):
+    axes = {a.name for a in protocol.taxonomy}
+    texts, gold, keep = [], [], []
+    for i, row in enumerate(df.to_dict("records")):
+        title = _clean(row.get("title"))
+        if not title or title.lower().strip() in exclude_titles:
             continue
-        target = TARGETS.get(axis)
-        rows.append(
-            [
-                axis,
-                c["n"],
-                c["classes"],
-                c["accuracy"],
-                c["macro_f1"],
-                per["rule"].get("macro_f1", 0.0),
-                per["model"].get("macro_f1", 0.0),
-                (f">={target:.2f} " + ("ok" if c["macro_f1"] >= target else "MISSED"))
-                if target
-                else "",
-            ]
+        extra = {k: _clean(v) for k, v in row.items()}
+        labs: dict[str, list[str]] = defaultdict(list)
+        for lab in list_labels(extra, gaz, axes):
+            labs[lab.axis].append(lab.value)
+        if labs:
+            texts.append({"title": title})
+            gold.append(dict(labs))
+            keep.append(i)
+    return texts, gold, df.iloc[keep]
+
+
+# ----------------------------------------------------------------------------- metrics
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f, "tp": tp, "fp": fp, "fn": fn}
+
+
+def dataset_matches(pred: list[list[str]], gold: list[dict[str, str]]) -> int:
+    """One-to-one matches between predicted datasets and gold (name, mention) pairs.
+
+    A prediction is its name and the surfaces it was found as; it matches a gold dataset
+    when one of them equals the gold name or mention up to case, separators and words
+    like "dataset", or (4+ characters) is contained in the gold mention ("BraTS" in
+    "BraTS-Africa dataset"), or equals a bracketed or space-separated part of it ("MSD"
+    in "Medical Segmentation Decathlon (MSD)").
+    """
+    used: set[int] = set()
+    n = 0
+    for p in pred:
+        kps = {_key(x) for x in p} - {""}
+        for j, g in enumerate(gold):
+            if j in used:
+                continue
+            keys = {_key(g.get("name", "")), _key(g.get("mention", ""))} - {""}
+            # a gold mention's own parts: "Medical Segmentation Decathlon (MSD)" -> "msd"
+            parts = {
+                _key(t)
+                for x in (g.get("name", ""), g.get("mention", ""))
+                for t in re.split(r"[()\[\],;]|\s+", x)
+            } - {""}
+            if (
+                kps & keys
+                or any(len(kp) >= 4 and kp in k for kp in kps for k in keys)
+                or any(len(kp) >= 3 and kp in parts for kp in kps)
+            ):
+                used.add(j)
+                n += 1
+                break
+    return n
+
+
+def score(rows: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(rows)}
+    y = [bool(r["labels"].get("eligible")) for r in rows]
+    yhat = [bool(p["eligible"]) for p in preds]
+    out["eligibility"] = prf(
+        sum(a and b for a, b in zip(y, yhat, strict=True)),
+        sum((not a) and b for a, b in zip(y, yhat, strict=True)),
+        sum(a and not b for a, b in zip(y, yhat, strict=True)),
+    )
+    idx = [i for i, ok in enumerate(y) if ok]
+    out["n_eligible"] = len(idx)
+    gt = [str(rows[i]["labels"].get("fm_type")) for i in idx]
+    pt = [str((preds[i]["labels"].get("fm_type") or ["none"])[0]) for i in idx]
+    classes = sorted(set(gt))
+    out["fm_type"] = {
+        "f1": float(f1_score(gt, pt, labels=classes, average="macro", zero_division=0)),
+        "accuracy": float(np.mean([a == b for a, b in zip(gt, pt, strict=True)])) if idx else 0.0,
+        "abstained": sum(p == "none" for p in pt),
+    }
+    for axis in MULTI_AXES:
+        tp = fp = fn = 0
+        for i in idx:
+            g = set(rows[i]["labels"].get(axis) or [])
+            p = set(preds[i]["labels"].get(axis) or []) - {"multi_modality"}
+            tp, fp, fn = tp + len(g & p), fp + len(p - g), fn + len(g - p)
+        out[axis] = prf(tp, fp, fn)
+    g_multi = [bool(rows[i]["labels"].get("modality_unspecified_multi")) for i in idx]
+    p_multi = ["multi_modality" in (preds[i]["labels"].get("modality") or []) for i in idx]
+    out["multi_modality"] = prf(
+        sum(a and b for a, b in zip(g_multi, p_multi, strict=True)),
+        sum((not a) and b for a, b in zip(g_multi, p_multi, strict=True)),
+        sum(a and not b for a, b in zip(g_multi, p_multi, strict=True)),
+    )
+    tp = fp = fn = 0
+    for i in idx:
+        gold = list(rows[i]["labels"].get("datasets") or [])
+        pred = list(preds[i].get("dataset_surfaces") or [])
+        m = dataset_matches(pred, gold)
+        tp, fp, fn = tp + m, fp + len(pred) - m, fn + len(gold) - m
+    out["datasets"] = prf(tp, fp, fn)
+    return out
+
+
+# ----------------------------------------------------------------------------- part 1
+def predict_abstracts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    protocol = load_protocol(flagship_path())
+    gaz = bundled_gazetteer()
+    titles = {str(r.get("title", "")).lower().strip() for r in rows}
+    tr_t, tr_g, _ = snapshot_training(protocol, titles)
+    ex = Extractor(protocol, gazetteer=gaz).fit(tr_t, tr_g)
+    crit = automation_criteria(protocol.eligibility, ("automation", "title_abstract", "full_text"))
+    texts = [
+        {
+            k: v
+            for k, v in {"title": r.get("title") or "", "abstract": r.get("abstract") or ""}.items()
+            if v
+        }
+        for r in rows
+    ]
+    labels = ex.extract(texts)
+    out = []
+    for t, labs in zip(texts, labels, strict=True):
+        c = assess({**t, "year": None}, crit)
+        out.append(
+            {
+                "eligible": c is None,
+                "criterion": c.id if c else None,
+                "labels": {a: [lab.value for lab in ls] for a, ls in labs.items()},
+                "dataset_surfaces": [
+                    [lab.value, *[sp.text for sp in lab.evidence]]
+                    for lab in labs.get("datasets", [])
+                ],
+            }
         )
+    return out
+
+
+def abstracts_part(path: Path, shared: bool) -> dict[str, Any]:
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    preds = predict_abstracts(rows)
+    res: dict[str, Any] = {"file": str(path)}
+    if shared:
+        res["tune (even lines)"] = score(rows[0::2], preds[0::2])
+        res["held-out (odd lines)"] = score(rows[1::2], preds[1::2])
+        res["all"] = score(rows, preds)
+    else:
+        res["held-out (all)"] = score(rows, preds)
+    return res
+
+
+# ----------------------------------------------------------------------------- part 2
+def titles_part() -> dict[str, Any]:
+    protocol = load_protocol(flagship_path())
+    gaz = bundled_gazetteer()
+    texts, gold, df = snapshot_training(protocol, set())
+    lists = [
+        [p.strip().split("@", 1)[0] for p in _clean(s).split("|") if p.strip()]
+        for s in df["sources"].tolist()
+    ]
+    has_fm = [i for i, g in enumerate(gold) if g.get("fm_type")]
+    names = sorted({name for i in has_fm for name in lists[i]})
+    y_true: list[str] = []
+    y_pred: list[str] = []
+    per_list = []
+    for name in names:
+        test = [i for i in has_fm if name in lists[i]]
+        train = [i for i in range(len(texts)) if name not in lists[i]]
+        if not test:
+            continue
+        ex = Extractor(protocol, gazetteer=gaz, explain=False).fit(
+            [texts[i] for i in train], [gold[i] for i in train]
+        )
+        res = ex.extract([texts[i] for i in test])
+        t = [gold[i]["fm_type"][0] for i in test]
+        p = [(r.get("fm_type") or [None])[0] for r in res]
+        p = [x.value if x is not None else "none" for x in p]
+        y_true += t
+        y_pred += p
+        per_list.append(
+            {
+                "list": name,
+                "n": len(test),
+                "macro_f1": float(
+                    f1_score(t, p, labels=sorted(set(t)), average="macro", zero_division=0)
+                ),
+            }
+        )
+    classes = ["vision_language", "vision_only"]
+    return {
+        "pooled_macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro")),
+        "n_predictions": len(y_true),
+        "abstained": sum(p == "none" for p in y_pred),
+        "per_list": per_list,
+    }
+
+
+# ----------------------------------------------------------------------------- output
+def report(res: dict[str, Any]) -> None:
+    ab = res["abstracts"]
+    splits = [k for k in ab if isinstance(ab[k], dict)]
+    rows = []
+    for axis in [
+        "eligibility",
+        "fm_type",
+        "modality",
+        "multi_modality",
+        "task",
+        "anatomy",
+        "adaptation",
+        "themes",
+        "datasets",
+    ]:
+        row: list[Any] = [axis]
+        for s in splits:
+            m = ab[s][axis]
+            if axis == "fm_type":
+                row.append(f"F1 {m['f1']:.3f}")
+            else:
+                row.append(f"{m['precision']:.2f}/{m['recall']:.2f}/{m['f1']:.3f}")
+        rows.append(row)
     print_table(
-        title,
-        ["axis", "n", "k", "acc", "macro-F1", "rules F1", "model F1", "target"],
+        f"Abstracts ({ab['file']}): P/R/F1 (fm_type: macro-F1); eligible works only "
+        "except eligibility",
+        ["axis", *[f"{s} n={ab[s]['n']}" for s in splits]],
         rows,
     )
-    cm = res["fm_type_confusion"]
+    t = res["titles"]
     print_table(
-        "fm_type confusion (rows: list label, columns: predicted)",
-        ["", *cm["labels"]],
-        [[lab, *row] for lab, row in zip(cm["labels"], cm["rows_true_cols_pred"], strict=True)][:2],
+        "Titles only: fm_type leave-one-list-out (list labels as gold)",
+        ["held-out list", "n", "macro-F1"],
+        [[r["list"], r["n"], r["macro_f1"]] for r in t["per_list"]]
+        + [["pooled", t["n_predictions"], t["pooled_macro_f1"]]],
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--studies", type=Path, help="held-out labelled file in the format of studies.csv"
-    )
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--abstracts", type=Path, help="labelled abstracts (JSON lines)")
+    ap.add_argument("--skip-titles", action="store_true", help="skip part 2")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    bundled = pd.read_csv(bench_path("fm", "studies.csv"), dtype=str)
-    results: dict[str, Any] = {}
-    test_df = pd.read_csv(args.studies, dtype=str) if args.studies else bundled
-    has_abstract = "abstract" in test_df.columns and test_df["abstract"].notna().any()
-    for mode in ["title", "title+abstract"] if has_abstract else ["title"]:
-        use_abs = mode != "title"
-        if args.studies:
-            gold, preds = held_out(bundled, test_df, use_abs)
-            setup = f"trained on bundled studies.csv, evaluated on {args.studies}"
-        else:
-            gold, preds = cross_validate(bundled, args.folds, use_abs, args.seed)
-            setup = f"{args.folds}-fold cross-validation of studies.csv ({len(bundled)} studies)"
-        res = evaluate(gold, preds)
-        res["setup"] = setup
-        results[mode] = res
-    if not has_abstract:
-        results["title+abstract"] = {"skipped": "the evaluated file has no abstract column"}
-    results["seconds"] = round(time.perf_counter() - t0, 1)
+    shared = bench_path("fm", "abstracts.jsonl") if args.abstracts is None else None
+    path = args.abstracts or shared
+    assert path is not None
+    is_shared = (
+        args.abstracts is None or path.resolve() == (BENCH / "fm" / "abstracts.jsonl").resolve()
+    )
+    res: dict[str, Any] = {"abstracts": abstracts_part(path, is_shared)}
+    res["titles"] = (
+        {"per_list": [], "pooled_macro_f1": float("nan"), "n_predictions": 0}
+        if args.skip_titles
+        else titles_part()
+    )
+    res["seconds"] = round(time.perf_counter() - t0, 1)
     if args.json:
-        dump_json(results)
+        dump_json(res)
     else:
-        for mode, res in results.items():
-            if isinstance(res, dict) and "axes" in res:
-                report(f"Extraction from {mode} - {res['setup']}", res)
-            elif isinstance(res, dict):
-                print(f"{mode}: {res.get('skipped')}")
-        print(f"{results['seconds']} s")
+        report(res)
+        print(f"{res['seconds']} s")
     return 0
 
 

@@ -56,7 +56,7 @@ def titles(rows: list[dict[str, object]]) -> list[str]:
 
 def test_newest_first_with_dates(atlas: tuple[Store, dict[str, int]]) -> None:
     store, _ = atlas
-    rows = find(store, task="segmentation")
+    rows = find(store, task="segmentation", strict=True)
     assert titles(rows) == [
         "MedSAM for abdominal CT organ segmentation",
         "SAM for brain MRI tumour segmentation",
@@ -105,10 +105,10 @@ def test_screening_exclusions_are_left_out(atlas: tuple[Store, dict[str, int]]) 
                 created_at=store.clock(),
             )
         )
-    assert titles(find(store, task="segmentation")) == [
+    assert titles(find(store, task="segmentation", strict=True)) == [
         "MedSAM for abdominal CT organ segmentation"
     ]
-    assert len(find(store, task="segmentation", include_excluded=True)) == 2
+    assert len(find(store, task="segmentation", include_excluded=True, strict=True)) == 2
 
 
 def test_human_corrections_move_works_in_the_atlas(atlas: tuple[Store, dict[str, int]]) -> None:
@@ -150,3 +150,12 @@ def test_resolve_unknown_value_names_the_choices(store: Store) -> None:
     assert "dance" in str(info.value) and "segmentation" in str(info.value)
     with pytest.raises(FmreviewError, match="taxonomy axis"):
         resolve_value(store.protocol, "colour", "red")
+
+
+def test_generalists_follow_exact_matches(atlas: tuple[Store, dict[str, int]]) -> None:
+    store, _ = atlas
+    rows = find(store, task="segmentation")
+    exact = [r for r in rows if r["match"] == "exact"]
+    assert titles(exact) == titles(find(store, task="segmentation", strict=True))
+    rest = rows[len(exact) :]
+    assert rest and all(r["match"] == "task not stated" and not r["task"] for r in rest)

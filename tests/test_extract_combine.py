@@ -37,9 +37,10 @@ def test_below_threshold_falls_through() -> None:
     assert values(combine_axis(cands, multi=True)) == ["x"]
 
 
-def test_nothing_passes_single_axis_takes_best_multi_takes_none() -> None:
+def test_nothing_passes_the_axis_stays_unlabelled() -> None:
+    # abstain rather than guess: no fallback to the best low-confidence candidate
     cands = [L("x", "model", 0.3), L("y", "rule", 0.45)]
-    assert values(combine_axis(cands, multi=False)) == ["y"]
+    assert combine_axis(cands, multi=False) == []
     assert combine_axis(cands, multi=True) == []
 
 

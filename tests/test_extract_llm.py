@@ -190,7 +190,10 @@ def test_from_protocol_reads_the_key_from_the_environment(protocol, monkeypatch)
     rec = Recorder(json.dumps(ANSWER))
     ex = LLMExtractor.from_protocol(proto, client=httpx.Client(transport=httpx.MockTransport(rec)))
     assert ex.base_url == "http://h/v1" and ex.model == "m" and ex.api_key == "secret"
-    assert "MIMIC-CXR" in ex.allowed("datasets") and len(ex.allowed("datasets")) == 113
+    from fmreview.extract.gazetteer import bundled_gazetteer
+
+    allowed = ex.allowed("datasets")
+    assert "MIMIC-CXR" in allowed and len(allowed) == len(bundled_gazetteer()) > 113
     ex.extract(TEXTS)
     assert rec.requests[0].headers["authorization"] == "Bearer secret"
 

@@ -91,7 +91,8 @@ def test_full_text_becomes_evidence(file_store: Store) -> None:
     ds = cur[(cur.axis == "datasets")].to_dict("records")
     assert [r["value"] for r in ds] == ["BraTS"]
     (span,) = ds[0]["evidence"]
-    assert span["field"] == "fulltext" and span["text"].startswith("BraTS")
+    # page + sentence evidence (fmreview.extract.fulltext)
+    assert span["field"] == "fulltext p.1" and "BraTS 2021 brain MRI" in span["text"]
     assert ds[0]["confidence"] == pytest.approx(0.6)
     mod = cur[(cur.axis == "modality")]
     assert list(mod.value) == ["mri"]

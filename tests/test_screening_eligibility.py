@@ -151,3 +151,55 @@ def test_apply_rules_without_criteria_does_nothing(minimal_store) -> None:
 def test_invalid_rule_is_refused_by_the_protocol_model() -> None:
     with pytest.raises(ValueError):
         Rule.model_validate({"field": "year"})
+
+
+# ---------------------------------------------------------------- include criteria, FM era
+def _flagship_criteria():  # type: ignore[no-untyped-def]
+    from fmreview.protocol import flagship_path, load_protocol
+
+    p = load_protocol(flagship_path())
+    return automation_criteria(p.eligibility, ("automation", "title_abstract", "full_text"))
+
+
+LONG = " We describe the setting in detail." * 8
+
+
+def test_include_criteria_need_an_abstract_to_judge() -> None:
+    from fmreview.screening.eligibility import assess, include_failure
+
+    crit = _flagship_criteria()
+    title_only = {"title": "An attention network for polyp images", "year": 2023}
+    assert assess(title_only, crit) is None  # a title alone is not evidence of absence
+    with_abstract = {
+        **title_only,
+        "abstract": "We train an attention network on colonoscopy polyp images." + LONG,
+    }
+    c = include_failure(with_abstract, crit)
+    assert c is not None and c.id == "I-FM"
+    fm = {**with_abstract, "abstract": "We fine-tune a foundation model (SAM)." + LONG}
+    assert assess(fm, crit) is None
+
+
+def test_pre_foundation_model_era_and_untitled_works() -> None:
+    from fmreview.screening.eligibility import assess
+
+    crit = _flagship_criteria()
+    agent = {"title": "Hybrid Retrieval-Generation Reinforced Agent for Report Generation"}
+    assert assess({**agent, "year": 2018}, crit).id == "E-PRE-FM-ERA"  # type: ignore[union-attr]
+    assert assess({**agent, "year": 2022}, crit) is None
+    assert assess({**agent, "year": None}, crit) is None  # an unknown year is not evidence
+    transfer = {"title": "Med3d: Transfer learning for 3d medical image analysis", "year": 2019}
+    assert assess(transfer, crit) is None
+    assert assess({"title": "", "year": 2023}, crit).id == "E-UNTITLED"  # type: ignore[union-attr]
+
+
+def test_snapshot_year_from_the_lists_and_arxiv() -> None:
+    from fmreview.snapshot import snapshot_year
+
+    emnlp = {"year": "2018", "years_seen": "2018 | 2021", "year_from_arxiv_id": "2021"}
+    assert snapshot_year(emnlp) == 2021
+    assert snapshot_year({"year": "2023", "years_seen": "2023 | 2022"}) == 2022
+    assert (
+        snapshot_year({"year": "2023", "years_seen": "2023", "year_from_arxiv_id": "2019"}) == 2023
+    )
+    assert snapshot_year({"year": "", "years_seen": ""}) is None

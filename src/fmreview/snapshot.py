@@ -43,11 +43,29 @@ def _lists(value: str) -> list[str]:
     return out
 
 
+def snapshot_year(row: dict[str, Any]) -> int | None:
+    """A study's year from the snapshot's fields.
+
+    ``year`` is what the first list said; ``years_seen`` every year the lists gave and
+    ``year_from_arxiv_id`` the year of the arXiv posting. When the lists disagree and the
+    arXiv id settles it, the arXiv year is taken (an EMNLP 2021 paper one list dates 2018,
+    arXiv 2108.12126, is 2021); otherwise the earliest year a list gives.
+    """
+    seen = sorted(
+        {y for y in (parse_year(p) for p in str(row.get("years_seen") or "").split("|")) if y}
+    )
+    year = parse_year(row.get("year"))
+    if len(seen) > 1:
+        arxiv_year = parse_year(row.get("year_from_arxiv_id"))
+        return arxiv_year if arxiv_year in seen else seen[0]
+    return year or (seen[0] if seen else None)
+
+
 def row_to_record(row: dict[str, Any], position: int) -> Record:
     doi = normalize_doi(row.get("doi"))
     arxiv = normalize_arxiv(row.get("arxiv_id")) or arxiv_from_doi(doi)
     title = clean_text(row.get("title"))
-    year = parse_year(row.get("year"))
+    year = snapshot_year(row)
     venue = clean_text(row.get("venue_or_source"))
     rtype = "preprint" if venue.lower() in ("arxiv", "medrxiv", "biorxiv") else ""
     return Record(

@@ -5,6 +5,15 @@
 to the taxonomy's value names case-insensitively, through their synonyms too
 (``CT`` = ``ct``, ``X-ray`` = ``xray``, ``vision-language`` = ``vision_language``).
 Works excluded by screening are left out unless ``include_excluded=True``.
+
+A question like "which open-weight model for CT segmentation?" is also answered by
+generalist models: a work labelled ``multi_modality`` (the text says it spans several
+modalities, e.g. MedSAM, "Segment Anything in Medical Images") matches any modality
+filter, and a foundation model whose text names no task (a general-purpose encoder such as
+UNI, "Towards a general-purpose foundation model for computational pathology") matches any
+task filter. Such rows say so in ``match`` (``generalist modality``, ``task not stated``)
+and come after the works labelled with the asked values (generalists doing the asked
+task first). ``strict=True`` turns this off.
 """
 
 from __future__ import annotations
@@ -71,15 +80,18 @@ def find(
     open_code: bool | None = None,
     year_from: int | None = None,
     include_excluded: bool = False,
+    strict: bool = False,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Works matching every given filter, newest first.
+    """Works matching every given filter: exact matches newest first, then generalists.
 
     Returns
     -------
     list of dict
         ``work_id, title, year, venue, model_name, fm_type, modality, task, architecture,
-        datasets, code, weights, links`` (links: doi / arxiv / pubmed / url).
+        datasets, code, weights, links`` (links: doi / arxiv / pubmed / url), ``match``
+        (``exact`` or why a generalist matched) and ``evidence`` (axis -> "method: text"
+        for fm_type, modality and task: the span or list label each rests on).
     """
     protocol = store.protocol
     wanted: dict[str, str] = {}
@@ -95,8 +107,14 @@ def find(
             wanted[axis] = resolve_value(protocol, axis, val)
     cur = current_labels(store)
     values: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    evidence: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for row in cur.itertuples(index=False):
-        values[int(row.work_id)][str(row.axis)].append(str(row.value))
+        wid, axis = int(row.work_id), str(row.axis)
+        values[wid][axis].append(str(row.value))
+        if axis in ("fm_type", "modality", "task"):
+            spans = [e for e in (row.evidence or []) if isinstance(e, dict) and e.get("text")]
+            where = f"{spans[0].get('field')}: {spans[0].get('text')}" if spans else "no span"
+            evidence[wid][axis].append(f"{row.value} ({row.method}; {where})")
     with store.connect() as conn:
         works = [
             dict(r._mapping)
@@ -112,10 +130,20 @@ def find(
         if wid in skip:
             continue
         labs = values.get(wid, {})
-        if any(
-            v not in labs.get(axis, []) and _norm(v) not in map(_norm, labs.get(axis, []))
-            for axis, v in wanted.items()
-        ):
+        match = []
+        missed = False
+        for axis, v in wanted.items():
+            have = labs.get(axis, [])
+            if v in have or _norm(v) in map(_norm, have):
+                continue
+            if not strict and axis == "modality" and "multi_modality" in have:
+                match.append("generalist modality")
+            elif not strict and axis == "task" and not have and labs.get("fm_type"):
+                match.append("task not stated")
+            else:
+                missed = True
+                break
+        if missed:
             continue
         if year_from is not None and (w.get("year") or 0) < year_from:
             continue
@@ -148,7 +176,13 @@ def find(
                 "code": avail["code"],
                 "weights": avail["weights"],
                 "links": _links(w),
+                "match": ", ".join(match) or "exact",
+                "evidence": {a: "; ".join(e) for a, e in evidence.get(wid, {}).items()},
             }
         )
     out.sort(key=lambda r: (r["year"] or 0, str(r["date"] or ""), r["work_id"]), reverse=True)
+    # stable: exact matches first; a generalist that does the asked task before a model of
+    # the asked modality whose text names no task, before one relaxing both
+    weight = {"exact": 0, "generalist modality": 1, "task not stated": 2}
+    out.sort(key=lambda r: sum(weight.get(m.strip(), 0) for m in r["match"].split(",")))
     return out[:limit] if limit else out

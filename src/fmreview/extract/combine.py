@@ -14,9 +14,9 @@ Methods are trusted in this order::
    ``model`` (the protocol's ``extraction.min_confidence``, default 0.5). On a
    single-valued axis that method's most confident label is taken; on a multi-valued
    axis all of its labels at or above the threshold.
-3. If no method reaches its threshold, a single-valued axis still gets the most confident
-   candidate (so every work has an ``fm_type``), and a multi-valued axis gets nothing.
-   Such low-confidence labels come first in ``fmreview extract review``.
+3. If no method reaches its threshold the axis stays unlabelled (abstain rather than
+   guess; there is no catch-all value). The low-confidence candidates are kept as label
+   rows and come first in ``fmreview extract review``.
 
 Every label keeps its own method, confidence and evidence, so a report can say how many
 labels are human-confirmed, list-given and automatic.
@@ -85,10 +85,6 @@ def combine_axis(
             passing.sort(key=lambda lab: -lab.confidence)
             chosen = passing if multi else passing[:1]
             break
-    if not chosen and not multi:
-        pool = [lab for m in ORDER[1:] for lab in by_method.get(m, [])]
-        if pool:
-            chosen = [max(pool, key=lambda lab: lab.confidence)]
     if confirmed:
         keep = {lab.value for lab in confirmed}
         chosen = confirmed + [lab for lab in chosen if lab.value not in keep]

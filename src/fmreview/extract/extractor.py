@@ -13,6 +13,7 @@ from typing import Any
 
 from fmreview.extract.classifier import TaxonomyClassifier, classifier_text
 from fmreview.extract.combine import combine, thresholds_for
+from fmreview.extract.constraints import Violation, check
 from fmreview.extract.gazetteer import DatasetGazetteer
 from fmreview.extract.label import Label, Span
 from fmreview.extract.rules import RuleSet
@@ -20,6 +21,68 @@ from fmreview.protocol.model import Protocol
 
 #: Model labels below this probability are not stored at all (they would only be noise).
 MODEL_FLOOR = 0.2
+#: Axes the classifier labels by default. Only ``fm_type``: every eligible work is one of
+#: its two values, and a title settles it often enough (leave-one-list-out macro-F1 in
+#: ``benchmarks/extraction.py``). On modality, task, architecture or paradigm a classifier
+#: trained on titles guesses where the text says nothing (it gave "multi_modality" to 272
+#: works and "image-text contrastive" to SAM papers), so those axes come from rule spans
+#: and lists only, and stay unlabelled when the text does not support a value.
+MODEL_AXES = ("fm_type",)
+
+
+#: Words that say nothing about a label: a model's evidence never consists of them alone.
+GENERIC_WORDS = frozenset(
+    {
+        "image",
+        "images",
+        "imaging",
+        "medical",
+        "model",
+        "models",
+        "learning",
+        "based",
+        "using",
+        "via",
+        "analysis",
+        "deep",
+        "network",
+        "networks",
+        "data",
+        "study",
+        "approach",
+        "method",
+        "methods",
+        "towards",
+        "toward",
+        "new",
+        "novel",
+        "framework",
+        "task",
+        "tasks",
+        "clinical",
+        "large",
+        "foundation",
+        "efficient",
+        "effective",
+        "improving",
+        "enhancing",
+        "general",
+        "domain",
+        "multi",
+        "application",
+        "applications",
+        "evaluation",
+        "benchmark",
+    }
+)
+
+
+def informative(term: str) -> bool:
+    """Whether a model's evidence term says something (not only stop or generic words)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = [w for w in re.split(r"[\s\-]+", term.lower()) if w]
+    return any(len(w) > 2 and w not in ENGLISH_STOP_WORDS and w not in GENERIC_WORDS for w in words)
 
 
 class Extractor:
@@ -36,6 +99,8 @@ class Extractor:
         Parameters of :class:`TaxonomyClassifier` (C, ngram_range, char, random_state).
     explain : bool
         Give model labels evidence: the words of the text that weigh most for the value.
+    model_axes : sequence of str, optional
+        Axes the classifier learns and labels (default :data:`MODEL_AXES`).
     """
 
     def __init__(
@@ -46,6 +111,7 @@ class Extractor:
         methods: Sequence[str] | None = None,
         classifier_params: dict[str, Any] | None = None,
         explain: bool = True,
+        model_axes: Sequence[str] | None = None,
     ) -> None:
         self.protocol = protocol
         self.explain = explain
@@ -54,7 +120,10 @@ class Extractor:
         self.rules = RuleSet(protocol, gazetteer)
         self.axes = {a.name: a.multi for a in protocol.taxonomy}
         # the gazetteer axis is linked, not learned: a classifier cannot invent dataset names
-        self.learned_axes = {a.name: a.multi for a in protocol.taxonomy if not a.from_gazetteer}
+        wanted = set(MODEL_AXES if model_axes is None else model_axes)
+        self.learned_axes = {
+            a.name: a.multi for a in protocol.taxonomy if not a.from_gazetteer and a.name in wanted
+        }
         self.classifier_params = dict(classifier_params or {})
         self.classifier: TaxonomyClassifier | None = None
         self.thresholds = thresholds_for(protocol.extraction.min_confidence)
@@ -97,6 +166,8 @@ class Extractor:
         assert self.classifier is not None
         spans: list[Span] = []
         for term in self.classifier.evidence_terms(row, axis, value):
+            if not informative(term):
+                continue
             rx = re.compile(
                 r"(?<!\w)" + r"\W+".join(re.escape(t) for t in term.split()) + r"(?!\w)", re.I
             )
@@ -111,7 +182,13 @@ class Extractor:
         self, texts: Sequence[dict[str, str]], extra: Sequence[list[Label]] | None = None
     ) -> list[dict[str, list[Label]]]:
         """The combined labels per work (``extra``: further candidates, e.g. list or human)."""
+        return [labels for labels, _ in self.extract_checked(texts, extra)]
+
+    def extract_checked(
+        self, texts: Sequence[dict[str, str]], extra: Sequence[list[Label]] | None = None
+    ) -> list[tuple[dict[str, list[Label]], list[Violation]]]:
+        """:meth:`extract` with each work's constraint violations (see :mod:`.constraints`)."""
         cands = self.candidates(texts)
         if extra is not None:
             cands = [c + list(e) for c, e in zip(cands, extra, strict=True)]
-        return [combine(c, self.axes, thresholds=self.thresholds) for c in cands]
+        return [check(combine(c, self.axes, thresholds=self.thresholds)) for c in cands]

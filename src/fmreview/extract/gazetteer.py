@@ -191,7 +191,9 @@ _BUNDLED: DatasetGazetteer | None = None
 
 
 def bundled_gazetteer() -> DatasetGazetteer:
-    """The package's gazetteer of 113 public medical-imaging datasets (cached)."""
+    """The package's gazetteer of public medical-imaging datasets (cached): the 113 of the
+    curated gazetteer plus 46 widely used evaluation sets fmreview adds (their
+    notes column says "added by fmreview")."""
     global _BUNDLED
     if _BUNDLED is None:
         _BUNDLED = DatasetGazetteer.from_csv(bundled_gazetteer_path())

@@ -150,7 +150,8 @@ def _axes(store: Any) -> dict[str, bool]:
 
 
 def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
-    """Every work's labels now, resolved by the policy (human > list > llm > rule > model).
+    """Every work's labels now, resolved by the policy (human > list > llm > rule > model)
+    and made consistent by the constraints between axes (:mod:`.constraints`).
 
     Returns
     -------
@@ -158,33 +159,54 @@ def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.D
         Columns ``work_id, axis, value, method, confidence, status, reviewer, label_id,
         evidence, role``; one row per label, ordered by work and axis.
     """
+    return current_labels_and_violations(store, work_ids=work_ids)[0]
+
+
+def current_labels_and_violations(
+    store: Any, *, work_ids: Iterable[int] | None = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """:func:`current_labels` and the constraint violations met on the way (one dict per
+    violation: ``work_id, title, constraint, cause, conflict, resolution``)."""
+    from fmreview.extract.constraints import check
+
     axes = _axes(store)
     thresholds = thresholds_for(store.protocol.extraction.min_confidence)
     with store.connect() as conn:
         rows = _label_rows(conn, work_ids)
         w = schema.works
-        active = {
-            int(i) for (i,) in conn.execute(sa.select(w.c.id).where(w.c.merged_into.is_(None)))
+        titles = {
+            int(i): str(t or "")
+            for i, t in conn.execute(sa.select(w.c.id, w.c.title).where(w.c.merged_into.is_(None)))
         }
-    rows = [r for r in rows if r["work_id"] in active]  # labels of works merged away are history
-    out = []
+    rows = [r for r in rows if r["work_id"] in titles]  # labels of works merged away are history
+    per_work: dict[int, dict[str, list[Label]]] = defaultdict(dict)
     for (wid, axis), cands in sorted(_state(rows, axes).items()):
-        for lab in combine_axis(cands, multi=axes.get(axis, True), thresholds=thresholds):
-            out.append(
-                {
-                    "work_id": wid,
-                    "axis": axis,
-                    "value": lab.value,
-                    "method": lab.method,
-                    "confidence": lab.confidence,
-                    "status": lab.status,
-                    "reviewer": lab.reviewer,
-                    "label_id": lab.label_id,
-                    "evidence": lab.evidence_dicts(),
-                    "role": lab.role,
-                }
-            )
-    return pd.DataFrame(out, columns=COLUMNS)
+        chosen = combine_axis(cands, multi=axes.get(axis, True), thresholds=thresholds)
+        if chosen:
+            per_work[wid][axis] = chosen
+    out = []
+    violations: list[dict[str, Any]] = []
+    for wid in sorted(per_work):
+        labels, viol = check(per_work[wid])
+        for v in viol:
+            violations.append({"work_id": wid, "title": titles.get(wid, ""), **v.as_dict()})
+        for axis in sorted(labels):
+            for lab in labels[axis]:
+                out.append(
+                    {
+                        "work_id": wid,
+                        "axis": axis,
+                        "value": lab.value,
+                        "method": lab.method,
+                        "confidence": lab.confidence,
+                        "status": lab.status,
+                        "reviewer": lab.reviewer,
+                        "label_id": lab.label_id,
+                        "evidence": lab.evidence_dicts(),
+                        "role": lab.role,
+                    }
+                )
+    return pd.DataFrame(out, columns=COLUMNS), violations
 
 
 def current_label_map(
@@ -236,19 +258,24 @@ def _same(old: list[Label], new: list[Label]) -> bool:
     return key(old) == key(new)
 
 
-def fulltexts_from_folder(store: Any, works: list[dict[str, Any]]) -> dict[int, str]:
-    """Full texts of the PDFs a person put in the review folder's ``pdfs/`` (see ``pdf``)."""
+def fulltexts_from_folder(store: Any, works: list[dict[str, Any]]) -> dict[int, Any]:
+    """Methods/experiments text of the PDFs in the review folder's ``pdfs/`` (see
+    :mod:`.fulltext`): work id -> :class:`~fmreview.extract.fulltext.FullText`."""
     folder = getattr(store, "folder", None)
     if folder is None or not (Path(folder) / "pdfs").is_dir():
         return {}
-    from fmreview.extract.pdf import match_pdfs, pdf_text
+    from fmreview.extract.fulltext import fulltexts_in
 
-    out = {}
-    for wid, path in match_pdfs(Path(folder) / "pdfs", works).items():
-        text = pdf_text(path)
-        if text:
-            out[wid] = text
-    return out
+    return fulltexts_in(Path(folder) / "pdfs", works)
+
+
+def _locate_fulltext(labels: list[Label], ft: Any) -> list[Label]:
+    """Full-text spans as page + sentence evidence (when ``ft`` is a ``FullText``)."""
+    if not hasattr(ft, "evidence"):
+        return labels
+    for lab in labels:
+        lab.evidence = [ft.evidence(sp) if sp.field == "fulltext" else sp for sp in lab.evidence]
+    return labels
 
 
 def extract_store(
@@ -258,7 +285,7 @@ def extract_store(
     reporter: Reporter | None = None,
     methods: Sequence[str] | None = None,
     work_ids: Iterable[int] | None = None,
-    fulltexts: dict[int, str] | None = None,
+    fulltexts: dict[int, Any] | None = None,
     llm: Any = None,
     classifier_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -276,7 +303,8 @@ def extract_store(
     work_ids : iterable of int, optional
         Only these works (default: every active work).
     fulltexts : dict, optional
-        Work id to full text (default: PDFs in the review folder's ``pdfs/``).
+        Work id to full text, a string or a ``FullText`` (default: the methods/experiments
+        sections of the PDFs in the review folder's ``pdfs/``, with page + sentence evidence).
     llm : LLMExtractor, optional
         The LLM extractor to use (default: one built from the protocol when ``llm`` is on).
     classifier_params : dict, optional
@@ -306,7 +334,12 @@ def extract_store(
     lists, train = training_labels(all_works, extras, state, gaz, set(axes))
     if fulltexts is None:
         fulltexts = fulltexts_from_folder(store, targets)
-    texts = {int(w["id"]): work_texts(w, fulltexts.get(int(w["id"]))) for w in all_works}
+
+    def _ft(wid: int) -> str | None:
+        ft = fulltexts.get(wid) if fulltexts else None
+        return getattr(ft, "text", ft)
+
+    texts = {int(w["id"]): work_texts(w, _ft(int(w["id"]))) for w in all_works}
 
     ex = Extractor(
         protocol,
@@ -324,6 +357,8 @@ def extract_store(
             chunk = targets[start : start + batch]
             ids = [int(w["id"]) for w in chunk]
             for wid, c in zip(ids, ex.candidates([texts[w] for w in ids]), strict=True):
+                if wid in fulltexts:
+                    c = _locate_fulltext(c, fulltexts[wid])
                 cands[wid] = c + (lists.get(wid, []) if "list" in methods else [])
             task.advance(len(chunk))
     if "llm" in methods and (llm is not None or protocol.extraction.llm.enabled):
@@ -387,7 +422,10 @@ def extract_store(
                     },
                 )
             )
-    cur = current_labels(store)
+    cur, violations = current_labels_and_violations(store)
+    by_constraint: dict[str, int] = defaultdict(int)
+    for v in violations:
+        by_constraint[str(v["constraint"])] += 1
     counts: dict[str, Any] = {
         "works": len(targets),
         "rows_added": dict(added),
@@ -396,12 +434,50 @@ def extract_store(
         "list": int((cur["method"] == "list").sum()) if len(cur) else 0,
         "automatic": int(cur["method"].isin(["rule", "model", "llm"]).sum()) if len(cur) else 0,
         "trained_on": len(train_ids),
+        "constraint_violations": len(violations),
+        "violations_by_constraint": dict(sorted(by_constraint.items())),
+        "proposed_datasets": len(proposed_datasets(store, current=cur)),
     }
+    if violations:
+        reporter.log(
+            f"{len(violations)} constraint violations between axes resolved ("
+            + ", ".join(f"{k}: {n}" for k, n in sorted(by_constraint.items()))
+            + "); see fmreview.extract.constraints.violations_table"
+        )
     reporter.log(
         f"{counts['labels']} labels on {counts['works']} works: {counts['human']} human-confirmed, "
         f"{counts['list']} list-given, {counts['automatic']} automatic"
     )
     return counts
+
+
+def proposed_datasets(store: Any, *, current: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Datasets the works use that the gazetteer does not list, with their evidence.
+
+    One row per name: ``dataset, n_works, work_ids, evidence`` (the first span, e.g.
+    ``abstract: "the ChiMed-VL dataset"``), most used first. Add the ones that are real
+    datasets to the gazetteer (``gazetteer: {file: ...}`` in the protocol).
+    """
+    cur = current if current is not None else current_labels(store)
+    gaz = _gazetteer(store)
+    rows = cur[cur["axis"] == "datasets"] if len(cur) else cur
+    found: dict[str, dict[str, Any]] = {}
+    for r in rows.to_dict("records"):
+        name = str(r["value"])
+        if gaz is not None and name in gaz:
+            continue
+        if r["method"] not in ("rule", "llm"):
+            continue
+        entry = found.setdefault(name, {"dataset": name, "work_ids": [], "evidence": ""})
+        entry["work_ids"].append(int(r["work_id"]))
+        if not entry["evidence"] and r["evidence"]:
+            ev = r["evidence"][0]
+            entry["evidence"] = f"{ev.get('field', '')}: {ev.get('text', '')}"
+    out = pd.DataFrame(
+        [{**e, "n_works": len(e["work_ids"])} for e in found.values()],
+        columns=["dataset", "n_works", "work_ids", "evidence"],
+    )
+    return out.sort_values(["n_works", "dataset"], ascending=[False, True]).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- people

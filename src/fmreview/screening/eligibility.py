@@ -10,6 +10,12 @@ A criterion's :class:`~fmreview.protocol.model.Rule` *matches* a work when its t
   ``fields`` — every part given must hold (at least one ``any``, every ``all``, no ``none``);
 - ``missing``: the field is empty (``missing: true``) or not (``missing: false``).
 
+An *include* criterion (``action: include``) states what every eligible work shows; a work
+fails it when its rule does not match. Absence of evidence in a title is not evidence
+(titles of foundation-model papers often name only the model), so include criteria are
+checked only for works with an abstract of at least :data:`MIN_ABSTRACT_CHARS`
+characters; a work that fails one is excluded by that criterion ("does not meet: ...").
+
 :func:`apply_rules` records one decision per excluded work — stage ``automation``, reviewer
 ``rules``, the criterion id, the rule in the decision's ``model`` column — so PRISMA counts
 them as "excluded by automation". It is idempotent: a work already excluded by the rules is
@@ -28,6 +34,9 @@ from fmreview.protocol.model import Criterion, Rule
 #: The reviewer name automation decisions carry.
 RULES_REVIEWER = "rules"
 AUTOMATION_STAGE = "automation"
+#: Include criteria are only checked when the abstract has at least this many characters
+#: (a short "abstract" is usually a snippet or a list's note, too little to judge from).
+MIN_ABSTRACT_CHARS = 200
 
 
 def _text(value: Any) -> str:
@@ -102,9 +111,10 @@ def rule_meta(rule: Rule) -> dict[str, Any]:
 def automation_criteria(
     criteria: Iterable[Criterion], stages: Sequence[str] = (AUTOMATION_STAGE,)
 ) -> list[Criterion]:
-    """The exclusion criteria with a machine rule at the given stages."""
-    return [
-        c for c in criteria if c.rule is not None and c.action == "exclude" and c.stage in stages
+    """The criteria with a machine rule at the given stages (exclusions, then inclusions)."""
+    chosen = [c for c in criteria if c.rule is not None and c.stage in stages]
+    return [c for c in chosen if c.action == "exclude"] + [
+        c for c in chosen if c.action == "include"
     ]
 
 
@@ -114,6 +124,32 @@ def first_exclusion(work: Mapping[str, Any], criteria: Sequence[Criterion]) -> C
         if c.rule is not None and c.action == "exclude" and rule_matches(c.rule, work):
             return c
     return None
+
+
+def include_failure(work: Mapping[str, Any], criteria: Sequence[Criterion]) -> Criterion | None:
+    """The first include criterion ``work`` fails (None: all met, or too little text to judge).
+
+    Only works whose abstract has :data:`MIN_ABSTRACT_CHARS` characters or more are judged.
+    """
+    if len(_text(work.get("abstract")).strip()) < MIN_ABSTRACT_CHARS:
+        return None
+    for c in criteria:
+        if c.rule is not None and c.action == "include" and not rule_matches(c.rule, work):
+            return c
+    return None
+
+
+def assess(work: Mapping[str, Any], criteria: Sequence[Criterion]) -> Criterion | None:
+    """The criterion that makes ``work`` ineligible: an exclusion that matches, else an
+    include criterion it fails (see :func:`include_failure`); None when eligible."""
+    return first_exclusion(work, criteria) or include_failure(work, criteria)
+
+
+def reason(criterion: Criterion) -> str:
+    """The decision note for a criterion that made a work ineligible."""
+    if criterion.action == "include":
+        return f"does not meet: {criterion.description}"
+    return criterion.description
 
 
 @dataclass
@@ -175,7 +211,7 @@ def apply_rules(
                 if int(work["id"]) in done:
                     counts.already += 1
                     continue
-                c = first_exclusion(work, crit)
+                c = assess(work, crit)
                 if c is None:
                     continue
                 counts.excluded += 1
@@ -187,7 +223,7 @@ def apply_rules(
                         "reviewer": RULES_REVIEWER,
                         "label": "exclude",
                         "criterion": c.id,
-                        "note": c.description,
+                        "note": reason(c),
                         "created_at": now,
                         "model": {"rule": rule_meta(c.rule)} if c.rule else None,
                         "run_id": rid,

@@ -1,0 +1,266 @@
+"""Dataset names the gazetteer does not know, found by the way papers name datasets.
+
+The gazetteer links the ~100 public datasets it lists; new papers use new ones
+("ChiMed-VL", "RadVLBench", "CoNSeP"). These patterns find a name where the text says it
+is a dataset:
+
+- a name followed by *dataset / database / benchmark / challenge / corpus / cohort*
+  ("the ChiMed-VL dataset", "RadVLBench benchmark");
+- a list of names followed by *datasets / benchmarks* ("on the CoNSeP, MoNuSeg and TNBC
+  datasets");
+- a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench").
+
+A *name* is one to four capitalised tokens of which one looks like a proper name: an inner
+capital or a digit ("MoNuSeg", "KiTS19", "VQA-RAD"), or several capitalised words. Words
+that are modalities, model names or plain English ("CT", "SAM", "Public") are not names.
+Mentions the gazetteer can link are left to it; the others are *proposed* datasets: they
+label the work (with the span as evidence) and :func:`fmreview.extract.store_io.proposed_datasets`
+lists them for a person to add to the gazetteer.
+
+Hand-written regular expressions: the patterns are few, need exact spans for evidence and
+must run offline in milliseconds; a trained NER model would need labelled data we do not have.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fmreview.extract.label import Span
+
+_TOKEN = r"[A-Z][A-Za-z0-9]*(?:[-_.+/][A-Za-z0-9]+)*(?:-[A-Z][A-Za-z0-9]*)*"
+_NAME = rf"{_TOKEN}(?:\s+(?:{_TOKEN}|\({_TOKEN}\))){{0,6}}"
+_PLAIN = rf"{_TOKEN}(?:\s+{_TOKEN}){{0,3}}"
+_KIND = r"(?:data\s?set|database|benchmark|challenge|corpus|cohort)"
+_NAMES = rf"{_TOKEN}(?:\s*,\s*{_TOKEN})*,?\s+and\s+{_TOKEN}"
+_SINGLE = re.compile(rf"(?<![\w-])(?P<name>{_NAME})\s+{_KIND}\b")
+_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})\s+{_KIND}s\b")
+_LIST_AFTER = re.compile(
+    rf"\b{_KIND}s\b,?\s*(?:\(|namely|i\.e\.|e\.g\.|including|such as|:),?\s*"
+    rf"(?:the\s+)?(?P<names>{_NAMES})"
+)
+_APPOSITION = re.compile(
+    rf"(?<![\w-])(?P<name>{_PLAIN})\s+\((?P<abbr>{_TOKEN})\),?\s+(?:a|an|the)\s"
+    rf"[^.;]{{0,100}}?\b{_KIND}\b"
+)
+_KIND_IN_SENTENCE = re.compile(rf"\b{_KIND}s?\b", re.IGNORECASE)
+_BARE_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})(?![\w-])")
+#: Name-like tokens that are models, not datasets ("SAM, MedSAM and SAM-Med2D").
+_MODEL_LIKE = re.compile(
+    r"SAM|CLIP|GPT|LLaVA|LLaMA|Net\b|ViT|BERT|[Ff]ormer|Mamba|DINO|MAE|BLIP|Flamingo|Qwen|"
+    r"PaLM|Gemini|Diffusion|Seg\b|VLM|LLM"
+)
+_BENCH = re.compile(r"(?<![\w-])(?P<name>[A-Z][A-Za-z0-9-]*Bench(?:mark)?)(?![\w-])")
+
+#: Leading words that are not part of a name ("the X dataset").
+_LEAD = {
+    "the",
+    "a",
+    "an",
+    "our",
+    "this",
+    "these",
+    "those",
+    "two",
+    "three",
+    "four",
+    "five",
+    "public",
+    "publicly",
+    "private",
+    "in-house",
+    "large",
+    "new",
+    "several",
+    "multiple",
+    "both",
+    "each",
+    "existing",
+    "open",
+    "novel",
+    "real-world",
+    "external",
+    "internal",
+    "benchmark",
+    "on",
+    "in",
+    "of",
+    "from",
+    "using",
+    "with",
+    "and",
+    "we",
+    "its",
+    "their",
+    "curated",
+    "proposed",
+    "first",
+    "comprehensive",
+    "diverse",
+    "medical",
+    "clinical",
+    "extensive",
+    "challenging",
+    "standard",
+    "popular",
+    "widely-used",
+    "multi-center",
+    "multicenter",
+    "three-dimensional",
+    "used",
+}
+#: Tokens that are never dataset names on their own (modalities, model names, words).
+_NOT_NAMES = {
+    "ct",
+    "mri",
+    "mr",
+    "pet",
+    "spect",
+    "oct",
+    "octa",
+    "us",
+    "cxr",
+    "wsi",
+    "wsis",
+    "h&e",
+    "x-ray",
+    "sam",
+    "sam2",
+    "medsam",
+    "clip",
+    "gpt",
+    "gpt-4",
+    "gpt-4v",
+    "llava",
+    "llm",
+    "llms",
+    "mllm",
+    "mllms",
+    "vlm",
+    "vlms",
+    "lvlm",
+    "vqa",
+    "ai",
+    "dl",
+    "ssl",
+    "vit",
+    "cnn",
+    "unet",
+    "u-net",
+    "imagenet-pretrained",
+    "chinese",
+    "english",
+    "medical",
+    "clinical",
+    "public",
+    "test",
+    "training",
+    "validation",
+    "evaluation",
+    "segmentation",
+    "classification",
+    "detection",
+    "mask",
+    "image",
+    "images",
+    "text",
+    "report",
+    "reports",
+    "multi-modal",
+    "multimodal",
+    "benchmark",
+    "dataset",
+    "data",
+    "our",
+    "we",
+    "the",
+    "in",
+    "on",
+    "and",
+    "with",
+    "it",
+    "this",
+    "these",
+    "two",
+    "three",
+    "large-scale",
+    "open-source",
+    "zero-shot",
+    "few-shot",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NameMention:
+    """A dataset name found by a pattern, with its span."""
+
+    name: str
+    span: Span
+
+
+def _looks_like_name(name: str) -> bool:
+    tokens = [t.strip("()") for t in name.split() if t.strip("()")]
+    if not tokens or any(t.lower() in _NOT_NAMES for t in tokens if len(tokens) == 1):
+        return False
+    if len(tokens) == 1:
+        t = tokens[0]
+        inner_cap = any(c.isupper() for c in t[1:])
+        return (inner_cap or any(c.isdigit() for c in t)) and len(t) >= 3
+    return all(t[0].isupper() for t in tokens) and not all(t.lower() in _NOT_NAMES for t in tokens)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop leading filler words ("the", "public") from a matched name."""
+    while start < end:
+        m = re.match(r"(\S+)\s+", text[start:end])
+        if m is None or m.group(1).lower() not in _LEAD:
+            break
+        start += m.end()
+    return start, end
+
+
+def find_names(text: str, field: str = "abstract") -> list[NameMention]:
+    """Dataset names in ``text`` found by the patterns (not linked to the gazetteer)."""
+    if not text:
+        return []
+    out: list[NameMention] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int) -> None:
+        start, end = _trim(text, start, end)
+        name = text[start:end].strip(" ,;:")
+        if not name or not _looks_like_name(name):
+            return
+        if any(start < e and s < end for s, e in taken):
+            return
+        taken.append((start, end))
+        out.append(NameMention(name, Span(field, start, start + len(name), name)))
+
+    for rx in (_LIST, _LIST_AFTER):
+        for m in rx.finditer(text):
+            base = m.start("names")
+            for part in re.finditer(_TOKEN, m.group("names")):
+                if part.group(0).lower() != "and":
+                    add(base + part.start(), base + part.end())
+    for m in _APPOSITION.finditer(text):
+        add(m.start("name"), m.end("abbr") + 1)
+    for m in _SINGLE.finditer(text):
+        add(m.start("name"), m.end("name"))
+    # a list of two or more proper names in a sentence that speaks of datasets
+    from fmreview.extract.rules import sentence_bounds
+
+    for a, b in sentence_bounds(text):
+        if not _KIND_IN_SENTENCE.search(text, a, b):
+            continue
+        for m in _BARE_LIST.finditer(text, a, b):
+            parts = [p for p in re.finditer(_TOKEN, m.group("names")) if p.group(0) != "and"]
+            if len(parts) < 2 or not all(
+                _looks_like_name(p.group(0)) and not _MODEL_LIKE.search(p.group(0)) for p in parts
+            ):
+                continue
+            for p in parts:
+                add(m.start("names") + p.start(), m.start("names") + p.end())
+    for m in _BENCH.finditer(text):
+        add(m.start("name"), m.end("name"))
+    out.sort(key=lambda n: n.span.start or 0)
+    return out

@@ -1,0 +1,57 @@
+"""Dataset names the gazetteer does not know, found by how papers name datasets."""
+
+from __future__ import annotations
+
+from fmreview.extract.gazetteer import bundled_gazetteer
+from fmreview.extract.mentions import find_names
+from fmreview.extract.rules import RuleSet
+from fmreview.protocol import flagship_path, load_protocol
+
+
+def names(text: str) -> list[str]:
+    return [n.name for n in find_names(text)]
+
+
+def test_named_before_dataset_or_benchmark() -> None:
+    assert names("We train on the ChiMed-VL dataset.") == ["ChiMed-VL"]
+    assert names("Results on our new KneeSeg2024 benchmark") == ["KneeSeg2024"]
+    assert names("We present OrthoBench, a suite of tasks.") == ["OrthoBench"]
+
+
+def test_lists_of_names() -> None:
+    assert names("on the CoNSeP, MoNuSeg and TNBC datasets") == ["CoNSeP", "MoNuSeg", "TNBC"]
+    assert names("two public datasets, i.e., IDRiD and Retinal-Lesions, show") == [
+        "IDRiD",
+        "Retinal-Lesions",
+    ]
+
+
+def test_apposition_names_a_new_dataset() -> None:
+    got = names("we propose RadioGraphy Captions (RGC), a high-quality radiographic dataset")
+    assert got == ["RadioGraphy Captions (RGC)"]
+
+
+def test_words_that_are_not_names() -> None:
+    assert names("Experiments on CT and MRI datasets") == []
+    assert names("We use a public dataset and the Medical dataset") == []
+    assert names("SAM dataset") == []
+
+
+def test_rules_link_known_names_and_propose_the_rest() -> None:
+    rules = RuleSet(load_protocol(flagship_path()), bundled_gazetteer())
+    text = (
+        "We evaluate on the MIMIC-CXR dataset and on the new ThyroUS-3K dataset. "
+        "SAM has shown strong results on the SA-1B and COCO datasets."
+    )
+    labs = {lab.value: lab for lab in rules.label({"abstract": text}, axes=["datasets"])}
+    assert "MIMIC-CXR" in labs and "ThyroUS-3K" in labs
+    assert labs["ThyroUS-3K"].evidence[0].text == "ThyroUS-3K"
+    assert "COCO" not in labs  # named in a background sentence about other work
+
+
+def test_bare_lists_only_in_sentences_about_datasets() -> None:
+    text = (
+        "We use three public datasets. Results on BUSI, TN3K2 and KvasirSEG datasets improve. "
+        "We compare with SAM, MedSAM and SAM-Med2D on these datasets. We thank ABC1 and DEF2."
+    )
+    assert names(text) == ["BUSI", "TN3K2", "KvasirSEG"]
