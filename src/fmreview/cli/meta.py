@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
-console = Console()
+from fmreview.cli.console import make_console
+
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
