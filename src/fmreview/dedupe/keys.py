@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,7 @@ _PARTICLES = {
 
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
 _PAGES = re.compile(
-    r"^([a-z]{0,2})\s*(\d+)(?:\s*[-\u2013\u2014]+\s*([a-z]{0,2})\s*(\d+))?(?![a-z\d])"
+    r"^([a-z]{0,4})\s*(\d+)(?:\s*[-\u2013\u2014]+\s*([a-z]{0,4})\s*(\d+))?(?![a-z\d])"
 )
 
 
@@ -172,6 +173,21 @@ def title_key(value: Any) -> str:
 @lru_cache(maxsize=100_000)
 def _cached_text(value: str) -> str:
     return normalize_text(value)
+
+
+_TRANSLATED = re.compile(r"^\W{0,3}\[[^\]]{8,}\]")
+
+
+def translated_title(value: Any) -> bool:
+    """Whether a source marks the title as translated: MEDLINE writes the English
+    translation of a non-English title in brackets (``"[Incretins and the heart]."``).
+
+    >>> translated_title("[Incretins and the heart].")
+    True
+    >>> translated_title("Incretins and the heart [French]")
+    False
+    """
+    return not is_missing(value) and bool(_TRANSLATED.match(str(value).strip()))
 
 
 def venue_key(value: Any) -> str:
@@ -289,6 +305,38 @@ def _id_or_empty(fn: Any, value: Any) -> str:
     return fn(str(value)) or ""
 
 
+def doi_key(value: Any) -> str:
+    """The normalised DOI, percent-escapes decoded (``10.1016/s0025-7753%2817%2930624-3``
+    and ``10.1016/s0025-7753(17)30624-3`` are one DOI); ``""`` if none."""
+    if is_missing(value):
+        return ""
+    text = str(value)
+    if "%" in text:
+        text = unquote(text)
+    return normalize_doi(text) or ""
+
+
+def name_words(value: Any, limit: int = 10) -> str:
+    """Every word (two letters or more) of the first ``limit`` authors' full names, folded,
+    distinct and sorted: ``"Carignani, Andrea"`` → ``"andrea carignani"``. Lets
+    :mod:`.scoring` recognise names whose parts one source swapped (``"Andrea, C."``)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or is_missing(value):
+        return ""
+    names: list[Any] = _split_author_string(value) if isinstance(value, str) else list(value)
+    words: set[str] = set()
+    for item in names[:limit]:
+        if isinstance(item, Mapping):
+            text = f"{item.get('family') or item.get('name') or ''} {item.get('given') or ''}"
+        elif isinstance(item, str):
+            text = item
+        elif isinstance(item, Sequence):
+            text = " ".join(str(x) for x in item)
+        else:
+            text = f"{getattr(item, 'family', '') or ''} {getattr(item, 'given', '') or ''}"
+        words.update(w for w in normalize_text(text).split() if len(w) >= 2)
+    return " ".join(sorted(words))
+
+
 def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
 
@@ -347,8 +395,10 @@ def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, A
 def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row of comparison keys per record (same order as ``records``).
 
-    Columns: ``id``, ``title`` (:func:`title_key`), ``authors`` (space-joined surnames),
-    ``first_author``, ``n_authors``, ``year`` (int, 0 = unknown), ``venue``, ``volume``,
+    Columns: ``id``, ``title`` (:func:`title_key`), ``translated``
+    (:func:`translated_title`), ``authors`` (space-joined surnames),
+    ``first_author``, ``name_words`` (:func:`name_words`), ``n_authors``, ``year`` (int,
+    0 = unknown), ``venue``, ``volume``,
     ``issue``, ``page`` (first page), ``pages_raw``, ``page_span`` (last - first page, -1
     when not a plain range), ``doi``, ``arxiv``, ``pmid``, ``openalex``, ``type``,
     ``abstract`` (first :data:`ABSTRACT_CHARS` characters, raw), ``has_abstract``,
@@ -367,9 +417,13 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
 
     keys = pd.DataFrame({"id": frame["id"].to_numpy()})
     keys["title"] = [title_key(v) for v in frame["title"]]
+    keys["translated"] = np.fromiter(
+        (translated_title(v) for v in frame["title"]), dtype=bool, count=n
+    )
     surnames = [author_surnames(v) for v in frame["authors"]]
     keys["authors"] = [" ".join(s) for s in surnames]
     keys["first_author"] = [share(s[0]) if s else "" for s in surnames]
+    keys["name_words"] = [name_words(v) for v in frame["authors"]]
     keys["n_authors"] = np.fromiter((len(s) for s in surnames), dtype=np.int32, count=n)
     del surnames
     keys["year"] = np.fromiter((year_value(v) for v in frame["year"]), dtype=np.int32, count=n)
@@ -378,7 +432,7 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     keys["issue"] = [share(number_key(v)) for v in frame["issue"]]
     keys["page"] = [share(first_page(v)) for v in frame["pages"]]
     keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in frame["pages"]]
-    doi = [_id_or_empty(normalize_doi, v) for v in frame["doi"]]
+    doi = [doi_key(v) for v in frame["doi"]]
     arxiv = [_id_or_empty(normalize_arxiv, v) for v in frame["arxiv"]]
     # an arXiv DOI (10.48550/arXiv.2301.01234) names the preprint, not a journal version
     for i, d in enumerate(doi):
