@@ -69,9 +69,7 @@ def sorted_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
         )
     # trap features once per record; the raw columns they came from are not needed later
     flags = record_flags(keys)
-    keys = keys.drop(
-        columns=["issue_raw", "volume_raw", "type", "n_authors", "has_abstract", "name_words"]
-    )
+    keys = keys.drop(columns=["issue_raw", "volume_raw", "type", "n_authors", "has_abstract"])
     for col in flags.columns:
         keys[f"flag_{col}"] = flags[col].to_numpy()
     del flags

@@ -221,7 +221,7 @@ def common_words(titles: list[str]) -> frozenset[str]:
 def _recurring(keys: pd.DataFrame) -> np.ndarray:
     """Records whose exact title the corpus shows to recur as different works: carried by
     :data:`RECURRING_RECORDS` or more records, or by records two or more years apart, or
-    by author teams that share no surname."""
+    by author teams that share no name."""
     title = keys["title"]
     out = np.zeros(len(keys), dtype=bool)
     dup = title.duplicated(keep=False).to_numpy() & (title.to_numpy(dtype=object) != "")
@@ -233,6 +233,11 @@ def _recurring(keys: pd.DataFrame) -> np.ndarray:
             "t": title.to_numpy(dtype=object)[idx],
             "y": keys["year"].to_numpy()[idx],
             "a": keys["authors"].to_numpy(dtype=object)[idx],
+            "w": (
+                keys["name_words"].to_numpy(dtype=object)[idx]
+                if "name_words" in keys.columns
+                else keys["authors"].to_numpy(dtype=object)[idx]
+            ),
             "pos": idx,
         }
     )
@@ -244,11 +249,20 @@ def _recurring(keys: pd.DataFrame) -> np.ndarray:
     # author teams: only groups with more than one distinct non-empty author string
     authored = sub[sub["a"] != ""]
     shared: set[str] = set()
-    for t, names in authored.groupby("t", sort=False)["a"].unique().items():
-        if len(names) < 2:
-            continue
-        teams = [set(a.split()) for a in names[:RECURRING_RECORDS]]
-        if any(not (x & y) for k, x in enumerate(teams) for y in teams[k + 1 :]):
+    multi = authored.groupby("t", sort=False)["a"].nunique()
+    many = authored[authored["t"].isin(multi.index[multi.to_numpy() > 1])]
+    for t, grp in many.groupby("t", sort=False):
+        teams = [
+            (set(a.split()), set(w.split()))
+            for a, w in grp[["a", "w"]].drop_duplicates("a").to_numpy()[:RECURRING_RECORDS]
+        ]
+        # two teams are unrelated when no surname of one is a name (family or given,
+        # names swapped by a source) of the other
+        if any(
+            not (sa & sb or sa & wb or sb & wa)
+            for k, (sa, wa) in enumerate(teams)
+            for sb, wb in teams[k + 1 :]
+        ):
             shared.add(str(t))
     if shared:
         flag |= sub["t"].isin(shared).to_numpy()
