@@ -16,9 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fmreview.dedupe import dedupe_store, pending_pairs
 from fmreview.dedupe.engine import Deduplicator
 from fmreview.dedupe.keys import name_words, record_keys, translated_title
 from fmreview.dedupe.traps import doi_versions, generic_titles, is_preprint_doi
+from fmreview.record import Author, Record
+from fmreview.store import Store, add_records
 
 TRAPS_DIR = Path(__file__).parent / "data" / "dedupe_traps"
 
@@ -381,3 +384,34 @@ def test_generated_true_copies_still_merge(a: dict[str, Any]) -> None:
     b = {**a, "title": a["title"].upper() + ".", "pages": a["pages"].split("-")[0]}
     model = Deduplicator().fit([{"id": "a", **a}, {"id": "b", **b}])
     assert together(model, "a", "b")
+
+
+# ----------------------------------------------------------------------------- a review
+def test_a_review_keeps_two_editorials_by_one_editor_as_two_works(store: Store) -> None:
+    editor = {
+        "authors": [Author("Zimmerhackl", "L. B.")],
+        "year": 2010,
+        "venue": "Pediatric Transplantation",
+        "volume": "14",
+    }
+    with store.run("import", {}) as run:
+        ids = add_records(
+            store,
+            [
+                Record(title="Editorial", **editor, issue="2", pages="154-155"),
+                Record(title="Editorial", **editor, issue="5", pages="431-432"),
+                Record(title="Editorial", **editor),
+            ],
+            source="test",
+            source_kind="file",
+            run_id=run.id,
+            keep_ids=True,
+        ).record_ids
+    with store.run("dedupe", {}) as run:
+        counts = dedupe_store(store, run_id=run.id)
+    assert counts["works_created"] == 3 and counts["duplicate_links"] == 0
+    # the editorial without pages is a question for a person, not a merge
+    pending = pending_pairs(store)
+    assert counts["uncertain_pairs"] == len(pending) >= 1
+    assert all(p["reason"]["trap"] == "generic_title" for p in pending)
+    assert all(ids[2] in (p["a"]["id"], p["b"]["id"]) for p in pending)

@@ -319,7 +319,9 @@ class Deduplicator:
             merge_conference_abstracts=self.merge_conference_abstracts,
         )
         generic = flags["generic"].to_numpy()
+        conf_abs = flags["conf_abstract"].to_numpy()
         return {
+            "abstract": conf_abs[i] | conf_abs[j],
             "i": i,
             "j": j,
             "sc": sc,
@@ -381,7 +383,8 @@ class Deduplicator:
         version = np.zeros(len(i), dtype=bool)
         if self.link_versions:
             version = could_be_version & preprint & (tsim >= VERSION_TITLE)
-        propose = could_be_version & ~version & (tsim >= VERSION_REVIEW_TITLE)
+        # (a meeting abstract is not a version: merge_conference_abstracts decides those)
+        propose = could_be_version & ~version & (tsim >= VERSION_REVIEW_TITLE) & ~cand["abstract"]
         unsure = ~dup & ~version & (((score >= self.lower) & ~hard) | propose)
         # pairs a trap (not a human) keeps apart, that would otherwise have linked
         trapped = (trap >= 0) & ((score >= self.lower) | (tsim >= VERSION_TITLE)) & ~version
@@ -444,6 +447,14 @@ class Deduplicator:
         labels = first[roots]
         unc = np.flatnonzero(unsure)
         unc = unc[labels[i[unc]] != labels[j[unc]]]
+        # one question per pair of works: the best-scoring pair of their records
+        if len(unc):
+            lo = np.minimum(labels[i[unc]], labels[j[unc]])
+            hi = np.maximum(labels[i[unc]], labels[j[unc]])
+            by = np.lexsort((-score[unc], hi, lo))
+            first_of = np.ones(len(by), dtype=bool)
+            first_of[1:] = (lo[by][1:] != lo[by][:-1]) | (hi[by][1:] != hi[by][:-1])
+            unc = np.sort(unc[by[first_of]])
         extra = {"trap": trap, "generic": cand["generic"], "title_min": self.title_min}
         lk_arr = np.asarray(lk, dtype=np.int64)
         links = _compact(
