@@ -50,40 +50,46 @@ def load_set(folder: Path) -> tuple[pd.DataFrame, dict[str, str]]:
 
 def run_fmreview(
     records: pd.DataFrame, **params: object
-) -> tuple[dict[str, object], float, Deduplicator]:
-    t0 = time.perf_counter()
+) -> tuple[dict[str, object], float, float, Deduplicator]:
+    """Clusters, wall seconds, CPU seconds (all threads of this process) and the model."""
+    t0, c0 = time.perf_counter(), time.process_time()
     model = Deduplicator(**params).fit(records)  # type: ignore[arg-type]
-    return model.clusters_, time.perf_counter() - t0, model
+    return model.clusters_, time.perf_counter() - t0, time.process_time() - c0, model
 
 
 #: bib-dedupe's pipeline, run by another interpreter when bib-dedupe is not importable
 #: here (it pins its own dependencies: install it into a separate venv); reads a CSV,
 #: prints the predicted clusters and the seconds spent (imports excluded) as JSON.
 _BIB_SCRIPT = """
-import json, sys, time
+import json, resource, sys, time
 import pandas as pd
 import bib_dedupe.bib_dedupe as bd
 df = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)
 df = df.rename(columns={"record_id": "ID", "entrytype": "ENTRYTYPE"}).replace({"NA": ""})
-t0 = time.perf_counter()
+def cpu():
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + ch.ru_utime + ch.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 prep = bd.prep(df, verbosity_level=0, cpu=-1)
 pairs = bd.block(prep, verbosity_level=0, cpu=-1)
 matched = bd.match(pairs, verbosity_level=0, cpu=-1)
 groups = bd.cluster(matched, verbosity_level=0)
-secs = time.perf_counter() - t0
+secs, cpus = time.perf_counter() - t0, cpu() - c0
 pred = {rid: rid for rid in df["ID"]}
 for group in groups:
     head = sorted(group)[0]
     for rid in group:
         pred[rid] = head
-print(json.dumps({"pred": pred, "seconds": secs}))
+print(json.dumps({"pred": pred, "seconds": secs, "cpu_seconds": cpus}))
 """
 
 
 def run_bib_dedupe(
     folder: Path, records: pd.DataFrame, python: str | None
-) -> tuple[dict[str, object], float]:
-    """bib-dedupe on one set: in this process when importable, else with ``python``."""
+) -> tuple[dict[str, object], float, float]:
+    """bib-dedupe on one set: in this process when importable, else with ``python``.
+    Returns the clusters, wall seconds and CPU seconds (its worker processes included
+    when run by ``python``; NaN in process, where workers are not counted)."""
     if python is None:
         import bib_dedupe.bib_dedupe as bd
 
@@ -100,7 +106,7 @@ def run_bib_dedupe(
             head = sorted(group)[0]
             for rid in group:
                 pred[rid] = head
-        return pred, elapsed
+        return pred, elapsed, float("nan")
     out = subprocess.run(
         [python, "-c", _BIB_SCRIPT, str(folder / "records.csv")],
         check=True,
@@ -108,7 +114,7 @@ def run_bib_dedupe(
         text=True,
     )
     res = json.loads(out.stdout.strip().splitlines()[-1])
-    return res["pred"], float(res["seconds"])
+    return res["pred"], float(res["seconds"]), float(res["cpu_seconds"])
 
 
 def _bib_python(option: str | None) -> tuple[bool, str | None]:
@@ -228,15 +234,17 @@ def benchmark_sets(
     rows = []
     pooled = {"fmreview": DedupeMetrics(0, 0, 0, 0), "bib-dedupe": DedupeMetrics(0, 0, 0, 0)}
     times = {"fmreview": 0.0, "bib-dedupe": 0.0}
+    cpu = {"fmreview": 0.0, "bib-dedupe": 0.0}
     review = 0
     grid: dict[str, dict[tuple[float, float], DedupeMetrics]] = {}
     for folder in dirs:
         records, gold = load_set(folder)
         order = records["record_id"].tolist()
-        pred, secs, model = run_fmreview(records, **params)
+        pred, secs, cpus, model = run_fmreview(records, **params)
         m = hair_metrics(pred, gold, order)
         pooled["fmreview"] += m
         times["fmreview"] += secs
+        cpu["fmreview"] += cpus
         review += len(model.uncertain_)
         rows.append(
             {
@@ -244,6 +252,7 @@ def benchmark_sets(
                 "tool": "fmreview",
                 "n": len(records),
                 "seconds": secs,
+                "cpu_seconds": cpus,
                 **m.as_dict(),
                 "pairs": model.n_pairs_,
                 "review": len(model.uncertain_),
@@ -259,22 +268,24 @@ def benchmark_sets(
                     model.rethreshold(upper=u, title_min=t)
                     grid[folder.name][(u, t)] = hair_metrics(model.clusters_, gold, order)
         if have_bib:
-            pred_b, secs_b = run_bib_dedupe(folder, records, bib_exe)
+            pred_b, secs_b, cpu_b = run_bib_dedupe(folder, records, bib_exe)
             mb = hair_metrics(pred_b, gold, order)
             pooled["bib-dedupe"] += mb
             times["bib-dedupe"] += secs_b
+            cpu["bib-dedupe"] += cpu_b
             rows.append(
                 {
                     "set": folder.name,
                     "tool": "bib-dedupe",
                     "n": len(records),
                     "seconds": secs_b,
+                    "cpu_seconds": cpu_b,
                     **mb.as_dict(),
                 }
             )
     result: dict[str, object] = {"sets": rows, "params": params}
     result["pooled"] = {
-        tool: {**pooled[tool].as_dict(), "seconds": times[tool]}
+        tool: {**pooled[tool].as_dict(), "seconds": times[tool], "cpu_seconds": cpu[tool]}
         for tool in (["fmreview", "bib-dedupe"] if have_bib else ["fmreview"])
     }
     result["pooled"]["fmreview"]["review"] = review  # type: ignore[index]
@@ -289,6 +300,8 @@ def benchmark_sets(
     result["traps"] = trap_suite(params)
     if have_bib and times["fmreview"] > 0:
         result["speedup_vs_bib_dedupe"] = times["bib-dedupe"] / times["fmreview"]
+        result["cpu_speedup_vs_bib_dedupe"] = cpu["bib-dedupe"] / max(cpu["fmreview"], 1e-9)
+        result["load_average_1m"] = os.getloadavg()[0]
     elif with_bib:
         result["bib_dedupe"] = (
             "not run: not importable here; pass --bib-dedupe-python with a Python that has it"
@@ -510,7 +523,11 @@ def print_report(res: dict[str, Any]) -> None:
             f"{'POOLED':<26}{'':>8}{b['fp']:>5}{b['fn']:>5}{_rate(b['sensitivity']):>8}"
             f"{_rate(b['precision']):>8}{b['seconds']:>15.2f}"
         )
-        print(f"fmreview is {res['speedup_vs_bib_dedupe']:.0f}x faster than bib-dedupe here")
+        print(
+            f"fmreview is {res['speedup_vs_bib_dedupe']:.0f}x faster than bib-dedupe here "
+            f"(wall), {res['cpu_speedup_vs_bib_dedupe']:.0f}x in CPU time "
+            f"(load average {res['load_average_1m']:.1f})"
+        )
     elif "bib_dedupe" in res:
         print(f"bib-dedupe {res['bib_dedupe']}")
     t = res["traps"]

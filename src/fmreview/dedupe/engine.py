@@ -84,6 +84,9 @@ class Deduplicator:
     ----------
     upper : float
         Pairs scoring at or above this merge as duplicates (when no trap contradicts).
+        The defaults of ``upper`` and ``title_min`` are those chosen on the six shared
+        labelled sets (least missed duplicates + 10 x false merges; the leave-one-set-out
+        figures are in ``benchmarks/dedupe.py``).
     lower : float
         Pairs scoring in ``[lower, upper)``, and pairs at or above ``upper`` that lack
         evidence (a generic title, titles that differ beyond a typo), are uncertain:
@@ -125,9 +128,9 @@ class Deduplicator:
     def __init__(
         self,
         *,
-        upper: float = 0.9,
+        upper: float = 0.85,
         lower: float = 0.75,
-        title_min: float = 0.88,
+        title_min: float = 0.9,
         link_versions: bool = True,
         merge_conference_abstracts: bool = False,
         window: int = 8,

@@ -316,24 +316,32 @@ def doi_key(value: Any) -> str:
     return normalize_doi(text) or ""
 
 
-def name_words(value: Any, limit: int = 10) -> str:
-    """Every word (two letters or more) of the first ``limit`` authors' full names, folded,
-    distinct and sorted: ``"Carignani, Andrea"`` → ``"andrea carignani"``. Lets
-    :mod:`.scoring` recognise names whose parts one source swapped (``"Andrea, C."``)."""
+def name_words(value: Any, limit: int = 400) -> str:
+    """Every word (two letters or more) of the authors' names (the first ``limit``
+    characters of a string), folded, distinct and sorted: ``"Carignani, Andrea"`` →
+    ``"andrea carignani"``. Lets :mod:`.scoring` recognise names whose parts one source
+    swapped (``"Andrea, C."``)."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or is_missing(value):
         return ""
-    names: list[Any] = _split_author_string(value) if isinstance(value, str) else list(value)
-    words: set[str] = set()
-    for item in names[:limit]:
-        if isinstance(item, Mapping):
-            text = f"{item.get('family') or item.get('name') or ''} {item.get('given') or ''}"
-        elif isinstance(item, str):
-            text = item
-        elif isinstance(item, Sequence):
-            text = " ".join(str(x) for x in item)
-        else:
-            text = f"{getattr(item, 'family', '') or ''} {getattr(item, 'given', '') or ''}"
-        words.update(w for w in normalize_text(text).split() if len(w) >= 2)
+    if isinstance(value, str):
+        text = value[:limit]
+    else:
+        parts = []
+        for item in list(value)[:10]:
+            if isinstance(item, Mapping):
+                parts.append(
+                    f"{item.get('family') or item.get('name') or ''} {item.get('given') or ''}"
+                )
+            elif isinstance(item, str):
+                parts.append(item)
+            elif isinstance(item, Sequence):
+                parts.append(" ".join(str(x) for x in item))
+            else:
+                parts.append(
+                    f"{getattr(item, 'family', '') or ''} {getattr(item, 'given', '') or ''}"
+                )
+        text = " ".join(parts)
+    words = {w for w in normalize_text(text).split() if len(w) >= 2} - {"and"}
     return " ".join(sorted(words))
 
 
@@ -416,24 +424,29 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
         return shared.setdefault(value, value)
 
     keys = pd.DataFrame({"id": frame["id"].to_numpy()})
-    keys["title"] = [title_key(v) for v in frame["title"]]
+
+    def col(name: str) -> np.ndarray:
+        # an object array: iterating pandas' Arrow-backed strings is several times slower
+        return frame[name].to_numpy(dtype=object)
+
+    keys["title"] = [title_key(v) for v in col("title")]
     keys["translated"] = np.fromiter(
-        (translated_title(v) for v in frame["title"]), dtype=bool, count=n
+        (translated_title(v) for v in col("title")), dtype=bool, count=n
     )
-    surnames = [author_surnames(v) for v in frame["authors"]]
+    surnames = [author_surnames(v) for v in col("authors")]
     keys["authors"] = [" ".join(s) for s in surnames]
     keys["first_author"] = [share(s[0]) if s else "" for s in surnames]
-    keys["name_words"] = [name_words(v) for v in frame["authors"]]
+    keys["name_words"] = [name_words(v) for v in col("authors")]
     keys["n_authors"] = np.fromiter((len(s) for s in surnames), dtype=np.int32, count=n)
     del surnames
-    keys["year"] = np.fromiter((year_value(v) for v in frame["year"]), dtype=np.int32, count=n)
-    keys["venue"] = [venue_key(v) for v in frame["venue"]]
-    keys["volume"] = [share(number_key(v)) for v in frame["volume"]]
-    keys["issue"] = [share(number_key(v)) for v in frame["issue"]]
-    keys["page"] = [share(first_page(v)) for v in frame["pages"]]
-    keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in frame["pages"]]
-    doi = [doi_key(v) for v in frame["doi"]]
-    arxiv = [_id_or_empty(normalize_arxiv, v) for v in frame["arxiv"]]
+    keys["year"] = np.fromiter((year_value(v) for v in col("year")), dtype=np.int32, count=n)
+    keys["venue"] = [venue_key(v) for v in col("venue")]
+    keys["volume"] = [share(number_key(v)) for v in col("volume")]
+    keys["issue"] = [share(number_key(v)) for v in col("issue")]
+    keys["page"] = [share(first_page(v)) for v in col("pages")]
+    keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in col("pages")]
+    doi = [doi_key(v) for v in col("doi")]
+    arxiv = [_id_or_empty(normalize_arxiv, v) for v in col("arxiv")]
     # an arXiv DOI (10.48550/arXiv.2301.01234) names the preprint, not a journal version
     for i, d in enumerate(doi):
         if d and not arxiv[i]:
@@ -441,14 +454,14 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     keys["doi"] = doi
     keys["arxiv"] = arxiv
     del doi, arxiv
-    keys["pmid"] = [_id_or_empty(normalize_pmid, v) for v in frame["pmid"]]
-    keys["openalex"] = [_id_or_empty(normalize_openalex, v) for v in frame["openalex"]]
-    keys["type"] = [venue_key(v) for v in frame["type"]]
+    keys["pmid"] = [_id_or_empty(normalize_pmid, v) for v in col("pmid")]
+    keys["openalex"] = [_id_or_empty(normalize_openalex, v) for v in col("openalex")]
+    keys["type"] = [venue_key(v) for v in col("type")]
     # normalised lazily by scoring, for the few pairs that need it
-    keys["abstract"] = ["" if is_missing(v) else str(v)[:ABSTRACT_CHARS] for v in frame["abstract"]]
+    keys["abstract"] = ["" if is_missing(v) else str(v)[:ABSTRACT_CHARS] for v in col("abstract")]
     keys["has_abstract"] = keys["abstract"].to_numpy(dtype=object) != ""
-    keys["issue_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in frame["issue"]]
-    keys["volume_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in frame["volume"]]
+    keys["issue_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in col("issue")]
+    keys["volume_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in col("volume")]
     spans = []
     for raw in keys["pages_raw"]:
         parsed = parse_pages(raw) if raw else None

@@ -77,6 +77,8 @@ def _interp(x: np.ndarray, xs: tuple[float, ...], ws: tuple[float, ...]) -> np.n
 
 #: Pairs per rapidfuzz call: bounds the memory of its internal string buffers.
 CHUNK = 200_000
+#: Pairs from which a rapidfuzz call uses all cores.
+PARALLEL_MIN = 50_000
 
 
 def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Any, cutoff: float | None = None) -> np.ndarray:
@@ -88,7 +90,8 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Any, cutoff: float | None = No
             list(a[start:stop]),
             list(b[start:stop]),
             scorer=scorer,
-            workers=-1,
+            # threads pay off only on long inputs (and cost latency on a busy machine)
+            workers=-1 if min(stop, len(a)) - start >= PARALLEL_MIN else 1,
             score_cutoff=None if cutoff is None else cutoff * 100.0,
         )
     return out / 100.0
@@ -145,6 +148,7 @@ def author_similarity(
     fb: np.ndarray,
     wa: np.ndarray | None = None,
     wb: np.ndarray | None = None,
+    check: np.ndarray | None = None,
 ) -> np.ndarray:
     """Element-wise author similarity in [0, 1], NaN when either side has no authors.
 
@@ -153,13 +157,17 @@ def author_similarity(
     :func:`~fmreview.dedupe.keys.name_words`), a pair below :data:`SWAPPED_SIM` whose
     surnames on one side are (almost) all words of the other side's names scores
     :data:`SWAPPED_SIM`: one source swapped family and given names ("Andrea, C." for
-    "Carignani, Andrea").
+    "Carignani, Andrea"). ``check`` (bool per pair) limits that test to the pairs where
+    it can matter.
     """
     tset = _cpdist(a, b, fuzz.token_set_ratio)
     first = _cpdist(fa, fb, fuzz.ratio)
     sim = 0.5 * tset + 0.5 * first
     if wa is not None and wb is not None:
-        for n in np.flatnonzero(sim < SWAPPED_SIM):
+        low = sim < SWAPPED_SIM
+        if check is not None:
+            low &= check
+        for n in np.flatnonzero(low):
             if _contained(a[n], wb[n]) or _contained(b[n], wa[n]):
                 sim[n] = SWAPPED_SIM
     sim[(a == "") | (b == "")] = np.nan
@@ -277,6 +285,7 @@ def score_pairs(
         col["first_author"][j],
         None if words is None else words[i],
         None if words is None else words[j],
+        t >= 0.8,
     )
     out["authors"] = au
     out["w_authors"] = np.where(np.isnan(au), 0.0, _interp(np.nan_to_num(au), AUTHOR_SIM, AUTHOR_W))
@@ -347,8 +356,11 @@ def score_pairs(
     aa, abb = col["abstract"][i], col["abstract"][j]
     sel = np.flatnonzero(need & (aa != "") & (abb != ""))
     if len(sel):
-        na = np.array([normalize_text(x) for x in aa[sel]], dtype=object)
-        nb = np.array([normalize_text(x) for x in abb[sel]], dtype=object)
+        # each record's abstract normalised once, however many pairs it is in
+        raw = col["abstract"]
+        norm = {int(r): normalize_text(raw[r]) for r in np.unique(np.concatenate([i[sel], j[sel]]))}
+        na = np.array([norm[int(r)] for r in i[sel]], dtype=object)
+        nb = np.array([norm[int(r)] for r in j[sel]], dtype=object)
         ab[sel] = _cpdist(na, nb, fuzz.ratio)
     out["abstract"] = ab
     out["w_abstract"] = np.where(

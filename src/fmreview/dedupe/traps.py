@@ -113,6 +113,9 @@ SHORT_TITLE_WORDS = 3
 #: Share of titles a word must appear in to count as common in a corpus (and at least
 #: :data:`COMMON_MIN_TITLES` titles).
 COMMON_SHARE, COMMON_MIN_TITLES = 0.05, 20
+#: A title found in this many different years is serial (two years apart are already
+#: two works by the ``series`` trap; a same-year pair of such a title needs evidence).
+RECURRING_YEARS = 3
 #: A title carried by this many records is serial whatever its authors.
 RECURRING_RECORDS = 20
 
@@ -220,8 +223,8 @@ def common_words(titles: list[str]) -> frozenset[str]:
 
 def _recurring(keys: pd.DataFrame) -> np.ndarray:
     """Records whose exact title the corpus shows to recur as different works: carried by
-    :data:`RECURRING_RECORDS` or more records, or by records two or more years apart, or
-    by author teams that share no name."""
+    :data:`RECURRING_RECORDS` or more records, or found in :data:`RECURRING_YEARS`
+    different years, or by author teams that share no name."""
     title = keys["title"]
     out = np.zeros(len(keys), dtype=bool)
     dup = title.duplicated(keep=False).to_numpy() & (title.to_numpy(dtype=object) != "")
@@ -243,9 +246,8 @@ def _recurring(keys: pd.DataFrame) -> np.ndarray:
     )
     size = sub.groupby("t", sort=False)["pos"].transform("size").to_numpy()
     yk = sub["y"].where(sub["y"] > 0)
-    ymax = yk.groupby(sub["t"], sort=False).transform("max").to_numpy()
-    ymin = yk.groupby(sub["t"], sort=False).transform("min").to_numpy()
-    flag = (size >= RECURRING_RECORDS) | (np.nan_to_num(ymax - ymin, nan=0.0) >= 2)
+    years = yk.groupby(sub["t"], sort=False).transform("nunique").to_numpy()
+    flag = (size >= RECURRING_RECORDS) | (years >= RECURRING_YEARS)
     # author teams: only groups with more than one distinct non-empty author string
     authored = sub[sub["a"] != ""]
     shared: set[str] = set()
