@@ -558,9 +558,10 @@ def evidence(row: Mapping[str, Any]) -> dict[str, str]:
         }.get(page, "not both present"),
     }
     if title is not None and not (isinstance(title, float) and np.isnan(title)):
-        within = tmin is None or np.isnan(tmin) or float(title) >= float(tmin)
+        limit = float("nan") if tmin is None else float(tmin)
+        within = np.isnan(limit) or float(title) >= limit
         out["title"] = f"similarity {float(title):.3f}" + (
-            " (within a typo)" if within else f" (below {float(tmin):.2f}: differ)"
+            " (within a typo)" if within else f" (below {limit:.2f}: differ)"
         )
     if row.get("generic"):
         out["generic_title"] = (

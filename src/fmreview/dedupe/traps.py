@@ -225,50 +225,38 @@ def _recurring(keys: pd.DataFrame) -> np.ndarray:
     """Records whose exact title the corpus shows to recur as different works: carried by
     :data:`RECURRING_RECORDS` or more records, or found in :data:`RECURRING_YEARS`
     different years, or by author teams that share no name."""
-    title = keys["title"]
+    title = keys["title"].to_numpy(dtype=object)
     out = np.zeros(len(keys), dtype=bool)
-    dup = title.duplicated(keep=False).to_numpy() & (title.to_numpy(dtype=object) != "")
+    dup = keys["title"].duplicated(keep=False).to_numpy() & (title != "")
     if not dup.any():
         return out
-    idx = np.flatnonzero(dup)
-    sub = pd.DataFrame(
-        {
-            "t": title.to_numpy(dtype=object)[idx],
-            "y": keys["year"].to_numpy()[idx],
-            "a": keys["authors"].to_numpy(dtype=object)[idx],
-            "w": (
-                keys["name_words"].to_numpy(dtype=object)[idx]
-                if "name_words" in keys.columns
-                else keys["authors"].to_numpy(dtype=object)[idx]
-            ),
-            "pos": idx,
-        }
-    )
-    size = sub.groupby("t", sort=False)["pos"].transform("size").to_numpy()
-    yk = sub["y"].where(sub["y"] > 0)
-    years = yk.groupby(sub["t"], sort=False).transform("nunique").to_numpy()
-    flag = (size >= RECURRING_RECORDS) | (years >= RECURRING_YEARS)
-    # author teams: only groups with more than one distinct non-empty author string
-    authored = sub[sub["a"] != ""]
-    shared: set[str] = set()
-    multi = authored.groupby("t", sort=False)["a"].nunique()
-    many = authored[authored["t"].isin(multi.index[multi.to_numpy() > 1])]
-    for t, grp in many.groupby("t", sort=False):
-        teams = [
-            (set(a.split()), set(w.split()))
-            for a, w in grp[["a", "w"]].drop_duplicates("a").to_numpy()[:RECURRING_RECORDS]
-        ]
+    year = keys["year"].to_numpy()
+    authors = keys["authors"].to_numpy(dtype=object)
+    words = keys["name_words"].to_numpy(dtype=object) if "name_words" in keys.columns else authors
+    groups: dict[str, list[int]] = {}
+    for k in np.flatnonzero(dup).tolist():
+        groups.setdefault(title[k], []).append(k)
+    for members in groups.values():
+        if len(members) >= RECURRING_RECORDS or (
+            len({year[k] for k in members if year[k] > 0}) >= RECURRING_YEARS
+        ):
+            out[members] = True
+            continue
+        teams: dict[str, set[str]] = {}
+        for k in members:
+            if authors[k] and authors[k] not in teams:
+                teams[authors[k]] = set(words[k].split())
+        if len(teams) < 2:
+            continue
+        named = [(set(a.split()), w) for a, w in teams.items()]
         # two teams are unrelated when no surname of one is a name (family or given,
         # names swapped by a source) of the other
         if any(
             not (sa & sb or sa & wb or sb & wa)
-            for k, (sa, wa) in enumerate(teams)
-            for sb, wb in teams[k + 1 :]
+            for n, (sa, wa) in enumerate(named)
+            for sb, wb in named[n + 1 :]
         ):
-            shared.add(str(t))
-    if shared:
-        flag |= sub["t"].isin(shared).to_numpy()
-    out[idx[flag]] = True
+            out[members] = True
     return out
 
 
