@@ -192,6 +192,10 @@ def leave_one_set_out(
         "tuned_on_all": {"upper": u_all, "title_min": t_all, **in_sample.as_dict()},
         "objective": f"min FN + {FP_COST} x FP, pooled over the tuning sets",
         "grid": {"upper": list(GRID_UPPER), "title_min": list(GRID_TITLE_MIN)},
+        "grid_counts": {
+            s: {f"{u}/{t}": [m.tp, m.fp, m.tn, m.fn] for (u, t), m in grid[s].items()}
+            for s in names
+        },
     }
 
 

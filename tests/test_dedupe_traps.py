@@ -191,6 +191,16 @@ def test_different_page_ranges_in_one_venue_and_year_are_two_works() -> None:
     assert model.traps_["page_conflict"] == 1
 
 
+def test_another_volume_in_another_year_or_venue_is_another_publication() -> None:
+    other_year = {**PAPER, "year": 2023, "volume": "14", "pages": ""}
+    other_venue = {**PAPER, "venue": "Radiology", "volume": "310", "pages": ""}
+    model = Deduplicator().fit(
+        [{"id": "a", **PAPER}, {"id": "b", **other_year}, {"id": "c", **other_venue}]
+    )
+    assert len(set(model.clusters_.values())) == 3
+    assert model.traps_["issue_conflict"] == 3  # a-b, a-c and b-c
+
+
 def test_page_export_errors_are_not_a_contradiction() -> None:
     model = Deduplicator().fit([{"id": "a", **PAPER}, {"id": "b", **PAPER, "pages": "654-61"}])
     assert together(model, "a", "b")

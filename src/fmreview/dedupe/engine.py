@@ -128,7 +128,7 @@ class Deduplicator:
     def __init__(
         self,
         *,
-        upper: float = 0.85,
+        upper: float = 0.8,
         lower: float = 0.75,
         title_min: float = 0.9,
         link_versions: bool = True,

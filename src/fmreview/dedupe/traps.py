@@ -19,6 +19,9 @@ other links merges it either). Traps come in two kinds.
 ``page_conflict``
     Different page ranges (neither overlapping nor within an export error of each other)
     in the same venue (or volume) and year.
+``issue_conflict``
+    Both records name a volume and the volumes differ, and so do the years or the venues
+    (similarity below 0.5): two publications, not one record exported twice.
 ``shared_doi``
     One DOI on two records whose titles differ (supplement or proceedings DOIs shared by
     many abstracts).
@@ -59,6 +62,7 @@ TRAPS = (
     "notice",
     "doi_conflict",
     "page_conflict",
+    "issue_conflict",
     "shared_doi",
     "part",
     "series",
@@ -67,9 +71,9 @@ TRAPS = (
     "title_conflict",
 )
 #: Traps that are contradicting evidence: the pair is two works.
-HARD = frozenset(TRAPS[:7])
+HARD = frozenset(TRAPS[:8])
 #: Traps that mean "not enough evidence": a person decides.
-SOFT = frozenset(TRAPS[7:])
+SOFT = frozenset(TRAPS[8:])
 
 #: Known serial titles (after :func:`~fmreview.dedupe.keys.title_key`): items that every
 #: journal issue carries, whose title says nothing about which item it is.
@@ -414,6 +418,14 @@ def pair_traps(
             "page_conflict",
             (page_code == -1) & (year[i] == year[j]) & (year[i] > 0) & same_place & ~same_doi,
         )
+        other_volume = (volume[i] != volume[j]) & (volume[i] != "") & (volume[j] != "")
+        other_year = (year[i] != year[j]) & (year[i] > 0) & (year[j] > 0)
+        other_venue = (
+            np.zeros(len(i), dtype=bool)
+            if venue_sim is None
+            else np.nan_to_num(venue_sim, nan=1.0) < 0.5
+        )
+        mark("issue_conflict", other_volume & (other_year | other_venue) & ~same_doi)
     mark("shared_doi", same_doi & (title_sim < 0.6) & (titles[i] != ""))
     hard = hard_evidence(keys, i, j)
     differ = np.flatnonzero(
