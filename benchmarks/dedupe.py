@@ -2,13 +2,27 @@
 
 Usage::
 
-    python benchmarks/dedupe.py [DIR ...] [--json] [--no-bib-dedupe] [--scale N]
+    python benchmarks/dedupe.py [DIR ...] [--json] [--no-bib-dedupe]
+        [--bib-dedupe-python /tmp/bdenv/bin/python] [--no-tune] [--scale N]
 
 Each DIR holds ``records.csv`` and ``gold.csv`` (layout of ``../shared/bench/dedupe/*/``);
 default: every folder under ``/work/shared/bench/dedupe``. Metrics are those of Hair et al.
-2023 (:mod:`fmreview.dedupe.evaluate`), per set and pooled, with wall time. When
-``bib_dedupe`` is importable it runs on the same sets in the same process for a
-side-by-side table and the speed ratio.
+2023 (:mod:`fmreview.dedupe.evaluate`), per set and pooled, for automatic merges only
+(pairs sent to the review queue count as not merged; the queue size is reported), with
+wall and CPU time.
+
+Figures printed:
+
+* the defaults on every set: *in-sample* for the six shared sets the defaults were chosen
+  on (marked ``*``), held-out for any other set;
+* leave-one-set-out over the given sets (two or more): ``upper`` and ``title_min`` chosen
+  on the other sets (least FN + 10 x FP over a fixed grid, ties to the more cautious
+  setting), scored on the set left out, pooled; beside it the in-sample optimum;
+* the trap suite (``tests/data/dedupe_traps``): false merges among hard negatives;
+* bib-dedupe on the same sets when it is importable here, or run by another Python
+  (``--bib-dedupe-python``; it pins its own dependencies, so install it in a separate
+  venv: ``python -m venv /tmp/bdenv && /tmp/bdenv/bin/pip install bib-dedupe``), with the
+  speed ratio in wall and CPU time.
 
 Settings follow the labelling convention of the gold sets, for every set alike: the
 SRA-DM sets count companion conference abstracts as duplicates
