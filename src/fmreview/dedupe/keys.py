@@ -405,7 +405,8 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
 
     Columns: ``id``, ``title`` (:func:`title_key`), ``translated``
     (:func:`translated_title`), ``authors`` (space-joined surnames),
-    ``first_author``, ``name_words`` (:func:`name_words`), ``n_authors``, ``year`` (int,
+    ``first_author``, ``name_words`` (:func:`name_words`; empty when no more than the
+    surnames), ``n_authors``, ``year`` (int,
     0 = unknown), ``venue``, ``volume``,
     ``issue``, ``page`` (first page), ``pages_raw``, ``page_span`` (last - first page, -1
     when not a plain range), ``doi``, ``arxiv``, ``pmid``, ``openalex``, ``type``,
@@ -436,7 +437,12 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     surnames = [author_surnames(v) for v in col("authors")]
     keys["authors"] = [" ".join(s) for s in surnames]
     keys["first_author"] = [share(s[0]) if s else "" for s in surnames]
-    keys["name_words"] = [name_words(v) for v in col("authors")]
+    # kept only where they say more than the surnames (given names written out): most
+    # records carry initials, and a million empty strings cost nothing
+    keys["name_words"] = [
+        "" if set(w.split()) <= set(a.split()) else w
+        for w, a in zip((name_words(v) for v in col("authors")), keys["authors"], strict=True)
+    ]
     keys["n_authors"] = np.fromiter((len(s) for s in surnames), dtype=np.int32, count=n)
     del surnames
     keys["year"] = np.fromiter((year_value(v) for v in col("year")), dtype=np.int32, count=n)

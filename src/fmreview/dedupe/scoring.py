@@ -277,7 +277,11 @@ def score_pairs(
         (t >= 0.97) & (tlen >= LONG_TITLE), LONG_TITLE_W, 0.0
     )
 
-    words = keys["name_words"].to_numpy(dtype=object) if "name_words" in keys.columns else None
+    words = None
+    if "name_words" in keys.columns:
+        # records keep name words only where they add to the surnames
+        words = keys["name_words"].to_numpy(dtype=object)
+        words = np.where(words == "", col["authors"], words)
     au = author_similarity(
         col["authors"][i],
         col["authors"][j],

@@ -236,7 +236,10 @@ def _recurring(keys: pd.DataFrame) -> np.ndarray:
         return out
     year = keys["year"].to_numpy()
     authors = keys["authors"].to_numpy(dtype=object)
-    words = keys["name_words"].to_numpy(dtype=object) if "name_words" in keys.columns else authors
+    words = authors
+    if "name_words" in keys.columns:
+        words = keys["name_words"].to_numpy(dtype=object)
+        words = np.where(words == "", authors, words)
     groups: dict[str, list[int]] = {}
     for k in np.flatnonzero(dup).tolist():
         groups.setdefault(title[k], []).append(k)
