@@ -370,7 +370,7 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
         queued = {
             _pair(int(a), int(b)) for a, b in conn.execute(sa.select(dp.c.record_a, dp.c.record_b))
         }
-        pairs = []
+        pairs: list[dict[str, Any]] = []
         for row in model.uncertain_.itertuples(index=False):
             key = _pair(int(row.a), int(row.b))
             if key in queued or key in decisions:
