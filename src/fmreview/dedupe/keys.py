@@ -215,6 +215,7 @@ def _split_author_string(text: str) -> list[str]:
     return [text]
 
 
+@lru_cache(maxsize=200_000)
 def _family_of(name: str) -> str:
     name = name.strip(" .;")
     if not name:
@@ -237,6 +238,7 @@ def _family_of(name: str) -> str:
     return " ".join(parts[i:])
 
 
+@lru_cache(maxsize=200_000)
 def surname_key(value: str) -> str:
     """A family name reduced to ASCII letters: ``"de Jorge-Goicoechea"`` → ``"dejorgegoicoechea"``."""
     return re.sub(r"[^a-z]", "", fold(value))
