@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
 import pytest
 
-from fmreview.dedupe import Deduplicator, hair_metrics
+from fmreview.dedupe import DedupeMetrics, Deduplicator, hair_metrics
 from tests.conftest import bench_dir
 
 # the benchmark's settings: the gold sets count conference abstracts as duplicates and do
@@ -34,3 +38,39 @@ def test_accuracy_on_labelled_set(name: str, min_sens: float, min_prec: float) -
     sens, prec = _run(name)
     assert sens >= min_sens
     assert prec >= min_prec
+
+
+# ----------------------------------------------------------------------------- tuning
+def _benchmark() -> Any:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dedupe.py"
+    spec = importlib.util.spec_from_file_location("dedupe_benchmark", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_leave_one_set_out_never_scores_a_set_it_was_tuned_on() -> None:
+    bench = _benchmark()
+    combos = [(u, t) for u in bench.GRID_UPPER for t in bench.GRID_TITLE_MIN]
+    low, high = combos[0], combos[-1]
+
+    def grid(best: tuple[float, float]) -> dict[tuple[float, float], DedupeMetrics]:
+        # every setting costs 5 missed duplicates except ``best`` (none)
+        return {c: DedupeMetrics(10, 0, 10, 0 if c == best else 5) for c in combos}
+
+    # set "a" alone prefers the lowest setting, "b" and "c" the highest
+    res = bench.leave_one_set_out({"a": grid(low), "b": grid(high), "c": grid(high)})
+    chosen = {r["set"]: (r["upper"], r["title_min"]) for r in res["per_set"]}
+    assert chosen["a"] == high  # tuned on b and c only
+    assert res["per_set"][0]["fn"] == 5  # so "a" pays for not being seen
+    assert chosen["b"] == chosen["c"] == high
+    assert res["pooled"]["fn"] == 5
+    assert (res["tuned_on_all"]["upper"], res["tuned_on_all"]["title_min"]) == high
+
+
+def test_trap_suite_is_scored_by_the_benchmark() -> None:
+    res = _benchmark().trap_suite({"link_versions": False, "merge_conference_abstracts": True})
+    assert res["false_merges"] == 0
+    assert res["hard_negative_pairs"] >= 20
+    assert res["duplicates_merged"] == res["duplicate_pairs"] >= 2

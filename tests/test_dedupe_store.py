@@ -60,10 +60,11 @@ def active_works(store: Store) -> list[dict[str, Any]]:
 
 
 def uncertain_records() -> list[Record]:
-    # same title and authors, same venue/volume, different page ranges: a person decides
+    # same title, a year apart, one author in common, one without venue or pages: a person
+    # decides (different page ranges in one venue and year would be two works, no question)
     return [
-        Record(**{**SAM, "pages": "654-660"}),
-        Record(**{**SAM, "pages": "1200-1210"}),
+        Record(**SAM),
+        Record(title=SAM["title"], authors=[Author("Ma", "Jun"), Author("Wang", "Bo")], year=2023),
     ]
 
 
@@ -220,7 +221,11 @@ def test_run_review_records_answers_and_resumes(store: Store) -> None:
         store,
         [
             Record(**{**SAM, "title": "Segment anything in CT", "pages": "1-9"}),
-            Record(**{**SAM, "title": "Segment anything in CT", "pages": "30-39"}),
+            Record(
+                title="Segment anything in CT",
+                authors=[Author("Ma", "Jun"), Author("Wang", "Bo")],
+                year=2023,
+            ),
         ],
         source="b",
     )

@@ -32,12 +32,18 @@ from .blocking import candidate_pairs
 from .cluster import UnionFind
 from .keys import record_keys
 from .scoring import FIELDS, prefilter, reason, score_pairs
-from .traps import TRAPS, pair_traps, record_flags
+from .traps import HARD, TRAPS, pair_traps, record_flags, title_conflict
 
 Pair = tuple[Any, Any]
 
-#: Minimal title similarity for a version-of link.
+#: Minimal title similarity for an automatic version-of link (preprint and published).
 VERSION_TITLE = 0.93
+#: Minimal title similarity for a version-of proposal to a person (conference paper and
+#: its extended or re-titled journal version).
+VERSION_REVIEW_TITLE = 0.8
+#: Traps are tested on pairs scoring at least this (or with similar titles): below it a
+#: pair neither links nor reaches a person whatever the thresholds.
+TRAP_FLOOR = 0.05
 #: Minimal author similarity (when both sides have authors) for a version-of link.
 VERSION_AUTHORS = 0.6
 #: Largest year gap between versions.
@@ -63,9 +69,7 @@ def sorted_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
         )
     # trap features once per record; the raw columns they came from are not needed later
     flags = record_flags(keys)
-    keys = keys.drop(
-        columns=["issue", "issue_raw", "volume_raw", "type", "n_authors", "has_abstract"]
-    )
+    keys = keys.drop(columns=["issue_raw", "volume_raw", "type", "n_authors", "has_abstract"])
     for col in flags.columns:
         keys[f"flag_{col}"] = flags[col].to_numpy()
     del flags
@@ -79,13 +83,21 @@ class Deduplicator:
     Parameters
     ----------
     upper : float
-        Pairs scoring at or above this merge as duplicates.
+        Pairs scoring at or above this merge as duplicates (when no trap contradicts).
+        The defaults of ``upper`` and ``title_min`` are those chosen on the six shared
+        labelled sets (least missed duplicates + 10 x false merges; the leave-one-set-out
+        figures are in ``benchmarks/dedupe.py``).
     lower : float
-        Pairs scoring in ``[lower, upper)`` are uncertain: reported in ``uncertain_`` for a
-        person to decide, not merged.
+        Pairs scoring in ``[lower, upper)``, and pairs at or above ``upper`` that lack
+        evidence (a generic title, titles that differ beyond a typo), are uncertain:
+        reported in ``uncertain_`` for a person to decide, never merged.
+    title_min : float
+        Titles less similar than this differ beyond a typo: such a pair never merges
+        automatically, whatever else agrees (:func:`~fmreview.dedupe.traps.title_conflict`).
     link_versions : bool
-        Link preprint ↔ published and conference ↔ journal versions (same title and
-        authors) as ``version-of`` into one work.
+        Link a preprint and its published version (same title and authors) as
+        ``version-of`` into one work. A conference paper and its journal version are only
+        proposed to a person (``uncertain_`` with link ``version-of?``).
     merge_conference_abstracts : bool
         Treat a conference abstract and the full paper with the same title as duplicates
         (the protocol setting ``dedupe.merge_conference_abstracts``); off: never merged.
@@ -102,8 +114,9 @@ class Deduplicator:
         ``same`` for a human decision), ``score``, ``reason`` (dict: fields with their
         similarity and weight, traps, the rule).
     uncertain_ : DataFrame
-        Pairs between ``lower`` and ``upper`` whose records ended in different clusters:
-        ``a``, ``b``, ``score``, ``reason``.
+        Pairs for a person (see ``lower``) whose records ended in different clusters:
+        ``a``, ``b``, ``score``, ``link`` (``uncertain`` or ``version-of?``), ``reason``
+        (with ``trap`` when a trap held the pair back).
     n_pairs_ : int
         Candidate pairs proposed by blocking in the last call (before the cheap title
         prefilter).
@@ -115,14 +128,16 @@ class Deduplicator:
     def __init__(
         self,
         *,
-        upper: float = 0.9,
+        upper: float = 0.8,
         lower: float = 0.75,
+        title_min: float = 0.9,
         link_versions: bool = True,
         merge_conference_abstracts: bool = False,
         window: int = 8,
     ) -> None:
         self.upper = upper
         self.lower = lower
+        self.title_min = title_min
         self.link_versions = link_versions
         self.merge_conference_abstracts = merge_conference_abstracts
         self.window = window
@@ -239,7 +254,7 @@ class Deduplicator:
         """Uncertain pairs with reasons (see the class docstring)."""
         if not hasattr(self, "_uncertain"):
             raise AttributeError("uncertain_ is set by fit(); call fit() or partial_fit() first")
-        return _with_reasons(self._uncertain, ["a", "b", "score"])
+        return _with_reasons(self._uncertain, ["a", "b", "score", "link"])
 
     def clusters_frame(self) -> pd.DataFrame:
         """``clusters_`` as a DataFrame with columns ``id``, ``cluster``."""
@@ -270,11 +285,13 @@ class Deduplicator:
     ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame, int]:
         """Cluster the records of ``keys``; ``state[k]`` is record k's existing cluster
         code, -1 if new."""
-        n = len(keys)
-        ids = keys["id"].to_numpy(dtype=object)
-        same, different = list(same), list(different)
-        # position of each id, only when there are human decisions to place
-        pos = {x: k for k, x in enumerate(ids)} if (same or different) else {}
+        cand = self._candidates(keys, state)
+        self._cand = (keys, state, cand)
+        return self._decide(keys, state, cand, same, different)
+
+    def _candidates(self, keys: pd.DataFrame, state: np.ndarray) -> dict[str, Any]:
+        """Candidate pairs, their field scores and the traps that do not depend on the
+        thresholds (stage 2 and 3 of :meth:`fit`)."""
         flags = keys[[c for c in keys.columns if c.startswith("flag_")]].rename(
             columns=lambda c: c[5:]
         )
@@ -291,8 +308,8 @@ class Deduplicator:
         sc = score_pairs(keys, i, j, ratio[keep])
         score = sc["score"].to_numpy()
         tsim = sc["title"].to_numpy()
-        # traps matter only for pairs that could link
-        relevant = np.flatnonzero((score >= self.lower) | (tsim >= VERSION_TITLE))
+        # traps matter only for pairs that could link or reach a person
+        relevant = np.flatnonzero((score >= TRAP_FLOOR) | (tsim >= VERSION_REVIEW_TITLE))
         trap = np.full(len(i), -1, dtype=np.int8)
         trap[relevant] = pair_traps(
             keys,
@@ -300,9 +317,47 @@ class Deduplicator:
             i[relevant],
             j[relevant],
             tsim[relevant],
+            page_code=sc["page"].to_numpy()[relevant],
+            venue_sim=sc["venue"].to_numpy()[relevant],
             merge_conference_abstracts=self.merge_conference_abstracts,
         )
-        kind = flags["kind"].to_numpy(dtype=object)
+        generic = flags["generic"].to_numpy()
+        conf_abs = flags["conf_abstract"].to_numpy()
+        return {
+            "abstract": conf_abs[i] | conf_abs[j],
+            "i": i,
+            "j": j,
+            "sc": sc,
+            "trap": trap,
+            "kind": flags["kind"].to_numpy(dtype=object),
+            "generic": generic[i] | generic[j],
+            "n_candidates": n_candidates,
+        }
+
+    def _decide(
+        self,
+        keys: pd.DataFrame,
+        state: np.ndarray,
+        cand: dict[str, Any],
+        same: Iterable[Pair],
+        different: Iterable[Pair],
+    ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame, int]:
+        """Decisions per pair and clustering (stages 4 and 5 of :meth:`fit`)."""
+        n = len(keys)
+        ids = keys["id"].to_numpy(dtype=object)
+        same, different = list(same), list(different)
+        # position of each id, only when there are human decisions to place
+        pos = {x: k for k, x in enumerate(ids)} if (same or different) else {}
+        i, j, sc = cand["i"], cand["j"], cand["sc"]
+        score = sc["score"].to_numpy()
+        tsim = sc["title"].to_numpy()
+        trap = cand["trap"].copy()
+        conflict = (trap < 0) & title_conflict(
+            keys, i, j, tsim, self.title_min, sc["citation"].to_numpy()
+        )
+        trap[conflict] = TRAPS.index("title_conflict")
+        hard = np.isin(trap, [TRAPS.index(t) for t in HARD])
+        kind = cand["kind"]
         kinds_differ = kind[i] != kind[j]
         preprint = (kind[i] == "preprint") | (kind[j] == "preprint")
         # a version pair is not a duplicate even when it scores like one
@@ -312,35 +367,41 @@ class Deduplicator:
             preprint | (year_code != 1) | ~(np.nan_to_num(venue_sim, nan=1.0) >= 0.85)
         )
         # without a title (and no shared identifier) a person decides
-        titled = (keys["title"].to_numpy(dtype=object)[i] != "") & (
-            keys["title"].to_numpy(dtype=object)[j] != ""
-        )
-        no_title = ~titled & (sc["ids"].to_numpy() != 1)
+        titles = keys["title"].to_numpy(dtype=object)
+        no_title = ((titles[i] == "") | (titles[j] == "")) & (sc["ids"].to_numpy() != 1)
         dup = (score >= self.upper) & (trap < 0) & ~versionish & ~no_title
         authors = sc["authors"].to_numpy()
         years = keys["year"].to_numpy()
         dy = np.abs(years[i] - years[j])
+        series = TRAPS.index("series")
+        could_be_version = (
+            ~dup
+            & kinds_differ
+            & (np.isnan(authors) | (np.nan_to_num(authors) >= VERSION_AUTHORS))
+            & ((trap < 0) | (trap == series))
+            & ((years[i] == 0) | (years[j] == 0) | (dy <= VERSION_YEARS))
+        )
+        # a preprint and its published version: one study, linked automatically;
+        # a conference paper and its (extended, re-titled) journal version: a person decides
         version = np.zeros(len(i), dtype=bool)
         if self.link_versions:
-            version = (
-                ~dup
-                & kinds_differ
-                & (sc["title"].to_numpy() >= VERSION_TITLE)
-                & (np.isnan(authors) | (np.nan_to_num(authors) >= VERSION_AUTHORS))
-                & ((trap < 0) | (trap == TRAPS.index("series")))
-                & ((years[i] == 0) | (years[j] == 0) | (dy <= VERSION_YEARS))
-            )
-        unsure = ~dup & ~version & (score >= self.lower) & (trap < 0)
+            version = could_be_version & preprint & (tsim >= VERSION_TITLE)
+        # (a meeting abstract is not a version: merge_conference_abstracts decides those)
+        propose = could_be_version & ~version & (tsim >= VERSION_REVIEW_TITLE) & ~cand["abstract"]
+        unsure = ~dup & ~version & (((score >= self.lower) & ~hard) | propose)
         # pairs a trap (not a human) keeps apart, that would otherwise have linked
-        trapped = (trap >= 0) & (score >= self.lower) & ~version
+        trapped = (trap >= 0) & ((score >= self.lower) | (tsim >= VERSION_TITLE)) & ~version
 
+        human_same = [(pos[a], pos[b]) for a, b in same if a in pos and b in pos]
+        human_pairs = {(min(a, b), max(a, b)) for a, b in human_same}
         cannot: list[tuple[int, int]] = [
-            (int(a), int(b)) for a, b in zip(i[trapped], j[trapped], strict=True)
+            (int(a), int(b))
+            for a, b in zip(i[trapped], j[trapped], strict=True)
+            if (int(a), int(b)) not in human_pairs
         ]
         for a, b in different:
             if a in pos and b in pos:
                 cannot.append((pos[a], pos[b]))
-        human_same = [(pos[a], pos[b]) for a, b in same if a in pos and b in pos]
 
         uf = UnionFind(n, cannot)
         # existing clusters: pre-union their representatives, and never merge two of them
@@ -389,38 +450,126 @@ class Deduplicator:
         labels = first[roots]
         unc = np.flatnonzero(unsure)
         unc = unc[labels[i[unc]] != labels[j[unc]]]
+        # one question per pair of works: the best-scoring pair of their records
+        if len(unc):
+            lo = np.minimum(labels[i[unc]], labels[j[unc]])
+            hi = np.maximum(labels[i[unc]], labels[j[unc]])
+            by = np.lexsort((-score[unc], hi, lo))
+            first_of = np.ones(len(by), dtype=bool)
+            first_of[1:] = (lo[by][1:] != lo[by][:-1]) | (hi[by][1:] != hi[by][:-1])
+            unc = np.sort(unc[by[first_of]])
+        extra = {"trap": trap, "generic": cand["generic"], "title_min": self.title_min}
+        lk_arr = np.asarray(lk, dtype=np.int64)
         links = _compact(
             sc,
             ids,
             np.asarray(la, dtype=np.int64),
             np.asarray(lb, dtype=np.int64),
-            np.asarray(lk, dtype=np.int64),
+            lk_arr,
             lkind,
+            extra,
         )
-        uncertain = _compact(sc, ids, i[unc], j[unc], unc, ["uncertain"] * len(unc))
+        review_kind = np.where(propose[unc], "version-of?", "uncertain").tolist()
+        uncertain = _compact(sc, ids, i[unc], j[unc], unc, review_kind, extra)
         self.traps_ = {name: int((trap == c).sum()) for c, name in enumerate(TRAPS)}
-        return labels, links, uncertain, n_candidates
+        return labels, links, uncertain, int(cand["n_candidates"])
+
+    def rethreshold(
+        self,
+        *,
+        upper: float | None = None,
+        lower: float | None = None,
+        title_min: float | None = None,
+    ) -> Deduplicator:
+        """Re-decide the last :meth:`fit` with other thresholds, reusing its candidate pairs
+        and field scores (for tuning: scoring is most of the time of a fit).
+
+        Only after :meth:`fit` without human decisions; returns ``self``.
+        """
+        if not hasattr(self, "_cand"):
+            raise AttributeError("rethreshold() needs a fit() first")
+        keys, state, cand = self._cand
+        if (state >= 0).any():
+            raise InputError("rethreshold() works after fit(), not after partial_fit().")
+        if upper is not None:
+            self.upper = upper
+        if lower is not None:
+            self.lower = lower
+        if title_min is not None:
+            self.title_min = title_min
+        self._check_params()
+        labels, links, uncertain, npairs = self._decide(keys, state, cand, (), ())
+        ids = keys["id"].tolist()
+        self.clusters_ = {ids[k]: ids[labels[k]] for k in range(len(ids))}
+        self._links = links
+        self._uncertain = uncertain
+        self.n_pairs_ = npairs
+        return self
 
 
 _SC_COLUMNS = (*FIELDS, *(f"w_{f}" for f in FIELDS), "logit", "score")
 
 
 def _compact(
-    sc: pd.DataFrame, ids: np.ndarray, a: np.ndarray, b: np.ndarray, k: np.ndarray, kinds: list[str]
+    sc: pd.DataFrame,
+    ids: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    k: np.ndarray,
+    kinds: list[str],
+    extra: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Links as columns: ids, link type, and the pair's field scores (NaN for humans)."""
+    """Links as columns: ids, link type, the pair's field scores (NaN for humans), the
+    trap code (-1 none), whether a title is generic, and the title threshold used."""
     out = pd.DataFrame(
         {"a": ids[a] if len(a) else [], "b": ids[b] if len(b) else [], "link": kinds}
     )
     human = k < 0
+    rows = np.where(human, 0, k)
     for c in _SC_COLUMNS:
-        col = (
-            sc[c].to_numpy()[np.where(human, 0, k)]
-            if len(k) and len(sc)
-            else np.full(len(k), np.nan)
-        )
+        col = sc[c].to_numpy()[rows] if len(k) and len(sc) else np.full(len(k), np.nan)
         out[c] = np.where(human, np.nan, col).astype(np.float32 if c != "score" else np.float64)
     out.loc[human, "score"] = 1.0
+    extra = extra or {}
+    for c, fill in (("trap", -1), ("generic", False)):
+        col = extra.get(c)
+        vals = col[rows] if col is not None and len(k) and len(col) else np.full(len(k), fill)
+        out[c] = np.where(human, fill, vals)
+    out["title_min"] = float(extra.get("title_min", np.nan))
+    return out
+
+
+def evidence(row: Mapping[str, Any]) -> dict[str, str]:
+    """The evidence weighed for one pair, in words: each contradiction check and its
+    outcome (identifiers, pages, title, generic title), from a compact link row."""
+    ids = int(row.get("ids", 0) or 0)
+    page = int(row.get("page", 0) or 0)
+    title = row.get("title")
+    tmin = row.get("title_min")
+    out = {
+        "identifiers": {1: "same DOI or id", -1: "different ids (a known version pattern)"}.get(
+            ids, "not both present"
+        ),
+        "pages": {
+            1: "same first page",
+            2: "near (an export error)",
+            -1: "different ranges",
+            -2: "different numbering (supplement or article number)",
+        }.get(page, "not both present"),
+    }
+    if title is not None and not (isinstance(title, float) and np.isnan(title)):
+        limit = float("nan") if tmin is None else float(tmin)
+        within = np.isnan(limit) or float(title) >= limit
+        out["title"] = f"similarity {float(title):.3f}" + (
+            " (within a typo)" if within else f" (below {limit:.2f}: differ)"
+        )
+    if row.get("generic"):
+        out["generic_title"] = (
+            "generic title: merged only on hard evidence (same DOI, or same page and issue)"
+        )
+    trap = int(row.get("trap", -1))
+    if trap >= 0:
+        out["trap"] = TRAPS[trap]
     return out
 
 
@@ -433,6 +582,10 @@ def _with_reasons(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         else:
             why = reason(row)
             why["rule"] = row["link"]
+            why["evidence"] = evidence(row)
+            trap = int(row.get("trap", -1))
+            if trap >= 0:
+                why["trap"] = TRAPS[trap]
             reasons.append(why)
     out = table[columns].reset_index(drop=True).copy()
     out["reason"] = reasons
@@ -440,4 +593,14 @@ def _with_reasons(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _empty_links() -> pd.DataFrame:
-    return pd.DataFrame({"a": [], "b": [], "link": [], **{c: [] for c in _SC_COLUMNS}})
+    return pd.DataFrame(
+        {
+            "a": [],
+            "b": [],
+            "link": [],
+            **{c: [] for c in _SC_COLUMNS},
+            "trap": [],
+            "generic": [],
+            "title_min": [],
+        }
+    )

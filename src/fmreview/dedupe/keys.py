@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,7 @@ _PARTICLES = {
 
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b")
 _PAGES = re.compile(
-    r"^([a-z]{0,2})\s*(\d+)(?:\s*[-\u2013\u2014]+\s*([a-z]{0,2})\s*(\d+))?(?![a-z\d])"
+    r"^([a-z]{0,4})\s*(\d+)(?:\s*[-\u2013\u2014]+\s*([a-z]{0,4})\s*(\d+))?(?![a-z\d])"
 )
 
 
@@ -174,6 +175,21 @@ def _cached_text(value: str) -> str:
     return normalize_text(value)
 
 
+_TRANSLATED = re.compile(r"^\W{0,3}\[[^\]]{8,}\]")
+
+
+def translated_title(value: Any) -> bool:
+    """Whether a source marks the title as translated: MEDLINE writes the English
+    translation of a non-English title in brackets (``"[Incretins and the heart]."``).
+
+    >>> translated_title("[Incretins and the heart].")
+    True
+    >>> translated_title("Incretins and the heart [French]")
+    False
+    """
+    return not is_missing(value) and bool(_TRANSLATED.match(str(value).strip()))
+
+
 def venue_key(value: Any) -> str:
     """The venue for comparison (abbreviations are matched later by :func:`venue_similarity`)."""
     return _cached_text(value) if isinstance(value, str) else normalize_text(value)
@@ -199,6 +215,7 @@ def _split_author_string(text: str) -> list[str]:
     return [text]
 
 
+@lru_cache(maxsize=200_000)
 def _family_of(name: str) -> str:
     name = name.strip(" .;")
     if not name:
@@ -221,6 +238,7 @@ def _family_of(name: str) -> str:
     return " ".join(parts[i:])
 
 
+@lru_cache(maxsize=200_000)
 def surname_key(value: str) -> str:
     """A family name reduced to ASCII letters: ``"de Jorge-Goicoechea"`` → ``"dejorgegoicoechea"``."""
     return re.sub(r"[^a-z]", "", fold(value))
@@ -289,6 +307,46 @@ def _id_or_empty(fn: Any, value: Any) -> str:
     return fn(str(value)) or ""
 
 
+def doi_key(value: Any) -> str:
+    """The normalised DOI, percent-escapes decoded (``10.1016/s0025-7753%2817%2930624-3``
+    and ``10.1016/s0025-7753(17)30624-3`` are one DOI); ``""`` if none."""
+    if is_missing(value):
+        return ""
+    text = str(value)
+    if "%" in text:
+        text = unquote(text)
+    return normalize_doi(text) or ""
+
+
+def name_words(value: Any, limit: int = 400) -> str:
+    """Every word (two letters or more) of the authors' names (the first ``limit``
+    characters of a string), folded, distinct and sorted: ``"Carignani, Andrea"`` →
+    ``"andrea carignani"``. Lets :mod:`.scoring` recognise names whose parts one source
+    swapped (``"Andrea, C."``)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or is_missing(value):
+        return ""
+    if isinstance(value, str):
+        text = value[:limit]
+    else:
+        parts = []
+        for item in list(value)[:10]:
+            if isinstance(item, Mapping):
+                parts.append(
+                    f"{item.get('family') or item.get('name') or ''} {item.get('given') or ''}"
+                )
+            elif isinstance(item, str):
+                parts.append(item)
+            elif isinstance(item, Sequence):
+                parts.append(" ".join(str(x) for x in item))
+            else:
+                parts.append(
+                    f"{getattr(item, 'family', '') or ''} {getattr(item, 'given', '') or ''}"
+                )
+        text = " ".join(parts)
+    words = {w for w in normalize_text(text).split() if len(w) >= 2} - {"and"}
+    return " ".join(sorted(words))
+
+
 def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
 
@@ -347,8 +405,11 @@ def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, A
 def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row of comparison keys per record (same order as ``records``).
 
-    Columns: ``id``, ``title`` (:func:`title_key`), ``authors`` (space-joined surnames),
-    ``first_author``, ``n_authors``, ``year`` (int, 0 = unknown), ``venue``, ``volume``,
+    Columns: ``id``, ``title`` (:func:`title_key`), ``translated``
+    (:func:`translated_title`), ``authors`` (space-joined surnames),
+    ``first_author``, ``name_words`` (:func:`name_words`; empty when no more than the
+    surnames), ``n_authors``, ``year`` (int,
+    0 = unknown), ``venue``, ``volume``,
     ``issue``, ``page`` (first page), ``pages_raw``, ``page_span`` (last - first page, -1
     when not a plain range), ``doi``, ``arxiv``, ``pmid``, ``openalex``, ``type``,
     ``abstract`` (first :data:`ABSTRACT_CHARS` characters, raw), ``has_abstract``,
@@ -366,20 +427,34 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
         return shared.setdefault(value, value)
 
     keys = pd.DataFrame({"id": frame["id"].to_numpy()})
-    keys["title"] = [title_key(v) for v in frame["title"]]
-    surnames = [author_surnames(v) for v in frame["authors"]]
+
+    def col(name: str) -> np.ndarray:
+        # an object array: iterating pandas' Arrow-backed strings is several times slower
+        return frame[name].to_numpy(dtype=object)
+
+    keys["title"] = [title_key(v) for v in col("title")]
+    keys["translated"] = np.fromiter(
+        (translated_title(v) for v in col("title")), dtype=bool, count=n
+    )
+    surnames = [author_surnames(v) for v in col("authors")]
     keys["authors"] = [" ".join(s) for s in surnames]
     keys["first_author"] = [share(s[0]) if s else "" for s in surnames]
+    # kept only where they say more than the surnames (given names written out): most
+    # records carry initials, and a million empty strings cost nothing
+    keys["name_words"] = [
+        "" if set(w.split()) <= set(a.split()) else w
+        for w, a in zip((name_words(v) for v in col("authors")), keys["authors"], strict=True)
+    ]
     keys["n_authors"] = np.fromiter((len(s) for s in surnames), dtype=np.int32, count=n)
     del surnames
-    keys["year"] = np.fromiter((year_value(v) for v in frame["year"]), dtype=np.int32, count=n)
-    keys["venue"] = [venue_key(v) for v in frame["venue"]]
-    keys["volume"] = [share(number_key(v)) for v in frame["volume"]]
-    keys["issue"] = [share(number_key(v)) for v in frame["issue"]]
-    keys["page"] = [share(first_page(v)) for v in frame["pages"]]
-    keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in frame["pages"]]
-    doi = [_id_or_empty(normalize_doi, v) for v in frame["doi"]]
-    arxiv = [_id_or_empty(normalize_arxiv, v) for v in frame["arxiv"]]
+    keys["year"] = np.fromiter((year_value(v) for v in col("year")), dtype=np.int32, count=n)
+    keys["venue"] = [venue_key(v) for v in col("venue")]
+    keys["volume"] = [share(number_key(v)) for v in col("volume")]
+    keys["issue"] = [share(number_key(v)) for v in col("issue")]
+    keys["page"] = [share(first_page(v)) for v in col("pages")]
+    keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in col("pages")]
+    doi = [doi_key(v) for v in col("doi")]
+    arxiv = [_id_or_empty(normalize_arxiv, v) for v in col("arxiv")]
     # an arXiv DOI (10.48550/arXiv.2301.01234) names the preprint, not a journal version
     for i, d in enumerate(doi):
         if d and not arxiv[i]:
@@ -387,14 +462,14 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     keys["doi"] = doi
     keys["arxiv"] = arxiv
     del doi, arxiv
-    keys["pmid"] = [_id_or_empty(normalize_pmid, v) for v in frame["pmid"]]
-    keys["openalex"] = [_id_or_empty(normalize_openalex, v) for v in frame["openalex"]]
-    keys["type"] = [venue_key(v) for v in frame["type"]]
+    keys["pmid"] = [_id_or_empty(normalize_pmid, v) for v in col("pmid")]
+    keys["openalex"] = [_id_or_empty(normalize_openalex, v) for v in col("openalex")]
+    keys["type"] = [venue_key(v) for v in col("type")]
     # normalised lazily by scoring, for the few pairs that need it
-    keys["abstract"] = ["" if is_missing(v) else str(v)[:ABSTRACT_CHARS] for v in frame["abstract"]]
+    keys["abstract"] = ["" if is_missing(v) else str(v)[:ABSTRACT_CHARS] for v in col("abstract")]
     keys["has_abstract"] = keys["abstract"].to_numpy(dtype=object) != ""
-    keys["issue_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in frame["issue"]]
-    keys["volume_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in frame["volume"]]
+    keys["issue_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in col("issue")]
+    keys["volume_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in col("volume")]
     spans = []
     for raw in keys["pages_raw"]:
         parsed = parse_pages(raw) if raw else None

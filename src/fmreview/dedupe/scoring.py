@@ -77,6 +77,8 @@ def _interp(x: np.ndarray, xs: tuple[float, ...], ws: tuple[float, ...]) -> np.n
 
 #: Pairs per rapidfuzz call: bounds the memory of its internal string buffers.
 CHUNK = 200_000
+#: Pairs from which a rapidfuzz call uses all cores.
+PARALLEL_MIN = 50_000
 
 
 def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Any, cutoff: float | None = None) -> np.ndarray:
@@ -88,7 +90,8 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Any, cutoff: float | None = No
             list(a[start:stop]),
             list(b[start:stop]),
             scorer=scorer,
-            workers=-1,
+            # threads pay off only on long inputs (and cost latency on a busy machine)
+            workers=-1 if min(stop, len(a)) - start >= PARALLEL_MIN else 1,
             score_cutoff=None if cutoff is None else cutoff * 100.0,
         )
     return out / 100.0
@@ -98,7 +101,7 @@ def title_similarity(a: np.ndarray, b: np.ndarray, ratio: np.ndarray | None = No
     """Element-wise title similarity in [0, 1] (0 when either title is empty).
 
     The larger of the normalised Levenshtein ratio and the token-sort ratio (word order),
-    and 0.9 when the shorter title (at least four words) is a prefix or suffix of the
+    and 0.9 when the shorter title (three words and 15 characters or more) is a prefix or suffix of the
     longer one (truncated titles, dropped subtitles or series prefixes). ``ratio`` may
     pass the Levenshtein ratios when already computed.
     """
@@ -110,7 +113,7 @@ def title_similarity(a: np.ndarray, b: np.ndarray, ratio: np.ndarray | None = No
         x, y = a[n], b[n]
         if len(x) > len(y):
             x, y = y, x
-        if x.count(" ") >= 3 and (y.startswith(x) or y.endswith(x)):
+        if x.count(" ") >= 2 and len(x) >= 15 and (y.startswith(x) or y.endswith(x)):
             sim[n] = 0.9
     empty = (a == "") | (b == "")
     sim[empty] = 0.0
@@ -138,17 +141,50 @@ def prefilter(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndar
     return keep, ratio
 
 
-def author_similarity(a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+def author_similarity(
+    a: np.ndarray,
+    b: np.ndarray,
+    fa: np.ndarray,
+    fb: np.ndarray,
+    wa: np.ndarray | None = None,
+    wb: np.ndarray | None = None,
+    check: np.ndarray | None = None,
+) -> np.ndarray:
     """Element-wise author similarity in [0, 1], NaN when either side has no authors.
 
     Mean of the token-set ratio of the surname lists (tolerates "et al." truncation and
-    order) and the first authors' ratio.
+    order) and the first authors' ratio. With ``wa``/``wb`` (every word of the names,
+    :func:`~fmreview.dedupe.keys.name_words`), a pair below :data:`SWAPPED_SIM` whose
+    surnames on one side are (almost) all words of the other side's names scores
+    :data:`SWAPPED_SIM`: one source swapped family and given names ("Andrea, C." for
+    "Carignani, Andrea"). ``check`` (bool per pair) limits that test to the pairs where
+    it can matter.
     """
     tset = _cpdist(a, b, fuzz.token_set_ratio)
     first = _cpdist(fa, fb, fuzz.ratio)
     sim = 0.5 * tset + 0.5 * first
+    if wa is not None and wb is not None:
+        low = sim < SWAPPED_SIM
+        if check is not None:
+            low &= check
+        for n in np.flatnonzero(low):
+            if _contained(a[n], wb[n]) or _contained(b[n], wa[n]):
+                sim[n] = SWAPPED_SIM
     sim[(a == "") | (b == "")] = np.nan
     return sim
+
+
+#: Author similarity given to names one source swapped (see :func:`author_similarity`).
+SWAPPED_SIM = 0.85
+#: Share of one side's surnames that must be words of the other side's names.
+SWAPPED_SHARE = 0.8
+
+
+def _contained(surnames: str, words: str) -> bool:
+    sa, sw = surnames.split(), set(words.split())
+    if not sa or not sw:
+        return False
+    return sum(x in sw for x in sa) >= SWAPPED_SHARE * len(sa)
 
 
 def _abbreviates(short: list[str], long: list[str]) -> bool:
@@ -241,8 +277,19 @@ def score_pairs(
         (t >= 0.97) & (tlen >= LONG_TITLE), LONG_TITLE_W, 0.0
     )
 
+    words = None
+    if "name_words" in keys.columns:
+        # records keep name words only where they add to the surnames
+        words = keys["name_words"].to_numpy(dtype=object)
+        words = np.where(words == "", col["authors"], words)
     au = author_similarity(
-        col["authors"][i], col["authors"][j], col["first_author"][i], col["first_author"][j]
+        col["authors"][i],
+        col["authors"][j],
+        col["first_author"][i],
+        col["first_author"][j],
+        None if words is None else words[i],
+        None if words is None else words[j],
+        t >= 0.8,
     )
     out["authors"] = au
     out["w_authors"] = np.where(np.isnan(au), 0.0, _interp(np.nan_to_num(au), AUTHOR_SIM, AUTHOR_W))
@@ -313,8 +360,11 @@ def score_pairs(
     aa, abb = col["abstract"][i], col["abstract"][j]
     sel = np.flatnonzero(need & (aa != "") & (abb != ""))
     if len(sel):
-        na = np.array([normalize_text(x) for x in aa[sel]], dtype=object)
-        nb = np.array([normalize_text(x) for x in abb[sel]], dtype=object)
+        # each record's abstract normalised once, however many pairs it is in
+        raw = col["abstract"]
+        norm = {int(r): normalize_text(raw[r]) for r in np.unique(np.concatenate([i[sel], j[sel]]))}
+        na = np.array([norm[int(r)] for r in i[sel]], dtype=object)
+        nb = np.array([norm[int(r)] for r in j[sel]], dtype=object)
         ab[sel] = _cpdist(na, nb, fuzz.ratio)
     out["abstract"] = ab
     out["w_abstract"] = np.where(

@@ -26,6 +26,7 @@ from fmreview.store.works import WORK_FIELDS
 from .engine import Deduplicator
 from .keys import COLUMNS
 from .merge import merge_records
+from .traps import HARD
 
 #: Record columns the engine reads.
 ENGINE_COLUMNS = COLUMNS
@@ -238,6 +239,7 @@ def deduplicator_for(store: Any) -> Deduplicator:
     return Deduplicator(
         upper=s.upper,
         lower=s.lower,
+        title_min=getattr(s, "title_min", Deduplicator().title_min),
         link_versions=getattr(s, "link_versions", True),
         merge_conference_abstracts=s.merge_conference_abstracts,
     )
@@ -247,7 +249,12 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
     """Cluster the store's new records into works; queue uncertain pairs for a person.
 
     Returns counts: ``records_new``, ``works_created``, ``records_joined_existing``,
-    ``duplicate_links``, ``version_links``, ``uncertain_pairs``, ``candidate_pairs``, and
+    ``duplicate_links``, ``version_links``, ``uncertain_pairs`` (queued for a person this
+    run; of them ``review_version_proposals`` conference/journal versions,
+    ``review_generic_titles`` generic titles without hard evidence,
+    ``review_title_conflicts`` titles that differ beyond a typo),
+    ``pairs_kept_apart_by_contradiction`` (candidate pairs a trap counted, see
+    :mod:`.traps`), ``candidate_pairs``, and
     from :func:`apply_decisions` ``works_merged_by_decision``,
     ``records_split_by_decision``, ``decisions_contradicted``.
     """
@@ -269,6 +276,10 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
                 duplicate_links=0,
                 version_links=0,
                 uncertain_pairs=0,
+                review_version_proposals=0,
+                review_generic_titles=0,
+                review_title_conflicts=0,
+                pairs_kept_apart_by_contradiction=0,
                 candidate_pairs=0,
             )
             return counts
@@ -359,7 +370,7 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
         queued = {
             _pair(int(a), int(b)) for a, b in conn.execute(sa.select(dp.c.record_a, dp.c.record_b))
         }
-        pairs = []
+        pairs: list[dict[str, Any]] = []
         for row in model.uncertain_.itertuples(index=False):
             key = _pair(int(row.a), int(row.b))
             if key in queued or key in decisions:
@@ -377,12 +388,20 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
         if pairs:
             conn.execute(sa.insert(dp), pairs)
         links = model.links_
+        kinds = [p["reason"].get("rule") for p in pairs]
+        held = [p["reason"].get("trap") for p in pairs]
         counts.update(
             works_created=created,
             records_joined_existing=joined,
             duplicate_links=int((links["link"] == "duplicate").sum()) if len(links) else 0,
             version_links=int((links["link"] == "version-of").sum()) if len(links) else 0,
             uncertain_pairs=len(pairs),
+            review_version_proposals=kinds.count("version-of?"),
+            review_generic_titles=held.count("generic_title"),
+            review_title_conflicts=held.count("title_conflict"),
+            pairs_kept_apart_by_contradiction=sum(
+                n for name, n in model.traps_.items() if name in HARD
+            ),
             candidate_pairs=int(model.n_pairs_),
         )
     return counts
