@@ -239,7 +239,7 @@ def deduplicator_for(store: Any) -> Deduplicator:
     return Deduplicator(
         upper=s.upper,
         lower=s.lower,
-        title_min=getattr(s, "title_min", Deduplicator().title_min),
+        title_min=s.title_min,
         link_versions=getattr(s, "link_versions", True),
         merge_conference_abstracts=s.merge_conference_abstracts,
     )

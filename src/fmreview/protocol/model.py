@@ -165,9 +165,16 @@ class Gazetteer(_Model):
 
 # ----------------------------------------------------------------------------- stages
 class DedupeSettings(_Model):
-    upper: float = Field(default=0.90, ge=0, le=1, description="score at/above which pairs merge")
+    # The defaults are the engine's, chosen leave-one-set-out in benchmarks/dedupe.py.
+    upper: float = Field(default=0.80, ge=0, le=1, description="score at/above which pairs merge")
     lower: float = Field(
         default=0.75, ge=0, le=1, description="score at/above which pairs go to a person"
+    )
+    title_min: float = Field(
+        default=0.90,
+        ge=0,
+        le=1,
+        description="title similarity below which two records are different works",
     )
     merge_conference_abstracts: bool = False
     link_versions: bool = True
