@@ -8,8 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from fmreview.store import Store
+
+# Hypothesis draws from a fresh random seed and a 200 ms deadline by default: a property test
+# could then pass or fail by chance or by machine load. Derandomized, without a deadline and
+# without the example database (shared files under xdist), every run tries the same examples.
+settings.register_profile("fmreview", derandomize=True, deadline=None, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fmreview"))
 
 DATA = Path(__file__).parent / "data"
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
