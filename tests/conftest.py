@@ -23,6 +23,24 @@ BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 PG_URL = os.environ.get("FMREVIEW_TEST_PG_URL")
 
 
+#: modules holding the longest tests (whole pipeline runs, browsers, embeddings; measured with
+#: --durations=40): started first, so that under xdist no worker begins one of them when the
+#: others are nearly done (longest first is the classic rule for balancing parallel work)
+LONGEST_FIRST = (
+    "test_snapshot_pipeline.py",
+    "test_browser_report.py",
+    "test_browser_web.py",
+    "test_web_phase.py",
+    "test_screening_models.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the modules of :data:`LONGEST_FIRST` first (same order on every xdist worker)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable sort
+
+
 def bench_dir(*parts: str) -> Path:
     """A folder of ../shared/bench, or skip the test when the shared data is absent."""
     path = BENCH.joinpath(*parts)
