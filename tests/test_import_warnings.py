@@ -178,3 +178,10 @@ def test_parallel_import_warns_like_the_sequential_one(
     assert seq.files[0].warnings == par.files[0].warnings
     assert seq.files[0].errors == par.files[0].errors
     assert kinds(par.files[0]) == {"invalid_id": 5} and par.files[0].quarantined == 1
+
+
+def test_a_quarantined_record_says_which_identifier_was_invalid() -> None:
+    err = import_checks(build_record(doi="doi:10.abc", position=3, line=4), "lens.csv")
+    assert not isinstance(err, list)
+    assert "nothing to screen it by" in str(err)
+    assert "its doi 'doi:10.abc' is not a DOI like 10.1234/abc" in str(err)

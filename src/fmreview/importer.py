@@ -256,7 +256,8 @@ def import_files(
         (w,) = [w for w in r.warnings if w["kind"] == "no_title_column"]
         raise InputError(
             f"{w['file']}: no title column and no record with an identifier, so nothing was "
-            f"imported ({r.quarantined} rows quarantined); found {w['found']}; expected "
+            f"imported ({r.quarantined} row{'s' * (r.quarantined != 1)} quarantined); found "
+            f"{w['found']}; expected "
             f"{w['expected']} (rename the title column, or pass --format)"
         )
     return result

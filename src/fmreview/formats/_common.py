@@ -593,6 +593,12 @@ def import_checks(rec: Record, file: str) -> RecordError | list[ImportWarning]:
     ids_ = rec.ids()
     ids_.pop("issn", None)  # a journal's id, not the record's
     if not rec.title and not ids_:
+        detail = "nothing to screen it by or to find it again with"
+        bad = [
+            f"its {w.field} {w.found!r} is not {w.expected}"
+            for w in rec.warnings
+            if w.kind == "invalid_id"
+        ]
         return RecordError(
             file,
             record=rec.position,
@@ -600,7 +606,7 @@ def import_checks(rec: Record, file: str) -> RecordError | list[ImportWarning]:
             field="title",
             found="",
             expected=NO_ID,
-            message="quarantined: nothing to screen it by or to find it again with",
+            message="; ".join([detail, *bad]),
         )
     out = [
         ImportWarning(file, w.kind, rec.position, rec.line, w.field, w.found, w.expected)
