@@ -454,9 +454,7 @@ def test_sessions_refuse_forged_expired_and_revoked_cookies() -> None:
     forged = tok[:-1] + ("1" if tok[-1] == "0" else "0")  # always differs from the real one
     assert forged != tok
     assert (
-        s.check_csrf(sess, tok)
-        and not s.check_csrf(sess, forged)
-        and not s.check_csrf(None, tok)
+        s.check_csrf(sess, tok) and not s.check_csrf(sess, forged) and not s.check_csrf(None, tok)
     )
     assert not s.check_csrf(s.new(7), tok)
     s.revoke(sess["sid"])
