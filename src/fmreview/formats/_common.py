@@ -553,8 +553,25 @@ def _id(name: str, value: Any, normalize: Any, warnings: list[FieldWarning]) -> 
     return out
 
 
+_TITLE_LIMIT = FIELD_LIMITS["title"]
+_ABSTRACT_LIMIT = FIELD_LIMITS["abstract"]
+
+
 def _cut_oversized(rec: Record, warnings: list[FieldWarning]) -> None:
     """Cut fields longer than their limit (a 1 MB title made every later stage crawl)."""
+    if (  # the usual case, checked first: build_record runs once per imported record
+        len(rec.title) <= _TITLE_LIMIT
+        and len(rec.abstract) <= _ABSTRACT_LIMIT
+        and len(rec.venue)
+        + len(rec.volume)
+        + len(rec.issue)
+        + len(rec.pages)
+        + len(rec.publisher)
+        + len(rec.url)
+        <= OTHER_FIELD_LIMIT
+        and max(map(len, rec.keywords), default=0) <= OTHER_FIELD_LIMIT
+    ):
+        return
     full: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
         value = getattr(rec, name)
