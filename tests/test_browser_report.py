@@ -58,8 +58,10 @@ def browser() -> Iterator[Any]:
 
 def _shot(page: Any, tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
     extra = os.environ.get("FMREVIEW_SCREENSHOTS")
+    # the whole page only for a person to look at: a full-page shot of the bundled report
+    # (tens of thousands of pixels tall) took over 30 s on a loaded 2-core machine
+    page.screenshot(path=str(path), full_page=bool(extra))
     if extra:
         Path(extra).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(extra) / name)

@@ -35,9 +35,12 @@ def test_check_the_flagship(tmp_path: Path, monkeypatch) -> None:  # type: ignor
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app(), ["protocol", "check", "protocol.yaml"])
     assert res.exit_code == 0, res.output
+    p = load_protocol(flagship_path())
+    n_sources = len(p.sources)
+    assert (n_sources, len(p.taxonomy)) == (5, 9)  # the flagship's shape, by hand
     assert _words(res.output) == (
         "ok: protocol.yaml is a valid protocol 'fm-medical-imaging' "
-        "(5 sources, 9 criteria, 9 taxonomy axes)"
+        f"({n_sources} sources, {len(p.eligibility)} criteria, 9 taxonomy axes)"
     )
     assert max(len(line) for line in res.output.splitlines()) <= 80
 

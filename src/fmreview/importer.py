@@ -3,6 +3,13 @@
 Default mode stores the good records and quarantines the bad ones (in the ``quarantine``
 table and a JSON-lines report file in the review folder). ``strict=True`` writes nothing
 at all when any record of any file is bad.
+
+Each file also gets warnings, kept in its result and in the same report (``"kind"``):
+``no_title`` (a record kept for its identifiers; one with neither a title nor an identifier
+is quarantined), ``no_title_column`` (a table without a title column: an error when none of
+its records has an identifier), ``invalid_id`` (a value in an identifier field that is not
+one; the field stays empty) and ``truncated`` (a field over its length limit, cut; the full
+value stays in the raw record, stored once).
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.errors import InputError, RecordError
+from fmreview.formats._common import import_checks
 from fmreview.progress import NullReporter, Reporter
-from fmreview.record import Record
+from fmreview.record import ImportWarning, Record
 from fmreview.store import schema
 from fmreview.store.records import PreparedRow, RowSpec, add_records, row_spec
 
@@ -34,11 +42,22 @@ class FileResult:
     already_present: int = 0
     quarantined: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = self.__dict__.copy()
         d["errors"] = self.errors[:20]
+        d["warnings"] = self.warnings[:20]
+        d["warned"] = len(self.warnings)
+        d["warning_kinds"] = self.warning_kinds()
         return d
+
+    def warning_kinds(self) -> dict[str, int]:
+        """How many warnings of each kind (``no_title``, ``invalid_id`` ...)."""
+        out: dict[str, int] = {}
+        for w in self.warnings:
+            out[w["kind"]] = out.get(w["kind"], 0) + 1
+        return dict(sorted(out.items()))
 
 
 @dataclass
@@ -55,6 +74,10 @@ class ImportResult:
     def quarantined(self) -> int:
         return sum(f.quarantined for f in self.files)
 
+    @property
+    def warned(self) -> int:
+        return sum(len(f.warnings) for f in self.files)
+
     def counts(self) -> dict[str, int]:
         return {
             "files": len(self.files),
@@ -62,12 +85,16 @@ class ImportResult:
             "added": self.added,
             "already_present": sum(f.already_present for f in self.files),
             "quarantined": self.quarantined,
+            "warnings": self.warned,
         }
 
 
-def _read(path: Path, fmt: str, spec: RowSpec) -> Iterator[Record | PreparedRow | RecordError]:
-    """Records of one file: large UTF-8 RIS files are parsed (and turned into store rows)
-    on every core, in order."""
+Item = Record | PreparedRow | RecordError | ImportWarning
+
+
+def _read(path: Path, fmt: str, spec: RowSpec) -> Iterator[Item]:
+    """Records of one file: large UTF-8 RIS files are parsed (and turned into store rows,
+    checked as :func:`~fmreview.formats._common.import_checks` does) on every core, in order."""
     from fmreview import formats
     from fmreview.formats.parallel import can_parallelize, read_parallel
 
@@ -77,12 +104,23 @@ def _read(path: Path, fmt: str, spec: RowSpec) -> Iterator[Record | PreparedRow 
 
 
 def _split(
-    items: Iterator[Record | PreparedRow | RecordError],
+    items: Iterator[Item],
     result: FileResult,
     bad: list[RecordError],
+    warned: list[ImportWarning],
     strict: bool,
 ) -> Iterator[Record | PreparedRow]:
+    name = Path(result.file).name
     for item in items:
+        if isinstance(item, Record):
+            checked = import_checks(item, name)
+            if isinstance(checked, RecordError):
+                item = checked
+            else:
+                warned.extend(checked)
+        if isinstance(item, ImportWarning):
+            warned.append(item)
+            continue
         if isinstance(item, RecordError):
             bad.append(item)
             result.quarantined += 1
@@ -150,9 +188,11 @@ def import_files(
                 format=fmt,
             )
             bad: list[RecordError] = []
+            warned: list[ImportWarning] = []
+            items = _split(_read(f, fmt, spec), res, bad, warned, strict)
             c = add_records(
                 store,
-                reporter.track(_split(_read(f, fmt, spec), res, bad, strict), f"import {f.name}"),
+                reporter.track(items, f"import {f.name}"),
                 source=res.source,
                 source_kind=source_kind,
                 run_id=run.id,
@@ -163,6 +203,7 @@ def import_files(
             )
             res.added, res.already_present = c.added, c.already_present
             res.errors = [e.as_dict() for e in bad]
+            res.warnings = [w.as_dict() for w in warned]
             bad_all.extend((res, e) for e in bad)
             return res
 
@@ -194,13 +235,34 @@ def import_files(
                         ],
                     )
         result = ImportResult(run.id, results)
-        if bad_all and store.folder is not None:
+        warned_all = [w for r in results for w in r.warnings]
+        if (bad_all or warned_all) and store.folder is not None:
             qdir = Path(store.folder) / "quarantine"
             qdir.mkdir(exist_ok=True)
             result.report = qdir / f"import-run{run.id}.jsonl"
             with result.report.open("w", encoding="utf-8") as fh:
                 for _r, e in bad_all:
-                    fh.write(json.dumps(e.as_dict(), ensure_ascii=False) + "\n")
+                    fh.write(json.dumps({"kind": "quarantined"} | e.as_dict(), ensure_ascii=False))
+                    fh.write("\n")
+                for w in warned_all:
+                    fh.write(json.dumps(w, ensure_ascii=False) + "\n")
         run.counts.update(result.counts())
-        run.counts["per_file"] = [r.as_dict() | {"errors": len(r.errors)} for r in results]
+        run.counts["per_file"] = [
+            r.as_dict() | {"errors": len(r.errors), "warnings": r.warning_kinds()} for r in results
+        ]
+        unusable = [r for r in results if _unusable(r)]
+    if unusable:
+        r = unusable[0]
+        (w,) = [w for w in r.warnings if w["kind"] == "no_title_column"]
+        raise InputError(
+            f"{w['file']}: no title column and no record with an identifier, so nothing was "
+            f"imported ({r.quarantined} row{'s' * (r.quarantined != 1)} quarantined); found "
+            f"{w['found']}; expected "
+            f"{w['expected']} (rename the title column, or pass --format)"
+        )
     return result
+
+
+def _unusable(r: FileResult) -> bool:
+    """A table without a title column none of whose records could be kept."""
+    return r.read == 0 and any(w["kind"] == "no_title_column" for w in r.warnings)

@@ -122,8 +122,13 @@ def register(app: typer.Typer) -> None:
         for f in result.files:
             for e in f.errors[:5]:
                 console.print(f"[yellow]quarantined:[/] {escape(e['message'])}", highlight=False)
+            if f.warnings:
+                kinds = ", ".join(f"{n} {k}" for k, n in f.warning_kinds().items())
+                console.print(f"[yellow]warnings[/] in {escape(Path(f.file).name)}: {kinds}")
+            for w in f.warnings[:5]:
+                console.print(f"[yellow]warning:[/] {escape(w['message'])}", highlight=False)
         if result.report:
-            console.print(f"Quarantine report: {result.report}")
+            console.print(f"Quarantine and warnings report: {result.report}")
 
     @app.command("export")
     def export(

@@ -4,6 +4,7 @@ Public surface::
 
     sniff(path) -> str                              format name from content
     read_records(path, format=None, errors=None)    stream of Record | RecordError
+                                                    (| ImportWarning about the file)
     write_records(records, path, format=..., extra_columns=()) -> int
     FORMATS, Format, register_format                the registry (extension point)
     parse_openalex_work, parse_crossref_item, parse_s2_paper,
@@ -45,7 +46,7 @@ from fmreview.formats._sniff import sniff, sniff_text
 from fmreview.formats.arxiv import arxiv_total_results, parse_arxiv_feed
 from fmreview.formats.pubmed import parse_pubmed_xml
 from fmreview.formats.webapis import parse_crossref_item, parse_openalex_work, parse_s2_paper
-from fmreview.record import Record
+from fmreview.record import ImportWarning, Record
 
 __all__ = [
     "FORMATS",
@@ -104,7 +105,7 @@ def read_records(
     *,
     format: str | None = None,
     errors: list[RecordError] | None = None,
-) -> Iterator[Record | RecordError]:
+) -> Iterator[Record | RecordError | ImportWarning]:
     """Stream the records of ``path``.
 
     Parameters
@@ -116,6 +117,8 @@ def read_records(
     errors
         When a list is given, per-record errors are appended to it and only records are
         yielded; otherwise a :class:`RecordError` is yielded in place of each bad record.
+        A reader may also yield an :class:`~fmreview.record.ImportWarning` about the whole
+        file (e.g. a table without a title column) before its records.
 
     Raises
     ------

@@ -18,7 +18,17 @@ from typing import Any
 
 from fmreview import ids
 from fmreview.errors import RecordError
-from fmreview.record import RECORD_TYPES, Author, Record, parse_year, split_name
+from fmreview.record import (
+    FIELD_LIMITS,
+    OTHER_FIELD_LIMIT,
+    RECORD_TYPES,
+    Author,
+    FieldWarning,
+    ImportWarning,
+    Record,
+    parse_year,
+    split_name,
+)
 
 
 def clean_text(value: Any) -> str:
@@ -445,9 +455,16 @@ def build_record(
     position: int | None = None,
     line: int | None = None,
 ) -> Record:
-    """Build a normalised :class:`Record` from loosely typed source values."""
-    doi_n = ids.normalize_doi(_one(doi)) if doi else None
-    arxiv_n = ids.normalize_arxiv(_one(arxiv)) if arxiv else None
+    """Build a normalised :class:`Record` from loosely typed source values.
+
+    A value in an identifier field that is not an identifier of that kind leaves the field
+    empty with an ``invalid_id`` warning; a field longer than its limit is cut with a
+    ``truncated`` warning (:attr:`Record.warnings`). Either way the full value stays in
+    ``raw`` (set to the untruncated fields when the source gave no raw entry).
+    """
+    warnings: list[FieldWarning] = []
+    doi_n = _id("doi", doi, ids.normalize_doi, warnings) if doi else None
+    arxiv_n = _id("arxiv", arxiv, ids.normalize_arxiv, warnings) if arxiv else None
     if arxiv_n is None and doi_n:
         arxiv_n = ids.arxiv_from_doi(doi_n)
     iso = iso_date(date) if date else None
@@ -471,7 +488,7 @@ def build_record(
             kws.append(text)
     auths = [a for a in (_author(x) for x in authors if x) if a is not None]
     rtype = type if type in RECORD_TYPES else map_type(type) if type else ""
-    return Record(
+    rec = Record(
         title=_one(title),
         abstract=_one(abstract),
         authors=auths,
@@ -488,18 +505,144 @@ def build_record(
         url=_one(url),
         doi=doi_n,
         arxiv=arxiv_n,
-        pmid=ids.normalize_pmid(_one(pmid)) if pmid else None,
-        pmcid=ids.normalize_pmcid(_one(pmcid)) if pmcid else None,
-        openalex=ids.normalize_openalex(_one(openalex)) if openalex else None,
-        s2=ids.normalize_s2(_one(s2)) if s2 else None,
-        isbn=ids.normalize_isbn(_one(isbn)) if isbn else None,
-        issn=ids.normalize_issn(_one(issn)) if issn else None,
+        pmid=_id("pmid", pmid, ids.normalize_pmid, warnings) if pmid else None,
+        pmcid=_id("pmcid", pmcid, ids.normalize_pmcid, warnings) if pmcid else None,
+        openalex=_id("openalex", openalex, ids.normalize_openalex, warnings) if openalex else None,
+        s2=_id("s2", s2, ids.normalize_s2, warnings) if s2 else None,
+        isbn=_id("isbn", isbn, ids.normalize_isbn, warnings) if isbn else None,
+        issn=_id("issn", issn, ids.normalize_issn, warnings) if issn else None,
         source_labels=[t for t in (clean_text(s) for s in source_labels) if t],
         extra=dict(extra) if extra else {},
         raw=raw,
         position=position,
         line=line,
     )
+    _cut_oversized(rec, warnings)
+    rec.warnings = warnings
+    return rec
+
+
+#: what each identifier field expects, for the ``invalid_id`` warning
+ID_FORMS = {
+    "doi": "a DOI like 10.1234/abc (10., 4-9 digits, a slash, a suffix)",
+    "arxiv": "an arXiv id like 2301.01234 or hep-th/9901001",
+    "pmid": "a PubMed id (digits)",
+    "pmcid": "a PubMed Central id like PMC1234567",
+    "openalex": "an OpenAlex work id like W2741809807",
+    "s2": "a Semantic Scholar paper id (40 hexadecimal characters)",
+    "isbn": "an ISBN (10 or 13 digits)",
+    "issn": "an ISSN like 1234-567X",
+}
+
+_TEXT_FIELDS = ("title", "abstract", "venue", "volume", "issue", "pages", "publisher", "url")
+
+
+#: what exports write for "no value" (R's bibliometrix writes NA into every empty cell)
+MISSING = frozenset({"na", "n/a", "nan", "null", "none", "-", "--", "?"})
+
+
+def _id(name: str, value: Any, normalize: Any, warnings: list[FieldWarning]) -> str | None:
+    text = _one(value)
+    if not text or text.lower() in MISSING:
+        return None
+    out: str | None = normalize(text)
+    if out is None and ";" in text:  # "978-...; 978-...": the first one that is valid
+        out = next((o for o in map(normalize, text.split(";")) if o), None)
+    if out is None:
+        warnings.append(FieldWarning("invalid_id", name, text[:200], ID_FORMS[name]))
+    return out
+
+
+_TITLE_LIMIT = FIELD_LIMITS["title"]
+_ABSTRACT_LIMIT = FIELD_LIMITS["abstract"]
+
+
+def _cut_oversized(rec: Record, warnings: list[FieldWarning]) -> None:
+    """Cut fields longer than their limit (a 1 MB title made every later stage crawl)."""
+    if (  # the usual case, checked first: build_record runs once per imported record
+        len(rec.title) <= _TITLE_LIMIT
+        and len(rec.abstract) <= _ABSTRACT_LIMIT
+        and len(rec.venue)
+        + len(rec.volume)
+        + len(rec.issue)
+        + len(rec.pages)
+        + len(rec.publisher)
+        + len(rec.url)
+        <= OTHER_FIELD_LIMIT
+        and max(map(len, rec.keywords), default=0) <= OTHER_FIELD_LIMIT
+    ):
+        return
+    full: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(rec, name)
+        limit = FIELD_LIMITS.get(name, OTHER_FIELD_LIMIT)
+        if len(value) > limit:
+            full[name] = value
+            setattr(rec, name, value[: limit - 1] + "\u2026")
+            warnings.append(
+                FieldWarning("truncated", name, f"{len(value):,} characters", f"at most {limit:,}")
+            )
+    if any(len(k) > OTHER_FIELD_LIMIT for k in rec.keywords):
+        full["keywords"] = list(rec.keywords)
+        longest = max(len(k) for k in rec.keywords)
+        rec.keywords = [
+            k[: OTHER_FIELD_LIMIT - 1] + "\u2026" if len(k) > OTHER_FIELD_LIMIT else k
+            for k in rec.keywords
+        ]
+        warnings.append(
+            FieldWarning(
+                "truncated",
+                "keywords",
+                f"a keyword of {longest:,} characters",
+                f"at most {OTHER_FIELD_LIMIT:,}",
+            )
+        )
+    if full and rec.raw is None:
+        rec.raw = {"untruncated": full}  # the full value is kept once, here
+
+
+NO_ID = "a title or an identifier (DOI, arXiv, PMID, PMCID, OpenAlex, S2, ISBN)"
+
+
+def import_checks(rec: Record, file: str) -> RecordError | list[ImportWarning]:
+    """What an import does with ``rec``: a RecordError to quarantine it (neither a title nor
+    an identifier: nothing to screen it by or to find it again with), else its warnings."""
+    ids_ = rec.ids()
+    ids_.pop("issn", None)  # a journal's id, not the record's
+    if not rec.title and not ids_:
+        detail = "nothing to screen it by or to find it again with"
+        bad = [
+            f"its {w.field} {w.found!r} is not {w.expected}"
+            for w in rec.warnings
+            if w.kind == "invalid_id"
+        ]
+        return RecordError(
+            file,
+            record=rec.position,
+            line=rec.line,
+            field="title",
+            found="",
+            expected=NO_ID,
+            message="; ".join([detail, *bad]),
+        )
+    out = [
+        ImportWarning(file, w.kind, rec.position, rec.line, w.field, w.found, w.expected)
+        for w in rec.warnings
+    ]
+    if not rec.title:
+        out.append(
+            ImportWarning(
+                file,
+                "no_title",
+                rec.position,
+                rec.line,
+                "title",
+                "",
+                "a title",
+                "kept for its identifiers: " + ", ".join(sorted(ids_)),
+            )
+        )
+    return out
 
 
 def _one(value: Any) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from fmreview.errors import FormatError, RecordError
-from fmreview.record import Record
+from fmreview.record import ImportWarning, Record
 
-#: reader(path) -> stream of records and per-record errors
-Reader = Callable[[Path], Iterator[Record | RecordError]]
+#: reader(path) -> stream of records, per-record errors and warnings about the file
+Reader = Callable[[Path], Iterator[Record | RecordError | ImportWarning]]
 #: writer(records, path, extra_columns) -> number of records written
 Writer = Callable[[Iterable[Record], Path, Sequence[str]], int]
 

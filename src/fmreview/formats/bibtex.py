@@ -44,6 +44,7 @@ from fmreview.formats._common import (
     map_type,
 )
 from fmreview.formats._decoding import open_text
+from fmreview.ids import normalize_arxiv
 from fmreview.record import Author, Record, split_name
 
 logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # "Overwriting string" noise
@@ -149,7 +150,10 @@ def bibtex_entry_to_record(entry: dict[str, str], err: ErrorContext) -> Record:
         authors = _authors(f["editor"])
     eprint = g("eprint")
     archive = (g("archiveprefix") or g("eprinttype") or "").lower()
-    arxiv = eprint if eprint and (archive == "arxiv" or not archive) else None
+    # an eprint without an archive is taken for arXiv only when it reads as an arXiv id
+    # (publishers' exports put DOI links there): a bad value of a declared arXiv eprint warns
+    guessed = not archive and eprint and normalize_arxiv(eprint)
+    arxiv = eprint if eprint and (archive == "arxiv" or guessed) else None
     extra: dict[str, Any] = {}
     for k, v in f.items():
         if k.startswith(_PREFIX):

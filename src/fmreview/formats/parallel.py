@@ -18,7 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from fmreview.errors import RecordError
-from fmreview.record import Record
+from fmreview.record import ImportWarning, Record
 from fmreview.store.records import PreparedRow, RowSpec, prepare_row
 
 #: format -> (record start marker, record end marker), both at the start of a line
@@ -88,8 +88,8 @@ def _parse_chunk(
     records: int,
     enc: str,
     spec: RowSpec | None = None,
-) -> list[Record | PreparedRow | RecordError]:
-    from fmreview.formats._common import ErrorContext, as_record_error
+) -> list[Record | PreparedRow | RecordError | ImportWarning]:
+    from fmreview.formats._common import ErrorContext, as_record_error, import_checks
     from fmreview.formats._decoding import open_text  # noqa: F401  (registers the error handler)
     from fmreview.formats.ris import iter_ris_entries, ris_entry_to_record
 
@@ -101,7 +101,7 @@ def _parse_chunk(
         io.BytesIO(data), encoding=enc if start == 0 else "utf-8", errors=errors
     )
     name = Path(path).name
-    out: list[Record | PreparedRow | RecordError] = []
+    out: list[Record | PreparedRow | RecordError | ImportWarning] = []
     # line numbers are the file's from the start (line_base), record numbers are shifted
     for item in iter_ris_entries(text, name, line_base=lines):
         if isinstance(item, RecordError):
@@ -116,9 +116,18 @@ def _parse_chunk(
             out.append(as_record_error(exc, err))
             continue
         rec.position, rec.line = position, line
+        if spec is None:
+            out.append(rec)
+            continue
         # with a spec the row is built here, on this core: a row of strings also pickles
-        # back to the main process several times faster than a Record object
-        out.append(rec if spec is None else prepare_row(rec, spec))
+        # back to the main process several times faster than a Record object; so the
+        # import's checks of the record run here too
+        checked = import_checks(rec, name)
+        if isinstance(checked, RecordError):
+            out.append(checked)
+            continue
+        out.extend(checked)
+        out.append(prepare_row(rec, spec))
     return out
 
 
@@ -137,7 +146,7 @@ def can_parallelize(path: Path, fmt: str) -> str | None:
 
 def read_parallel(
     path: Path, fmt: str, *, workers: int | None = None, spec: RowSpec | None = None
-) -> Iterator[Record | PreparedRow | RecordError]:
+) -> Iterator[Record | PreparedRow | RecordError | ImportWarning]:
     """Records of ``path`` in file order, parsed by ``workers`` processes.
 
     With ``spec`` the workers also turn each record into its store row
@@ -157,7 +166,7 @@ def read_parallel(
         # the line and record numbers a chunk starts at are counted by the workers, ahead
         # of the chunks they parse; the main process only writes
         counts: deque[tuple[int, int, Future[tuple[int, int]]]] = deque()
-        pending: deque[Future[list[Record | PreparedRow | RecordError]]] = deque()
+        pending: deque[Future[list[Record | PreparedRow | RecordError | ImportWarning]]] = deque()
         lines = records = 0
 
         def count_ahead() -> None:

@@ -36,7 +36,7 @@ from fmreview.formats._common import (
     split_list,
 )
 from fmreview.formats._decoding import open_text
-from fmreview.record import STANDARD_FIELDS, Author, Record
+from fmreview.record import STANDARD_FIELDS, Author, ImportWarning, Record
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -318,8 +318,19 @@ def _realign(row: list[Any], width: int) -> list[Any]:
 
 def _rows_to_records(
     name: str, headers: list[str], rows: Iterator[tuple[int, list[Any]]]
-) -> Iterator[Record | RecordError]:
+) -> Iterator[Record | RecordError | ImportWarning]:
     cols = column_map(headers)
+    if "title" not in cols:
+        shown = [str(h) for h in headers if str(h or "").strip()]
+        yield ImportWarning(
+            name,
+            "no_title_column",
+            line=1,
+            field="title",
+            found="columns " + ", ".join(shown[:15]) + (" ..." if len(shown) > 15 else ""),
+            expected="a title column named one of: " + ", ".join(_ALIASES["title"]),
+            detail="records with an identifier are kept without a title, the others quarantined",
+        )
     own = is_own_layout(headers)
     normed = {_norm(h) for h in headers}
     glued = "item title" in normed and "content type" in normed
@@ -339,7 +350,7 @@ def _rows_to_records(
         yield rec
 
 
-def _delimited(path: Path, delimiter: str | None) -> Iterator[Record | RecordError]:
+def _delimited(path: Path, delimiter: str | None) -> Iterator[Record | RecordError | ImportWarning]:
     name = path.name
     with open_text(path, newline="") as fh:
         if delimiter is None:
@@ -380,16 +391,16 @@ class _CsvBroken(Exception):
         self.line, self.reason = line, reason
 
 
-def read_csv(path: Path) -> Iterator[Record | RecordError]:
+def read_csv(path: Path) -> Iterator[Record | RecordError | ImportWarning]:
     """Stream a CSV file (comma- or semicolon-separated, detected from the header)."""
     return _delimited(path, None)
 
 
-def read_tsv(path: Path) -> Iterator[Record | RecordError]:
+def read_tsv(path: Path) -> Iterator[Record | RecordError | ImportWarning]:
     return _delimited(path, "\t")
 
 
-def read_xlsx(path: Path) -> Iterator[Record | RecordError]:
+def read_xlsx(path: Path) -> Iterator[Record | RecordError | ImportWarning]:
     """Stream the first sheet of an XLSX workbook (openpyxl read-only mode)."""
     from openpyxl import load_workbook
 
