@@ -45,9 +45,11 @@ def test_run_methods_and_limitations_agree(review: Store, tmp_path: Path) -> Non
         summary = extract_store(review, run_id=run.id, methods=["rule"])
     # a person corrects a label: a new row, the rule's row stays stored as history
     cur = current_labels(review)
-    row = cur[cur["axis"] == "fm_type"].iloc[0]
-    other = "vision_only" if row["value"] == "vision_language" else "vision_language"
-    correct_label(review, int(row["work_id"]), "fm_type", [other], "alice")
+    # modality takes part in no constraint between axes, so the correction replaces one
+    # value by another and nothing else changes
+    row = cur[cur["axis"] == "modality"].iloc[0]
+    other = "mri" if row["value"] != "mri" else "ct"
+    correct_label(review, int(row["work_id"]), "modality", [other], "alice")
     with review.run("extract") as run:
         again = extract_store(review, run_id=run.id, methods=["rule"])
     nums = label_numbers(review)
