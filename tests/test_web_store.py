@@ -30,7 +30,15 @@ from fmreview.web.auth import (
     set_password,
     update_user,
 )
-from fmreview.web.queue import ScreeningQueue, add_vote, resolve_conflict, visible_votes
+from fmreview.screening.decisions import Actor, resolve_conflict, visible_votes, write_decision
+from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
+
+
+def add_vote(store, *, work_id, reviewer, label, stage="title_abstract", **kw):
+    """A local vote through the one decision writer (as the terminal session casts them)."""
+    return write_decision(
+        store, actor=Actor(reviewer), work_id=work_id, label=label, stage=stage, **kw
+    )
 from fmreview.web.settings import WebSettings, resolve_secret
 from fmreview.web.writer import Writer
 from tests.test_web_app import (

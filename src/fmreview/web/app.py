@@ -10,6 +10,7 @@ Run it with ``fmreview serve`` (uvicorn, one process: the SQLite writer lives in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -24,10 +25,12 @@ from jinja2 import Environment
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 
-from fmreview.errors import FmreviewError, NotFoundError
+from fmreview.errors import FmreviewError, ForbiddenError, NotFoundError
+from fmreview.screening.engine import ScreeningEngine
+from fmreview.web.amendments import stored_rank_every
 from fmreview.web.auth import LoginLimiter, RevocationLog, Sessions, User, get_user
-from fmreview.web.queue import ScreeningQueue
-from fmreview.web.render import STATIC, environment
+from fmreview.web.limits import BodyLimit
+from fmreview.web.render import STATIC, environment, report_csp
 from fmreview.web.settings import WebSettings, resolve_secret
 from fmreview.web.writer import Writer
 
@@ -35,11 +38,6 @@ COOKIE = "fmr_session"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-#: The generated report has inline styles and scripts of its own (our templates, escaped).
-REPORT_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
 
 
@@ -54,8 +52,10 @@ class WebState:
     sessions: Sessions
     limiter: LoginLimiter
     writer: Writer
-    queue: ScreeningQueue
+    queue: ScreeningEngine
     env: Environment
+    hashing: asyncio.Semaphore
+    report_csp: str
     user_ttl: float = 2.0
     _users: dict[int, tuple[User | None, float]] = field(default_factory=dict)
 
@@ -97,7 +97,7 @@ def current_user(request: Request) -> User | None:
     session = getattr(request.state, "session", None) or {}
     user = None
     uid = session.get("uid")
-    if isinstance(uid, int):
+    if isinstance(uid, int) and web(request).sessions.current(session):
         user = web(request).user(uid)
         if user is not None and not user.active:
             user = None
@@ -185,14 +185,14 @@ class SessionMiddleware:
         path = str(scope.get("path") or "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        report = path.startswith("/report")
+        report = path == "/report" or path.startswith("/report/")
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if rs.get("session_changed"):
                     headers.append("set-cookie", self._cookie(rs["session"], root))
-                headers.setdefault("Content-Security-Policy", REPORT_CSP if report else CSP)
+                headers.setdefault("Content-Security-Policy", st.report_csp if report else CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "SAMEORIGIN" if report else "DENY")
@@ -221,8 +221,6 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     secret = resolve_secret(settings, getattr(store, "folder", None))
     # an admin's choice of refit cadence (recorded as a run) outlives the process
-    from fmreview.web.amendments import stored_rank_every
-
     rank_every = stored_rank_every(store) or settings.rank_every
     state = WebState(
         store=store,
@@ -235,11 +233,12 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
         limiter=LoginLimiter(
             per_user=settings.login_per_user,
             per_ip=settings.login_per_ip,
+            per_forwarded=settings.login_per_forwarded,
             window=settings.login_window,
             clock=settings.clock,
         ),
         writer=Writer(store),
-        queue=ScreeningQueue(
+        queue=ScreeningEngine(
             store,
             ranking=settings.ranking,
             rank_every=rank_every,
@@ -249,6 +248,8 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
             clock=settings.clock,
         ),
         env=environment(),
+        hashing=asyncio.Semaphore(max(1, settings.max_concurrent_hashes)),
+        report_csp=report_csp(),
     )
 
     @asynccontextmanager
@@ -262,7 +263,8 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     app.state.web = state
     app.mount("/static", StaticFiles(directory=str(STATIC.parent)), name="static")
 
-    app.add_middleware(SessionMiddleware, state=state)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SessionMiddleware, state=state)  # outermost: headers on every answer
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
@@ -294,6 +296,8 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     @app.exception_handler(FmreviewError)
     async def _domain_error(request: Request, exc: FmreviewError) -> Response:
         code = 404 if isinstance(exc, NotFoundError) else 400
+        if isinstance(exc, ForbiddenError):
+            code = 403
         if _wants_json(request):
             return JSONResponse({"error": str(exc)}, status_code=code)
         return page(request, "error.html", status_code=code, code=code, message=str(exc))
