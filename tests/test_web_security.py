@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fmreview.store import Store, schema
 from fmreview.web import auth
@@ -488,3 +490,106 @@ def test_report_is_served_with_a_strict_csp(tmp_path: Path) -> None:
     assert "default-src 'none'" in csp and "frame-ancestors 'self'" in csp
     app.state.web.writer.close()
     store.close()
+
+
+# ----------------------------------------------------------------------------- property
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["alice", "bob"]),
+        st.sampled_from(["vote", "change", "observe"]),
+        st.sampled_from(["include", "exclude", "maybe"]),
+    ),
+    min_size=1,
+    max_size=10,
+)
+FLIP = {"include": "exclude", "exclude": "include", "maybe": "exclude"}
+
+
+class World:
+    """A review (3 works, 2 reviewers per work, blinding on) with alice and bob logged in."""
+
+    def __init__(self) -> None:
+        self.store = Store.memory(flagship())
+        add_works(self.store, 3)
+        team(self.store)
+        self.app = make_app(self.store)
+        self.people = {n: Browser(self.app) for n in ("alice", "bob")}
+        for name, b in self.people.items():
+            login(b, name)
+        self.last: dict[str, int] = {}
+
+    def act(self, who: str, action: str, label: str) -> int | None:
+        b = self.people[who]
+        if action == "vote":
+            work = b.c.get("/api/next").json()["work"]
+            if work is None:
+                return None
+            r = vote(b, work["id"], label)
+            if r.status_code == 201:
+                self.last[who] = work["id"]
+            return r.status_code
+        if action == "change" and who in self.last:
+            return vote(b, self.last[who], label, note="on reflection").status_code
+        return None
+
+    def final(self) -> set[int]:
+        from fmreview.status import work_statuses
+
+        return {
+            w
+            for w, s in work_statuses(self.store).items()
+            if s.stages.get("title_abstract") in ("include", "exclude")
+        }
+
+    def view(self, who: str) -> dict[str, Any]:
+        """Everything ``who`` can ask the app about screening."""
+        b = self.people[who]
+        return {
+            "votes": {w: b.c.get(f"/api/works/{w}/votes").json() for w in (1, 2, 3)},
+            "pages": {w: b.get(f"/works/{w}").text for w in (1, 2, 3)},
+            "dashboard": b.c.get("/api/dashboard").json(),
+            "dashboard_page": b.get("/dashboard").text,
+            "conflicts": b.c.get("/api/conflicts").status_code,
+        }
+
+    def close(self) -> None:
+        self.app.state.web.writer.close()
+        self.store.close()
+
+
+def _strip_tokens(html: str) -> str:
+    import re
+
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ACTIONS)
+def test_nothing_a_blinded_reviewer_asks_tells_the_others_vote(actions: list[Any]) -> None:
+    """Two worlds run the same interleaving of alice's and bob's actions; bob votes the
+    opposite way in the second. Whatever alice asks must read the same in both, except on
+    works whose stage has ended (both voted, no conflict), which blinding then reveals."""
+    one, two = World(), World()
+    try:
+        for who, action, label in actions:
+            other_label = FLIP[label] if who == "bob" else label
+            c1, c2 = one.act(who, action, label), two.act(who, action, other_label)
+            ended = one.final() | two.final()
+            if c1 != c2:
+                # only a change refused as "resolved" in the world where the stage ended
+                assert who == "alice" and action == "change" and one.last["alice"] in ended
+                break
+            v1, v2 = one.view("alice"), two.view("alice")
+            assert v1["dashboard"] == v2["dashboard"]
+            if not ended:  # an ended include opens the full-text queue: that may show
+                assert _strip_tokens(v1["dashboard_page"]) == _strip_tokens(v2["dashboard_page"])
+            assert v1["conflicts"] == v2["conflicts"] == 403
+            for w in (1, 2, 3):
+                if w in ended:
+                    continue
+                assert v1["votes"][w] == v2["votes"][w]
+                assert "bob" not in json.dumps(v1["votes"][w])
+                assert _strip_tokens(v1["pages"][w]) == _strip_tokens(v2["pages"][w])
+    finally:
+        one.close()
+        two.close()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,6 +47,35 @@ class NotAuthenticated(Exception):
     """Raised by :func:`require_user`: HTML pages redirect to the login page, the API says 401."""
 
 
+class HashSlots:
+    """At most ``n`` password hashes at once (argon2: 64 MiB each), as an async context
+    manager: waiting requests wait on the event loop, holding no worker thread.
+
+    One :class:`asyncio.Semaphore` per event loop (uvicorn runs one; in-process test clients
+    each run their own, and a semaphore may not be shared between loops)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = max(1, int(n))
+        self._by_loop: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            sem = self._by_loop.get(loop)
+            if sem is None:
+                sem = self._by_loop[loop] = asyncio.Semaphore(self.n)
+        return sem
+
+    async def __aenter__(self) -> None:
+        await self._semaphore().acquire()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._semaphore().release()
+
+
 @dataclass
 class WebState:
     store: Any
@@ -54,7 +85,7 @@ class WebState:
     writer: Writer
     queue: ScreeningEngine
     env: Environment
-    hashing: asyncio.Semaphore
+    hashing: HashSlots
     report_csp: str
     user_ttl: float = 2.0
     _users: dict[int, tuple[User | None, float]] = field(default_factory=dict)
@@ -248,7 +279,7 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
             clock=settings.clock,
         ),
         env=environment(),
-        hashing=asyncio.Semaphore(max(1, settings.max_concurrent_hashes)),
+        hashing=HashSlots(settings.max_concurrent_hashes),
         report_csp=report_csp(),
     )
 
