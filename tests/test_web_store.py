@@ -666,6 +666,7 @@ def test_the_app_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         def vote(name: str, label: str) -> None:
             b = people[name]
             tok = b.api_csrf()
+            assert b.c.get("/api/next").json()["work"]["id"] == 1  # assigned to both
             barrier.wait()
             r = b.c.post(
                 "/api/votes", json={"work_id": 1, "label": label}, headers={"X-CSRF-Token": tok}
