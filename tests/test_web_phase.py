@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from fmreview.protocol.model import StoppingSettings
 from fmreview.record import Record
+from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
+from fmreview.screening.phase import START_COMMAND, ScreeningSequence
 from fmreview.screening.session import Session, load_state
 from fmreview.screening.session import random_draw as draw
 from fmreview.screening.stopping import Hypergeometric, get_stopping_rule
 from fmreview.screening.synthetic import synthetic_frame
 from fmreview.store import Store, add_records, schema
 from fmreview.store.works import works_from_records
-from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
-from fmreview.screening.phase import START_COMMAND, ScreeningSequence
 from tests.test_web_app import Browser, add_works, decisions, flagship, make_app, team
 
 EXCLUDE = "E-NON-IMAGING"

@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from fmreview.errors import InputError, NotFoundError
+from fmreview.screening.decisions import Actor, resolve_conflict, visible_votes, write_decision
+from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
 from fmreview.status import work_statuses
 from fmreview.store import Store, schema
 from fmreview.web.auth import (
@@ -30,15 +32,6 @@ from fmreview.web.auth import (
     set_password,
     update_user,
 )
-from fmreview.screening.decisions import Actor, resolve_conflict, visible_votes, write_decision
-from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
-
-
-def add_vote(store, *, work_id, reviewer, label, stage="title_abstract", **kw):
-    """A local vote through the one decision writer (as the terminal session casts them)."""
-    return write_decision(
-        store, actor=Actor(reviewer), work_id=work_id, label=label, stage=stage, **kw
-    )
 from fmreview.web.settings import WebSettings, resolve_secret
 from fmreview.web.writer import Writer
 from tests.test_web_app import (
@@ -53,6 +46,13 @@ from tests.test_web_app import (
     team,
 )
 from tests.test_web_app import store as store  # noqa: F401 - the fixture
+
+
+def add_vote(store, *, work_id, reviewer, label, stage="title_abstract", **kw):
+    """A local vote through the one decision writer (as the terminal session casts them)."""
+    return write_decision(
+        store, actor=Actor(reviewer), work_id=work_id, label=label, stage=stage, **kw
+    )
 
 
 @pytest.fixture
