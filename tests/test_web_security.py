@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fmreview.store import Store, schema
@@ -563,8 +563,13 @@ def _strip_tokens(html: str) -> str:
     return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(ACTIONS)
+@example([("alice", "vote", "include"), ("bob", "vote", "include"), ("alice", "observe", "")])
+@example([("alice", "vote", "exclude"), ("bob", "vote", "exclude"), ("bob", "change", "include")])
+@example([("bob", "vote", "include"), ("alice", "vote", "exclude"), ("alice", "change", "maybe")])
 def test_nothing_a_blinded_reviewer_asks_tells_the_others_vote(actions: list[Any]) -> None:
     """Two worlds run the same interleaving of alice's and bob's actions; bob votes the
     opposite way in the second. Whatever alice asks must read the same in both, except on
@@ -576,8 +581,9 @@ def test_nothing_a_blinded_reviewer_asks_tells_the_others_vote(actions: list[Any
             c1, c2 = one.act(who, action, label), two.act(who, action, other_label)
             ended = one.final() | two.final()
             if c1 != c2:
-                # only a change refused as "resolved" in the world where the stage ended
-                assert who == "alice" and action == "change" and one.last["alice"] in ended
+                # only a change refused as "resolved" in the world where the stage ended;
+                # the worlds part there (the comparison stops)
+                assert action == "change" and one.last[who] in ended
                 break
             v1, v2 = one.view("alice"), two.view("alice")
             assert v1["dashboard"] == v2["dashboard"]
