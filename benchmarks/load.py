@@ -15,6 +15,12 @@ exactly ``--decisions`` decisions, the ids the server returned are exactly the i
 (none lost, none invented), and no reviewer voted twice on a work. Target: p99 < 200 ms at
 20 concurrent reviewers. Exit status 1 when a check fails.
 
+Then ``--failed-logins`` (default 100) concurrent logins with wrong passwords hit the server
+(argon2id, 64 MiB per check): it reports how many were checked (401) and refused by the
+rate limiter (429), and the server's resident memory before and at its highest during the
+flood (sampled every 10 ms from /proc). Target: memory flat (the app checks at most
+``max_concurrent_hashes`` passwords at once).
+
 No shared benchmark data is needed: the works are synthetic.
 """
 
@@ -55,6 +61,60 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def login_flood(base: str, pid: int, n: int) -> dict[str, Any]:
+    """``n`` concurrent wrong-password logins (distinct user names); the server's memory."""
+    import httpx
+
+    before = _rss_mb(pid)
+    peak = before
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _rss_mb(pid))
+            await asyncio.sleep(0.01)
+
+    async def one(i: int) -> int:
+        async with httpx.AsyncClient(base_url=base, timeout=120) as c:
+            r = await c.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+            r = await c.post(
+                "/login",
+                data={
+                    "username": f"intruder{i}",
+                    "password": "wrong-password",
+                    "csrf_token": token,
+                },
+            )
+            return r.status_code
+
+    sampler = asyncio.create_task(sample())
+    t0 = time.perf_counter()
+    codes = await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t0
+    done.set()
+    await sampler
+    return {
+        "flood_logins": n,
+        "flood_checked_401": codes.count(401),
+        "flood_refused_429": codes.count(429),
+        "flood_other": len(codes) - codes.count(401) - codes.count(429),
+        "flood_wall_s": round(wall, 2),
+        "rss_before_mb": round(before, 1),
+        "rss_peak_mb": round(peak, 1),
+        "rss_growth_mb": round(peak - before, 1),
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -158,7 +218,7 @@ def check_store(folder: Path, expected: int, returned: list[int]) -> dict[str, A
 
 
 def run_one(
-    db: str, n_reviewers: int, n_decisions: int, ranking: str, rank_every: int
+    db: str, n_reviewers: int, n_decisions: int, ranking: str, rank_every: int, n_flood: int
 ) -> dict[str, Any]:
     pg_admin = None
     db_url = None
@@ -224,6 +284,7 @@ def run_one(
         asyncio.run(main())
         wall = time.perf_counter() - t0
         server_cpu, client_cpu = _cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
+        flood = asyncio.run(login_flood(base, proc.pid, n_flood)) if n_flood else {}
     finally:
         if proc is not None:
             proc.terminate()
@@ -272,6 +333,7 @@ def run_one(
         "errors": len(errors),
         "first_errors": errors[:5],
         **check,
+        **flood,
         "ok": bool(
             check["exactly_expected"]
             and check["ids_match"]
@@ -299,11 +361,17 @@ def main(argv: list[str] | None = None) -> int:
         default=10,
         help="refit after this many new votes (and at most every 30 s)",
     )
+    ap.add_argument(
+        "--failed-logins", type=int, default=100, help="concurrent wrong-password logins after"
+    )
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = [
-        run_one(db, args.reviewers, args.decisions, args.ranking, args.rank_every) for db in dbs
+        run_one(
+            db, args.reviewers, args.decisions, args.ranking, args.rank_every, args.failed_logins
+        )
+        for db in dbs
     ]
     if args.json:
         print(json.dumps(results, indent=2))
@@ -336,6 +404,14 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_1m",
             "cpus",
             "errors",
+            "flood_logins",
+            "flood_checked_401",
+            "flood_refused_429",
+            "flood_other",
+            "flood_wall_s",
+            "rss_before_mb",
+            "rss_peak_mb",
+            "rss_growth_mb",
             "ok",
             "p99_under_200ms",
             "skipped",

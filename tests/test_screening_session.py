@@ -391,3 +391,41 @@ def test_session_ranks_with_presumed_exclusions_like_a_simulation(store, monkeyp
     (y,) = seen
     assert len(y) == len(truth) and sorted(y[y >= 0].tolist()) == [0, 1]
     assert int((y == -1).sum()) == len(truth) - 2
+
+
+# ----------------------------------------------------------------------------- one engine
+def test_terminal_and_web_share_one_engine_and_one_writer(store) -> None:
+    """The terminal session serves from the same engine class as the web app, and its
+    decisions go through the same writer: a merged work is refused here too (it used to be
+    refused by the web only)."""
+    from fmreview.errors import ForbiddenError
+    from fmreview.screening.engine import ScreeningEngine
+
+    truth = _fill(store, 6, 2)
+    store.protocol.screening.reviewers_per_record = 1
+    sess = Session(store)
+    assert isinstance(sess.engine, ScreeningEngine)
+    a, b = sorted(truth)[:2]
+    with store.begin() as conn:
+        conn.execute(sa.update(schema.works).where(schema.works.c.id == b).values(merged_into=a))
+    with pytest.raises(InputError, match=f"merged into work {a}"):
+        record_decision(store, b, "alice", "include")
+    # a work already holding its votes is not served, and a vote on it is refused
+    record_decision(store, a, "alice", "include")
+    assert sess.next_work("bob").work_id != a
+    with pytest.raises(ForbiddenError, match="not assigned"):
+        record_decision(store, a, "bob", "exclude")
+
+
+def test_an_unknown_stopping_rule_is_refused_by_every_entry_point(store) -> None:
+    """A bad stopping-rule name raises in the terminal session and in the web app alike
+    (the web queue used to drop it silently and run without a random phase)."""
+    from fmreview.web.app import create_app
+    from fmreview.web.settings import WebSettings
+
+    _fill(store, 4, 1)
+    store.protocol.screening.stopping.rule = "magic"
+    with pytest.raises(NotFoundError, match="magic"):
+        Session(store)
+    with pytest.raises(NotFoundError, match="magic"):
+        create_app(store, settings=WebSettings(secret_key="k" * 20, ranking="off"))

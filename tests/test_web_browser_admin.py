@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from fmreview.protocol import load_protocol
+from fmreview.screening.phase import START_COMMAND
 from fmreview.store import Store
 from fmreview.web.amendments import COMMAND
-from fmreview.web.phase import START_COMMAND
 from tests.test_browser_web import ARGS, CHROMIUM, _login, _page, _shot
 from tests.test_browser_web import server as server  # noqa: F401 - the fixture
 

@@ -119,6 +119,7 @@ def _conflict(app: Any, wid: int) -> None:
     a.login("alice")
     b.login("bob")
     for who, label in ((a, "include"), (b, "exclude")):
+        assert who.c.get("/api/next").json()["work"]["id"] == wid  # assigned to both
         r = who.c.post(
             "/api/votes",
             json={
@@ -144,6 +145,7 @@ def test_every_page_renders_hostile_text_inert(hostile: tuple[Store, Any, int]) 
     abstract = doc.xpath("//*[@id='abstract']")[0].text_content()
     assert BIG in abstract and JS_URL in abstract and SCRIPT in abstract
     assert SCRIPT in doc.xpath("//*[@id='keywords']")[0].text_content()
+    app.state.web.queue.release("carol", "title_abstract")  # carol leaves it to alice and bob
     _conflict(app, wid)
     admin = Browser(app)
     admin.login("admin")

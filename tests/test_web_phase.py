@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from fmreview.protocol.model import StoppingSettings
 from fmreview.record import Record
+from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
+from fmreview.screening.phase import START_COMMAND, ScreeningSequence
 from fmreview.screening.session import Session, load_state
 from fmreview.screening.session import random_draw as draw
 from fmreview.screening.stopping import Hypergeometric, get_stopping_rule
 from fmreview.screening.synthetic import synthetic_frame
 from fmreview.store import Store, add_records, schema
 from fmreview.store.works import works_from_records
-from fmreview.web.phase import START_COMMAND, ScreeningSequence
-from fmreview.web.queue import ScreeningQueue
 from tests.test_web_app import Browser, add_works, decisions, flagship, make_app, team
 
 EXCLUDE = "E-NON-IMAGING"
@@ -175,6 +175,8 @@ def test_queue_draws_at_random_after_the_ranked_phase(
     for n, b in people.items():
         b.login(n)
     csrf = {n: b.api_csrf() for n, b in people.items()}
+    admin = Browser(app)
+    admin.login("admin")  # the recall estimate is for admins while blinding is on
     served: list[tuple[str, int, str]] = []
     stopping: list[dict[str, Any]] = []
     hidden_checked = False
@@ -184,15 +186,18 @@ def test_queue_draws_at_random_after_the_ranked_phase(
             if r["work"] is None:
                 continue
             wid = int(r["work"]["id"])
-            served.append((n, wid, r["phase"]))
-            if r["phase"] == "random" and n == "bob" and not hidden_checked:
+            # blinded reviewers are not told the phase (it follows everyone's votes)
+            assert "phase" not in r
+            phase = app.state.web.queue.served(n, "title_abstract", wid).phase
+            served.append((n, wid, phase))
+            if phase == "random" and n == "bob" and not hidden_checked:
                 # blinding holds in the random phase: bob cannot see alice's vote yet
                 v = b.c.get(f"/api/works/{wid}/votes").json()["title_abstract"]
-                hidden_checked = v["hidden"] == 1 and v["votes"] == {}
+                hidden_checked = v == {"status": "blinded", "votes": {}}
                 assert hidden_checked
             _vote(b, csrf[n], wid, truth[wid])
         if i % 20 == 19:
-            s = people["alice"].c.get("/api/dashboard").json()["stopping"]
+            s = admin.c.get("/api/dashboard").json()["stopping"]
             stopping.append(s["stopping"])
             if s["stopping"]["met"]:
                 break
@@ -210,7 +215,7 @@ def test_queue_draws_at_random_after_the_ranked_phase(
         votes = [d for d in rows if d["work_id"] == w]
         assert {d["reviewer"] for d in votes} == {"alice", "bob"}
         assert {d["model"]["phase"] for d in votes} == {"random"}
-        assert all(d["model"]["source"] == "web" for d in votes)
+        assert all(d["model"]["source"] == "engine" for d in votes)
     assert hidden_checked
     # the dashboard's stopping status moved from the ranked phase to the random sample
     assert stopping[0]["phase"] == "ranked" and stopping[0]["recall"] is None
@@ -291,7 +296,8 @@ def test_admin_starts_the_random_phase(tmp_path: Any) -> None:
         alice, admin = Browser(app), Browser(app)
         alice.login("alice")
         admin.login("admin")
-        assert alice.c.get("/api/next").json()["phase"] == "unranked"
+        wid0 = alice.c.get("/api/next").json()["work"]["id"]
+        assert app.state.web.queue.served("alice", "title_abstract", wid0).phase == "unranked"
         page = admin.get("/admin")
         assert "Start the random phase" in page.text
         # a reviewer may not; an admin must confirm; a CSRF token is needed
@@ -309,8 +315,8 @@ def test_admin_starts_the_random_phase(tmp_path: Any) -> None:
         alice.c.get("/api/next")  # the lease from before expires with the vote
         alice.vote("exclude", criterion=EXCLUDE)
         nxt = alice.c.get("/api/next").json()
-        assert nxt["phase"] == "random"
         wid = nxt["work"]["id"]
+        assert app.state.web.queue.served("alice", "title_abstract", wid).phase == "random"
         assert (
             alice.c.post(
                 "/api/votes",
@@ -332,7 +338,9 @@ def test_admin_starts_the_random_phase(tmp_path: Any) -> None:
         seen = {}
         for _ in range(4):  # the two works alice started come first, then new random draws
             r = bob.c.get("/api/next").json()
-            seen[r["work"]["id"]] = r["phase"]
+            seen[r["work"]["id"]] = app2.state.web.queue.served(
+                "bob", "title_abstract", r["work"]["id"]
+            ).phase
             bob.c.post(
                 "/api/votes",
                 json={"work_id": r["work"]["id"], "label": "include"},

@@ -126,7 +126,10 @@ def test_amendment_takes_effect_in_the_running_app(
     bob.login("bob")
     w = alice.vote("include")
     # two reviewers per record, blinding on: bob is served alice's work and cannot see her vote
-    assert bob.c.get(f"/api/works/{w}/votes").json()["title_abstract"]["hidden"] == 1
+    assert bob.c.get(f"/api/works/{w}/votes").json()["title_abstract"] == {
+        "status": "blinded",
+        "votes": {},
+    }
     assert bob.c.get("/api/next").json()["work"]["id"] == w
     a = admin_of(app)
     assert (

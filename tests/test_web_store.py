@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from fmreview.errors import InputError, NotFoundError
+from fmreview.screening.decisions import Actor, resolve_conflict, visible_votes, write_decision
+from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
 from fmreview.status import work_statuses
 from fmreview.store import Store, schema
 from fmreview.web.auth import (
@@ -30,7 +32,6 @@ from fmreview.web.auth import (
     set_password,
     update_user,
 )
-from fmreview.web.queue import ScreeningQueue, add_vote, resolve_conflict, visible_votes
 from fmreview.web.settings import WebSettings, resolve_secret
 from fmreview.web.writer import Writer
 from tests.test_web_app import (
@@ -45,6 +46,13 @@ from tests.test_web_app import (
     team,
 )
 from tests.test_web_app import store as store  # noqa: F401 - the fixture
+
+
+def add_vote(store, *, work_id, reviewer, label, stage="title_abstract", **kw):
+    """A local vote through the one decision writer (as the terminal session casts them)."""
+    return write_decision(
+        store, actor=Actor(reviewer), work_id=work_id, label=label, stage=stage, **kw
+    )
 
 
 @pytest.fixture
@@ -67,10 +75,10 @@ def test_sqlite_file_store_uses_wal(fstore: Store) -> None:
 
 
 def test_writer_serialises_concurrent_writes(fstore: Store) -> None:
-    (wid,) = add_works(fstore, 1)
+    n_threads, per = 8, 25
+    wids = add_works(fstore, n_threads * per)
     writer = Writer(fstore)
     assert writer.threaded
-    n_threads, per = 8, 25
     barrier = threading.Barrier(n_threads)
     errors: list[BaseException] = []
 
@@ -80,7 +88,11 @@ def test_writer_serialises_concurrent_writes(fstore: Store) -> None:
             try:
                 writer.call(
                     lambda i=i, k=k: add_vote(
-                        fstore, work_id=wid, reviewer=f"r{i}", label="include", note=str(k)
+                        fstore,
+                        work_id=wids[i * per + k],
+                        reviewer=f"r{i}",
+                        label="include",
+                        note=str(k),
                     )
                 )
             except BaseException as exc:  # noqa: BLE001
@@ -188,6 +200,7 @@ def test_two_reviewers_voting_on_the_same_work_at_once_both_count(fstore: Store)
     codes: list[int] = []
 
     def vote(i: int) -> None:
+        assert people[i].c.get("/api/next").json()["work"]["id"] == 1  # assigned to both
         barrier.wait()
         r = people[i].c.post(
             "/api/votes",
@@ -231,7 +244,7 @@ def test_many_concurrent_votes_through_the_app(fstore: Store) -> None:
                 headers={"X-CSRF-Token": tok},
             )
             if r.status_code != 201:
-                errors.append(r.text)
+                errors.append(f"{name} {nxt['work']['id']} {r.text}")
 
     threads = [threading.Thread(target=reviewer, args=(n,)) for n in names]
     for t in threads:
@@ -369,7 +382,7 @@ def test_active_learning_order_when_the_ranker_can_learn(store: Store) -> None: 
     assert q.ranked and item.phase == "ranked" and item.rank is not None and item.score is not None
     assert item.work_id in range(2, 7), "the ranker puts FM works before protein works"
     state = q.model_state(item)
-    assert state["source"] == "web" and state["rank"] == item.rank and state["config"]
+    assert state["source"] == "engine" and state["rank"] == item.rank and state["config"]
 
 
 def test_background_ranking_thread(fstore: Store) -> None:
@@ -391,7 +404,8 @@ def test_visible_votes_blinding(store: Store) -> None:  # noqa: F811
     add_works(store, 1)
     add_vote(store, work_id=1, reviewer="a", label="include", note="mine")
     v = visible_votes(store, 1, viewer="b", is_admin=False)
-    assert v["title_abstract"] == {"status": "in_progress", "votes": {}, "hidden": 1}
+    # blinded: neither the status (in_progress) nor a count of hidden votes
+    assert v["title_abstract"] == {"status": "blinded", "votes": {}}
     assert visible_votes(store, 1, viewer="a", is_admin=False)["title_abstract"]["votes"] == {
         "a": "include"
     }
@@ -652,6 +666,7 @@ def test_the_app_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         def vote(name: str, label: str) -> None:
             b = people[name]
             tok = b.api_csrf()
+            assert b.c.get("/api/next").json()["work"]["id"] == 1  # assigned to both
             barrier.wait()
             r = b.c.post(
                 "/api/votes", json={"work_id": 1, "label": label}, headers={"X-CSRF-Token": tok}

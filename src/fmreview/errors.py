@@ -10,7 +10,8 @@
     ├── StoreError                the review store: missing, locked, wrong schema version
     ├── SourceError               a literature source (HTTP status, query, the source's message)
     ├── StatsError                a statistical model that cannot be fitted as asked
-    └── NotFoundError             a named thing (work, run, model, estimator) does not exist
+    ├── NotFoundError             a named thing (work, run, model, estimator) does not exist
+    └── ForbiddenError            a role or the review's rules do not allow this action
 
 Every message names the bad value and the way out, e.g.
 ``Unknown screening model 'svmx'; available: nb, logistic, svm``.
@@ -156,6 +157,13 @@ class StatsError(FmreviewError):
 
 class NotFoundError(FmreviewError):
     """A named thing does not exist; the message lists what does."""
+
+    exit_code = 2
+
+
+class ForbiddenError(FmreviewError):
+    """The action is not allowed: the user's role, or the review's rules (blinding, what was
+    assigned to whom, what the dedupe step proposed). The web app answers 403."""
 
     exit_code = 2
 

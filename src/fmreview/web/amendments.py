@@ -41,8 +41,10 @@ import yaml
 from filelock import FileLock
 
 from fmreview.errors import FmreviewError, InputError
+from fmreview.screening.phase import START_COMMAND, UNBLIND_COMMAND
+from fmreview.screening.ranking import ScreeningConfig
+from fmreview.screening.stopping import get_stopping_rule
 from fmreview.store import schema
-from fmreview.web.phase import START_COMMAND
 from fmreview.web.yaml_edit import update_text
 
 COMMAND = "web settings"
@@ -93,18 +95,10 @@ def file_sha256(path: Path | None) -> str:
 
 def rule_params(protocol: Any) -> dict[str, Any]:
     """The stopping rule's parameters in effect (the protocol's, else the rule's defaults)."""
-    try:
-        from fmreview.screening.session import ScreeningConfig
-    except ImportError:  # pragma: no cover - screening module absent
-        return dict(protocol.screening.stopping.params)
     return dict(ScreeningConfig.from_protocol(protocol).rule().get_params())
 
 
 def _rule_param_names(rule: str) -> list[str]:
-    try:
-        from fmreview.screening.stopping import get_stopping_rule
-    except ImportError:  # pragma: no cover
-        return []
     return list(get_stopping_rule(rule).get_params())
 
 
@@ -283,10 +277,6 @@ def _validate(text: str, path: Path) -> Any:
     from fmreview.protocol import parse_protocol
 
     protocol = parse_protocol(text, str(path))
-    try:
-        from fmreview.screening.session import ScreeningConfig
-    except ImportError:  # pragma: no cover
-        return protocol
     config = ScreeningConfig.from_protocol(protocol)
     config.ranker()  # an unknown model name lists the available ones
     config.rule()  # so does an unknown rule; wrong parameters are named
@@ -390,6 +380,14 @@ def start_random_phase(store: Any, *, user: str) -> int:
     return run.id
 
 
+def unblind(store: Any, *, user: str) -> int:
+    """Record an admin lifting blinding for the whole review (a ``web unblind`` run): from
+    then on every reviewer sees every vote. There is no way back (what was seen was seen)."""
+    with store.run(UNBLIND_COMMAND, {"user": user}) as run:
+        run.counts = {"unblinded": 1}
+    return run.id
+
+
 def run_message(store: Any, run_id: int) -> str | None:
     """What a ``web settings`` or ``web random phase`` run did, in a sentence (None: no
     such run)."""
@@ -397,7 +395,7 @@ def run_message(store: Any, run_id: int) -> str | None:
     with store.connect() as conn:
         row = conn.execute(
             sa.select(r.c.command, r.c.params, r.c.config).where(
-                r.c.id == run_id, r.c.command.in_((COMMAND, START_COMMAND))
+                r.c.id == run_id, r.c.command.in_((COMMAND, START_COMMAND, UNBLIND_COMMAND))
             )
         ).first()
     if row is None:
@@ -405,6 +403,8 @@ def run_message(store: Any, run_id: int) -> str | None:
     params = dict(row.params or {})
     if row.command == START_COMMAND:
         return f"Random phase started by {params.get('user', '?')} (run {run_id})."
+    if row.command == UNBLIND_COMMAND:
+        return f"Blinding lifted by {params.get('user', '?')} (run {run_id})."
     done = Amendment(
         changes={k: v for k, v in params.items() if isinstance(v, list)},
         run_id=run_id,
@@ -419,7 +419,7 @@ def amendments(store: Any, limit: int = 20) -> list[dict[str, Any]]:
     with store.connect() as conn:
         rows = conn.execute(
             sa.select(r.c.id, r.c.command, r.c.params, r.c.started_at, r.c.status)
-            .where(r.c.command.in_((COMMAND, START_COMMAND)))
+            .where(r.c.command.in_((COMMAND, START_COMMAND, UNBLIND_COMMAND)))
             .order_by(r.c.id.desc())
             .limit(limit)
         ).all()

@@ -10,8 +10,11 @@ Run it with ``fmreview serve`` (uvicorn, one process: the SQLite writer lives in
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,10 +27,12 @@ from jinja2 import Environment
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 
-from fmreview.errors import FmreviewError, NotFoundError
+from fmreview.errors import FmreviewError, ForbiddenError, NotFoundError
+from fmreview.screening.engine import ScreeningEngine
+from fmreview.web.amendments import stored_rank_every
 from fmreview.web.auth import LoginLimiter, RevocationLog, Sessions, User, get_user
-from fmreview.web.queue import ScreeningQueue
-from fmreview.web.render import STATIC, environment
+from fmreview.web.limits import BodyLimit
+from fmreview.web.render import STATIC, environment, report_csp
 from fmreview.web.settings import WebSettings, resolve_secret
 from fmreview.web.writer import Writer
 
@@ -36,15 +41,39 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-#: The generated report has inline styles and scripts of its own (our templates, escaped).
-REPORT_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-)
 
 
 class NotAuthenticated(Exception):
     """Raised by :func:`require_user`: HTML pages redirect to the login page, the API says 401."""
+
+
+class HashSlots:
+    """At most ``n`` password hashes at once (argon2: 64 MiB each), as an async context
+    manager: waiting requests wait on the event loop, holding no worker thread.
+
+    One :class:`asyncio.Semaphore` per event loop (uvicorn runs one; in-process test clients
+    each run their own, and a semaphore may not be shared between loops)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = max(1, int(n))
+        self._by_loop: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            sem = self._by_loop.get(loop)
+            if sem is None:
+                sem = self._by_loop[loop] = asyncio.Semaphore(self.n)
+        return sem
+
+    async def __aenter__(self) -> None:
+        await self._semaphore().acquire()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._semaphore().release()
 
 
 @dataclass
@@ -54,8 +83,10 @@ class WebState:
     sessions: Sessions
     limiter: LoginLimiter
     writer: Writer
-    queue: ScreeningQueue
+    queue: ScreeningEngine
     env: Environment
+    hashing: HashSlots
+    report_csp: str
     user_ttl: float = 2.0
     _users: dict[int, tuple[User | None, float]] = field(default_factory=dict)
 
@@ -97,7 +128,7 @@ def current_user(request: Request) -> User | None:
     session = getattr(request.state, "session", None) or {}
     user = None
     uid = session.get("uid")
-    if isinstance(uid, int):
+    if isinstance(uid, int) and web(request).sessions.current(session):
         user = web(request).user(uid)
         if user is not None and not user.active:
             user = None
@@ -185,14 +216,14 @@ class SessionMiddleware:
         path = str(scope.get("path") or "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        report = path.startswith("/report")
+        report = path == "/report" or path.startswith("/report/")
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if rs.get("session_changed"):
                     headers.append("set-cookie", self._cookie(rs["session"], root))
-                headers.setdefault("Content-Security-Policy", REPORT_CSP if report else CSP)
+                headers.setdefault("Content-Security-Policy", st.report_csp if report else CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "SAMEORIGIN" if report else "DENY")
@@ -221,8 +252,6 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     secret = resolve_secret(settings, getattr(store, "folder", None))
     # an admin's choice of refit cadence (recorded as a run) outlives the process
-    from fmreview.web.amendments import stored_rank_every
-
     rank_every = stored_rank_every(store) or settings.rank_every
     state = WebState(
         store=store,
@@ -235,11 +264,12 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
         limiter=LoginLimiter(
             per_user=settings.login_per_user,
             per_ip=settings.login_per_ip,
+            per_forwarded=settings.login_per_forwarded,
             window=settings.login_window,
             clock=settings.clock,
         ),
         writer=Writer(store),
-        queue=ScreeningQueue(
+        queue=ScreeningEngine(
             store,
             ranking=settings.ranking,
             rank_every=rank_every,
@@ -249,6 +279,8 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
             clock=settings.clock,
         ),
         env=environment(),
+        hashing=HashSlots(settings.max_concurrent_hashes),
+        report_csp=report_csp(),
     )
 
     @asynccontextmanager
@@ -262,7 +294,8 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     app.state.web = state
     app.mount("/static", StaticFiles(directory=str(STATIC.parent)), name="static")
 
-    app.add_middleware(SessionMiddleware, state=state)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SessionMiddleware, state=state)  # outermost: headers on every answer
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
@@ -294,6 +327,8 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
     @app.exception_handler(FmreviewError)
     async def _domain_error(request: Request, exc: FmreviewError) -> Response:
         code = 404 if isinstance(exc, NotFoundError) else 400
+        if isinstance(exc, ForbiddenError):
+            code = 403
         if _wants_json(request):
             return JSONResponse({"error": str(exc)}, status_code=code)
         return page(request, "error.html", status_code=code, code=code, message=str(exc))

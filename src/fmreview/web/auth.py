@@ -5,17 +5,28 @@
 - **Users** live in the store's ``users`` table with a role, ``admin`` or ``reviewer``.
   Deactivating a user (never deleting: decisions name them) ends their sessions at once,
   because every request reloads the user from the store.
-- **Sessions** are signed cookies (``itsdangerous``): ``{"sid": random, "uid": user id}``,
-  HttpOnly, SameSite=Lax, Secure when the app runs behind TLS. A new ``sid`` is issued at
-  login (no session fixation); logout revokes the ``sid`` until the cookie would expire, in
-  memory and in the store's ``session_revocations`` table (:class:`RevocationLog`), so the
-  old cookie stays refused after a restart and by every process serving the review.
+- **Sessions** are signed cookies (``itsdangerous``): ``{"sid": random, "uid": user id,
+  "iat": issued at}``, HttpOnly, SameSite=Lax, Secure when the app runs behind TLS. A new
+  ``sid`` is issued at login (no session fixation); logout revokes the ``sid`` until the
+  cookie would expire, in memory and in the store's ``session_revocations`` table
+  (:class:`RevocationLog`), so the old cookie stays refused after a restart and by every
+  process serving the review.
+- **Credential versions**: a password change or reset, a deactivation, a reactivation and an
+  admin's "log out everywhere" each record a *credential epoch* for the account (a row
+  ``u:<user id>`` in the same table, :func:`end_sessions`); every session of that account
+  issued before the epoch is refused from then on, in every process.
 - **CSRF**: every form carries a token bound to the session (``HMAC(secret, sid)``); a POST
   without the right token is refused with 403. Anonymous visitors get a session too, so the
   login form is protected the same way.
-- **Rate limiting**: failed logins are counted per username and per client address over a
-  sliding window (in memory, with an injectable clock); past the limit a login is refused
-  with 429 before the password is even checked.
+- **Rate limiting**: login attempts are counted per username, per client address, and — for
+  requests that carry ``X-Forwarded-For`` — in one bucket for all forwarded requests (a
+  client that may set that header itself cannot reset its count by changing it), over a
+  sliding window. The check and the recording are one step under one lock
+  (:meth:`LoginLimiter.attempt`): an attempt is counted *before* the password is checked
+  and forgotten again when it succeeds, so concurrent guesses cannot all pass the check.
+  Past the limit a login is refused with 429 before the password is even checked, and at
+  most ``max_concurrent_hashes`` argon2 checks run at once (64 MiB each), so memory stays
+  flat under a flood.
 """
 
 from __future__ import annotations
@@ -126,9 +137,37 @@ def _get_row(conn: sa.Connection, username: str) -> Any:
     return row
 
 
+#: How long a credential epoch is kept: longer than any session lasts.
+EPOCH_KEEP = 90 * 24 * 3600.0
+
+
+def _epoch_sid(user_id: int) -> str:
+    return f"u:{int(user_id)}"
+
+
+def _record_epoch(conn: sa.Connection, user_id: int) -> None:
+    now = datetime.now(UTC)
+    conn.execute(
+        sa.insert(schema.session_revocations).values(
+            sid=_epoch_sid(user_id),
+            revoked_at=now,
+            expires_at=datetime.fromtimestamp(now.timestamp() + EPOCH_KEEP, UTC),
+        )
+    )
+
+
+def end_sessions(store: Any, username: str) -> User:
+    """Log ``username`` out everywhere: every session issued until now is refused."""
+    with store.begin() as conn:
+        row = _get_row(conn, username)
+        _record_epoch(conn, int(row.id))
+    return _row_user(row)
+
+
 def set_password(
     store: Any, username: str, password: str, *, hasher: PasswordHasher | None = None
 ) -> None:
+    """Change a password; every session of the account issued before ends."""
     check_password(password)
     digest = (hasher or default_hasher()).hash(password)
     with store.begin() as conn:
@@ -136,12 +175,16 @@ def set_password(
         conn.execute(
             sa.update(schema.users).where(schema.users.c.id == row.id).values(password_hash=digest)
         )
+        _record_epoch(conn, int(row.id))
 
 
 def update_user(
     store: Any, username: str, *, role: str | None = None, active: bool | None = None
 ) -> User:
-    """Change a user's role or activate / deactivate them (users are never deleted)."""
+    """Change a user's role or activate / deactivate them (users are never deleted).
+
+    Deactivating or reactivating ends every session issued before (a reactivated account
+    does not revive its old cookies)."""
     values: dict[str, Any] = {}
     if role is not None:
         if role not in ROLES:
@@ -155,6 +198,8 @@ def update_user(
             conn.execute(
                 sa.update(schema.users).where(schema.users.c.id == row.id).values(**values)
             )
+        if active is not None and bool(active) != bool(row.active):
+            _record_epoch(conn, int(row.id))
         row = _get_row(conn, username)
     return _row_user(row)
 
@@ -216,6 +261,7 @@ _NEW_REVOCATIONS = (
         schema.session_revocations.c.id,
         schema.session_revocations.c.sid,
         schema.session_revocations.c.expires_at,
+        schema.session_revocations.c.revoked_at,
     )
     .where(schema.session_revocations.c.id > sa.bindparam("last"))
     .order_by(schema.session_revocations.c.id)
@@ -268,18 +314,21 @@ class RevocationLog:
                 )
             )
 
-    def fetch(self) -> dict[str, float]:
-        """The revocations added since the last call: sid -> expiry (epoch seconds)."""
+    def fetch(self) -> dict[str, tuple[float, float]]:
+        """The revocations added since the last call: sid -> (expiry, time of revocation),
+        epoch seconds (``u:<id>`` rows are credential epochs)."""
         # PostgreSQL may make a lower id visible after a higher one: look back a little
         lookback = 0 if self.store.dialect == "sqlite" else 100
         with self.store.connect() as conn:
             rows = conn.execute(_NEW_REVOCATIONS, {"last": max(0, self._last_id - lookback)}).all()
         self._read_at = self.clock()
         self.reads += 1
-        out: dict[str, float] = {}
-        for rid, sid, expires in rows:
+        out: dict[str, tuple[float, float]] = {}
+        for rid, sid, expires, revoked in rows:
             self._last_id = max(self._last_id, int(rid))
-            out[str(sid)] = _epoch(expires)
+            old = out.get(str(sid))
+            at = _epoch(revoked)
+            out[str(sid)] = (_epoch(expires), at if old is None else max(at, old[1]))
         return out
 
 
@@ -304,11 +353,24 @@ class Sessions:
         self.max_age = max_age
         self.log = log
         self._revoked: dict[str, float] = {}
+        self._epochs: dict[int, float] = {}  # user id -> sessions issued before are void
         self._lock = threading.Lock()
         self._reading = threading.Lock()
 
     def new(self, user_id: int | None = None) -> dict[str, Any]:
-        return {"sid": secrets.token_urlsafe(24), "uid": user_id}
+        return {"sid": secrets.token_urlsafe(24), "uid": user_id, "iat": time.time()}
+
+    def current(self, session: dict[str, Any]) -> bool:
+        """Whether a logged-in session was issued after its account's credential epoch."""
+        uid = session.get("uid")
+        if not isinstance(uid, int):
+            return True
+        iat = session.get("iat")
+        with self._lock:
+            epoch = self._epochs.get(uid)
+        if epoch is None:
+            return True
+        return isinstance(iat, float | int) and not isinstance(iat, bool) and iat > epoch
 
     def dumps(self, session: dict[str, Any]) -> str:
         return str(self._serializer.dumps(session))
@@ -330,20 +392,24 @@ class Sessions:
                 return None
         return data
 
-    def sync(self) -> None:
-        """Fold the store's new revocations in (skipped while another thread reads them)."""
-        if self.log is None or not self._reading.acquire(blocking=False):
+    def sync(self, *, force: bool = False) -> None:
+        """Fold the store's new revocations in (skipped while another thread reads them;
+        ``force``: wait for it, and read even when not due)."""
+        if self.log is None or not self._reading.acquire(blocking=force):
             return
         try:
-            if not self.log.due():
+            if not force and not self.log.due():
                 return
             new = self.log.fetch()
         finally:
             self._reading.release()
         now = time.time()
         with self._lock:
-            for sid, until in new.items():
-                if until > now:
+            for sid, (until, at) in new.items():
+                if sid.startswith("u:"):
+                    uid = int(sid[2:])
+                    self._epochs[uid] = max(at, self._epochs.get(uid, at))
+                elif until > now:
                     self._revoked[sid] = max(until, self._revoked.get(sid, until))
             for k in [k for k, t in self._revoked.items() if t < now]:
                 del self._revoked[k]
@@ -376,11 +442,10 @@ class Sessions:
 
 # ----------------------------------------------------------------------------- rate limiting
 class LoginLimiter:
-    """Failed logins per username and per client address in a sliding window.
+    """Login attempts per username, per client address and for forwarded requests, in a
+    sliding window (see the module docstring).
 
     ``clock`` returns seconds (``time.monotonic`` by default; tests pass a fake one).
-    Successful logins clear the username's failures (not the address's: one address
-    guessing many accounts stays limited).
     """
 
     def __init__(
@@ -388,11 +453,13 @@ class LoginLimiter:
         *,
         per_user: int = 5,
         per_ip: int = 20,
+        per_forwarded: int = 100,
         window: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_user = per_user
         self.per_ip = per_ip
+        self.per_forwarded = per_forwarded
         self.window = window
         self.clock = clock
         self._fails: dict[str, deque[float]] = defaultdict(deque)
@@ -409,22 +476,56 @@ class LoginLimiter:
             return 0
         return len(q)
 
-    def retry_after(self, username: str, ip: str) -> float | None:
-        """Seconds to wait when this login must be refused now, else None."""
+    def _keys(self, username: str, ip: str, forwarded: bool) -> list[tuple[str, int]]:
+        keys = [(f"u:{username.lower()}", self.per_user), (f"ip:{ip}", self.per_ip)]
+        if forwarded:
+            keys.append(("fwd:", self.per_forwarded))
+        return keys
+
+    def attempt(self, username: str, ip: str, *, forwarded: bool = False) -> float | None:
+        """Check and count one attempt in one step: the seconds to wait when it must be
+        refused now (nothing counted), else None (counted as a failure until
+        :meth:`succeeded` says otherwise)."""
+        now = self.clock()
+        keys = self._keys(username, ip, forwarded)
+        with self._lock:
+            waits = [
+                self._fails[key][0] + self.window - now
+                for key, limit in keys
+                if self._count(key, now) >= limit
+            ]
+            if waits:
+                return max(0.0, max(waits))
+            for key, _ in keys:
+                self._fails[key].append(now)
+            return None
+
+    def retry_after(self, username: str, ip: str, *, forwarded: bool = False) -> float | None:
+        """Seconds to wait when a login must be refused now, else None (counts nothing)."""
         now = self.clock()
         with self._lock:
-            waits = []
-            for key, limit in ((f"u:{username.lower()}", self.per_user), (f"ip:{ip}", self.per_ip)):
-                if self._count(key, now) >= limit:
-                    waits.append(self._fails[key][0] + self.window - now)
+            waits = [
+                self._fails[key][0] + self.window - now
+                for key, limit in self._keys(username, ip, forwarded)
+                if self._count(key, now) >= limit
+            ]
             return max(waits) if waits else None
 
-    def failed(self, username: str, ip: str) -> None:
+    def failed(self, username: str, ip: str, *, forwarded: bool = False) -> None:
         now = self.clock()
         with self._lock:
-            self._fails[f"u:{username.lower()}"].append(now)
-            self._fails[f"ip:{ip}"].append(now)
+            for key, _ in self._keys(username, ip, forwarded):
+                self._fails[key].append(now)
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, ip: str | None = None, *, forwarded: bool = False) -> None:
+        """A login succeeded: the username's failures are forgotten, and the address's count
+        loses the one :meth:`attempt` added (its earlier failures stay: one address guessing
+        many accounts stays limited)."""
         with self._lock:
             self._fails.pop(f"u:{username.lower()}", None)
+            if ip is None:
+                return
+            for key, _ in self._keys(username, ip, forwarded)[1:]:
+                q = self._fails.get(key)
+                if q:
+                    q.pop()

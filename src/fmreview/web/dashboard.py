@@ -3,8 +3,9 @@
 Each part comes from the module that owns it — :mod:`fmreview.status` (every work's
 status), :mod:`fmreview.report.prisma` (PRISMA counts), :mod:`fmreview.screening.session`
 (recall estimate and stopping rule), :mod:`fmreview.agreement` (kappa, AC1, Fleiss,
-Krippendorff) — imported when present; a missing or failing part is shown as unavailable
-with the reason instead of breaking the page.
+Krippendorff); a failing part is shown with the reason instead of breaking the page.
+Agreement is for admins; with blinding on, reviewers see only their own queue
+(:func:`dashboard`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from fmreview.agreement import agreement
+from fmreview.screening.session import status
 from fmreview.status import work_statuses
 from fmreview.store import schema
 
@@ -79,10 +82,6 @@ def prisma(store: Any) -> dict[str, Any]:
 
 def stopping(store: Any) -> dict[str, Any] | None:
     try:
-        from fmreview.screening.session import status
-    except ImportError:
-        return None
-    try:
         return status(store)
     except Exception as exc:  # noqa: BLE001 - shown on the page
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -90,8 +89,6 @@ def stopping(store: Any) -> dict[str, Any] | None:
 
 def agreement_tables(store: Any) -> list[dict[str, Any]]:
     """Agreement per human stage that has votes from at least two reviewers."""
-    from fmreview.agreement import agreement
-
     out = []
     for stage in ("title_abstract", "full_text"):
         try:
@@ -124,13 +121,18 @@ def human_checks(store: Any) -> dict[str, Any]:
     return out
 
 
-def dashboard(store: Any) -> dict[str, Any]:
+def dashboard(store: Any, *, admin: bool = True, blinded: bool = False) -> dict[str, Any]:
+    """Everything for an admin. For a reviewer no agreement statistics (they pair up the
+    reviewers' votes), and while blinded nothing derived from others' votes either: no
+    stage counts, PRISMA counts or recall estimate (``None`` in their place), since e.g. a
+    conflict count moving after one's own vote tells the co-reviewer's."""
+    hide = blinded and not admin
     return {
-        "progress": progress(store),
-        "prisma": prisma(store),
-        "stopping": stopping(store),
-        "agreement": agreement_tables(store),
-        "checks": human_checks(store),
+        "progress": None if hide else progress(store),
+        "prisma": None if hide else prisma(store),
+        "stopping": None if hide else stopping(store),
+        "agreement": agreement_tables(store) if admin else None,
+        "checks": None if hide else human_checks(store),
         "screening": {
             "reviewers_per_record": store.protocol.screening.reviewers_per_record,
             "blinding": store.protocol.screening.blinding,

@@ -14,6 +14,8 @@ Every page is a Jinja2 template with autoescaping on. On top of that:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -26,6 +28,53 @@ from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent.parent / "static" / "web"
+
+REPORT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "report"
+#: The report's own policy: scripts only from the report folder or, inline, those whose text
+#: is one of the report templates' script files (allowed by hash, see :func:`report_csp`);
+#: styles may be inline (the report is one self-contained file); nothing is fetched.
+REPORT_CSP = (
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'none'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+_SCRIPT = re.compile(rb"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script\s*>", re.S | re.I)
+_DATA_BLOCK = re.compile(rb"type\s*=\s*[\"']?application/(ld\+)?json", re.I)
+
+
+def _known_scripts() -> set[bytes]:
+    """The script files of the report templates (stripped), read once per process."""
+    global _KNOWN
+    if _KNOWN is None:
+        _KNOWN = {
+            p.read_bytes().strip() for p in sorted(REPORT_TEMPLATES.glob("*.js")) if p.is_file()
+        }
+    return _KNOWN
+
+
+_KNOWN: set[bytes] | None = None
+
+
+def report_csp(html: bytes = b"") -> str:
+    """The Content-Security-Policy of a report page.
+
+    An inline ``<script>`` of ``html`` is allowed (by its SHA-256 hash) only when its text
+    is, whitespace aside, one of the report templates' ``*.js`` files: our own code, which a
+    title or abstract smuggled into the report cannot be. Anything else inline is blocked;
+    JSON data blocks (``type="application/json"``) are not run by browsers and need nothing.
+    """
+    known = _known_scripts()
+    hashes: list[str] = []
+    for m in _SCRIPT.finditer(html):
+        if _DATA_BLOCK.search(m.group("attrs")):
+            continue
+        body = m.group("body")
+        if body.strip() in known:
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            if f"'sha256-{digest}'" not in hashes:
+                hashes.append(f"'sha256-{digest}'")
+    return REPORT_CSP.format(hashes="".join(" " + h for h in hashes))
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 

@@ -42,6 +42,15 @@ class WebSettings:
         count at once).
     login_per_user, login_per_ip, login_window
         Failed logins allowed per username / per client address within ``login_window`` s.
+    login_per_forwarded
+        Failed logins allowed within the window over all requests that carry
+        ``X-Forwarded-For`` (whoever can set that header cannot reset their count with it).
+    max_concurrent_hashes
+        argon2 password checks running at once (each takes 64 MiB; more requests wait).
+    max_body_bytes
+        Largest request body taken (larger ones get 413).
+    dedupe_roles, extraction_roles
+        Roles allowed to decide dedupe pairs / confirm and correct extracted labels.
     revocation_refresh
         Seconds between reads of the logouts stored by other processes (a logout made by this
         app counts at once; a restarted app reads them all before its first answer).
@@ -62,6 +71,11 @@ class WebSettings:
     login_per_user: int = 5
     login_per_ip: int = 20
     login_window: float = 900.0
+    login_per_forwarded: int = 100
+    max_concurrent_hashes: int = 2
+    max_body_bytes: int = 1_000_000
+    dedupe_roles: tuple[str, ...] = ("admin", "reviewer")
+    extraction_roles: tuple[str, ...] = ("admin", "reviewer")
     revocation_refresh: float = 2.0
     clock: Callable[[], float] = time.monotonic
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)

@@ -27,6 +27,12 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def forwarded(request: Request) -> bool:
+    """The request names a client in ``X-Forwarded-For`` (which uvicorn trusts from
+    ``--forwarded-allow-ips``, loopback by default: any local client can set it)."""
+    return "x-forwarded-for" in request.headers
+
+
 async def _revoke(request: Request, session: dict[str, Any]) -> None:
     """End ``session``: a logged-in one is also stored (refused after a restart and by every
     process serving the review); an anonymous one only here, so that anonymous clients
@@ -56,23 +62,24 @@ async def login(request: Request) -> Response:
     username = form.get("username", "").strip()[:64]
     password = form.get("password", "")
     nxt = safe_next(form.get("next"))
-    ip = client_ip(request)
-    wait = st.limiter.retry_after(username, ip)
+    ip, fwd = client_ip(request), forwarded(request)
+    # checked and counted in one step, before the password is (see auth.LoginLimiter)
+    wait = st.limiter.attempt(username, ip, forwarded=fwd)
     if wait is not None:
         raise HTTPException(
             429,
             f"too many failed logins; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    user = await run_in_threadpool(
-        authenticate, st.store, username, password, hasher=st.settings.password_hasher
-    )
+    async with st.hashing:  # at most max_concurrent_hashes argon2 checks (64 MiB each)
+        user = await run_in_threadpool(
+            authenticate, st.store, username, password, hasher=st.settings.password_hasher
+        )
     if user is None:
-        st.limiter.failed(username, ip)
         return page(
             request, "login.html", status_code=401, next=nxt, error="Wrong user name or password."
         )
-    st.limiter.succeeded(username)
+    st.limiter.succeeded(username, ip, forwarded=fwd)
     await _revoke(request, request.state.session)
     request.state.session = st.sessions.new(user.id)  # a new session id at login
     request.state.session_changed = True

@@ -12,7 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from fmreview.errors import FmreviewError, InputError
 from fmreview.web import amendments
 from fmreview.web.app import checked_form, json_response, page, redirect, require_admin, web
-from fmreview.web.auth import User, create_user, list_users, set_password, update_user
+from fmreview.web.auth import (
+    User,
+    create_user,
+    end_sessions,
+    list_users,
+    set_password,
+    update_user,
+)
 
 router = APIRouter()
 
@@ -48,6 +55,7 @@ def _admin_page(
         values=values,
         choices=amendments.choices(),
         phase=st.queue.random_phase(),
+        unblinded=st.queue.unblinded,
         history=amendments.amendments(st.store),
         message=message,
         error=error,
@@ -115,6 +123,22 @@ async def start_random_phase(request: Request) -> Response:
     return redirect(request, f"/admin?amended={run_id}")
 
 
+@router.post("/admin/unblind")
+async def unblind(request: Request) -> Response:
+    form = await checked_form(request)
+    admin = require_admin(request)
+    st = web(request)
+    if form.get("confirm") != "yes":
+        return _admin_page(
+            request,
+            status_code=400,
+            error="Tick the box to confirm: every reviewer will see every vote, for good.",
+        )
+    run_id = await st.writer.run(lambda: amendments.unblind(st.store, user=admin.username))
+    st.queue.unblinded = True
+    return redirect(request, f"/admin?amended={run_id}")
+
+
 @router.get("/api/users")
 def users_api(request: Request, user: User = Depends(require_admin)) -> Response:
     return json_response([u.__dict__ for u in list_users(web(request).store)])
@@ -155,11 +179,15 @@ async def change_user(request: Request) -> Response:
         await st.writer.run(
             lambda: set_password(st.store, name, pw, hasher=st.settings.password_hasher)
         )
+    elif action == "logout":
+        await st.writer.run(lambda: end_sessions(st.store, name))
     else:
         raise InputError(
-            f"unknown action {action!r}; use activate, deactivate, admin, reviewer or password"
+            f"unknown action {action!r}; use activate, deactivate, admin, reviewer, password "
+            "or logout"
         )
     st.forget_users()
+    st.sessions.sync(force=True)  # a password change, (de)activation or logout ends sessions
     return redirect(request, "/admin")
 
 

@@ -15,10 +15,17 @@ router = APIRouter()
 @router.get("/dashboard")
 def dashboard_page(request: Request, user: User = Depends(require_user)) -> Response:
     st = web(request)
-    data = dashboard(st.store)
+    data = dashboard(
+        st.store, admin=user.is_admin, blinded=st.queue.blinded_for(is_admin=user.is_admin)
+    )
     return page(request, "dashboard.html", d=data, mine=st.queue.progress(user.username))
 
 
 @router.get("/api/dashboard")
 def dashboard_api(request: Request, user: User = Depends(require_user)) -> Response:
-    return json_response(dashboard(web(request).store))
+    st = web(request)
+    return json_response(
+        dashboard(
+            st.store, admin=user.is_admin, blinded=st.queue.blinded_for(is_admin=user.is_admin)
+        )
+    )

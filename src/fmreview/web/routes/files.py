@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 from fmreview.errors import FmreviewError
 from fmreview.web.app import page, require_user, web
 from fmreview.web.auth import User
+from fmreview.web.render import report_csp
 
 router = APIRouter()
 
@@ -63,12 +64,24 @@ def report_file(folder: Path | None, relpath: str) -> Path:
     return real
 
 
+def _report_response(path: Path) -> Response:
+    """A report file; an HTML page with its own CSP (:func:`report_csp`)."""
+    if path.suffix.lower() in (".html", ".htm"):
+        html = path.read_bytes()
+        return Response(
+            html,
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": report_csp(html)},
+        )
+    return FileResponse(path, headers={"Content-Security-Policy": report_csp()})
+
+
 @router.get("/report")
 @router.get("/report/")
 def report_index(request: Request, user: User = Depends(require_user)) -> Response:
-    return FileResponse(report_file(web(request).store.folder, "index.html"))
+    return _report_response(report_file(web(request).store.folder, "index.html"))
 
 
 @router.get("/report/{path:path}")
 def report_asset(request: Request, path: str, user: User = Depends(require_user)) -> Response:
-    return FileResponse(report_file(web(request).store.folder, path))
+    return _report_response(report_file(web(request).store.folder, path))

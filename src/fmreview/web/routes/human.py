@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
-from fmreview.errors import InputError
+from fmreview.dedupe import store_io as dedupe_io
+from fmreview.errors import ForbiddenError, InputError
+from fmreview.extract import store_io as extract_io
+from fmreview.screening.decisions import STAGES, conflicts, resolve_conflict
+from fmreview.store import schema
 from fmreview.web.app import checked_form, json_response, page, redirect, require_user, web
 from fmreview.web.auth import User
-from fmreview.web.queue import STAGES, conflicts, resolve_conflict
+from fmreview.web.routes.screening import parse_id
 
 router = APIRouter()
 
@@ -23,11 +28,13 @@ def _may_resolve(request: Request, user: User) -> None:
         )
 
 
-def _int(value: Any, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} {value!r} is not a number") from exc
+def _may(request: Request, user: User, what: str) -> None:
+    """Refuse (403) a role the settings do not allow for ``what`` (dedupe, extraction)."""
+    roles = getattr(web(request).settings, f"{what}_roles")
+    if user.role not in roles:
+        raise HTTPException(
+            403, f"{what} decisions are for {' and '.join(roles)}s; your role is {user.role}"
+        )
 
 
 # ----------------------------------------------------------------------------- conflicts
@@ -59,7 +66,7 @@ async def resolve(request: Request) -> Response:
     user = require_user(request)
     _may_resolve(request, user)
     st = web(request)
-    work_id = _int(form.get("work_id"), "work_id")
+    work_id = parse_id(form.get("work_id"), "work_id")
     stage = form.get("stage") or "title_abstract"
     if stage not in STAGES:
         raise InputError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
@@ -82,47 +89,46 @@ async def resolve(request: Request) -> Response:
 
 
 # ----------------------------------------------------------------------------- dedupe
-def _dedupe() -> Any:
-    try:
-        from fmreview.dedupe import store_io
-    except ImportError:  # pragma: no cover - dedupe module absent
-        return None
-    return store_io
-
-
 @router.get("/dedupe")
 def dedupe_page(request: Request, user: User = Depends(require_user)) -> Response:
-    io = _dedupe()
-    pairs = io.pending_pairs(web(request).store)[:25] if io else []
-    return page(request, "dedupe.html", pairs=pairs, available=io is not None)
+    pairs = dedupe_io.pending_pairs(web(request).store)[:25]
+    return page(request, "dedupe.html", pairs=pairs, available=True)
+
+
+def _check_proposed(store: Any, a: int, b: int) -> None:
+    """Only a pair the dedupe step proposed and no one has decided may be decided."""
+    pending = {
+        tuple(sorted((int(p["a"]["id"]), int(p["b"]["id"]))))
+        for p in dedupe_io.pending_pairs(store)
+    }
+    if tuple(sorted((a, b))) not in pending:
+        raise ForbiddenError(
+            f"records {a} and {b} are not a pair the dedupe step proposed for review (or it "
+            "was decided already); decide only the pairs listed on /dedupe"
+        )
 
 
 @router.post("/dedupe/decide")
 async def dedupe_decide(request: Request) -> Response:
     form = await checked_form(request)
     user = require_user(request)
-    io = _dedupe()
-    if io is None:
-        raise HTTPException(404, "the dedupe module is not installed")
+    _may(request, user, "dedupe")
     st = web(request)
-    a, b = _int(form.get("a"), "record a"), _int(form.get("b"), "record b")
+    a, b = parse_id(form.get("a"), "record a"), parse_id(form.get("b"), "record b")
     same = form.get("same")
     if same not in ("yes", "no"):
         raise InputError("answer 'same' with yes or no")
     note = form.get("note", "")[:10000]
-    await st.writer.run(lambda: io.decide_pair(st.store, a, b, same == "yes", user.username, note))
+
+    def write() -> int:
+        _check_proposed(st.store, a, b)
+        return dedupe_io.decide_pair(st.store, a, b, same == "yes", user.username, note)
+
+    await st.writer.run(write)
     return redirect(request, "/dedupe")
 
 
 # ----------------------------------------------------------------------------- extraction
-def _extract() -> Any:
-    try:
-        from fmreview.extract import store_io
-    except ImportError:  # pragma: no cover - extraction module absent
-        return None
-    return store_io
-
-
 def _axis_choices(protocol: Any) -> dict[str, dict[str, Any]]:
     return {
         a.name: {"multi": a.multi, "free": a.from_gazetteer, "values": [v.name for v in a.values]}
@@ -134,31 +140,45 @@ def _axis_choices(protocol: Any) -> dict[str, dict[str, Any]]:
 def extraction_page(
     request: Request, axis: str | None = None, user: User = Depends(require_user)
 ) -> Response:
-    io = _extract()
     st = web(request)
     axes = [axis] if axis else None
-    items = io.review_queue(st.store, 20, axes=axes) if io else []
+    items = extract_io.review_queue(st.store, 20, axes=axes)
     return page(
         request,
         "extraction.html",
         items=items,
         axes=_axis_choices(st.store.protocol),
         axis=axis or "",
-        available=io is not None,
+        available=True,
     )
+
+
+def _check_extracted(store: Any, work_id: int, axis: str | None = None) -> None:
+    """Labels are confirmed or corrected only on works the extraction step labelled."""
+    lab = schema.labels
+    cond = [lab.c.work_id == work_id]
+    if axis is not None:
+        cond.append(lab.c.axis == axis)
+    with store.connect() as conn:
+        found = conn.execute(sa.select(lab.c.id).where(*cond).limit(1)).first()
+    if found is None:
+        where = f"work {work_id}" + (f" on axis {axis!r}" if axis else "")
+        raise ForbiddenError(
+            f"{where} has no extracted label to review; run `fmreview extract` first"
+        )
 
 
 @router.post("/extraction/confirm")
 async def extraction_confirm(request: Request) -> Response:
     form = await checked_form(request)
     user = require_user(request)
-    io = _extract()
-    if io is None:
-        raise HTTPException(404, "the extraction module is not installed")
+    _may(request, user, "extraction")
     st = web(request)
-    label_id = _int(form.get("label_id"), "label_id")
+    label_id = parse_id(form.get("label_id"), "label_id")
     note = form.get("note", "")[:10000]
-    await st.writer.run(lambda: io.confirm_label(st.store, label_id, user.username, note=note))
+    await st.writer.run(
+        lambda: extract_io.confirm_label(st.store, label_id, user.username, note=note)
+    )
     return redirect(request, "/extraction")
 
 
@@ -166,17 +186,19 @@ async def extraction_confirm(request: Request) -> Response:
 async def extraction_correct(request: Request) -> Response:
     form = await checked_form(request)
     user = require_user(request)
-    io = _extract()
-    if io is None:
-        raise HTTPException(404, "the extraction module is not installed")
+    _may(request, user, "extraction")
     st = web(request)
-    work_id = _int(form.get("work_id"), "work_id")
+    work_id = parse_id(form.get("work_id"), "work_id")
     axis = form.get("axis", "")
+    st.store.protocol.axis(axis)  # an unknown axis lists the protocol's
     values = [v.strip() for v in form.get("value", "").split(";") if v.strip()]
     if not values:
         raise InputError("give the corrected value (several separated by ';' on multi-valued axes)")
     note = form.get("note", "")[:10000]
-    await st.writer.run(
-        lambda: io.correct_label(st.store, work_id, axis, values, user.username, note=note)
-    )
+
+    def write() -> list[int]:
+        _check_extracted(st.store, work_id, axis)
+        return extract_io.correct_label(st.store, work_id, axis, values, user.username, note=note)
+
+    await st.writer.run(write)
     return redirect(request, "/extraction")

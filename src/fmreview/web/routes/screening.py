@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from fmreview.errors import InputError
+from fmreview.screening.decisions import LABELS, MAX_NOTE, STAGES, Actor
 from fmreview.store import schema
 from fmreview.web.app import (
     check_csrf_header,
@@ -22,9 +24,21 @@ from fmreview.web.app import (
     web,
 )
 from fmreview.web.auth import User
-from fmreview.web.queue import STAGES, QueueItem, add_vote, check_vote, visible_votes
 
 router = APIRouter()
+#: Database ids are signed 64-bit integers.
+MAX_ID = 2**63 - 1
+WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a work id")]
+_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def parse_id(value: Any, what: str) -> int:
+    """A form field holding an id: digits only (no sign, spaces or exponent), 1 to 2^63-1."""
+    text = value if isinstance(value, str) else ""
+    if not _ID.fullmatch(text) or int(text) > MAX_ID:
+        raise InputError(f"{what} {value!r} is not an id (a whole number from 1 to {MAX_ID})")
+    return int(text)
+
 
 WORK_COLUMNS = (
     "id",
@@ -112,58 +126,50 @@ def screen_page(
     )
 
 
-async def _vote(request: Request, user: User, data: dict[str, Any]) -> int:
+async def _vote(request: Request, user: User, vote: VoteIn) -> int:
+    """The vote through the screening engine's one decision writer (assignment, blinding
+    and changed votes are checked there; a refusal is a 403 with the reason)."""
     st = web(request)
-    try:
-        work_id = int(data.get("work_id") or "")
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"work_id {data.get('work_id')!r} is not a work id") from exc
-    stage = _stage(data.get("stage"))
-    label = str(data.get("label") or "")
-    criterion = check_vote(st.store, label=label, stage=stage, criterion=data.get("criterion"))
-    item: QueueItem | None = st.queue.served(user.username, stage, work_id)
-    model = st.queue.model_state(item)
-    note = str(data.get("note") or "")
-    decision_id = await st.writer.run(
-        lambda: add_vote(
-            st.store,
-            work_id=work_id,
-            reviewer=user.username,
-            label=label,
-            stage=stage,
-            criterion=criterion,
-            note=note,
-            model=model,
-        )
+    return await st.queue.decide_async(
+        Actor(user.username, user.role),
+        work_id=vote.work_id,
+        label=vote.label,
+        stage=vote.stage,
+        criterion=vote.criterion,
+        note=vote.note,
+        run=st.writer.run,
     )
-    st.queue.note_vote(
-        decision_id,
-        work_id=work_id,
-        stage=stage,
-        reviewer=user.username,
-        label=label,
-        criterion=criterion,
-        phase=model.get("phase"),
-    )
-    st.queue.release(user.username, stage)
-    return decision_id
 
 
 @router.post("/screen/vote")
 async def vote_form(request: Request) -> Response:
     form = await checked_form(request)
     user = await run_in_threadpool(require_user, request)
-    await _vote(request, user, form)
-    return redirect(request, f"/screen?stage={_stage(form.get('stage'))}")
+    stage = _stage(form.get("stage"))
+    label = form.get("label", "")
+    if label not in LABELS:
+        raise InputError(f"decision label {label!r} is not one of {', '.join(LABELS)}")
+    try:
+        vote = VoteIn(
+            work_id=parse_id(form.get("work_id"), "work_id"),
+            label=label,  # type: ignore[arg-type]
+            stage=stage,  # type: ignore[arg-type]
+            criterion=form.get("criterion") or None,
+            note=form.get("note", "")[:MAX_NOTE],
+        )
+    except ValidationError as exc:
+        raise InputError(_errors(exc)) from None
+    await _vote(request, user, vote)
+    return redirect(request, f"/screen?stage={stage}")
 
 
 @router.get("/works/{work_id}")
-def work_page(request: Request, work_id: int, user: User = Depends(require_user)) -> Response:
+def work_page(request: Request, work_id: WorkId, user: User = Depends(require_user)) -> Response:
     st = web(request)
     work = load_work(st.store, work_id)
     if work is None:
         raise HTTPException(404, f"no work with id {work_id}")
-    votes = visible_votes(st.store, work_id, viewer=user.username, is_admin=user.is_admin)
+    votes = st.queue.visible_votes(work_id, viewer=user.username, is_admin=user.is_admin)
     return page(
         request,
         "work.html",
@@ -177,11 +183,24 @@ def work_page(request: Request, work_id: int, user: User = Depends(require_user)
 
 # ----------------------------------------------------------------------------- JSON API
 class VoteIn(BaseModel):
-    work_id: int
-    label: str
-    stage: str = "title_abstract"
-    criterion: str | None = None
-    note: str = Field(default="", max_length=10000)
+    """A vote, strictly typed: ``work_id`` a JSON integer (not ``true``, not ``" 7 "``)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    work_id: int = Field(ge=1, le=MAX_ID)
+    label: Literal["include", "exclude", "maybe", "undo"]
+    stage: Literal["title_abstract", "full_text"] = "title_abstract"
+    criterion: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=MAX_NOTE)
+
+
+def _errors(exc: ValidationError) -> str:
+    """The validation errors in one line: field, what was wrong."""
+    parts = []
+    for e in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(x) for x in e.get("loc", ())) or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
 
 
 @router.get("/api/session")
@@ -202,14 +221,11 @@ def _next_payload(request: Request, user: User, stage: str) -> dict[str, Any]:
         return {"stage": stage, "work": None, "remaining": 0}
     work = load_work(st.store, item.work_id) or {}
     work.pop("merged_into", None)
-    return {
-        "stage": stage,
-        "work": work,
-        "rank": item.rank,
-        "score": item.score,
-        "phase": item.phase,
-        "remaining": item.remaining,
-    }
+    out = {"stage": stage, "work": work, "remaining": item.remaining}
+    if not st.queue.blinded_for(is_admin=user.is_admin):
+        # the rank, score and phase come from a model trained on everyone's votes
+        out.update(rank=item.rank, score=item.score, phase=item.phase)
+    return out
 
 
 @router.get("/api/next")
@@ -238,18 +254,23 @@ async def api_vote(request: Request) -> Response:
     )
     check_csrf_header(request)
     try:
-        vote = VoteIn.model_validate(await request.json())
-    except (ValueError, ValidationError) as exc:
+        # pydantic's JSON parser: strict types, and a nesting limit (no RecursionError)
+        vote = VoteIn.model_validate_json(await request.body())
+    except ValidationError as exc:
         return JSONResponse(
-            {"error": f"expected JSON {{work_id, label, stage, criterion, note}}: {exc}"}, 422
+            {
+                "error": "expected JSON {work_id: integer, label, stage, criterion, note}: "
+                + _errors(exc)
+            },
+            422,
         )
-    decision_id = await _vote(request, user, vote.model_dump())
+    decision_id = await _vote(request, user, vote)
     return JSONResponse({"id": decision_id}, status_code=201)
 
 
 @router.get("/api/works/{work_id}/votes")
-def api_votes(request: Request, work_id: int, user: User = Depends(require_user)) -> Response:
+def api_votes(request: Request, work_id: WorkId, user: User = Depends(require_user)) -> Response:
     st = web(request)
     return json_response(
-        visible_votes(st.store, work_id, viewer=user.username, is_admin=user.is_admin)
+        st.queue.visible_votes(work_id, viewer=user.username, is_admin=user.is_admin)
     )

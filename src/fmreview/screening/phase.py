@@ -1,20 +1,21 @@
-"""The random phase of a statistical stopping rule, for the web queue.
+"""The random phase of a statistical stopping rule, for the screening engine.
 
 The ``hypergeometric`` stopping rule (Callaghan & Müller-Hansen 2020, *Statistical stopping
 criteria for automated screening in systematic reviews*, Systematic Reviews 9:273) tests a
 sample drawn **uniformly at random** from the works left when the ranked phase ends. The
-terminal session (:meth:`fmreview.screening.session.Session.next_work`) starts drawing at
+screening engine (:class:`fmreview.screening.engine.ScreeningEngine`, under the terminal
+session and the web app alike) starts drawing at
 random when the protocol's rule ``needs_random_phase`` and either a random draw was already
 recorded or ``rule.should_switch(labels, n_total)`` holds, where ``labels`` is
-:meth:`~fmreview.screening.session.ScreeningState.screening_sequence` — each screened
+:meth:`~fmreview.screening.ranking.ScreeningState.screening_sequence` — each screened
 work's current label (1 include or maybe, 0 exclude) in first-screened order — and
 ``n_total`` the active works less those the eligibility rules excluded.
 
-:class:`ScreeningSequence` keeps that sequence up to date one decision at a time (the queue
-feeds it every decision it folds in), so the queue can apply the same criterion on every
+:class:`ScreeningSequence` keeps that sequence up to date one decision at a time (the engine
+feeds it every decision it folds in), so the engine can apply the same criterion on every
 request without re-reading the decision history: a check costs a short backward scan. The
-labels follow the session's definitions exactly (``tests/test_web_phase.py`` compares the
-two on random histories):
+labels follow the session's definitions exactly (``tests/test_web_phase.py`` compares it
+with ``screening_sequence`` on random histories):
 
 - the decisions that count are those of stage ``title_abstract`` and ``resolution``;
 - a work's current label is its latest standing decision by any reviewer, a resolution
@@ -32,8 +33,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from fmreview.screening.query import get_query
+
 #: The ``runs.command`` of an admin starting the random phase from the web app.
 START_COMMAND = "web random phase"
+#: The ``runs.command`` of an admin lifting blinding for the whole review.
+UNBLIND_COMMAND = "web unblind"
 #: Decision stages that make up the screening sequence (as in the terminal session).
 SEQUENCE_STAGES = ("title_abstract", "resolution")
 RELEVANT = ("include", "maybe")
@@ -139,3 +146,14 @@ class ScreeningSequence:
         due = started_by_admin or self.random_started() or self.should_switch(rule, n_total)
         self._cache = (key, due)
         return due
+
+
+def random_draw(candidates: Any, n_works: int, *, seed: int, history: int) -> int:
+    """One of ``candidates`` (positions among the ``n_works`` works, in id order) drawn for
+    the random phase of a stopping rule: a generator seeded from the protocol's seed and
+    the number of decisions so far feeds the ``random`` query strategy, so the same store
+    state gives the same draw."""
+    rng = np.random.default_rng([int(seed), int(history)])
+    query = get_query("random", random_state=int(rng.integers(2**31 - 1)))
+    cand = np.asarray(sorted(int(c) for c in candidates), dtype=np.int64)
+    return int(query.order(np.zeros(n_works), cand)[0])

@@ -1,4 +1,11 @@
-"""The screening queue of each reviewer, dual screening and blinding.
+"""The screening engine: one for the terminal session, the web app and every reviewer.
+
+It holds the state of screening (a tally of the append-only decisions, refreshed
+incrementally), decides what each reviewer screens next, runs the random phase of the
+stopping rule, and writes every vote through the one decision writer
+(:func:`fmreview.screening.decisions.write_decision`, where blinding and assignment are
+enforced). The terminal session (:mod:`fmreview.screening.session`) and the web app
+(:mod:`fmreview.web`) both serve and record through a :class:`ScreeningEngine`.
 
 What a reviewer is served at a stage (``title_abstract`` or ``full_text``): an active work
 that still needs votes there — fewer than the protocol's ``reviewers_per_record`` standing
@@ -7,47 +14,49 @@ the status of every work comes from) — that this reviewer has not voted on, th
 eligibility rules did not exclude, and (full text) whose title/abstract stage ended in
 include. Among those, works another reviewer has already started come first, so started
 works get finished and conflicts surface early; then the active-learning order (the
-screening module's ranker, refitted in the background as votes arrive), else work id order.
+protocol's ranker, refitted as votes arrive), else — before the ranker has both an include
+and an exclude to learn from — work id order (``cold="id"``, the web app) or a draw seeded
+by the protocol's seed and the history length (``cold="random"``, the terminal session).
 
 **Random phase.** When the protocol's stopping rule needs a random sample (``hypergeometric``)
-and the terminal session's criterion for starting it holds — or an admin started it — new
-title/abstract works are drawn at random instead of by rank (:mod:`fmreview.web.phase`), and
-the votes on them record ``phase: random``: the first reviewer's, and the other reviewers'
-when the work comes back to them as a started work, so dual screening and blinding work as
-before. The dashboard's stopping status reads those votes as ``fmreview screen status`` does.
+and its criterion for starting holds (:mod:`fmreview.screening.phase`) — or an admin started
+it — new title/abstract works are drawn at random instead of by rank, and the votes on them
+record ``phase: random``: the first reviewer's, and the other reviewers' when the work comes
+back to them as a started work, so dual screening and blinding work as before.
 
-A work served to a reviewer is *leased* to them for ``lease_seconds``: reloading the page
-shows the same work, and the work is not served to more reviewers than it still needs
-votes from while the lease holds. Leases only shape the queue; votes are never refused.
+A work served to a reviewer is *assigned* (leased) to them for ``lease_seconds``: reloading
+the page shows the same work, and the work is not served to more reviewers than it still
+needs votes from while the lease holds. A web user's first vote on a work is taken only on
+the work last served to them at that stage (:meth:`ScreeningEngine.decide`).
 
 The vote tally is kept in memory and refreshed incrementally: decisions are append-only,
 so reading the rows with an id above the last one seen is enough. Every request therefore
 costs one small query, not a scan of the whole history.
-
-Blinding (:func:`visible_votes`): with ``screening.blinding`` on, a reviewer sees only their
-own votes on a stage until that stage's status is final (include or exclude); admins see all.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
-from fmreview.errors import FmreviewError, InputError, NotFoundError
-from fmreview.screening.session import random_draw
-from fmreview.status import stage_status, work_statuses
+from fmreview.errors import InputError
+from fmreview.screening import decisions
+from fmreview.screening.decisions import STAGES, Actor
+from fmreview.screening.phase import START_COMMAND, UNBLIND_COMMAND, ScreeningSequence, random_draw
+from fmreview.screening.ranking import ActiveRanker, ScreeningConfig, load_state
+from fmreview.screening.stopping import StoppingRule
+from fmreview.status import stage_status
 from fmreview.store import schema
-from fmreview.web.phase import START_COMMAND, ScreeningSequence
 
-STAGES = ("title_abstract", "full_text")
-LABELS = ("include", "exclude", "maybe")
-FINAL = ("include", "exclude")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,12 +67,12 @@ class QueueItem:
     stage: str
     rank: int | None
     score: float | None
-    phase: str  # started | ranked | unranked | random
+    phase: str  # started | ranked | unranked | cold | random
     remaining: int
 
     def model_state(self, config: dict[str, Any] | None, training: int) -> dict[str, Any]:
         return {
-            "source": "web",
+            "source": "engine",
             "config": config,
             "rank": self.rank,
             "score": self.score,
@@ -83,16 +92,12 @@ class Ranking:
     config: dict[str, Any] | None = None
 
 
-def compute_ranking(store: Any) -> Ranking | None:
-    """The active-learning order of every active work (None when the screening module is
-    missing or has nothing to learn from yet: it needs an include and an exclude)."""
-    try:
-        from fmreview.screening.session import Session, load_state
-    except ImportError:  # pragma: no cover - screening module absent
-        return None
-    sess = Session(store)
+def compute_ranking(store: Any, ranker: ActiveRanker | None = None) -> Ranking | None:
+    """The active-learning order of every active work (None while there is nothing to learn
+    from yet: the ranker needs an include and an exclude)."""
+    ranker = ranker or ActiveRanker(store)
     state = load_state(store)
-    ranked = sess.ranking(state)
+    ranked = ranker.ranking(state)
     if ranked is None:
         return None
     scores = ranked[0]
@@ -103,33 +108,12 @@ def compute_ranking(store: Any) -> Ranking | None:
         position={wid: i for i, wid in enumerate(order)},
         scores={ids[i]: float(scores[i]) for i in range(len(ids))},
         training=len(state.training()[1]),
-        config=sess.config.to_meta(),
+        config=ranker.config.to_meta(),
     )
 
 
-def _screening_config(store: Any) -> dict[str, Any] | None:
-    try:
-        from fmreview.screening.session import ScreeningConfig
-    except ImportError:  # pragma: no cover
-        return None
-    return ScreeningConfig.from_protocol(store.protocol).to_meta()
-
-
-def _stopping_rule(config: dict[str, Any] | None) -> Any:
-    """The protocol's stopping rule (None when the screening module is missing or the
-    protocol names a rule it cannot build: the queue then has no random phase)."""
-    if config is None:
-        return None
-    try:
-        from fmreview.screening.stopping import rule_from_meta
-
-        return rule_from_meta(config["stopping"])
-    except (ImportError, FmreviewError, KeyError):
-        return None
-
-
-# ----------------------------------------------------------------------------- the queue
-class ScreeningQueue:
+# ----------------------------------------------------------------------------- the engine
+class ScreeningEngine:
     """Serves works to reviewers (see the module docstring).
 
     Parameters
@@ -152,6 +136,13 @@ class ScreeningQueue:
         Seconds between full re-reads of the works list (to notice works merged by dedupe).
     clock
         Seconds (``time.monotonic``); tests pass a fake one.
+    cold
+        Order before the first fit: ``"id"`` (work id) or ``"random"`` (seeded draw).
+    config
+        The screening configuration (default: the protocol's; an unknown stopping rule
+        raises here).
+    ranker
+        The ranker to refit (the terminal session passes itself, sharing its features).
     """
 
     def __init__(
@@ -165,6 +156,9 @@ class ScreeningQueue:
         works_ttl: float = 10.0,
         refresh_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        cold: str = "id",
+        config: ScreeningConfig | None = None,
+        ranker: ActiveRanker | None = None,
     ) -> None:
         if ranking not in ("background", "sync", "off"):
             raise InputError(f"ranking mode {ranking!r} is not one of background, sync, off")
@@ -199,11 +193,28 @@ class ScreeningQueue:
         self._human_votes = 0
         self._ranking = Ranking()
         self._ranking_thread: threading.Thread | None = None
-        self._config = _screening_config(store)
-        self._rule = _stopping_rule(self._config)
+        if cold not in ("id", "random"):
+            raise InputError(f"cold-start order {cold!r} is not one of id, random")
+        self.cold = cold
+        self._fixed_config = config
+        self._given_ranker = ranker
+        self._set_config(config or ScreeningConfig.from_protocol(store.protocol))
         self._sequence = ScreeningSequence()
         self._position_of: dict[int, int] = {}  # work id -> index in self._works
         self.admin_started = False  # an admin started the random phase (a run says so)
+        self.unblinded = False  # an admin lifted blinding (a run says so)
+
+    def _set_config(self, config: ScreeningConfig) -> None:
+        # a stopping rule the protocol names but that does not exist is refused here, for
+        # every entry point (it used to be dropped silently by the web queue)
+        rule: StoppingRule = config.rule()
+        self.config = config
+        self._config: dict[str, Any] = config.to_meta()
+        self._rule = rule
+        given = self._given_ranker
+        self._ranker = given if given is not None and given.config is config else None
+        if self._ranker is None:
+            self._ranker = ActiveRanker(self.store, config=config)
 
     # ------------------------------------------------------------------ tally
     def refresh(self, max_age: float = 0.0) -> None:
@@ -236,6 +247,8 @@ class ScreeningQueue:
             if works is not None and not self.admin_started:
                 # an admin may have started the random phase from another process
                 self.admin_started = conn.execute(_ADMIN_STARTED).first() is not None
+            if works is not None and not self.unblinded:
+                self.unblinded = conn.execute(_UNBLINDED).first() is not None
         with self._lock:
             self._refreshed_at = now
             changed: set[int] = set()
@@ -364,8 +377,9 @@ class ScreeningQueue:
         """Refit the active-learning ranking now (errors leave the previous order)."""
         at = self._human_votes
         try:
-            ranking = compute_ranking(self.store)
+            ranking = compute_ranking(self.store, self._ranker)
         except Exception:  # noqa: BLE001 - ranking is an optimisation; the queue works without it
+            log.exception("refitting the screening ranker failed; keeping the previous order")
             ranking = None
         with self._lock:
             if ranking is None:
@@ -385,7 +399,7 @@ class ScreeningQueue:
 
     # ------------------------------------------------------------------ random phase
     def _seed(self) -> int:
-        return int((self._config or {}).get("seed", 0))
+        return int(self.config.seed)
 
     def _n_total(self) -> int:
         # as the terminal session counts: active works less those the rules excluded
@@ -429,8 +443,9 @@ class ScreeningQueue:
         and stopping rule; every work's stage is re-derived and the ranker refitted soon."""
         with self._lock:
             self.required = int(self.store.protocol.screening.reviewers_per_record)
-            self._config = _screening_config(self.store)
-            self._rule = _stopping_rule(self._config)
+            self._set_config(
+                self._fixed_config or ScreeningConfig.from_protocol(self.store.protocol)
+            )
             for wid in self._active:
                 self._classify(wid)
             self._ranking.fitted_at_decisions = -1
@@ -511,6 +526,18 @@ class ScreeningQueue:
                         ):
                             pick = w
                             break
+                    if pick is None and not pos and self.cold == "random":
+                        cand = [
+                            i
+                            for i, w in enumerate(self._works)
+                            if w in open_
+                            and w not in mine
+                            and len(votes.get(w, {})) + held.get(w, 0) < self.required
+                        ]
+                        if cand:
+                            rng = np.random.default_rng([self._seed(), self._sequence.history])
+                            pick = self._works[int(rng.choice(np.asarray(cand)))]
+                            phase = "cold"
                     if pick is None:
                         for w in self._works:  # unranked works (new since the last fit) by id
                             if w in seen:
@@ -527,17 +554,30 @@ class ScreeningQueue:
                 self._leases.pop((stage, reviewer), None)
                 return None
             self._leases[(stage, reviewer)] = (pick, now + self.lease_seconds)
-            rank = self._position().get(pick) if self._ranking.order else None
+            rank = self._rank_among(pick, open_, mine)
             item = QueueItem(
                 work_id=pick,
                 stage=stage,
-                rank=None if rank is None else rank + 1,
+                rank=rank,
                 score=self._ranking.scores.get(pick),
                 phase=phase,
                 remaining=remaining,
             )
             self._served[(stage, reviewer)] = item
             return item
+
+    def _rank_among(self, pick: int, open_: set[int], mine: set[int]) -> int | None:
+        """1 + the works still open to this reviewer that the ranking puts above ``pick``
+        (None before the first fit, or when ``pick`` is newer than the fit)."""
+        if pick not in self._ranking.position:
+            return None
+        above = 0
+        for w in self._ranking.order:
+            if w == pick:
+                return above + 1
+            if w in open_ and w not in mine:
+                above += 1
+        return None
 
     def served(self, reviewer: str, stage: str, work_id: int) -> QueueItem | None:
         """The item last served to ``reviewer`` when it is ``work_id`` (for the vote's model state)."""
@@ -549,7 +589,7 @@ class ScreeningQueue:
         """What the ``model`` column of a decision made on ``item`` records."""
         if item is None:
             return {
-                "source": "web",
+                "source": "engine",
                 "config": self._config,
                 "rank": None,
                 "score": None,
@@ -557,6 +597,77 @@ class ScreeningQueue:
                 "training": self._ranking.training,
             }
         return item.model_state(self._ranking.config or self._config, self._ranking.training)
+
+    # ------------------------------------------------------------------ deciding
+    def decide(
+        self,
+        actor: Actor,
+        *,
+        work_id: int,
+        label: str,
+        stage: str = "title_abstract",
+        criterion: str | None = None,
+        note: str = "",
+        run_id: int | None = None,
+    ) -> int:
+        """Record ``actor``'s vote through the one decision writer and fold it in.
+
+        A web user's vote is taken on the work last served to them at ``stage`` (or as a
+        change of their own standing vote; see :mod:`fmreview.screening.decisions`); a
+        local actor's on any work that still needs votes.
+        """
+        vote = self._vote(actor, work_id, label, stage, criterion, note, run_id)
+        return vote.done(vote.write())
+
+    async def decide_async(
+        self,
+        actor: Actor,
+        *,
+        work_id: int,
+        label: str,
+        stage: str = "title_abstract",
+        criterion: str | None = None,
+        note: str = "",
+        run: Callable[[Callable[[], int]], Awaitable[int]],
+    ) -> int:
+        """:meth:`decide` from async code: ``run`` awaits the write (the web app's writer)."""
+        vote = self._vote(actor, work_id, label, stage, criterion, note, None)
+        return vote.done(await run(vote.write))
+
+    def _vote(
+        self,
+        actor: Actor,
+        work_id: int,
+        label: str,
+        stage: str,
+        criterion: str | None,
+        note: str,
+        run_id: int | None,
+    ) -> _Vote:
+        item = self.served(actor.name, stage, work_id)
+        return _Vote(
+            self,
+            actor,
+            work_id,
+            label,
+            stage,
+            criterion,
+            note,
+            run_id,
+            item,
+            self.model_state(item),
+        )
+
+    def visible_votes(self, work_id: int, *, viewer: str, is_admin: bool) -> dict[str, Any]:
+        """What ``viewer`` may see of a work's votes (blinding; see ``decisions``)."""
+        self.refresh(self.refresh_interval)
+        return decisions.visible_votes(
+            self.store, work_id, viewer=viewer, is_admin=is_admin, unblinded=self.unblinded
+        )
+
+    def blinded_for(self, *, is_admin: bool) -> bool:
+        self.refresh(self.refresh_interval)
+        return decisions.blinded_for(self.store, is_admin=is_admin, unblinded=self.unblinded)
 
     def lease_of(self, reviewer: str, stage: str) -> int | None:
         with self._lock:
@@ -588,8 +699,54 @@ class ScreeningQueue:
             return out
 
 
-# ----------------------------------------------------------------------------- writing
-# statements built once (SQLAlchemy then skips building and hashing them per request)
+@dataclass
+class _Vote:
+    """One vote on its way through the decision writer (see :meth:`ScreeningEngine.decide`)."""
+
+    engine: ScreeningEngine
+    actor: Actor
+    work_id: int
+    label: str
+    stage: str
+    criterion: str | None
+    note: str
+    run_id: int | None
+    item: QueueItem | None
+    model: dict[str, Any]
+
+    def write(self) -> int:
+        return decisions.write_decision(
+            self.engine.store,
+            actor=self.actor,
+            work_id=self.work_id,
+            label=self.label,
+            stage=self.stage,
+            criterion=self.criterion,
+            note=self.note,
+            model=self.model,
+            assigned=(self.item is not None) if self.actor.web else None,
+            run_id=self.run_id,
+        )
+
+    def done(self, decision_id: int) -> int:
+        crit = (self.criterion or "").strip() or None
+        self.engine.note_vote(
+            decision_id,
+            work_id=self.work_id,
+            stage=self.stage,
+            reviewer=self.actor.name,
+            label=self.label,
+            criterion=crit if self.label == "exclude" else None,
+            note=self.note,
+            phase=self.model.get("phase"),
+        )
+        if self.item is not None:
+            self.engine.release(self.actor.name, self.stage)
+        return decision_id
+
+
+# ----------------------------------------------------------------------------- statements
+# built once (SQLAlchemy then skips building and hashing them per request)
 _MAX_WORK = sa.select(sa.func.coalesce(sa.func.max(schema.works.c.id), 0))
 _NEW_DECISIONS = (
     sa.select(
@@ -608,175 +765,8 @@ _ADMIN_STARTED = (
     .where(schema.runs.c.command == START_COMMAND, schema.runs.c.status == "ok")
     .limit(1)
 )
-_WORK_STATE = sa.select(schema.works.c.id, schema.works.c.merged_into).where(
-    schema.works.c.id == sa.bindparam("wid")
+_UNBLINDED = (
+    sa.select(schema.runs.c.id)
+    .where(schema.runs.c.command == UNBLIND_COMMAND, schema.runs.c.status == "ok")
+    .limit(1)
 )
-_INSERT_DECISION = sa.insert(schema.decisions)
-
-
-def _check_work(conn: sa.Connection, work_id: int) -> None:
-    row = conn.execute(_WORK_STATE, {"wid": work_id}).first()
-    if row is None:
-        raise NotFoundError(f"no work with id {work_id}")
-    if row.merged_into is not None:
-        raise InputError(f"work {work_id} was merged into work {row.merged_into}; screen that one")
-
-
-def check_vote(store: Any, *, label: str, stage: str, criterion: str | None) -> str | None:
-    """Validate a vote's label, stage and criterion (before it goes to the writer)."""
-    if label not in LABELS:
-        raise InputError(f"decision label {label!r} is not one of {', '.join(LABELS)}")
-    if stage not in STAGES:
-        raise InputError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
-    criterion = (criterion or "").strip() or None
-    if criterion is not None:
-        store.protocol.criterion(criterion)  # raises, listing the protocol's criteria
-    return criterion
-
-
-def add_vote(
-    store: Any,
-    *,
-    work_id: int,
-    reviewer: str,
-    label: str,
-    stage: str = "title_abstract",
-    criterion: str | None = None,
-    note: str = "",
-    model: dict[str, Any] | None = None,
-) -> int:
-    """Append one reviewer's vote (one transaction); returns the decision id.
-
-    The web app writes its own rows instead of calling
-    :func:`fmreview.screening.session.record_decision`, which refits the ranker on every call
-    to record the rank; the queue already knows the rank it served (``model``), and a refit per
-    vote would cost seconds under a team's load.
-    """
-    criterion = check_vote(store, label=label, stage=stage, criterion=criterion)
-    if not reviewer:
-        raise InputError("a vote needs a reviewer")
-    with store.begin() as conn:
-        _check_work(conn, work_id)
-        return int(
-            conn.execute(
-                _INSERT_DECISION,
-                {
-                    "work_id": work_id,
-                    "stage": stage,
-                    "reviewer": reviewer,
-                    "label": label,
-                    "criterion": criterion if label == "exclude" else None,
-                    "note": (note or "")[:10000],
-                    "created_at": store.clock(),
-                    "model": model,
-                    "run_id": None,
-                },
-            ).inserted_primary_key[0]
-        )
-
-
-def resolve_conflict(
-    store: Any,
-    *,
-    work_id: int,
-    stage: str,
-    label: str,
-    reviewer: str,
-    method: str = "third reviewer",
-    criterion: str | None = None,
-    comment: str = "",
-) -> int:
-    """Record a ``resolution`` decision settling a conflict at ``stage``.
-
-    Its ``note`` is the stage name (that is how :mod:`fmreview.status` knows what it
-    resolves); how it was settled (``third reviewer`` or ``consensus``), the comment and the
-    votes it settled go in the ``model`` column.
-    """
-    criterion = check_vote(store, label=label, stage=stage, criterion=criterion)
-    if method not in ("third reviewer", "consensus"):
-        raise InputError(f"resolution method {method!r} is not one of: third reviewer, consensus")
-    with store.begin() as conn:
-        _check_work(conn, work_id)
-        st = work_statuses(store, conn)[work_id]
-        if st.stages.get(stage) != "conflict":
-            raise InputError(
-                f"work {work_id} has no conflict at {stage} (its status there is {st.stages.get(stage)!r})"
-            )
-        return int(
-            conn.execute(
-                sa.insert(schema.decisions).values(
-                    work_id=work_id,
-                    stage="resolution",
-                    reviewer=reviewer,
-                    label=label,
-                    criterion=criterion if label == "exclude" else None,
-                    note=stage,
-                    created_at=store.clock(),
-                    model={
-                        "resolution": method,
-                        "comment": (comment or "")[:10000],
-                        "votes": st.votes.get(stage, {}),
-                    },
-                )
-            ).inserted_primary_key[0]
-        )
-
-
-# ----------------------------------------------------------------------------- blinding
-def visible_votes(
-    store: Any, work_id: int, *, viewer: str, is_admin: bool, conn: sa.Connection | None = None
-) -> dict[str, dict[str, Any]]:
-    """Per stage: ``status``, the votes this viewer may see (``votes``: reviewer -> label),
-    and ``hidden`` (how many votes are blinded)."""
-    blinding = bool(store.protocol.screening.blinding)
-    st = work_statuses(store, conn).get(work_id)
-    if st is None:
-        raise NotFoundError(f"no active work with id {work_id}")
-    out: dict[str, dict[str, Any]] = {}
-    for stage in STAGES:
-        status = st.stages.get(stage, "pending")
-        votes = st.votes.get(stage, {})
-        if is_admin or not blinding or status in FINAL:
-            shown = dict(votes)
-        else:
-            shown = {r: v for r, v in votes.items() if r == viewer}
-        out[stage] = {"status": status, "votes": shown, "hidden": len(votes) - len(shown)}
-    return out
-
-
-def conflicts(store: Any) -> list[dict[str, Any]]:
-    """Works in conflict, with every vote and its criterion and note (for admins)."""
-    d = schema.decisions
-    statuses = {wid: s for wid, s in work_statuses(store).items() if s.status == "conflict"}
-    if not statuses:
-        return []
-    latest: dict[tuple[int, str, str], dict[str, Any]] = {}
-    with store.connect() as conn:
-        for row in conn.execute(
-            sa.select(d)
-            .where(d.c.work_id.in_(list(statuses)), d.c.stage.in_(STAGES))
-            .order_by(d.c.id)
-        ):
-            m = dict(row._mapping)
-            latest[(m["work_id"], m["stage"], m["reviewer"])] = m
-        works = {
-            r.id: dict(r._mapping)
-            for r in conn.execute(
-                sa.select(
-                    schema.works.c.id,
-                    schema.works.c.title,
-                    schema.works.c.abstract,
-                    schema.works.c.year,
-                ).where(schema.works.c.id.in_(list(statuses)))
-            )
-        }
-    out = []
-    for wid, st in sorted(statuses.items()):
-        stage = next(s for s in STAGES if st.stages.get(s) == "conflict")
-        votes = [
-            v
-            for (w, s, _r), v in latest.items()
-            if w == wid and s == stage and v["label"] != "undo"
-        ]
-        out.append({"work_id": wid, "stage": stage, "work": works.get(wid, {}), "votes": votes})
-    return out
