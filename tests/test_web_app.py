@@ -668,6 +668,13 @@ def test_dashboard_shows_prisma_progress_and_kappa(review: tuple[Store, Any]) ->
     assert "Records screened" in prisma and "Studies included" in prisma
     assert "Recall" in doc.xpath("//*[@id='stopping']")[0].text_content()
     data = admin.c.get("/api/dashboard").json()
+    # the estimate is the one `fmreview screen status` prints, from the same function
+    from fmreview.screening.stopping import store_recall_estimate
+
+    est = store_recall_estimate(store).to_dict()
+    assert data["stopping"]["estimate"] == est and est["found"] == 2
+    shown = " ".join(doc.xpath("//*[@id='estimate']")[0].text_content().split())
+    assert f"{est['found']} found" in shown and f"({est['unscreened']} left to screen)" in shown
     assert data["progress"]["stages"]["title_abstract"]["conflict"] == 1
     assert data["progress"]["stages"]["title_abstract"]["exclude"] == 3
 

@@ -586,6 +586,27 @@ def test_users_commands(fstore: Store) -> None:
     assert r.exit_code != 0 and isinstance(r.exception, InputError)
 
 
+def test_users_logout_ends_every_session_of_that_user(fstore: Store) -> None:
+    team(fstore)
+    app = make_app(fstore, revocation_refresh=0.0)
+    try:
+        laptop, phone, other = Browser(app), Browser(app), Browser(app)
+        laptop.login("bob")
+        phone.login("bob")
+        other.login("alice")
+        assert all(b.c.get("/api/session").status_code == 200 for b in (laptop, phone, other))
+        r = CliRunner().invoke(_cli(), ["users", "logout", "bob", "--dir", str(fstore.folder)])
+        assert r.exit_code == 0 and "every session of bob has ended" in r.output
+        assert laptop.c.get("/api/session").status_code == 401
+        assert phone.c.get("/api/session").status_code == 401
+        assert other.c.get("/api/session").status_code == 200  # only bob's sessions end
+        again = Browser(app)
+        again.login("bob")  # a new login works
+        assert again.c.get("/api/session").status_code == 200
+    finally:
+        app.state.web.writer.close()
+
+
 def test_serve_command_binds_loopback_and_creates_the_admin(
     fstore: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -640,7 +661,14 @@ def test_every_command_has_an_example() -> None:
             assert f"Example: fmreview {prefix}" in (c.help or ""), prefix
 
     walk("", cmd)
-    assert set(found) == {"serve", "users add", "users list", "users passwd", "users deactivate"}
+    assert set(found) == {
+        "serve",
+        "users add",
+        "users list",
+        "users passwd",
+        "users deactivate",
+        "users logout",
+    }
 
 
 def test_protocol_copy_is_independent() -> None:

@@ -186,4 +186,18 @@ def register(app: typer.Typer) -> None:
         user = update_user(open_store(directory), name, active=undo)
         console.print(f"{user.username} is {'active' if user.active else 'deactivated'}")
 
+    @users_app.command("logout")
+    def users_logout(
+        name: str = typer.Argument(..., help="User name."),
+        directory: Path = DirOption,
+    ) -> None:
+        """Log a user out everywhere: every session issued until now is refused.
+
+        Example: fmreview users logout bob --dir ./fm-review
+        """
+        from fmreview.web.auth import end_sessions
+
+        user = end_sessions(open_store(directory), name)
+        console.print(f"every session of {user.username} has ended")
+
     app.add_typer(users_app, name="users")

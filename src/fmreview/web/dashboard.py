@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from fmreview.agreement import agreement
 from fmreview.screening.session import status
+from fmreview.screening.stopping import store_recall_estimate
 from fmreview.status import work_statuses
 from fmreview.store import schema
 
@@ -82,7 +83,11 @@ def prisma(store: Any) -> dict[str, Any]:
 
 def stopping(store: Any) -> dict[str, Any] | None:
     try:
-        return status(store)
+        out = dict(status(store))
+        # the same estimate `fmreview screen status` prints: relevant works, recall with
+        # its interval, and the works left to the recall target
+        out["estimate"] = store_recall_estimate(store).to_dict()
+        return out
     except Exception as exc:  # noqa: BLE001 - shown on the page
         return {"error": f"{type(exc).__name__}: {exc}"}
 
