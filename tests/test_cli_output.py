@@ -46,6 +46,11 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str, ok: bool = True) -> str
     assert (code == 0) == ok, f"fmreview {' '.join(argv)} -> {code}\n{text}"
     wide = [line for line in text.splitlines() if len(line) > PIPE_WIDTH]
     assert not wide, f"fmreview {' '.join(argv)} printed lines over 80 columns: {wide}"
+    # a table rendered wider than the console and then wrapped keeps short lines but breaks
+    # its rows: every row that opens with a border must close with one
+    rows = [ln.rstrip() for ln in text.splitlines() if ln[:1] in "│┃┏┡└┌├╭╰"]
+    broken = [ln for ln in rows if ln[-1:] not in "│┃┓┩┘┐┤╮╯"]
+    assert not broken, f"fmreview {' '.join(argv)} printed broken table rows: {broken[:3]}"
     return text
 
 
@@ -71,6 +76,8 @@ def test_main_commands_fit_80_columns(tmp_path: Path, capsys: pytest.CaptureFixt
     found = _run(capsys, "find", "--dir", d, "--limit", "0")
     # one block per study: a title is never folded to a word a line
     assert "MedSAM: segment anything in medical images" in found
+    _run(capsys, "analyze", "--dir", d, "--quiet")
+    _run(capsys, "prisma", "--dir", d)
     _run(capsys, "runs", "--dir", d)
     _run(capsys, "export", str(tmp_path / "w.ris"), "--dir", d)
     _run(capsys, "protocol", "show", "--dir", d)

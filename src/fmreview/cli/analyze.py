@@ -48,4 +48,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(stored.result.to_dict(), ensure_ascii=False, indent=1))
         else:
-            console.print(format_text(stored.result), highlight=False, markup=False)
+            console.print(
+                format_text(stored.result, width=console.width), highlight=False, markup=False
+            )
