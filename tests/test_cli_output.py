@@ -73,6 +73,8 @@ def test_main_commands_fit_80_columns(tmp_path: Path, capsys: pytest.CaptureFixt
     _run(capsys, "screen", "rules", "--dir", d)
     _run(capsys, "screen", "status", "--dir", d)
     _run(capsys, "extract", "--dir", d, "--quiet", "--method", "rule")
+    one = _run(capsys, "find", "--dir", d, "--limit", "1")
+    assert one.splitlines()[0] == "the first 1 study (--limit 1; --limit 0 shows all)"
     found = _run(capsys, "find", "--dir", d, "--limit", "0")
     # one block per study: a title is never folded to a word a line
     assert "MedSAM: segment anything in medical images" in found

@@ -212,10 +212,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=1, ensure_ascii=False, default=str))
             return
-        console.print(find_listing(rows))
+        console.print(find_listing(rows, limit=limit or None))
 
 
-def find_listing(rows: list[dict[str, Any]]) -> Group:
+def find_listing(rows: list[dict[str, Any]], *, limit: int | None = None) -> Group:
     """The studies ``fmreview find`` found, one block each, readable at 80 columns.
 
     A table of eight columns folded a title to one word a line at 80 columns; each study
@@ -245,4 +245,8 @@ def find_listing(rows: list[dict[str, Any]]) -> Group:
             body.append(f"\n{link}", style="dim")
         grid.add_row(str(r["year"] or ""), body)
         grid.add_row("", "")
-    return Group(Text(f"{len(rows)} studies", style="bold"), grid)
+    n = len(rows)
+    head = f"{n} {'study' if n == 1 else 'studies'}"
+    if limit is not None and n >= limit:
+        head = f"the first {head} (--limit {limit}; --limit 0 shows all)"
+    return Group(Text(head, style="bold"), grid)
