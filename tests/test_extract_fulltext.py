@@ -14,8 +14,6 @@ from fmreview.store import Store
 from fmreview.store.records import add_records
 from fmreview.store.works import works_from_records
 
-pytest.importorskip("pypdf")
-
 PAGES = [
     [
         "Knee-FM: adapting a foundation model",

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from fmreview.extract.store_io import current_labels
 from fmreview.progress import NullReporter, Reporter
 from fmreview.status import work_statuses
 from fmreview.store import schema
@@ -24,25 +25,10 @@ ARTIFACT_KEY = "latest"
 
 def label_frame(store: Any) -> pd.DataFrame:
     """Current labels as ``work_id, axis, value, method, role`` (one row per value)."""
-    try:
-        from fmreview.extract.store_io import current_labels as extract_current
-    except ModuleNotFoundError:
-        extract_current = None  # type: ignore[assignment]
-    if extract_current is not None:
-        df = extract_current(store)
-        if "role" not in df.columns:
-            df = df.assign(role=None)
-        return df
-    from fmreview.exporter import current_labels
-
-    with store.connect() as conn:
-        rows = [
-            {"work_id": wid, "axis": axis, "value": v, "method": None, "role": None}
-            for wid, axes in current_labels(conn).items()
-            for axis, vals in axes.items()
-            for v in vals
-        ]
-    return pd.DataFrame(rows, columns=["work_id", "axis", "value", "method", "role"])
+    df = current_labels(store)
+    if "role" not in df.columns:
+        df = df.assign(role=None)
+    return df
 
 
 def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:

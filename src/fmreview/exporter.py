@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.errors import InputError
+from fmreview.extract.store_io import current_label_map
 from fmreview.record import Author, Record
 from fmreview.store import schema
 from fmreview.store.records import row_to_record
@@ -70,16 +71,7 @@ def current_labels(conn: sa.engine.Connection) -> dict[int, dict[str, list[str]]
 
 
 def label_map(store: Any) -> dict[int, dict[str, list[str]]]:
-    """Labels per work and axis as the extraction policy resolves them (human > list > …).
-
-    Falls back to :func:`current_labels` (every live row) when the extraction stage is not
-    installed.
-    """
-    try:
-        from fmreview.extract.store_io import current_label_map
-    except ModuleNotFoundError:
-        with store.connect() as conn:
-            return current_labels(conn)
+    """Labels per work and axis as the extraction policy resolves them (human > list > …)."""
     return current_label_map(store)
 
 

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from fmreview.errors import unknown_name
 from fmreview.extract.lists import open_availability
 from fmreview.extract.store_io import current_labels, work_extras
+from fmreview.status import work_statuses
 from fmreview.store import schema
 
 
@@ -60,10 +61,6 @@ def _links(w: dict[str, Any]) -> dict[str, str]:
 
 
 def _excluded(store: Any) -> set[int]:
-    try:
-        from fmreview.status import work_statuses
-    except ImportError:  # pragma: no cover - screening not installed
-        return set()
     return {wid for wid, s in work_statuses(store).items() if str(s.status).startswith("excluded")}
 
 

@@ -25,9 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
 from fmreview.errors import FormatError
 from fmreview.extract.label import Span
 from fmreview.extract.rules import FULLTEXT_AXES, sentence_bounds
+from fmreview.status import work_statuses
 
 __all__ = ["FULLTEXT_AXES", "FetchCounts", "FullText", "fetch_pdfs", "fulltexts_in", "methods_text"]
 _START = re.compile(
@@ -123,11 +127,6 @@ def _until_references(text: str) -> str:
 
 def pdf_pages(path: str | Path) -> list[str]:
     """The text of each page of a PDF (pypdf), hyphenated line breaks rejoined."""
-    try:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-    except ImportError as exc:  # pragma: no cover - pypdf is a dependency
-        raise FormatError("reading PDFs needs pypdf: pip install pypdf") from exc
     p = Path(path)
     try:
         pages = [(page.extract_text() or "") for page in PdfReader(str(p)).pages]
@@ -302,14 +301,9 @@ def fulltext_store(
             dict(r._mapping)
             for r in conn.execute(sa.select(w).where(w.c.merged_into.is_(None)).order_by(w.c.id))
         ]
-    try:
-        from fmreview.status import work_statuses
-
-        excluded = {
-            wid for wid, st in work_statuses(store).items() if str(st.status).startswith("excluded")
-        }
-    except ImportError:  # pragma: no cover - screening not installed
-        excluded = set()
+    excluded = {
+        wid for wid, st in work_statuses(store).items() if str(st.status).startswith("excluded")
+    }
     works = [x for x in works if int(x["id"]) not in excluded]
     out: dict[str, Any] = {"works": len(works)}
     if online:

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from fmreview.analysis_store import load_latest_analysis, source_coverage
 from fmreview.errors import InputError
 from fmreview.progress import NullReporter, Reporter
 from fmreview.report import figures as figs
@@ -66,11 +67,7 @@ from fmreview.store import schema
 
 
 def load_analysis(store: Any) -> dict[str, Any] | None:
-    """The latest stored analysis, or None (not analysed, or the analysis module is absent)."""
-    try:
-        from fmreview.analysis_store import load_latest_analysis
-    except ModuleNotFoundError:
-        return None
+    """The latest stored analysis, or None when the review has not been analysed."""
     return load_latest_analysis(store)
 
 
@@ -84,7 +81,6 @@ def low_coverage_years(store: Any, meta: dict[str, Any]) -> tuple[list[int], str
     share = store.protocol.analyses.coverage_min_share
     if share is None:
         return [], ""
-    from fmreview.analysis_store import source_coverage
 
     cov = source_coverage(store)
     if not cov:

@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fmreview.exporter import _work_record, current_decisions, label_map
+from fmreview.extract.store_io import current_labels
 from fmreview.status import WorkStatus, work_statuses
 from fmreview.store import schema
 
@@ -106,10 +107,6 @@ def extraction_table(store: Any, work_ids: list[int] | None = None) -> pd.DataFr
         "reviewer",
         "evidence",
     ]
-    try:
-        from fmreview.extract.store_io import current_labels
-    except ModuleNotFoundError:  # pragma: no cover - the extraction stage is optional
-        return pd.DataFrame(columns=cols)
     cur = current_labels(store, work_ids=work_ids)
     w = schema.works
     ids = sorted({int(i) for i in cur["work_id"]}) if len(cur) else []

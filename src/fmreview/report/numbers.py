@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from fmreview.extract.store_io import current_labels
 from fmreview.report.tables import pct as _pct
 from fmreview.store import schema
 
@@ -46,17 +47,7 @@ def evidence_kind(method: Any, status: Any) -> str:
 
 def current_label_frame(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Current labels with an ``evidence`` kind column: ``work_id, axis, value, method, kind``."""
-    try:
-        from fmreview.extract.store_io import current_labels
-    except ModuleNotFoundError:  # the extraction stage is an optional part
-        from fmreview.analysis_store import label_frame
-
-        df = label_frame(store)
-        if work_ids is not None:
-            df = df[df["work_id"].isin(set(work_ids))]
-        df = df.assign(status=None)
-    else:
-        df = current_labels(store, work_ids=work_ids)
+    df = current_labels(store, work_ids=work_ids)
     cols = ["work_id", "axis", "value", "method", "status"]
     if not len(df):
         return pd.DataFrame(columns=[*cols, "kind"])

@@ -10,6 +10,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from fmreview.errors import FmreviewError
+from fmreview.meta.analysis import meta_analyze
+from fmreview.meta.plots import forest_plot, funnel_plot
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
 from fmreview.report.html import plural as _n
@@ -201,11 +203,6 @@ def pooled_text(res: dict[str, Any]) -> str:
 
 def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
     """Forest and funnel plots per outcome with at least two effects (``fmreview.meta``)."""
-    try:
-        from fmreview.meta.analysis import meta_analyze
-        from fmreview.meta.plots import forest_plot, funnel_plot
-    except ModuleNotFoundError:
-        return []
     e = schema.effects
     with store.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(sa.select(e).order_by(e.c.id))]
