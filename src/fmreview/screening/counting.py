@@ -153,7 +153,6 @@ class CountingProcess(StoppingRule):
 
     name = "poisson_process"
     dispersion = "poisson"
-    _params = ("recall", "confidence", "min_screened", "parameter_uncertainty")
 
     def __init__(
         self,

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import hypergeom
+from sklearn.base import BaseEstimator
 
 from fmreview.errors import InputError, unknown_name
 
@@ -126,19 +127,17 @@ def recall_interval(
     return float(min(rec, 1.0)), float(min(low, 1.0)), float(min(high, 1.0))
 
 
-class StoppingRule:
-    """Base class; parameters are keyword-only and stored unchanged."""
+class StoppingRule(BaseEstimator):  # type: ignore[misc]
+    """Base class; parameters are keyword-only and stored unchanged (sklearn's estimator
+    contract, so ``get_params`` / ``set_params`` / ``clone`` come from ``BaseEstimator``)."""
 
     name = "base"
-    _params: tuple[str, ...] = ()
     #: True when the rule needs a random-sampling phase (the session then queries randomly).
     needs_random_phase = False
 
-    def get_params(self) -> dict[str, Any]:
-        return {p: getattr(self, p) for p in self._params}
-
     def to_meta(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.get_params()}
+        """Component name and parameters (rebuild with :func:`rule_from_meta`)."""
+        return {"name": self.name, "params": self.get_params(deep=False)}
 
     def check(
         self, labels: Any, n_total: int, *, random_phase: Any = None
@@ -169,7 +168,6 @@ class ConsecutiveIrrelevant(StoppingRule):
     """Stop after ``n`` consecutive irrelevant works (heuristic, no recall guarantee)."""
 
     name = "consecutive"
-    _params = ("n",)
 
     def __init__(self, *, n: int = 100) -> None:
         self.n = n
@@ -200,7 +198,6 @@ class Knee(StoppingRule):
     """Knee method (Cormack & Grossman 2016)."""
 
     name = "knee"
-    _params = ("min_screened", "max_ratio")
 
     def __init__(self, *, min_screened: int = 150, max_ratio: float = 156.0) -> None:
         self.min_screened = min_screened
@@ -252,7 +249,6 @@ class Hypergeometric(StoppingRule):
     """Callaghan & Müller-Hansen (2020) on a random sample drawn after the ranked phase."""
 
     name = "hypergeometric"
-    _params = ("recall", "confidence", "switch_after")
     needs_random_phase = True
 
     def __init__(
@@ -360,7 +356,6 @@ class HypergeometricRanked(StoppingRule):
     """The hypergeometric test on the tail of the ranked phase (buscarpy's variant)."""
 
     name = "hypergeometric_ranked"
-    _params = ("recall", "confidence", "min_screened")
 
     def __init__(
         self, *, recall: float = 0.95, confidence: float = 0.95, min_screened: int = 1
