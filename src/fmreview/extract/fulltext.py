@@ -30,7 +30,8 @@ from pypdf.errors import PdfReadError
 
 from fmreview.errors import FormatError
 from fmreview.extract.label import Span
-from fmreview.extract.rules import FULLTEXT_AXES, sentence_bounds
+from fmreview.extract.rules import FULLTEXT_AXES
+from fmreview.extract.sentences import sentence_bounds
 from fmreview.status import work_statuses
 
 __all__ = ["FULLTEXT_AXES", "FetchCounts", "FullText", "fetch_pdfs", "fulltexts_in", "methods_text"]

@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from fmreview.analysis_store import load_latest_analysis
+from fmreview.report.numbers import label_numbers
 from fmreview.store import schema
 
 NOT_PERFORMED = "not performed"
@@ -476,7 +478,6 @@ def _extraction_section(store: Any, runs: list[dict[str, Any]], nums: Any = None
             parts.append("The accuracy of automatic extraction was not measured in this review.")
     else:
         parts.append("An extraction run is not recorded; labels were given with the records.")
-    from fmreview.report.numbers import label_numbers
 
     nums = nums if nums is not None else label_numbers(store)
     if nums.labels:
@@ -569,9 +570,7 @@ def methods_sections(
     :class:`~fmreview.report.numbers.LabelNumbers` when already computed.
     """
     if analysis is None:
-        from fmreview.report.build import load_analysis
-
-        analysis = load_analysis(store)
+        analysis = load_latest_analysis(store)
     with store.connect() as conn:
         runs = _runs(conn)
     return [
