@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from fmreview.errors import InputError
-from fmreview.screening.stopping import SimStop, StopCheck, StoppingRule, _labels
+from fmreview.screening.stopping_base import SimStop, StopCheck, StoppingRule, _labels
 
 
 def targets_needed(recall: float, confidence: float) -> int:
