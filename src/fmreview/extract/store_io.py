@@ -25,7 +25,9 @@ import sqlalchemy as sa
 
 from fmreview.errors import InputError, NotFoundError
 from fmreview.extract.combine import combine_axis, thresholds_for
+from fmreview.extract.constraints import check
 from fmreview.extract.extractor import Extractor
+from fmreview.extract.fulltext import fulltexts_in
 from fmreview.extract.gazetteer import DatasetGazetteer, load_gazetteer
 from fmreview.extract.label import Label, Span
 from fmreview.extract.lists import list_labels
@@ -162,13 +164,20 @@ def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.D
     return current_labels_and_violations(store, work_ids=work_ids)[0]
 
 
+def violations_table(store: Any) -> pd.DataFrame:
+    """Every active work's constraint violations now (a DataFrame: work_id, title,
+    constraint, cause, conflict, resolution)."""
+    _, viol = current_labels_and_violations(store)
+    return pd.DataFrame(
+        viol, columns=["work_id", "title", "constraint", "cause", "conflict", "resolution"]
+    )
+
+
 def current_labels_and_violations(
     store: Any, *, work_ids: Iterable[int] | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """:func:`current_labels` and the constraint violations met on the way (one dict per
     violation: ``work_id, title, constraint, cause, conflict, resolution``)."""
-    from fmreview.extract.constraints import check
-
     axes = _axes(store)
     thresholds = thresholds_for(store.protocol.extraction.min_confidence)
     with store.connect() as conn:
@@ -264,8 +273,6 @@ def fulltexts_from_folder(store: Any, works: list[dict[str, Any]]) -> dict[int, 
     folder = getattr(store, "folder", None)
     if folder is None or not (Path(folder) / "pdfs").is_dir():
         return {}
-    from fmreview.extract.fulltext import fulltexts_in
-
     return fulltexts_in(Path(folder) / "pdfs", works)
 
 
@@ -442,7 +449,7 @@ def extract_store(
         reporter.log(
             f"{len(violations)} constraint violations between axes resolved ("
             + ", ".join(f"{k}: {n}" for k, n in sorted(by_constraint.items()))
-            + "); see fmreview.extract.constraints.violations_table"
+            + "); see fmreview.extract.store_io.violations_table"
         )
     reporter.log(
         f"{counts['labels']} labels on {counts['works']} works: {counts['human']} human-confirmed, "
