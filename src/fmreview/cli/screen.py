@@ -224,8 +224,8 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview screen status --dir my-review --json
         """
+        from fmreview.screening.recall import store_recall_estimate
         from fmreview.screening.session import status
-        from fmreview.screening.stopping import store_recall_estimate
 
         store = open_store(directory)
         st = status(store)

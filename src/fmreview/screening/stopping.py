@@ -529,26 +529,3 @@ def _expected_stop(fit: Any, ahead: np.ndarray, rule: Any, left: int) -> int:
     ok = (found >= rule.recall * (found + up)) & (fit.screened + k >= rule.min_run(fit.n_total))
     hit = np.flatnonzero(ok)
     return int(hit[0]) if len(hit) else left
-
-
-def store_recall_estimate(store: Any, *, config: Any = None) -> RecallEstimate:
-    """:func:`recall_estimate` for a review's store: the call ``screen status`` and the web
-    dashboard make.
-
-    Reads the screening history (``maybe`` counts as relevant) and the number of works to
-    screen from :func:`fmreview.screening.session.status`; the recall target and confidence
-    are the configured stopping rule's (0.95 / 0.95 when it has none, e.g. ``knee``).
-    """
-    from fmreview.screening.session import ScreeningConfig, load_state, status
-
-    config = config or ScreeningConfig.from_protocol(store.protocol)
-    params = config.stopping.get("params", {}) or {}
-    st = status(store, config=config)
-    labs, rnd = load_state(store).screening_sequence()
-    return recall_estimate(
-        labs,
-        int(st["to_screen"]),
-        random_phase=rnd if rnd.any() else None,
-        target=float(params.get("recall", 0.95)),
-        confidence=float(params.get("confidence", 0.95)),
-    )
