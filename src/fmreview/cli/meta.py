@@ -14,6 +14,19 @@ console = make_console()
 
 
 def register(app: typer.Typer) -> None:
+    _meta(app)
+
+    effects_app = typer.Typer(
+        help="The review's effects table (study-level outcomes for meta-analysis)."
+    )
+    app.add_typer(effects_app, name="effects")
+
+    _effects_import(effects_app)
+
+
+def _meta(app: typer.Typer) -> None:
+    """Register ``meta`` on ``app``."""
+
     @app.command("meta")
     def meta(
         csv_file: Path | None = typer.Option(
@@ -135,10 +148,9 @@ def register(app: typer.Typer) -> None:
                 if path is not None:
                     console.print(f"{label}: {path}", highlight=False, markup=False)
 
-    effects_app = typer.Typer(
-        help="The review's effects table (study-level outcomes for meta-analysis)."
-    )
-    app.add_typer(effects_app, name="effects")
+
+def _effects_import(effects_app: typer.Typer) -> None:
+    """Register ``effects_import`` on ``effects_app``."""
 
     @effects_app.command("import")
     def effects_import(
