@@ -285,6 +285,86 @@ def _locate_fulltext(labels: list[Label], ft: Any) -> list[Label]:
     return labels
 
 
+def _new_label_rows(
+    targets: list[dict[str, Any]],
+    cands: dict[int, list[Label]],
+    state: dict[tuple[int, str], list[Label]],
+    axes: dict[str, bool],
+    *,
+    run_id: int,
+    now: Any,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Label rows to append: per work, axis and method, only where the labels changed."""
+    added: dict[str, int] = defaultdict(int)
+    rows: list[dict[str, Any]] = []
+    for w in targets:
+        wid = int(w["id"])
+        grouped: dict[tuple[str, str], list[Label]] = defaultdict(list)
+        for lab in cands.get(wid, []):
+            if lab.axis in axes:
+                grouped[(lab.axis, lab.method)].append(lab)
+        for (axis, method), labs in grouped.items():
+            old = [x for x in state.get((wid, axis), []) if x.method == method]
+            if old and _same(old, labs):
+                continue
+            for lab in labs:
+                rows.append(
+                    {
+                        "work_id": wid,
+                        "axis": axis,
+                        "value": lab.value[:255],
+                        "method": method,
+                        "confidence": lab.confidence,
+                        "evidence": lab.evidence_dicts(),
+                        "role": lab.role,
+                        "status": "auto",
+                        "reviewer": None,
+                        "supersedes": None,
+                        "run_id": run_id,
+                        "created_at": now,
+                    }
+                )
+                added[method] += 1
+    return rows, dict(added)
+
+
+def _extract_counts(
+    store: Any,
+    targets: list[dict[str, Any]],
+    added: dict[str, int],
+    trained_on: int,
+    reporter: Reporter,
+) -> dict[str, Any]:
+    """The extract run's counts (current labels by origin, violations), logged."""
+    cur, violations = current_labels_and_violations(store)
+    by_constraint: dict[str, int] = defaultdict(int)
+    for v in violations:
+        by_constraint[str(v["constraint"])] += 1
+    counts: dict[str, Any] = {
+        "works": len(targets),
+        "rows_added": dict(added),
+        "labels": int(len(cur)),
+        "human": int((cur["method"] == "human").sum()) if len(cur) else 0,
+        "list": int((cur["method"] == "list").sum()) if len(cur) else 0,
+        "automatic": int(cur["method"].isin(["rule", "model", "llm"]).sum()) if len(cur) else 0,
+        "trained_on": trained_on,
+        "constraint_violations": len(violations),
+        "violations_by_constraint": dict(sorted(by_constraint.items())),
+        "proposed_datasets": len(proposed_datasets(store, current=cur)),
+    }
+    if violations:
+        reporter.log(
+            f"{len(violations)} constraint violations between axes resolved ("
+            + ", ".join(f"{k}: {n}" for k, n in sorted(by_constraint.items()))
+            + "); see fmreview.extract.store_io.violations_table"
+        )
+    reporter.log(
+        f"{counts['labels']} labels on {counts['works']} works: {counts['human']} human-confirmed, "
+        f"{counts['list']} list-given, {counts['automatic']} automatic"
+    )
+    return counts
+
+
 def extract_store(
     store: Any,
     *,
@@ -376,37 +456,8 @@ def extract_store(
             wid = int(w["id"])
             cands[wid] += extractor.extract_work(store, wid, texts[wid], run_id=run_id)
 
-    added: dict[str, int] = defaultdict(int)
     now = store.clock()
-    rows: list[dict[str, Any]] = []
-    for w in targets:
-        wid = int(w["id"])
-        grouped: dict[tuple[str, str], list[Label]] = defaultdict(list)
-        for lab in cands.get(wid, []):
-            if lab.axis in axes:
-                grouped[(lab.axis, lab.method)].append(lab)
-        for (axis, method), labs in grouped.items():
-            old = [x for x in state.get((wid, axis), []) if x.method == method]
-            if old and _same(old, labs):
-                continue
-            for lab in labs:
-                rows.append(
-                    {
-                        "work_id": wid,
-                        "axis": axis,
-                        "value": lab.value[:255],
-                        "method": method,
-                        "confidence": lab.confidence,
-                        "evidence": lab.evidence_dicts(),
-                        "role": lab.role,
-                        "status": "auto",
-                        "reviewer": None,
-                        "supersedes": None,
-                        "run_id": run_id,
-                        "created_at": now,
-                    }
-                )
-                added[method] += 1
+    rows, added = _new_label_rows(targets, cands, state, axes, run_id=run_id, now=now)
     with store.begin() as conn:
         for start in range(0, len(rows), 1000):
             conn.execute(sa.insert(schema.labels), rows[start : start + 1000])
@@ -429,33 +480,7 @@ def extract_store(
                     },
                 )
             )
-    cur, violations = current_labels_and_violations(store)
-    by_constraint: dict[str, int] = defaultdict(int)
-    for v in violations:
-        by_constraint[str(v["constraint"])] += 1
-    counts: dict[str, Any] = {
-        "works": len(targets),
-        "rows_added": dict(added),
-        "labels": int(len(cur)),
-        "human": int((cur["method"] == "human").sum()) if len(cur) else 0,
-        "list": int((cur["method"] == "list").sum()) if len(cur) else 0,
-        "automatic": int(cur["method"].isin(["rule", "model", "llm"]).sum()) if len(cur) else 0,
-        "trained_on": len(train_ids),
-        "constraint_violations": len(violations),
-        "violations_by_constraint": dict(sorted(by_constraint.items())),
-        "proposed_datasets": len(proposed_datasets(store, current=cur)),
-    }
-    if violations:
-        reporter.log(
-            f"{len(violations)} constraint violations between axes resolved ("
-            + ", ".join(f"{k}: {n}" for k, n in sorted(by_constraint.items()))
-            + "); see fmreview.extract.store_io.violations_table"
-        )
-    reporter.log(
-        f"{counts['labels']} labels on {counts['works']} works: {counts['human']} human-confirmed, "
-        f"{counts['list']} list-given, {counts['automatic']} automatic"
-    )
-    return counts
+    return _extract_counts(store, targets, added, len(train_ids), reporter)
 
 
 def proposed_datasets(store: Any, *, current: pd.DataFrame | None = None) -> pd.DataFrame:
