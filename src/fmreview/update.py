@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 import httpx
@@ -47,6 +47,9 @@ from fmreview.search.runner import run_search
 from fmreview.search.sources import enabled_sources
 from fmreview.stages import StageResult, unexcluded_works
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ class ReviewLock:
 
 # ----------------------------------------------------------------------------- versions
 def record_update_version(
-    store: Any,
+    store: Store,
     *,
     run_id: int,
     extra: Mapping[str, Any],
@@ -130,7 +133,7 @@ def record_update_version(
 
 
 # ----------------------------------------------------------------------------- since
-def last_retrievals(store: Any) -> dict[str, dt.datetime | None]:
+def last_retrievals(store: Store) -> dict[str, dt.datetime | None]:
     """Per source, when its last successful (``done``) search finished."""
     s = schema.searches
     with store.connect() as conn:
@@ -142,7 +145,9 @@ def last_retrievals(store: Any) -> dict[str, dt.datetime | None]:
     return {str(src): when for src, when in rows}
 
 
-def update_since(store: Any, names: Sequence[str], overlap_days: int) -> dict[str, dt.date | None]:
+def update_since(
+    store: Store, names: Sequence[str], overlap_days: int
+) -> dict[str, dt.date | None]:
     """The start date of each source's update search (None: never searched, search all)."""
     last = last_retrievals(store)
     out: dict[str, dt.date | None] = {}
@@ -177,12 +182,12 @@ class UpdateResult:
         return json.loads(json.dumps(asdict(self), default=str))
 
 
-def _max_work_id(store: Any) -> int:
+def _max_work_id(store: Store) -> int:
     with store.connect() as conn:
         return int(conn.execute(sa.select(sa.func.max(schema.works.c.id))).scalar() or 0)
 
 
-def _run_stage(store: Any, stage: Stage, reporter: Reporter) -> dict[str, Any]:
+def _run_stage(store: Store, stage: Stage, reporter: Reporter) -> dict[str, Any]:
     reporter.log(f"update: {stage.name}")
     try:
         result = stage.fn(store, reporter=reporter)
@@ -202,7 +207,7 @@ def _failure_lines(failed: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def update(
-    store: Any,
+    store: Store,
     *,
     stages: Sequence[Stage] | None = None,
     sources: Sequence[str] | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,6 +27,9 @@ from .engine import Deduplicator
 from .keys import COLUMNS
 from .merge import merge_records
 from .traps import HARD
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 #: Record columns the engine reads.
 ENGINE_COLUMNS = COLUMNS
@@ -233,7 +236,7 @@ def apply_decisions(conn: Connection, run_id: int) -> dict[str, int]:
     }
 
 
-def deduplicator_for(store: Any) -> Deduplicator:
+def deduplicator_for(store: Store) -> Deduplicator:
     """A :class:`Deduplicator` configured by the protocol's ``dedupe`` settings."""
     s = store.protocol.dedupe
     return Deduplicator(
@@ -245,7 +248,7 @@ def deduplicator_for(store: Any) -> Deduplicator:
     )
 
 
-def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -> dict[str, int]:
+def dedupe_store(store: Store, *, run_id: int, reporter: Reporter | None = None) -> dict[str, int]:
     """Cluster the store's new records into works; queue uncertain pairs for a person.
 
     Returns counts: ``records_new``, ``works_created``, ``records_joined_existing``,
@@ -407,7 +410,7 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
     return counts
 
 
-def pending_pairs(store: Any) -> list[dict[str, Any]]:
+def pending_pairs(store: Store) -> list[dict[str, Any]]:
     """Queued uncertain pairs without a human decision whose records are still in different
     works, best score first; each with ``id``, ``score``, ``reason`` and the two records
     (``a``, ``b``: dicts of record fields)."""
@@ -443,7 +446,7 @@ def pending_pairs(store: Any) -> list[dict[str, Any]]:
     ]
 
 
-def decide_pair(store: Any, a: int, b: int, same: bool, reviewer: str, note: str = "") -> int:
+def decide_pair(store: Store, a: int, b: int, same: bool, reviewer: str, note: str = "") -> int:
     """Append a human decision on records ``a`` and ``b``; returns the decision id.
 
     The decision takes effect at the next :func:`dedupe_store` (``same`` merges their
@@ -473,6 +476,6 @@ def decide_pair(store: Any, a: int, b: int, same: bool, reviewer: str, note: str
                     reviewer=reviewer,
                     note=note,
                     created_at=store.clock(),
-                )
-            ).inserted_primary_key[0]
+                ).returning(schema.dedupe_decisions.c.id)
+            ).scalar_one()
         )

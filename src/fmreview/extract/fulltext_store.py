@@ -7,7 +7,7 @@ apart so that the extraction stage can read full texts without an import circle.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import sqlalchemy as sa
@@ -20,9 +20,12 @@ from fmreview.progress import NullReporter
 from fmreview.status import work_statuses
 from fmreview.store import schema
 
+if TYPE_CHECKING:
+    from fmreview.store import Store
+
 
 def fulltext_store(
-    store: Any,
+    store: Store,
     *,
     online: bool = False,
     client: Any = None,
@@ -37,7 +40,7 @@ def fulltext_store(
     and dataset labels its methods/experiments gave, with page and sentence.
     """
     reporter = reporter or NullReporter()
-    if getattr(store, "folder", None) is None:
+    if store.folder is None:
         raise InputError("full text needs a review folder (the PDFs live in <folder>/pdfs)")
     folder = Path(store.folder) / "pdfs"
     with store.connect() as conn:
@@ -65,7 +68,7 @@ def fulltext_store(
     return out
 
 
-def fulltext_findings(store: Any, work_ids: list[int]) -> list[dict[str, Any]]:
+def fulltext_findings(store: Store, work_ids: list[int]) -> list[dict[str, Any]]:
     """Current modality/task/dataset labels resting on full-text evidence, per work."""
     if not work_ids:
         return []

@@ -18,7 +18,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -34,6 +34,9 @@ from fmreview.extract.lists import list_labels
 from fmreview.extract.rules import work_texts
 from fmreview.progress import NullReporter, Reporter
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 AUTO_METHODS = ("list", "rule", "model", "llm")
 COLUMNS = [
@@ -51,7 +54,7 @@ COLUMNS = [
 
 
 # ----------------------------------------------------------------------------- reading
-def _gazetteer(store: Any) -> DatasetGazetteer | None:
+def _gazetteer(store: Store) -> DatasetGazetteer | None:
     base = store.folder if getattr(store, "folder", None) is not None else None
     return load_gazetteer(store.protocol, base)
 
@@ -147,11 +150,11 @@ def _label_rows(conn: sa.Connection, work_ids: Iterable[int] | None = None) -> l
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def _axes(store: Any) -> dict[str, bool]:
+def _axes(store: Store) -> dict[str, bool]:
     return {a.name: a.multi for a in store.protocol.taxonomy}
 
 
-def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def current_labels(store: Store, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Every work's labels now, resolved by the policy (human > list > llm > rule > model)
     and made consistent by the constraints between axes (:mod:`.constraints`).
 
@@ -164,7 +167,7 @@ def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.D
     return current_labels_and_violations(store, work_ids=work_ids)[0]
 
 
-def violations_table(store: Any) -> pd.DataFrame:
+def violations_table(store: Store) -> pd.DataFrame:
     """Every active work's constraint violations now (a DataFrame: work_id, title,
     constraint, cause, conflict, resolution)."""
     _, viol = current_labels_and_violations(store)
@@ -174,7 +177,7 @@ def violations_table(store: Any) -> pd.DataFrame:
 
 
 def current_labels_and_violations(
-    store: Any, *, work_ids: Iterable[int] | None = None
+    store: Store, *, work_ids: Iterable[int] | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """:func:`current_labels` and the constraint violations met on the way (one dict per
     violation: ``work_id, title, constraint, cause, conflict, resolution``)."""
@@ -219,7 +222,7 @@ def current_labels_and_violations(
 
 
 def current_label_map(
-    store: Any, *, work_ids: Iterable[int] | None = None
+    store: Store, *, work_ids: Iterable[int] | None = None
 ) -> dict[int, dict[str, list[str]]]:
     """:func:`current_labels` as ``{work_id: {axis: [values]}}`` (for exports and reports)."""
     out: dict[int, dict[str, list[str]]] = defaultdict(dict)
@@ -267,7 +270,7 @@ def _same(old: list[Label], new: list[Label]) -> bool:
     return key(old) == key(new)
 
 
-def fulltexts_from_folder(store: Any, works: list[dict[str, Any]]) -> dict[int, Any]:
+def fulltexts_from_folder(store: Store, works: list[dict[str, Any]]) -> dict[int, Any]:
     """Methods/experiments text of the PDFs in the review folder's ``pdfs/`` (see
     :mod:`.fulltext`): work id -> :class:`~fmreview.extract.fulltext.FullText`."""
     folder = getattr(store, "folder", None)
@@ -329,7 +332,7 @@ def _new_label_rows(
 
 
 def _extract_counts(
-    store: Any,
+    store: Store,
     targets: list[dict[str, Any]],
     added: dict[str, int],
     trained_on: int,
@@ -366,7 +369,7 @@ def _extract_counts(
 
 
 def extract_store(
-    store: Any,
+    store: Store,
     *,
     run_id: int,
     reporter: Reporter | None = None,
@@ -483,7 +486,7 @@ def extract_store(
     return _extract_counts(store, targets, added, len(train_ids), reporter)
 
 
-def proposed_datasets(store: Any, *, current: pd.DataFrame | None = None) -> pd.DataFrame:
+def proposed_datasets(store: Store, *, current: pd.DataFrame | None = None) -> pd.DataFrame:
     """Datasets the works use that the gazetteer does not list, with their evidence.
 
     One row per name: ``dataset, n_works, work_ids, evidence`` (the first span, e.g.
@@ -514,7 +517,7 @@ def proposed_datasets(store: Any, *, current: pd.DataFrame | None = None) -> pd.
 
 # ----------------------------------------------------------------------------- people
 def review_queue(
-    store: Any, limit: int = 20, *, axes: Sequence[str] | None = None
+    store: Store, limit: int = 20, *, axes: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """The least confident automatic labels first, with the work's text for highlighting.
 
@@ -570,7 +573,7 @@ def _human_evidence(
 
 
 def confirm_label(
-    store: Any, label_id: int, reviewer: str, *, note: str = "", run_id: int | None = None
+    store: Store, label_id: int, reviewer: str, *, note: str = "", run_id: int | None = None
 ) -> int:
     """A person confirms a label: a new ``human`` row (status confirmed) superseding it."""
     if not reviewer:
@@ -594,13 +597,13 @@ def confirm_label(
                 supersedes=label_id,
                 run_id=run_id,
                 created_at=store.clock(),
-            )
-        ).inserted_primary_key[0]
+            ).returning(schema.labels.c.id)
+        ).scalar_one()
     return int(new_id)
 
 
 def correct_label(
-    store: Any,
+    store: Store,
     work_id: int,
     axis: str,
     values: str | Sequence[str],
@@ -670,7 +673,7 @@ def correct_label(
                     supersedes=by_value.get(v, top),
                     run_id=run_id,
                     created_at=now,
-                )
-            ).inserted_primary_key[0]
+                ).returning(schema.labels.c.id)
+            ).scalar_one()
             ids.append(int(new_id))
     return ids

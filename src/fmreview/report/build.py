@@ -21,7 +21,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -68,8 +68,11 @@ from fmreview.report.sections import (
 from fmreview.status import work_statuses
 from fmreview.store import schema
 
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
-def low_coverage_years(store: Any, meta: dict[str, Any]) -> tuple[list[int], str]:
+
+def low_coverage_years(store: Store, meta: dict[str, Any]) -> tuple[list[int], str]:
     """Years after the protocol's coverage rule ends the fits, and a sentence saying why.
 
     The rule (``analyses.coverage_min_share``) ends trend fits at the last year in which at
@@ -105,7 +108,7 @@ def low_coverage_years(store: Any, meta: dict[str, Any]) -> tuple[list[int], str
 class _Review:
     """What every report section reads: the included works, their labels and coverage."""
 
-    store: Any
+    store: Store
     out: Path
     counts: PrismaCounts
     analysis: dict[str, Any] | None
@@ -140,7 +143,7 @@ class _Review:
         return self.cov.get(axis) or AxisCoverage(axis, 0, len(self.included))
 
 
-def _review(store: Any, out: Path, counts: PrismaCounts) -> _Review:
+def _review(store: Store, out: Path, counts: PrismaCounts) -> _Review:
     """Read the included works, their current labels (with provenance) and coverage."""
     included = list(counts.included_ids)
     frame = current_label_frame(store)
@@ -547,7 +550,7 @@ def _file_list(out: Path) -> list[dict[str, str]]:
     return files
 
 
-def _protocol_context(store: Any) -> dict[str, Any]:
+def _protocol_context(store: Store) -> dict[str, Any]:
     """The protocol's title, question, criteria and source queries."""
     proto = store.protocol
     return {
@@ -572,7 +575,7 @@ def _protocol_context(store: Any) -> dict[str, Any]:
 
 
 def report_context(
-    store: Any, out: Path, *, reporter: Reporter | None = None, counts: PrismaCounts | None = None
+    store: Store, out: Path, *, reporter: Reporter | None = None, counts: PrismaCounts | None = None
 ) -> dict[str, Any]:
     """Compute everything the report shows and write its figures and tables under ``out``.
 
@@ -648,7 +651,7 @@ def report_context(
 
 
 def build_report(
-    store: Any,
+    store: Store,
     *,
     reporter: Reporter | None = None,
     out_dir: Path | str | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -24,6 +24,9 @@ import sqlalchemy as sa
 from fmreview.extract.store_io import current_labels
 from fmreview.report.tables import pct as _pct
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 #: Evidence kinds in the order the report lists them.
 EVIDENCE_KINDS = ("human", "list", "llm", "rule", "model")
@@ -45,7 +48,7 @@ def evidence_kind(method: Any, status: Any) -> str:
     return m or "unknown"
 
 
-def current_label_frame(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def current_label_frame(store: Store, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Current labels with an ``evidence`` kind column: ``work_id, axis, value, method, kind``."""
     df = current_labels(store, work_ids=work_ids)
     cols = ["work_id", "axis", "value", "method", "status"]
@@ -98,7 +101,7 @@ class LabelNumbers:
 
 
 def label_numbers(
-    store: Any,
+    store: Store,
     *,
     included: Iterable[int] | None = None,
     frame: pd.DataFrame | None = None,

@@ -7,13 +7,16 @@ session can use the stopping rules without an import circle.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fmreview.screening.session import ScreeningConfig, load_state, status
 from fmreview.screening.stopping import RecallEstimate, recall_estimate
 
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
-def store_recall_estimate(store: Any, *, config: Any = None) -> RecallEstimate:
+
+def store_recall_estimate(store: Store, *, config: Any = None) -> RecallEstimate:
     """:func:`recall_estimate` for a review's store: the call ``screen status`` and the web
     dashboard make.
 
