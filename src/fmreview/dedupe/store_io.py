@@ -469,13 +469,15 @@ def decide_pair(store: Store, a: int, b: int, same: bool, reviewer: str, note: s
         lo, hi = _pair(a, b)
         return int(
             conn.execute(
-                sa.insert(schema.dedupe_decisions).values(
+                sa.insert(schema.dedupe_decisions)
+                .values(
                     record_a=lo,
                     record_b=hi,
                     same=bool(same),
                     reviewer=reviewer,
                     note=note,
                     created_at=store.clock(),
-                ).returning(schema.dedupe_decisions.c.id)
+                )
+                .returning(schema.dedupe_decisions.c.id)
             ).scalar_one()
         )

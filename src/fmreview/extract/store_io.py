@@ -584,7 +584,8 @@ def confirm_label(
             e for e in (old["evidence"] or []) if isinstance(e, dict) and e.get("field") != "review"
         ]
         new_id = conn.execute(
-            sa.insert(schema.labels).values(
+            sa.insert(schema.labels)
+            .values(
                 work_id=old["work_id"],
                 axis=old["axis"],
                 value=old["value"],
@@ -597,7 +598,8 @@ def confirm_label(
                 supersedes=label_id,
                 run_id=run_id,
                 created_at=store.clock(),
-            ).returning(schema.labels.c.id)
+            )
+            .returning(schema.labels.c.id)
         ).scalar_one()
     return int(new_id)
 
@@ -660,7 +662,8 @@ def correct_label(
         now = store.clock()
         for v in vals:
             new_id = conn.execute(
-                sa.insert(schema.labels).values(
+                sa.insert(schema.labels)
+                .values(
                     work_id=work_id,
                     axis=axis,
                     value=v,
@@ -673,7 +676,8 @@ def correct_label(
                     supersedes=by_value.get(v, top),
                     run_id=run_id,
                     created_at=now,
-                ).returning(schema.labels.c.id)
+                )
+                .returning(schema.labels.c.id)
             ).scalar_one()
             ids.append(int(new_id))
     return ids

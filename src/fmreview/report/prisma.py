@@ -527,12 +527,14 @@ def record_version(
     vc = version_counts(store, counts)
     with store.begin() as conn:
         vid = conn.execute(
-            sa.insert(v).values(
+            sa.insert(v)
+            .values(
                 run_id=run_id,
                 created_at=store.clock(),
                 counts=vc,
                 included=list(counts.included_ids),
                 note=note,
-            ).returning(v.c.id)
+            )
+            .returning(v.c.id)
         ).scalar_one()
     return int(vid)
