@@ -206,6 +206,17 @@ def _failure_lines(failed: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(f"  {name}: {c.get('error') or 'failed'}" for name, c in failed.items())
 
 
+def _source_error(
+    message: str, search: dict[str, Any], result: UpdateResult | None = None
+) -> SourceError:
+    """A failed update: the search counts (and the version recorded, if any) ride along."""
+    err = SourceError(message)
+    err.counts = search  # type: ignore[attr-defined]
+    if result is not None:
+        err.result = result  # type: ignore[attr-defined]
+    return err
+
+
 def update(
     store: Store,
     *,
@@ -275,13 +286,12 @@ def update(
             new_records = sum(int(c.get("added") or 0) for c in search.values())
             run.counts.update({"search": search, "new_records": new_records})
             if failed and len(failed) == len(search):
-                err = SourceError(
+                raise _source_error(
                     f"update failed: all {len(failed)} source(s) failed; no version recorded, "
                     "nothing else changed; run the update again when they can be reached:\n"
-                    + _failure_lines(failed)
+                    + _failure_lines(failed),
+                    search,
                 )
-                err.counts = search  # type: ignore[attr-defined]
-                raise err
             before = _max_work_id(store)
             stage_counts: dict[str, Any] = {}
             for stage in chosen:
@@ -314,15 +324,14 @@ def update(
             )
             log.info("update recorded version %d", result.version)
             if failed:
-                err = SourceError(
+                raise _source_error(
                     f"update recorded version {result.version} from "
                     f"{', '.join(n for n in search if n not in failed)}, but "
                     f"{len(failed)} source(s) failed; the next update retries them from the "
-                    "same date:\n" + _failure_lines(failed)
+                    "same date:\n" + _failure_lines(failed),
+                    search,
+                    result,
                 )
-                err.counts = search  # type: ignore[attr-defined]
-                err.result = result  # type: ignore[attr-defined]
-                raise err
     finally:
         if lock is not None:
             lock.release()
