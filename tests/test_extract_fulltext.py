@@ -8,13 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fmreview.extract.fulltext import fetch_pdfs, fulltext_store, methods_text, pdf_pages
+from fmreview.extract.fulltext import fetch_pdfs, methods_text, pdf_pages
+from fmreview.extract.fulltext_store import fulltext_store
 from fmreview.record import Record
 from fmreview.store import Store
 from fmreview.store.records import add_records
 from fmreview.store.works import works_from_records
-
-pytest.importorskip("pypdf")
 
 PAGES = [
     [

@@ -135,8 +135,7 @@ def test_labels_agree_and_nothing_falls_back(review: Store) -> None:
 
 
 def test_violations_and_proposed_datasets_are_tables(review: Store) -> None:
-    from fmreview.extract.constraints import violations_table
-    from fmreview.extract.store_io import proposed_datasets
+    from fmreview.extract.store_io import proposed_datasets, violations_table
 
     table = violations_table(review)
     assert list(table.columns) == [

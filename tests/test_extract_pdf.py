@@ -11,8 +11,6 @@ from fmreview.errors import FormatError
 from fmreview.extract.pdf import match_pdfs, pdf_text
 from fmreview.store import Store, schema
 
-pytest.importorskip("pypdf")
-
 
 def make_pdf(path: Path, lines: list[str]) -> Path:
     import matplotlib

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
+from fmreview.analysis_store import analyze_store
 from fmreview.report.build import build_report
 from fmreview.report.exports import extraction_table, revman_tables
 from fmreview.report.html import http_url, script_json, study_links
@@ -392,9 +393,6 @@ def test_link_helpers() -> None:
 
 
 def test_with_analysis_draws_figures(store: Store, tmp_path: Path) -> None:
-    pytest.importorskip("fmreview.analysis_store")
-    from fmreview.analysis_store import analyze_store
-
     works = []
     for i in range(30):
         year = 2020 + i % 5
@@ -469,7 +467,6 @@ def test_cli_prisma_and_report(tmp_path: Path) -> None:
 
 
 def test_meta_analysis_figures_when_effects_exist(store: Store, tmp_path: Path) -> None:
-    pytest.importorskip("fmreview.meta.plots")
     ids = make_review(store, [W(f"Trial {i}", decisions=AUTO_IN + TA_IN + FT_IN) for i in range(4)])
     counts = [(10, 5, 4, 11), (20, 10, 12, 18), (7, 8, 3, 12), (15, 15, 9, 21)]
     with store.begin() as conn:

@@ -352,8 +352,8 @@ def test_recall_estimate_from_a_random_sample_matches_the_interval() -> None:
 
 
 def test_store_recall_estimate_follows_the_screening_history(store) -> None:
+    from fmreview.screening.recall import store_recall_estimate
     from fmreview.screening.session import Session, record_decision
-    from fmreview.screening.stopping import store_recall_estimate
     from tests.test_screening_session import _config, _fill
 
     truth = _fill(store, 40, 6)

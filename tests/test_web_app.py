@@ -669,7 +669,7 @@ def test_dashboard_shows_prisma_progress_and_kappa(review: tuple[Store, Any]) ->
     assert "Recall" in doc.xpath("//*[@id='stopping']")[0].text_content()
     data = admin.c.get("/api/dashboard").json()
     # the estimate is the one `fmreview screen status` prints, from the same function
-    from fmreview.screening.stopping import store_recall_estimate
+    from fmreview.screening.recall import store_recall_estimate
 
     est = store_recall_estimate(store).to_dict()
     assert data["stopping"]["estimate"] == est and est["found"] == 2

@@ -344,32 +344,20 @@ def test_edit_refuses_layouts_it_cannot_change_in_place() -> None:
         edit("a:\n  b:\n", {("a", "b"): 1})  # an empty value
 
 
-def test_update_text_falls_back_and_says_how() -> None:
+def test_update_text_keeps_the_comments_or_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     new, how = update_text(TEXT, {("screening", "model"): "svm"})
     assert how == "in place"
     new, how = update_text(TEXT, {("other",): "short"})
     assert yaml.safe_load(new)["other"] == "short"
-    assert how in ("ruamel.yaml", "PyYAML")
-    if how == "ruamel.yaml":
-        assert "# trailing comment" in new and "# the name" in new
+    assert how == "ruamel.yaml"
+    assert "# trailing comment" in new and "# the name" in new
+    # when ruamel's text would not load to the intended data, nothing is rewritten: there is
+    # no fallback that drops the comments
+    from fmreview.web import yaml_edit
 
-
-def test_update_text_without_ruamel_loses_comments_but_not_data(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_ruamel(name: str, *a: Any, **kw: Any) -> Any:
-        if name.startswith("ruamel"):
-            raise ImportError(name)
-        return real_import(name, *a, **kw)
-
-    monkeypatch.setattr(builtins, "__import__", no_ruamel)
-    new, how = update_text(TEXT, {("other",): "short"})
-    assert how == "PyYAML"
-    assert yaml.safe_load(new) == apply(yaml.safe_load(TEXT), {("other",): "short"})
+    monkeypatch.setattr(yaml_edit, "_ruamel", lambda text, changes: "other: wrong\n")
+    with pytest.raises(CannotEdit, match="comments kept"):
+        update_text(TEXT, {("other",): "short"})
 
 
 def test_flow_scalars() -> None:

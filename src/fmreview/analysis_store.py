@@ -9,43 +9,32 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from fmreview.extract.store_io import current_labels
 from fmreview.progress import NullReporter, Reporter
 from fmreview.status import work_statuses
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 ARTIFACT_KIND = "analysis"
 ARTIFACT_KEY = "latest"
 
 
-def label_frame(store: Any) -> pd.DataFrame:
+def label_frame(store: Store) -> pd.DataFrame:
     """Current labels as ``work_id, axis, value, method, role`` (one row per value)."""
-    try:
-        from fmreview.extract.store_io import current_labels as extract_current
-    except ModuleNotFoundError:
-        extract_current = None  # type: ignore[assignment]
-    if extract_current is not None:
-        df = extract_current(store)
-        if "role" not in df.columns:
-            df = df.assign(role=None)
-        return df
-    from fmreview.exporter import current_labels
-
-    with store.connect() as conn:
-        rows = [
-            {"work_id": wid, "axis": axis, "value": v, "method": None, "role": None}
-            for wid, axes in current_labels(conn).items()
-            for axis, vals in axes.items()
-            for v in vals
-        ]
-    return pd.DataFrame(rows, columns=["work_id", "axis", "value", "method", "role"])
+    df = current_labels(store)
+    if "role" not in df.columns:
+        df = df.assign(role=None)
+    return df
 
 
-def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def analysis_frames(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The included works and their labels, as the analysis expects them."""
     statuses = work_statuses(store)
     included = [wid for wid, s in statuses.items() if s.status == "included"]
@@ -67,7 +56,7 @@ def analysis_frames(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return works, labels
 
 
-def work_sources(store: Any, work_ids: Any = None) -> dict[int, set[str]]:
+def work_sources(store: Store, work_ids: Any = None) -> dict[int, set[str]]:
     """Each active work's sources, for leave-one-source-out sensitivity.
 
     A work's curated lists (``source_labels``, the bundled snapshot's list names) when it has
@@ -93,7 +82,7 @@ def work_sources(store: Any, work_ids: Any = None) -> dict[int, set[str]]:
     return {k: v for k, v in out.items() if v}
 
 
-def source_coverage(store: Any) -> dict[int, tuple[int, int]]:
+def source_coverage(store: Store) -> dict[int, tuple[int, int]]:
     """Per year: (sources contributing works that year, sources that started by then).
 
     Sources are the works' ``source_labels`` (for the bundled snapshot: the curated lists).
@@ -122,7 +111,7 @@ def source_coverage(store: Any) -> dict[int, tuple[int, int]]:
     return out
 
 
-def coverage_end_year(store: Any, min_share: float) -> int | None:
+def coverage_end_year(store: Store, min_share: float) -> int | None:
     """The last year in which at least ``min_share`` of the sources still contribute works
     (see :func:`source_coverage`)."""
     last = None
@@ -132,7 +121,7 @@ def coverage_end_year(store: Any, min_share: float) -> int | None:
     return last
 
 
-def analysis_settings(store: Any, **overrides: Any) -> Any:
+def analysis_settings(store: Store, **overrides: Any) -> Any:
     from fmreview.analysis import coerce_settings
     from fmreview.snapshot import gazetteer_path
 
@@ -178,7 +167,7 @@ class StoredAnalysis:
 
 
 def analyze_store(
-    store: Any, *, reporter: Reporter | None = None, **overrides: Any
+    store: Store, *, reporter: Reporter | None = None, **overrides: Any
 ) -> StoredAnalysis:
     """Analyse the included works and store the result (artifact ``analysis/latest``)."""
     from fmreview.analysis import analyze, challenge_map, leave_one_source_out
@@ -213,7 +202,7 @@ def analyze_store(
     return stored
 
 
-def load_latest_analysis(store: Any) -> dict[str, Any] | None:
+def load_latest_analysis(store: Store) -> dict[str, Any] | None:
     """The newest stored analysis as a dict (``to_dict`` form), or None."""
     a = schema.artifacts
     with store.connect() as conn:
@@ -226,7 +215,7 @@ def load_latest_analysis(store: Any) -> dict[str, Any] | None:
     return json.loads(row.data) if row else None
 
 
-def explain_store(store: Any, query: list[str]) -> pd.DataFrame:
+def explain_store(store: Store, query: list[str]) -> pd.DataFrame:
     """The included works behind one cell: ``AXIS=VALUE [AXIS=VALUE…] [YEAR]``."""
     from fmreview.analysis import explain
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from fmreview.errors import InputError
+from fmreview.extract.store_io import current_label_map
 from fmreview.record import Author, Record
 from fmreview.store import schema
 from fmreview.store.records import row_to_record
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 EXPORT_FORMATS = ("ris", "bibtex", "csv", "xlsx", "jsonl", "parquet")
 WHAT = ("works", "records", "included", "excluded")
@@ -69,22 +73,13 @@ def current_labels(conn: sa.engine.Connection) -> dict[int, dict[str, list[str]]
     return {k: dict(v) for k, v in out.items()}
 
 
-def label_map(store: Any) -> dict[int, dict[str, list[str]]]:
-    """Labels per work and axis as the extraction policy resolves them (human > list > …).
-
-    Falls back to :func:`current_labels` (every live row) when the extraction stage is not
-    installed.
-    """
-    try:
-        from fmreview.extract.store_io import current_label_map
-    except ModuleNotFoundError:
-        with store.connect() as conn:
-            return current_labels(conn)
+def label_map(store: Store) -> dict[int, dict[str, list[str]]]:
+    """Labels per work and axis as the extraction policy resolves them (human > list > …)."""
     return current_label_map(store)
 
 
 def export_review(
-    store: Any, path: Path | str, *, format: str | None = None, what: str = "works"
+    store: Store, path: Path | str, *, format: str | None = None, what: str = "works"
 ) -> int:
     """Write the review's works (or raw records) to ``path``; returns the number written."""
     from fmreview import formats

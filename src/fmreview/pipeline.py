@@ -12,12 +12,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fmreview import stages
 from fmreview.errors import StoreError
 from fmreview.progress import NullReporter, Reporter
 from fmreview.stages import StageResult
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ STAGES: tuple[Stage, ...] = (
 
 
 def run_stages(
-    store: Any,
+    store: Store,
     *,
     reporter: Reporter | None = None,
     only: list[str] | None = None,

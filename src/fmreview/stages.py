@@ -14,9 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fmreview.progress import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ def _timed(name: str, fn: Callable[[], StageResult]) -> StageResult:
     return result
 
 
-def dedupe(store: Any, *, reporter: Reporter | None = None) -> StageResult:
+def dedupe(store: Store, *, reporter: Reporter | None = None) -> StageResult:
     """Cluster records not yet in a work into works (human pair decisions respected)."""
     from fmreview.dedupe.store_io import dedupe_store
 
@@ -78,7 +81,7 @@ def eligibility_stages(protocol: Any) -> tuple[str, ...]:
     return ("automation",)
 
 
-def screen_rules(store: Any, *, reporter: Reporter | None = None) -> StageResult:
+def screen_rules(store: Store, *, reporter: Reporter | None = None) -> StageResult:
     """Apply the protocol's eligibility rules (per :func:`eligibility_stages`).
 
     Records an ``eligibility`` run whether ``fmreview run``, ``fmreview update`` or
@@ -102,7 +105,7 @@ def screen_rules(store: Any, *, reporter: Reporter | None = None) -> StageResult
     return _timed("eligibility", go)
 
 
-def unexcluded_works(store: Any, *, after: int = 0) -> list[int]:
+def unexcluded_works(store: Store, *, after: int = 0) -> list[int]:
     """Active works (id > ``after``) that no decision has excluded, in id order."""
     import sqlalchemy as sa
 
@@ -122,7 +125,7 @@ def unexcluded_works(store: Any, *, after: int = 0) -> list[int]:
 
 
 def extract(
-    store: Any, *, reporter: Reporter | None = None, methods: Sequence[str] | None = None
+    store: Store, *, reporter: Reporter | None = None, methods: Sequence[str] | None = None
 ) -> StageResult:
     """Label every work on the taxonomy, with evidence (methods: the protocol's by default)."""
     from fmreview.extract.store_io import extract_store
@@ -139,7 +142,7 @@ def extract(
     return _timed("extract", go)
 
 
-def analyze(store: Any, *, reporter: Reporter | None = None) -> StageResult:
+def analyze(store: Store, *, reporter: Reporter | None = None) -> StageResult:
     """Trends, dataset use and co-occurrence, stored for the report (an ``analyze`` run)."""
     from fmreview.analysis_store import analyze_store
 
@@ -163,7 +166,7 @@ REPORT_OUTPUTS = {
 
 
 def report(
-    store: Any, *, reporter: Reporter | None = None, record_versions: bool = True
+    store: Store, *, reporter: Reporter | None = None, record_versions: bool = True
 ) -> StageResult:
     """Write the HTML report, PRISMA diagram, tables, figures and exports (a ``report`` run).
 

@@ -28,11 +28,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 HUMAN_STAGES = ("title_abstract", "full_text")
 #: A decision with this label withdraws the reviewer's earlier vote on the stage.
@@ -68,7 +71,7 @@ def stage_status(
     return kind, crit
 
 
-def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[int, WorkStatus]:
+def work_statuses(store: Store, conn: sa.engine.Connection | None = None) -> dict[int, WorkStatus]:
     """The status of every active (not merged) work."""
     settings = store.protocol.screening
     required = settings.reviewers_per_record
@@ -155,5 +158,5 @@ def work_statuses(store: Any, conn: sa.engine.Connection | None = None) -> dict[
         return compute(c)
 
 
-def included_work_ids(store: Any) -> list[int]:
+def included_work_ids(store: Store) -> list[int]:
     return [wid for wid, s in work_statuses(store).items() if s.status == "included"]

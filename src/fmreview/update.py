@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 import httpx
@@ -47,6 +47,9 @@ from fmreview.search.runner import run_search
 from fmreview.search.sources import enabled_sources
 from fmreview.stages import StageResult, unexcluded_works
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ class ReviewLock:
 
 # ----------------------------------------------------------------------------- versions
 def record_update_version(
-    store: Any,
+    store: Store,
     *,
     run_id: int,
     extra: Mapping[str, Any],
@@ -130,7 +133,7 @@ def record_update_version(
 
 
 # ----------------------------------------------------------------------------- since
-def last_retrievals(store: Any) -> dict[str, dt.datetime | None]:
+def last_retrievals(store: Store) -> dict[str, dt.datetime | None]:
     """Per source, when its last successful (``done``) search finished."""
     s = schema.searches
     with store.connect() as conn:
@@ -142,7 +145,9 @@ def last_retrievals(store: Any) -> dict[str, dt.datetime | None]:
     return {str(src): when for src, when in rows}
 
 
-def update_since(store: Any, names: Sequence[str], overlap_days: int) -> dict[str, dt.date | None]:
+def update_since(
+    store: Store, names: Sequence[str], overlap_days: int
+) -> dict[str, dt.date | None]:
     """The start date of each source's update search (None: never searched, search all)."""
     last = last_retrievals(store)
     out: dict[str, dt.date | None] = {}
@@ -177,12 +182,12 @@ class UpdateResult:
         return json.loads(json.dumps(asdict(self), default=str))
 
 
-def _max_work_id(store: Any) -> int:
+def _max_work_id(store: Store) -> int:
     with store.connect() as conn:
         return int(conn.execute(sa.select(sa.func.max(schema.works.c.id))).scalar() or 0)
 
 
-def _run_stage(store: Any, stage: Stage, reporter: Reporter) -> dict[str, Any]:
+def _run_stage(store: Store, stage: Stage, reporter: Reporter) -> dict[str, Any]:
     reporter.log(f"update: {stage.name}")
     try:
         result = stage.fn(store, reporter=reporter)
@@ -201,8 +206,19 @@ def _failure_lines(failed: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(f"  {name}: {c.get('error') or 'failed'}" for name, c in failed.items())
 
 
+def _source_error(
+    message: str, search: dict[str, Any], result: UpdateResult | None = None
+) -> SourceError:
+    """A failed update: the search counts (and the version recorded, if any) ride along."""
+    err = SourceError(message)
+    err.counts = search  # type: ignore[attr-defined]
+    if result is not None:
+        err.result = result  # type: ignore[attr-defined]
+    return err
+
+
 def update(
-    store: Any,
+    store: Store,
     *,
     stages: Sequence[Stage] | None = None,
     sources: Sequence[str] | None = None,
@@ -270,13 +286,12 @@ def update(
             new_records = sum(int(c.get("added") or 0) for c in search.values())
             run.counts.update({"search": search, "new_records": new_records})
             if failed and len(failed) == len(search):
-                err = SourceError(
+                raise _source_error(
                     f"update failed: all {len(failed)} source(s) failed; no version recorded, "
                     "nothing else changed; run the update again when they can be reached:\n"
-                    + _failure_lines(failed)
+                    + _failure_lines(failed),
+                    search,
                 )
-                err.counts = search  # type: ignore[attr-defined]
-                raise err
             before = _max_work_id(store)
             stage_counts: dict[str, Any] = {}
             for stage in chosen:
@@ -309,15 +324,14 @@ def update(
             )
             log.info("update recorded version %d", result.version)
             if failed:
-                err = SourceError(
+                raise _source_error(
                     f"update recorded version {result.version} from "
                     f"{', '.join(n for n in search if n not in failed)}, but "
                     f"{len(failed)} source(s) failed; the next update retries them from the "
-                    "same date:\n" + _failure_lines(failed)
+                    "same date:\n" + _failure_lines(failed),
+                    search,
+                    result,
                 )
-                err.counts = search  # type: ignore[attr-defined]
-                err.result = result  # type: ignore[attr-defined]
-                raise err
     finally:
         if lock is not None:
             lock.release()

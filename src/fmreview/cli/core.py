@@ -18,6 +18,18 @@ console = make_console()
 
 
 def register(app: typer.Typer) -> None:
+    _init(app)
+
+    _import_(app)
+
+    _export(app)
+
+    _runs(app)
+
+
+def _init(app: typer.Typer) -> None:
+    """Register ``init`` on ``app``."""
+
     @app.command("init")
     def init(
         directory: Path = typer.Argument(..., help="The new review folder."),
@@ -54,6 +66,10 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"Created review [bold]{store.protocol.name}[/] in {directory} ({store.dialect})"
         )
+
+
+def _import_(app: typer.Typer) -> None:
+    """Register ``import_`` on ``app``."""
 
     @app.command("import")
     def import_(
@@ -130,6 +146,10 @@ def register(app: typer.Typer) -> None:
         if result.report:
             console.print(f"Quarantine and warnings report: {result.report}")
 
+
+def _export(app: typer.Typer) -> None:
+    """Register ``export`` on ``app``."""
+
     @app.command("export")
     def export(
         out: Path = typer.Argument(
@@ -152,6 +172,10 @@ def register(app: typer.Typer) -> None:
             _require_works(store, directory)
         n = export_review(store, out, format=format, what=what)
         console.print(f"Wrote {n} {what} to {out}", highlight=False)
+
+
+def _runs(app: typer.Typer) -> None:
+    """Register ``runs`` on ``app``."""
 
     @app.command("runs")
     def runs(directory: Path = DirOption, as_json: bool = JsonOption) -> None:

@@ -97,6 +97,18 @@ def register(app: typer.Typer) -> None:
         invoke_without_command=True,
     )
 
+    _extract(extract_app)
+
+    _review(extract_app)
+
+    app.add_typer(extract_app, name="extract")
+
+    _find_cmd(app)
+
+
+def _extract(extract_app: typer.Typer) -> None:
+    """Register ``extract`` on ``extract_app``."""
+
     @extract_app.callback()
     def extract(
         ctx: typer.Context,
@@ -134,6 +146,10 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
 
+
+def _review(extract_app: typer.Typer) -> None:
+    """Register ``review`` on ``extract_app``."""
+
     @extract_app.command("review")
     def review(
         directory: Path = DirOption,
@@ -162,7 +178,9 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
 
-    app.add_typer(extract_app, name="extract")
+
+def _find_cmd(app: typer.Typer) -> None:
+    """Register ``find_cmd`` on ``app``."""
 
     @app.command("find")
     def find_cmd(

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
 
         Example: fmreview fulltext --dir fm-review --online --email me@example.org
         """
-        from fmreview.extract.fulltext import fulltext_store
+        from fmreview.extract.fulltext_store import fulltext_store
         from fmreview.progress import default_reporter
 
         store = open_store(directory)

@@ -14,6 +14,34 @@ console = make_console()
 
 
 def register(app: typer.Typer) -> None:
+    _meta(app)
+
+    effects_app = typer.Typer(
+        help="The review's effects table (study-level outcomes for meta-analysis)."
+    )
+    app.add_typer(effects_app, name="effects")
+
+    _effects_import(effects_app)
+
+
+def _mods_arg(mods: str | None) -> str | list[str] | None:
+    """``--mods``: a formula (``~ x + y``) as given, else comma-separated column names."""
+    if mods and mods.strip().startswith("~"):
+        return mods.strip()
+    if mods:
+        return [m.strip() for m in mods.split(",") if m.strip()]
+    return None
+
+
+def _bias_arg(bias: str) -> bool | list[str]:
+    """``--bias``: ``all``, ``none`` or comma-separated test names."""
+    b = bias.strip().lower()
+    return True if b == "all" else False if b == "none" else [x.strip() for x in b.split(",")]
+
+
+def _meta(app: typer.Typer) -> None:
+    """Register ``meta`` on ``app``."""
+
     @app.command("meta")
     def meta(
         csv_file: Path | None = typer.Option(
@@ -87,22 +115,13 @@ def register(app: typer.Typer) -> None:
         from fmreview.meta.analysis import meta_analyze, read_effects_csv
         from fmreview.meta.summary import format_summary
 
-        mod_arg: str | list[str] | None = None
-        if mods and mods.strip().startswith("~"):
-            mod_arg = mods.strip()
-        elif mods:
-            mod_arg = [m.strip() for m in mods.split(",") if m.strip()]
-        b = bias.strip().lower()
-        bias_arg: bool | list[str] = (
-            True if b == "all" else False if b == "none" else [x.strip() for x in b.split(",")]
-        )
         opts: dict[str, Any] = dict(
             method=method,
             by=by,
-            mods=mod_arg,
+            mods=_mods_arg(mods),
             preset=preset,
             level=level,
-            bias=bias_arg,
+            bias=_bias_arg(bias),
             test=test,
             step_halving=step_halving,
         )
@@ -135,10 +154,9 @@ def register(app: typer.Typer) -> None:
                 if path is not None:
                     console.print(f"{label}: {path}", highlight=False, markup=False)
 
-    effects_app = typer.Typer(
-        help="The review's effects table (study-level outcomes for meta-analysis)."
-    )
-    app.add_typer(effects_app, name="effects")
+
+def _effects_import(effects_app: typer.Typer) -> None:
+    """Register ``effects_import`` on ``effects_app``."""
 
     @effects_app.command("import")
     def effects_import(

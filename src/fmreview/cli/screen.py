@@ -192,6 +192,20 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=False,
     )
 
+    _screen(screen_app)
+
+    _screen_status(screen_app)
+
+    _screen_rules(screen_app)
+
+    app.add_typer(screen_app, name="screen")
+
+    _simulate_cmd(app)
+
+
+def _screen(screen_app: typer.Typer) -> None:
+    """Register ``screen`` on ``screen_app``."""
+
     @screen_app.callback(invoke_without_command=True)
     def screen(
         ctx: typer.Context,
@@ -218,14 +232,18 @@ def register(app: typer.Typer) -> None:
             f"{done['undo']} undone. Resume with: fmreview screen --dir {directory} --reviewer {reviewer}"
         )
 
+
+def _screen_status(screen_app: typer.Typer) -> None:
+    """Register ``screen_status`` on ``screen_app``."""
+
     @screen_app.command("status")
     def screen_status(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
         """Decisions so far, estimated recall with its interval, and whether to stop.
 
         Example: fmreview screen status --dir my-review --json
         """
+        from fmreview.screening.recall import store_recall_estimate
         from fmreview.screening.session import status
-        from fmreview.screening.stopping import store_recall_estimate
 
         store = open_store(directory)
         st = status(store)
@@ -273,6 +291,10 @@ def register(app: typer.Typer) -> None:
         t.add_row("", s["message"])
         console.print(t)
 
+
+def _screen_rules(screen_app: typer.Typer) -> None:
+    """Register ``screen_rules`` on ``screen_app``."""
+
     @screen_app.command("rules")
     def screen_rules(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
         """Apply the protocol's eligibility rules (recorded per criterion).
@@ -304,7 +326,9 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
 
-    app.add_typer(screen_app, name="screen")
+
+def _simulate_cmd(app: typer.Typer) -> None:
+    """Register ``simulate_cmd`` on ``app``."""
 
     @app.command("simulate")
     def simulate_cmd(

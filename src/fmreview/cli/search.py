@@ -44,6 +44,20 @@ def register(app: typer.Typer) -> None:
     # The group's help is the callback's docstring.
     search_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
 
+    _search(search_app)
+
+    _urls(search_app)
+
+    app.add_typer(search_app, name="search")
+
+    _enrich_cmd(app)
+
+    _update_cmd(app)
+
+
+def _search(search_app: typer.Typer) -> None:
+    """Register ``search`` on ``search_app``."""
+
     @search_app.callback(invoke_without_command=True)
     def search(
         ctx: typer.Context,
@@ -100,6 +114,10 @@ def register(app: typer.Typer) -> None:
             return
         console.print(_search_table(counts))
 
+
+def _urls(search_app: typer.Typer) -> None:
+    """Register ``urls`` on ``search_app``."""
+
     @search_app.command("urls")
     def urls(
         directory: Path | None = typer.Option(
@@ -129,7 +147,9 @@ def register(app: typer.Typer) -> None:
         for name, url in found.items():
             typer.echo(f"{name}\t{url}")
 
-    app.add_typer(search_app, name="search")
+
+def _enrich_cmd(app: typer.Typer) -> None:
+    """Register ``enrich_cmd`` on ``app``."""
 
     @app.command("enrich")
     def enrich_cmd(
@@ -176,6 +196,10 @@ def register(app: typer.Typer) -> None:
             f"{counts['candidates']} record(s) lacked an abstract; {counts['new_records']} enrichment record(s) "
             f"added; {counts['still_missing']} still without one"
         )
+
+
+def _update_cmd(app: typer.Typer) -> None:
+    """Register ``update_cmd`` on ``app``."""
 
     @app.command("update")
     def update_cmd(

@@ -34,6 +34,27 @@ def read_password(env: str, prompt: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    _serve(app)
+
+    users_app = typer.Typer(
+        help="Accounts of the web app (admins and reviewers).", no_args_is_help=True
+    )
+
+    _users_add(users_app)
+
+    _users_list(users_app)
+
+    _users_passwd(users_app)
+
+    _users_deactivate(users_app)
+    _users_logout(users_app)
+
+    app.add_typer(users_app, name="users")
+
+
+def _serve(app: typer.Typer) -> None:
+    """Register ``serve`` on ``app``."""
+
     @app.command("serve")
     def serve(
         directory: Path = DirOption,
@@ -110,9 +131,9 @@ def register(app: typer.Typer) -> None:
             log_level="info",
         )
 
-    users_app = typer.Typer(
-        help="Accounts of the web app (admins and reviewers).", no_args_is_help=True
-    )
+
+def _users_add(users_app: typer.Typer) -> None:
+    """Register ``users_add`` on ``users_app``."""
 
     @users_app.command("add")
     def users_add(
@@ -135,6 +156,10 @@ def register(app: typer.Typer) -> None:
         )
         console.print(f"added {user.role} {user.username}")
 
+
+def _users_list(users_app: typer.Typer) -> None:
+    """Register ``users_list`` on ``users_app``."""
+
     @users_app.command("list")
     def users_list(directory: Path = DirOption, as_json: bool = JsonOption) -> None:
         """List the web-app accounts.
@@ -151,6 +176,10 @@ def register(app: typer.Typer) -> None:
         for u in users:
             table.add_row(u.username, u.role, "yes" if u.active else "no")
         console.print(table)
+
+
+def _users_passwd(users_app: typer.Typer) -> None:
+    """Register ``users_passwd`` on ``users_app``."""
 
     @users_app.command("passwd")
     def users_passwd(
@@ -171,6 +200,10 @@ def register(app: typer.Typer) -> None:
         )
         console.print(f"password of {name} changed")
 
+
+def _users_deactivate(users_app: typer.Typer) -> None:
+    """Register ``users_deactivate`` on ``users_app``."""
+
     @users_app.command("deactivate")
     def users_deactivate(
         name: str = typer.Argument(..., help="User name."),
@@ -186,6 +219,10 @@ def register(app: typer.Typer) -> None:
         user = update_user(open_store(directory), name, active=undo)
         console.print(f"{user.username} is {'active' if user.active else 'deactivated'}")
 
+
+def _users_logout(users_app: typer.Typer) -> None:
+    """Register ``users_logout`` on ``users_app``."""
+
     @users_app.command("logout")
     def users_logout(
         name: str = typer.Argument(..., help="User name."),
@@ -199,5 +236,3 @@ def register(app: typer.Typer) -> None:
 
         user = end_sessions(open_store(directory), name)
         console.print(f"every session of {user.username} has ended")
-
-    app.add_typer(users_app, name="users")

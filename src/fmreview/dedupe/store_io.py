@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,6 +27,9 @@ from .engine import Deduplicator
 from .keys import COLUMNS
 from .merge import merge_records
 from .traps import HARD
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 #: Record columns the engine reads.
 ENGINE_COLUMNS = COLUMNS
@@ -233,7 +236,7 @@ def apply_decisions(conn: Connection, run_id: int) -> dict[str, int]:
     }
 
 
-def deduplicator_for(store: Any) -> Deduplicator:
+def deduplicator_for(store: Store) -> Deduplicator:
     """A :class:`Deduplicator` configured by the protocol's ``dedupe`` settings."""
     s = store.protocol.dedupe
     return Deduplicator(
@@ -245,7 +248,59 @@ def deduplicator_for(store: Any) -> Deduplicator:
     )
 
 
-def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -> dict[str, int]:
+def _member_row(
+    rid: int,
+    work_id: int,
+    canonical: Any,
+    prov: dict[str, Any],
+    link: tuple[str, Any, dict[str, Any]] | None,
+    run_id: int,
+) -> dict[str, Any]:
+    """A ``work_records`` row: the canonical record, or a linked one with its score and why
+    (a record with no link joined by a person's "same" decision)."""
+    if rid == canonical:
+        kind, score, why = "canonical", None, {"rule": "canonical", "provenance": prov}
+    else:
+        kind, score, why = link or ("duplicate", None, {"rule": "human decision: same"})
+    return {
+        "record_id": rid,
+        "work_id": work_id,
+        "link": kind,
+        "score": score,
+        "reason": why,
+        "run_id": run_id,
+    }
+
+
+def _queue_uncertain(
+    conn: sa.Connection, uncertain: pd.DataFrame, decisions: dict[Any, bool], run_id: int
+) -> list[dict[str, Any]]:
+    """Queue for a person the uncertain pairs not yet queued nor decided; return them."""
+    dp = schema.dedupe_pairs
+    queued = {
+        _pair(int(a), int(b)) for a, b in conn.execute(sa.select(dp.c.record_a, dp.c.record_b))
+    }
+    pairs: list[dict[str, Any]] = []
+    for row in uncertain.itertuples(index=False):
+        key = _pair(int(row.a), int(row.b))
+        if key in queued or key in decisions:
+            continue
+        queued.add(key)
+        pairs.append(
+            {
+                "record_a": key[0],
+                "record_b": key[1],
+                "score": float(row.score),
+                "reason": dict(row.reason),
+                "run_id": run_id,
+            }
+        )
+    if pairs:
+        conn.execute(sa.insert(dp), pairs)
+    return pairs
+
+
+def dedupe_store(store: Store, *, run_id: int, reporter: Reporter | None = None) -> dict[str, int]:
     """Cluster the store's new records into works; queue uncertain pairs for a person.
 
     Returns counts: ``records_new``, ``works_created``, ``records_joined_existing``,
@@ -312,26 +367,7 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
         def member_row(
             rid: int, work_id: int, canonical: Any, prov: dict[str, Any]
         ) -> dict[str, Any]:
-            if rid == canonical:
-                return {
-                    "record_id": rid,
-                    "work_id": work_id,
-                    "link": "canonical",
-                    "score": None,
-                    "reason": {"rule": "canonical", "provenance": prov},
-                    "run_id": run_id,
-                }
-            kind, score, why = link_of.get(
-                rid, ("duplicate", None, {"rule": "human decision: same"})
-            )
-            return {
-                "record_id": rid,
-                "work_id": work_id,
-                "link": kind,
-                "score": score,
-                "reason": why,
-                "run_id": run_id,
-            }
+            return _member_row(rid, work_id, canonical, prov, link_of.get(rid), run_id)
 
         member_rows: list[dict[str, Any]] = []
         fresh: list[tuple[list[int], Any, dict[str, Any], dict[str, Any]]] = []
@@ -365,28 +401,7 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
         for start in range(0, len(member_rows), BATCH):
             conn.execute(sa.insert(wr), member_rows[start : start + BATCH])
         _refresh_works(conn, touched, run_id)
-        # the review queue: uncertain pairs not yet queued nor decided
-        dp = schema.dedupe_pairs
-        queued = {
-            _pair(int(a), int(b)) for a, b in conn.execute(sa.select(dp.c.record_a, dp.c.record_b))
-        }
-        pairs: list[dict[str, Any]] = []
-        for row in model.uncertain_.itertuples(index=False):
-            key = _pair(int(row.a), int(row.b))
-            if key in queued or key in decisions:
-                continue
-            queued.add(key)
-            pairs.append(
-                {
-                    "record_a": key[0],
-                    "record_b": key[1],
-                    "score": float(row.score),
-                    "reason": dict(row.reason),
-                    "run_id": run_id,
-                }
-            )
-        if pairs:
-            conn.execute(sa.insert(dp), pairs)
+        pairs = _queue_uncertain(conn, model.uncertain_, decisions, run_id)
         links = model.links_
         kinds = [p["reason"].get("rule") for p in pairs]
         held = [p["reason"].get("trap") for p in pairs]
@@ -407,7 +422,7 @@ def dedupe_store(store: Any, *, run_id: int, reporter: Reporter | None = None) -
     return counts
 
 
-def pending_pairs(store: Any) -> list[dict[str, Any]]:
+def pending_pairs(store: Store) -> list[dict[str, Any]]:
     """Queued uncertain pairs without a human decision whose records are still in different
     works, best score first; each with ``id``, ``score``, ``reason`` and the two records
     (``a``, ``b``: dicts of record fields)."""
@@ -443,7 +458,7 @@ def pending_pairs(store: Any) -> list[dict[str, Any]]:
     ]
 
 
-def decide_pair(store: Any, a: int, b: int, same: bool, reviewer: str, note: str = "") -> int:
+def decide_pair(store: Store, a: int, b: int, same: bool, reviewer: str, note: str = "") -> int:
     """Append a human decision on records ``a`` and ``b``; returns the decision id.
 
     The decision takes effect at the next :func:`dedupe_store` (``same`` merges their
@@ -466,7 +481,8 @@ def decide_pair(store: Any, a: int, b: int, same: bool, reviewer: str, note: str
         lo, hi = _pair(a, b)
         return int(
             conn.execute(
-                sa.insert(schema.dedupe_decisions).values(
+                sa.insert(schema.dedupe_decisions)
+                .values(
                     record_a=lo,
                     record_b=hi,
                     same=bool(same),
@@ -474,5 +490,6 @@ def decide_pair(store: Any, a: int, b: int, same: bool, reviewer: str, note: str
                     note=note,
                     created_at=store.clock(),
                 )
-            ).inserted_primary_key[0]
+                .returning(schema.dedupe_decisions.c.id)
+            ).scalar_one()
         )

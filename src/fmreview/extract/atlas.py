@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from fmreview.errors import unknown_name
 from fmreview.extract.lists import open_availability
 from fmreview.extract.store_io import current_labels, work_extras
+from fmreview.status import work_statuses
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 
 def _norm(s: str) -> str:
@@ -59,16 +63,12 @@ def _links(w: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _excluded(store: Any) -> set[int]:
-    try:
-        from fmreview.status import work_statuses
-    except ImportError:  # pragma: no cover - screening not installed
-        return set()
+def _excluded(store: Store) -> set[int]:
     return {wid for wid, s in work_statuses(store).items() if str(s.status).startswith("excluded")}
 
 
 def find(
-    store: Any,
+    store: Store,
     *,
     modality: str | None = None,
     task: str | None = None,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from fmreview.extract.combine import ORDER
 from fmreview.extract.label import Label
@@ -180,16 +179,3 @@ def check(
                 res = f"{_desc(cause)} dropped"
             found.append(Violation(c.id, _desc(cause), _desc(other), res))
     return {a: labs for a, labs in out.items() if labs}, found
-
-
-def violations_table(store: Any) -> Any:
-    """Every active work's constraint violations now (a DataFrame: work_id, title,
-    constraint, cause, conflict, resolution)."""
-    import pandas as pd
-
-    from fmreview.extract.store_io import current_labels_and_violations
-
-    _, viol = current_labels_and_violations(store)
-    return pd.DataFrame(
-        viol, columns=["work_id", "title", "constraint", "cause", "conflict", "resolution"]
-    )

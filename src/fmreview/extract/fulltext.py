@@ -25,9 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
 from fmreview.errors import FormatError
 from fmreview.extract.label import Span
-from fmreview.extract.rules import FULLTEXT_AXES, sentence_bounds
+from fmreview.extract.rules import FULLTEXT_AXES
+from fmreview.extract.sentences import sentence_bounds
 
 __all__ = ["FULLTEXT_AXES", "FetchCounts", "FullText", "fetch_pdfs", "fulltexts_in", "methods_text"]
 _START = re.compile(
@@ -123,11 +127,6 @@ def _until_references(text: str) -> str:
 
 def pdf_pages(path: str | Path) -> list[str]:
     """The text of each page of a PDF (pypdf), hyphenated line breaks rejoined."""
-    try:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-    except ImportError as exc:  # pragma: no cover - pypdf is a dependency
-        raise FormatError("reading PDFs needs pypdf: pip install pypdf") from exc
     p = Path(path)
     try:
         pages = [(page.extract_text() or "") for page in PdfReader(str(p)).pages]
@@ -267,87 +266,3 @@ def fulltexts_in(folder: str | Path, works: Iterable[dict[str, Any]]) -> dict[in
         if ft.text:
             out[wid] = ft
     return out
-
-
-# ----------------------------------------------------------------------------- store
-def fulltext_store(
-    store: Any,
-    *,
-    online: bool = False,
-    client: Any = None,
-    email: str | None = None,
-    reporter: Any = None,
-) -> dict[str, Any]:
-    """Fetch (``online``) and read the review's PDFs, then re-run extraction with them.
-
-    Works are the active, not excluded ones. PDFs live in the review folder's ``pdfs/``.
-    Returns counts: ``works``, ``with_fulltext``, the fetch counts when online, and the
-    ``extract`` run's counts; plus ``found``: per work with full text, the modality, task
-    and dataset labels its methods/experiments gave, with page and sentence.
-    """
-    import sqlalchemy as sa
-
-    from fmreview.errors import InputError
-    from fmreview.extract.store_io import extract_store
-    from fmreview.progress import NullReporter
-    from fmreview.store import schema
-
-    reporter = reporter or NullReporter()
-    if getattr(store, "folder", None) is None:
-        raise InputError("full text needs a review folder (the PDFs live in <folder>/pdfs)")
-    folder = Path(store.folder) / "pdfs"
-    with store.connect() as conn:
-        w = schema.works
-        works = [
-            dict(r._mapping)
-            for r in conn.execute(sa.select(w).where(w.c.merged_into.is_(None)).order_by(w.c.id))
-        ]
-    try:
-        from fmreview.status import work_statuses
-
-        excluded = {
-            wid for wid, st in work_statuses(store).items() if str(st.status).startswith("excluded")
-        }
-    except ImportError:  # pragma: no cover - screening not installed
-        excluded = set()
-    works = [x for x in works if int(x["id"]) not in excluded]
-    out: dict[str, Any] = {"works": len(works)}
-    if online:
-        if client is None:
-            import httpx
-
-            client = httpx.Client(timeout=60.0, follow_redirects=True)
-        out["fetch"] = fetch_pdfs(works, folder, client, email=email, reporter=reporter).as_dict()
-    texts = fulltexts_in(folder, works) if folder.is_dir() else {}
-    out["with_fulltext"] = len(texts)
-    with store.run("fulltext", {"online": online, "works": len(works)}) as run:
-        counts = extract_store(store, run_id=run.id, reporter=reporter, fulltexts=texts)
-        run.counts.update({"with_fulltext": len(texts), **out.get("fetch", {})})
-    out["extract"] = counts
-    out["found"] = fulltext_findings(store, list(texts))
-    return out
-
-
-def fulltext_findings(store: Any, work_ids: list[int]) -> list[dict[str, Any]]:
-    """Current modality/task/dataset labels resting on full-text evidence, per work."""
-    from fmreview.extract.store_io import current_labels
-
-    if not work_ids:
-        return []
-    cur = current_labels(store, work_ids=work_ids)
-    rows = []
-    for r in cur.to_dict("records"):
-        if r["axis"] not in FULLTEXT_AXES:
-            continue
-        spans = [e for e in r["evidence"] or [] if str(e.get("field", "")).startswith("fulltext")]
-        if spans:
-            rows.append(
-                {
-                    "work_id": int(r["work_id"]),
-                    "axis": r["axis"],
-                    "value": r["value"],
-                    "page": str(spans[0]["field"]).replace("fulltext p.", ""),
-                    "sentence": spans[0].get("text", ""),
-                }
-            )
-    return rows

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from fmreview.extract.label import Span
+from fmreview.extract.sentences import sentence_bounds
 
 _TOKEN = r"[A-Z][A-Za-z0-9]*(?:[-_.+/][A-Za-z0-9]+)*(?:-[A-Z][A-Za-z0-9]*)*"
 _NAME = rf"{_TOKEN}(?:\s+(?:{_TOKEN}|\({_TOKEN}\))){{0,6}}"
@@ -247,8 +248,6 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
     for m in _SINGLE.finditer(text):
         add(m.start("name"), m.end("name"))
     # a list of two or more proper names in a sentence that speaks of datasets
-    from fmreview.extract.rules import sentence_bounds
-
     for a, b in sentence_bounds(text):
         if not _KIND_IN_SENTENCE.search(text, a, b):
             continue

@@ -13,16 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
 from fmreview.errors import FormatError
 
 
 def pdf_text(path: str | Path, *, max_pages: int | None = None) -> str:
     """The text of a PDF, pages joined by blank lines; hyphenated line breaks rejoined."""
-    try:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-    except ImportError as exc:  # pragma: no cover - pypdf is a dependency
-        raise FormatError("reading PDFs needs pypdf: pip install pypdf") from exc
     p = Path(path)
     try:
         reader = PdfReader(str(p))

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 from fmreview.extract.gazetteer import DatasetGazetteer
 from fmreview.extract.label import Label, Span
+from fmreview.extract.mentions import find_names
+from fmreview.extract.sentences import sentence_bounds
 from fmreview.protocol.model import Axis, Protocol
 
 FIELD_WEIGHT = {"title": 0.85, "keywords": 0.8, "abstract": 0.7, "fulltext": 0.6}
@@ -48,23 +50,12 @@ MIN_SENTENCES_BY_AXIS = {"task": 3, "themes": 1}
 FULLTEXT_AXES = ("modality", "task", "datasets")
 #: Fields whose every match counts (they are about the work itself).
 HEADLINE_FIELDS = ("title", "keywords")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 _BACKGROUND = re.compile(
     r"\b(has|have|had) (been )?(shown|demonstrated|achieved|emerged|gained|attracted|"
     r"revolutioni[sz]ed|transformed|exhibited|made)\b|\bnatural (images?|scenes?|domain)\b|"
     r"\bgeneral[- ]domain\b|\bnatural[- ]image\b",
     re.IGNORECASE,
 )
-
-
-def sentence_bounds(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text`` (a light splitter: ., ! or ? + capital)."""
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        out.append((start, m.start()))
-        start = m.end()
-    out.append((start, len(text)))
-    return out
 
 
 _OWN = re.compile(r"\b(we|our|ours|this (paper|work|study)|(the )?proposed)\b", re.IGNORECASE)
@@ -209,8 +200,6 @@ class RuleSet:
         pattern name the gazetteer knows joins that entity; an unknown one labels the work
         with the name as written (a dataset proposed for the gazetteer).
         """
-        from fmreview.extract.mentions import find_names
-
         spans_by: dict[str, list[Span]] = {}
         for fld, text in texts.items():
             if not text:

@@ -18,20 +18,25 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from fmreview.errors import InputError, NotFoundError
 from fmreview.extract.combine import combine_axis, thresholds_for
+from fmreview.extract.constraints import check
 from fmreview.extract.extractor import Extractor
+from fmreview.extract.fulltext import fulltexts_in
 from fmreview.extract.gazetteer import DatasetGazetteer, load_gazetteer
 from fmreview.extract.label import Label, Span
 from fmreview.extract.lists import list_labels
 from fmreview.extract.rules import work_texts
 from fmreview.progress import NullReporter, Reporter
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 AUTO_METHODS = ("list", "rule", "model", "llm")
 COLUMNS = [
@@ -49,7 +54,7 @@ COLUMNS = [
 
 
 # ----------------------------------------------------------------------------- reading
-def _gazetteer(store: Any) -> DatasetGazetteer | None:
+def _gazetteer(store: Store) -> DatasetGazetteer | None:
     base = store.folder if getattr(store, "folder", None) is not None else None
     return load_gazetteer(store.protocol, base)
 
@@ -145,11 +150,11 @@ def _label_rows(conn: sa.Connection, work_ids: Iterable[int] | None = None) -> l
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def _axes(store: Any) -> dict[str, bool]:
+def _axes(store: Store) -> dict[str, bool]:
     return {a.name: a.multi for a in store.protocol.taxonomy}
 
 
-def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def current_labels(store: Store, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Every work's labels now, resolved by the policy (human > list > llm > rule > model)
     and made consistent by the constraints between axes (:mod:`.constraints`).
 
@@ -162,13 +167,20 @@ def current_labels(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.D
     return current_labels_and_violations(store, work_ids=work_ids)[0]
 
 
+def violations_table(store: Store) -> pd.DataFrame:
+    """Every active work's constraint violations now (a DataFrame: work_id, title,
+    constraint, cause, conflict, resolution)."""
+    _, viol = current_labels_and_violations(store)
+    return pd.DataFrame(
+        viol, columns=["work_id", "title", "constraint", "cause", "conflict", "resolution"]
+    )
+
+
 def current_labels_and_violations(
-    store: Any, *, work_ids: Iterable[int] | None = None
+    store: Store, *, work_ids: Iterable[int] | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """:func:`current_labels` and the constraint violations met on the way (one dict per
     violation: ``work_id, title, constraint, cause, conflict, resolution``)."""
-    from fmreview.extract.constraints import check
-
     axes = _axes(store)
     thresholds = thresholds_for(store.protocol.extraction.min_confidence)
     with store.connect() as conn:
@@ -210,7 +222,7 @@ def current_labels_and_violations(
 
 
 def current_label_map(
-    store: Any, *, work_ids: Iterable[int] | None = None
+    store: Store, *, work_ids: Iterable[int] | None = None
 ) -> dict[int, dict[str, list[str]]]:
     """:func:`current_labels` as ``{work_id: {axis: [values]}}`` (for exports and reports)."""
     out: dict[int, dict[str, list[str]]] = defaultdict(dict)
@@ -258,14 +270,12 @@ def _same(old: list[Label], new: list[Label]) -> bool:
     return key(old) == key(new)
 
 
-def fulltexts_from_folder(store: Any, works: list[dict[str, Any]]) -> dict[int, Any]:
+def fulltexts_from_folder(store: Store, works: list[dict[str, Any]]) -> dict[int, Any]:
     """Methods/experiments text of the PDFs in the review folder's ``pdfs/`` (see
     :mod:`.fulltext`): work id -> :class:`~fmreview.extract.fulltext.FullText`."""
     folder = getattr(store, "folder", None)
     if folder is None or not (Path(folder) / "pdfs").is_dir():
         return {}
-    from fmreview.extract.fulltext import fulltexts_in
-
     return fulltexts_in(Path(folder) / "pdfs", works)
 
 
@@ -278,8 +288,88 @@ def _locate_fulltext(labels: list[Label], ft: Any) -> list[Label]:
     return labels
 
 
+def _new_label_rows(
+    targets: list[dict[str, Any]],
+    cands: dict[int, list[Label]],
+    state: dict[tuple[int, str], list[Label]],
+    axes: dict[str, bool],
+    *,
+    run_id: int,
+    now: Any,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Label rows to append: per work, axis and method, only where the labels changed."""
+    added: dict[str, int] = defaultdict(int)
+    rows: list[dict[str, Any]] = []
+    for w in targets:
+        wid = int(w["id"])
+        grouped: dict[tuple[str, str], list[Label]] = defaultdict(list)
+        for lab in cands.get(wid, []):
+            if lab.axis in axes:
+                grouped[(lab.axis, lab.method)].append(lab)
+        for (axis, method), labs in grouped.items():
+            old = [x for x in state.get((wid, axis), []) if x.method == method]
+            if old and _same(old, labs):
+                continue
+            for lab in labs:
+                rows.append(
+                    {
+                        "work_id": wid,
+                        "axis": axis,
+                        "value": lab.value[:255],
+                        "method": method,
+                        "confidence": lab.confidence,
+                        "evidence": lab.evidence_dicts(),
+                        "role": lab.role,
+                        "status": "auto",
+                        "reviewer": None,
+                        "supersedes": None,
+                        "run_id": run_id,
+                        "created_at": now,
+                    }
+                )
+                added[method] += 1
+    return rows, dict(added)
+
+
+def _extract_counts(
+    store: Store,
+    targets: list[dict[str, Any]],
+    added: dict[str, int],
+    trained_on: int,
+    reporter: Reporter,
+) -> dict[str, Any]:
+    """The extract run's counts (current labels by origin, violations), logged."""
+    cur, violations = current_labels_and_violations(store)
+    by_constraint: dict[str, int] = defaultdict(int)
+    for v in violations:
+        by_constraint[str(v["constraint"])] += 1
+    counts: dict[str, Any] = {
+        "works": len(targets),
+        "rows_added": dict(added),
+        "labels": int(len(cur)),
+        "human": int((cur["method"] == "human").sum()) if len(cur) else 0,
+        "list": int((cur["method"] == "list").sum()) if len(cur) else 0,
+        "automatic": int(cur["method"].isin(["rule", "model", "llm"]).sum()) if len(cur) else 0,
+        "trained_on": trained_on,
+        "constraint_violations": len(violations),
+        "violations_by_constraint": dict(sorted(by_constraint.items())),
+        "proposed_datasets": len(proposed_datasets(store, current=cur)),
+    }
+    if violations:
+        reporter.log(
+            f"{len(violations)} constraint violations between axes resolved ("
+            + ", ".join(f"{k}: {n}" for k, n in sorted(by_constraint.items()))
+            + "); see fmreview.extract.store_io.violations_table"
+        )
+    reporter.log(
+        f"{counts['labels']} labels on {counts['works']} works: {counts['human']} human-confirmed, "
+        f"{counts['list']} list-given, {counts['automatic']} automatic"
+    )
+    return counts
+
+
 def extract_store(
-    store: Any,
+    store: Store,
     *,
     run_id: int,
     reporter: Reporter | None = None,
@@ -369,37 +459,8 @@ def extract_store(
             wid = int(w["id"])
             cands[wid] += extractor.extract_work(store, wid, texts[wid], run_id=run_id)
 
-    added: dict[str, int] = defaultdict(int)
     now = store.clock()
-    rows: list[dict[str, Any]] = []
-    for w in targets:
-        wid = int(w["id"])
-        grouped: dict[tuple[str, str], list[Label]] = defaultdict(list)
-        for lab in cands.get(wid, []):
-            if lab.axis in axes:
-                grouped[(lab.axis, lab.method)].append(lab)
-        for (axis, method), labs in grouped.items():
-            old = [x for x in state.get((wid, axis), []) if x.method == method]
-            if old and _same(old, labs):
-                continue
-            for lab in labs:
-                rows.append(
-                    {
-                        "work_id": wid,
-                        "axis": axis,
-                        "value": lab.value[:255],
-                        "method": method,
-                        "confidence": lab.confidence,
-                        "evidence": lab.evidence_dicts(),
-                        "role": lab.role,
-                        "status": "auto",
-                        "reviewer": None,
-                        "supersedes": None,
-                        "run_id": run_id,
-                        "created_at": now,
-                    }
-                )
-                added[method] += 1
+    rows, added = _new_label_rows(targets, cands, state, axes, run_id=run_id, now=now)
     with store.begin() as conn:
         for start in range(0, len(rows), 1000):
             conn.execute(sa.insert(schema.labels), rows[start : start + 1000])
@@ -422,36 +483,10 @@ def extract_store(
                     },
                 )
             )
-    cur, violations = current_labels_and_violations(store)
-    by_constraint: dict[str, int] = defaultdict(int)
-    for v in violations:
-        by_constraint[str(v["constraint"])] += 1
-    counts: dict[str, Any] = {
-        "works": len(targets),
-        "rows_added": dict(added),
-        "labels": int(len(cur)),
-        "human": int((cur["method"] == "human").sum()) if len(cur) else 0,
-        "list": int((cur["method"] == "list").sum()) if len(cur) else 0,
-        "automatic": int(cur["method"].isin(["rule", "model", "llm"]).sum()) if len(cur) else 0,
-        "trained_on": len(train_ids),
-        "constraint_violations": len(violations),
-        "violations_by_constraint": dict(sorted(by_constraint.items())),
-        "proposed_datasets": len(proposed_datasets(store, current=cur)),
-    }
-    if violations:
-        reporter.log(
-            f"{len(violations)} constraint violations between axes resolved ("
-            + ", ".join(f"{k}: {n}" for k, n in sorted(by_constraint.items()))
-            + "); see fmreview.extract.constraints.violations_table"
-        )
-    reporter.log(
-        f"{counts['labels']} labels on {counts['works']} works: {counts['human']} human-confirmed, "
-        f"{counts['list']} list-given, {counts['automatic']} automatic"
-    )
-    return counts
+    return _extract_counts(store, targets, added, len(train_ids), reporter)
 
 
-def proposed_datasets(store: Any, *, current: pd.DataFrame | None = None) -> pd.DataFrame:
+def proposed_datasets(store: Store, *, current: pd.DataFrame | None = None) -> pd.DataFrame:
     """Datasets the works use that the gazetteer does not list, with their evidence.
 
     One row per name: ``dataset, n_works, work_ids, evidence`` (the first span, e.g.
@@ -482,7 +517,7 @@ def proposed_datasets(store: Any, *, current: pd.DataFrame | None = None) -> pd.
 
 # ----------------------------------------------------------------------------- people
 def review_queue(
-    store: Any, limit: int = 20, *, axes: Sequence[str] | None = None
+    store: Store, limit: int = 20, *, axes: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """The least confident automatic labels first, with the work's text for highlighting.
 
@@ -538,7 +573,7 @@ def _human_evidence(
 
 
 def confirm_label(
-    store: Any, label_id: int, reviewer: str, *, note: str = "", run_id: int | None = None
+    store: Store, label_id: int, reviewer: str, *, note: str = "", run_id: int | None = None
 ) -> int:
     """A person confirms a label: a new ``human`` row (status confirmed) superseding it."""
     if not reviewer:
@@ -549,7 +584,8 @@ def confirm_label(
             e for e in (old["evidence"] or []) if isinstance(e, dict) and e.get("field") != "review"
         ]
         new_id = conn.execute(
-            sa.insert(schema.labels).values(
+            sa.insert(schema.labels)
+            .values(
                 work_id=old["work_id"],
                 axis=old["axis"],
                 value=old["value"],
@@ -563,12 +599,13 @@ def confirm_label(
                 run_id=run_id,
                 created_at=store.clock(),
             )
-        ).inserted_primary_key[0]
+            .returning(schema.labels.c.id)
+        ).scalar_one()
     return int(new_id)
 
 
 def correct_label(
-    store: Any,
+    store: Store,
     work_id: int,
     axis: str,
     values: str | Sequence[str],
@@ -625,7 +662,8 @@ def correct_label(
         now = store.clock()
         for v in vals:
             new_id = conn.execute(
-                sa.insert(schema.labels).values(
+                sa.insert(schema.labels)
+                .values(
                     work_id=work_id,
                     axis=axis,
                     value=v,
@@ -639,6 +677,7 @@ def correct_label(
                     run_id=run_id,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+                .returning(schema.labels.c.id)
+            ).scalar_one()
             ids.append(int(new_id))
     return ids

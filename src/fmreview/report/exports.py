@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from fmreview.exporter import _work_record, current_decisions, label_map
+from fmreview.extract.store_io import current_labels
 from fmreview.status import WorkStatus, work_statuses
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 EXCLUDED = ("excluded_automation", "excluded_title_abstract", "excluded_full_text")
 BIB_FORMATS = {"ris": "ris", "bib": "bibtex", "csv": "csv"}
 
 
-def _study_records(store: Any, statuses: dict[int, WorkStatus], keep: tuple[str, ...]) -> list[Any]:
+def _study_records(
+    store: Store, statuses: dict[int, WorkStatus], keep: tuple[str, ...]
+) -> list[Any]:
     w = schema.works
     ids = [wid for wid, s in statuses.items() if s.status in keep]
     if not ids:
@@ -56,7 +62,7 @@ def _study_records(store: Any, statuses: dict[int, WorkStatus], keep: tuple[str,
 
 
 def export_studies(
-    store: Any, folder: Path, *, statuses: dict[int, WorkStatus] | None = None
+    store: Store, folder: Path, *, statuses: dict[int, WorkStatus] | None = None
 ) -> dict[str, Path]:
     """Write ``included.{ris,bib,csv}`` and ``excluded.{ris,bib,csv}`` into ``folder``."""
     from fmreview.formats import write_records
@@ -85,7 +91,7 @@ def export_studies(
     return paths
 
 
-def extraction_table(store: Any, work_ids: list[int] | None = None) -> pd.DataFrame:
+def extraction_table(store: Store, work_ids: list[int] | None = None) -> pd.DataFrame:
     """Work × axis → value, one row per current label, with method, confidence, status and evidence.
 
     The rows are the current labels of :func:`fmreview.report.numbers.current_label_frame`'s
@@ -106,10 +112,6 @@ def extraction_table(store: Any, work_ids: list[int] | None = None) -> pd.DataFr
         "reviewer",
         "evidence",
     ]
-    try:
-        from fmreview.extract.store_io import current_labels
-    except ModuleNotFoundError:  # pragma: no cover - the extraction stage is optional
-        return pd.DataFrame(columns=cols)
     cur = current_labels(store, work_ids=work_ids)
     w = schema.works
     ids = sorted({int(i) for i in cur["work_id"]}) if len(cur) else []
@@ -157,7 +159,7 @@ def _study_id(m: dict[str, Any]) -> str:
     return f"{name} {m.get('year') or 'n.d.'}"
 
 
-def revman_tables(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def revman_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """RevMan's *study information* and *study data* tables from the ``effects`` table.
 
     Study data carries, per study and outcome, dichotomous counts (events/total per arm),
@@ -235,7 +237,7 @@ def revman_tables(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def export_all(
-    store: Any, folder: Path, *, statuses: dict[int, WorkStatus] | None = None
+    store: Store, folder: Path, *, statuses: dict[int, WorkStatus] | None = None
 ) -> dict[str, Path]:
     """Every export: studies (RIS/BibTeX/CSV), extraction table (CSV/XLSX), RevMan CSVs."""
     statuses = statuses if statuses is not None else work_statuses(store)

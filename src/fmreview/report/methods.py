@@ -14,11 +14,16 @@ import platform
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from fmreview.analysis_store import load_latest_analysis
+from fmreview.report.numbers import label_numbers
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 NOT_PERFORMED = "not performed"
 DEDUPE_METHOD = (
@@ -118,7 +123,7 @@ def _runs(conn: sa.engine.Connection) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- agreement
-def reviewer_agreement(store: Any) -> list[Agreement]:
+def reviewer_agreement(store: Store) -> list[Agreement]:
     """Cohen's kappa per stage and reviewer pair, on the works both screened.
 
     Each reviewer's latest vote per work counts; ``maybe`` counts as include (as in
@@ -157,7 +162,7 @@ def reviewer_agreement(store: Any) -> list[Agreement]:
 
 
 # ----------------------------------------------------------------------------- searches
-def search_rows(store: Any) -> list[dict[str, Any]]:
+def search_rows(store: Store) -> list[dict[str, Any]]:
     """Every literature search: source, exact query, dates, hits, records fetched, status."""
     s = schema.searches
     with store.connect() as conn:
@@ -178,7 +183,7 @@ def search_rows(store: Any) -> list[dict[str, Any]]:
     ]
 
 
-def import_rows(store: Any) -> list[dict[str, Any]]:
+def import_rows(store: Store) -> list[dict[str, Any]]:
     """Records identified by other methods and file imports: source, kind, origin, records, date."""
     r = schema.records
     with store.connect() as conn:
@@ -209,7 +214,7 @@ def import_rows(store: Any) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- sections
-def _search_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
+def _search_section(store: Store, runs: list[dict[str, Any]]) -> MethodsSection:
     searches = search_rows(store)
     imports = import_rows(store)
     parts: list[str] = []
@@ -276,7 +281,7 @@ def _search_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
     )
 
 
-def _dedupe_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
+def _dedupe_section(store: Store, runs: list[dict[str, Any]]) -> MethodsSection:
     dd = [r for r in runs if r["command"] == "dedupe" and r["status"] == "ok"]
     fallback = [r for r in runs if r["command"] == "works" and r["status"] == "ok"]
     if dd:
@@ -309,7 +314,7 @@ def _dedupe_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
     return MethodsSection("dedupe", "Deduplication", "8", f"Deduplication: {NOT_PERFORMED}.", False)
 
 
-def _stopping_info(store: Any, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _stopping_info(store: Store, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The newest stopping-rule check recorded in a run or a decision's model state."""
 
     def is_check(m: dict[str, Any]) -> bool:
@@ -327,7 +332,7 @@ def _stopping_info(store: Any, runs: list[dict[str, Any]]) -> dict[str, Any] | N
     return found[-1] if found else None
 
 
-def _screening_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
+def _screening_section(store: Store, runs: list[dict[str, Any]]) -> MethodsSection:
     proto = store.protocol
     parts: list[str] = []
     details: list[str] = []
@@ -436,7 +441,9 @@ def _screening_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection
     )
 
 
-def _extraction_section(store: Any, runs: list[dict[str, Any]], nums: Any = None) -> MethodsSection:
+def _extraction_section(
+    store: Store, runs: list[dict[str, Any]], nums: Any = None
+) -> MethodsSection:
     ex = [r for r in runs if r["command"] == "extract" and r["status"] == "ok"]
     lab = schema.labels
     with store.connect() as conn:
@@ -476,7 +483,6 @@ def _extraction_section(store: Any, runs: list[dict[str, Any]], nums: Any = None
             parts.append("The accuracy of automatic extraction was not measured in this review.")
     else:
         parts.append("An extraction run is not recorded; labels were given with the records.")
-    from fmreview.report.numbers import label_numbers
 
     nums = nums if nums is not None else label_numbers(store)
     if nums.labels:
@@ -500,7 +506,7 @@ def _extraction_section(store: Any, runs: list[dict[str, Any]], nums: Any = None
 
 
 def _synthesis_section(
-    store: Any, runs: list[dict[str, Any]], analysis: dict[str, Any] | None
+    store: Store, runs: list[dict[str, Any]], analysis: dict[str, Any] | None
 ) -> MethodsSection:
     parts: list[str] = []
     details: list[str] = []
@@ -547,7 +553,7 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def _software_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
+def _software_section(store: Store, runs: list[dict[str, Any]]) -> MethodsSection:
     used = sorted({r["version"] for r in runs if r.get("version")})
     sw = software_versions()
     text = (
@@ -560,7 +566,7 @@ def _software_section(store: Any, runs: list[dict[str, Any]]) -> MethodsSection:
 
 
 def methods_sections(
-    store: Any, *, analysis: dict[str, Any] | None = None, numbers: Any = None
+    store: Store, *, analysis: dict[str, Any] | None = None, numbers: Any = None
 ) -> list[MethodsSection]:
     """The methods, one section per PRISMA item group, derived from the store.
 
@@ -569,9 +575,7 @@ def methods_sections(
     :class:`~fmreview.report.numbers.LabelNumbers` when already computed.
     """
     if analysis is None:
-        from fmreview.report.build import load_analysis
-
-        analysis = load_analysis(store)
+        analysis = load_latest_analysis(store)
     with store.connect() as conn:
         runs = _runs(conn)
     return [
@@ -584,6 +588,6 @@ def methods_sections(
     ]
 
 
-def methods_text(store: Any, *, analysis: dict[str, Any] | None = None) -> str:
+def methods_text(store: Store, *, analysis: dict[str, Any] | None = None) -> str:
     """The methods as plain paragraphs (title: text), for the CLI and the report's copy box."""
     return "\n\n".join(f"{s.title}. {s.text}" for s in methods_sections(store, analysis=analysis))

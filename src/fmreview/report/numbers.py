@@ -16,13 +16,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from fmreview.extract.store_io import current_labels
 from fmreview.report.tables import pct as _pct
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 #: Evidence kinds in the order the report lists them.
 EVIDENCE_KINDS = ("human", "list", "llm", "rule", "model")
@@ -44,19 +48,9 @@ def evidence_kind(method: Any, status: Any) -> str:
     return m or "unknown"
 
 
-def current_label_frame(store: Any, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
+def current_label_frame(store: Store, *, work_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Current labels with an ``evidence`` kind column: ``work_id, axis, value, method, kind``."""
-    try:
-        from fmreview.extract.store_io import current_labels
-    except ModuleNotFoundError:  # the extraction stage is an optional part
-        from fmreview.analysis_store import label_frame
-
-        df = label_frame(store)
-        if work_ids is not None:
-            df = df[df["work_id"].isin(set(work_ids))]
-        df = df.assign(status=None)
-    else:
-        df = current_labels(store, work_ids=work_ids)
+    df = current_labels(store, work_ids=work_ids)
     cols = ["work_id", "axis", "value", "method", "status"]
     if not len(df):
         return pd.DataFrame(columns=[*cols, "kind"])
@@ -107,7 +101,7 @@ class LabelNumbers:
 
 
 def label_numbers(
-    store: Any,
+    store: Store,
     *,
     included: Iterable[int] | None = None,
     frame: pd.DataFrame | None = None,

@@ -37,13 +37,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from fmreview.errors import StatsError
 from fmreview.status import work_statuses
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 #: Full-text exclusion criteria that mean "the report could not be retrieved".
 NOT_RETRIEVED = frozenset(
@@ -365,7 +368,7 @@ def _previous(conn: sa.engine.Connection, counts: PrismaCounts) -> PreviousVersi
     return None
 
 
-def prisma_counts(store: Any) -> PrismaCounts:
+def prisma_counts(store: Store) -> PrismaCounts:
     """The PRISMA 2020 flow numbers of a review, derived from its store."""
     statuses = work_statuses(store)
     c = PrismaCounts(screening_mode=store.protocol.screening.mode)
@@ -490,7 +493,7 @@ def prisma_counts(store: Any) -> PrismaCounts:
     return c
 
 
-def version_counts(store: Any, counts: PrismaCounts) -> dict[str, Any]:
+def version_counts(store: Store, counts: PrismaCounts) -> dict[str, Any]:
     """What a ``versions`` row stores about the current state (see :func:`record_version`)."""
     with store.connect() as conn:
         max_id = conn.execute(sa.select(sa.func.max(schema.records.c.id))).scalar_one()
@@ -503,7 +506,9 @@ def version_counts(store: Any, counts: PrismaCounts) -> dict[str, Any]:
     }
 
 
-def record_version(store: Any, counts: PrismaCounts, *, run_id: int, note: str = "") -> int | None:
+def record_version(
+    store: Store, counts: PrismaCounts, *, run_id: int, note: str = ""
+) -> int | None:
     """Append a ``versions`` row for the current state unless the newest one already is it.
 
     Returns the new version id, or None when nothing changed since the newest version.
@@ -522,12 +527,14 @@ def record_version(store: Any, counts: PrismaCounts, *, run_id: int, note: str =
     vc = version_counts(store, counts)
     with store.begin() as conn:
         vid = conn.execute(
-            sa.insert(v).values(
+            sa.insert(v)
+            .values(
                 run_id=run_id,
                 created_at=store.clock(),
                 counts=vc,
                 included=list(counts.included_ids),
                 note=note,
             )
-        ).inserted_primary_key[0]
+            .returning(v.c.id)
+        ).scalar_one()
     return int(vid)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fmreview.report.prisma import PrismaCounts
+from fmreview.report.prisma import PreviousVersion, PrismaCounts
 
 FONT = 12.0  # px
 LINE = 16.0  # px line height
@@ -125,6 +125,137 @@ def _main_lines(c: PrismaCounts, label: str, key: str) -> list[Line]:
     return lines
 
 
+def _identification_lines(c: PrismaCounts) -> list[Line]:
+    """Records identified, per database and other method."""
+    ident = [
+        Line(
+            "Records identified from databases",
+            c.records_from_databases,
+            "records_from_databases",
+            True,
+        )
+    ]
+    for src, n in c.databases.items():
+        hits = c.database_hits.get(src)
+        label = f"{src}" + (f" — search reported {hits} hits" if hits is not None else "")
+        ident.append(Line(label, n, f"databases.{src}", indent=1))
+    if not c.databases:
+        ident.append(Line("no database searched", indent=1))
+    ident.append(
+        Line(
+            "Records identified from other methods",
+            c.records_from_other_methods,
+            "records_from_other_methods",
+            True,
+        )
+    )
+    for src, n in c.other_methods.items():
+        ident.append(Line(src, n, f"other_methods.{src}", indent=1))
+    ident.append(Line("Total records identified", c.records_identified, "records_identified", True))
+    return ident
+
+
+def _removed_lines(c: PrismaCounts, desc: dict[str, str]) -> list[Line]:
+    """Records removed before screening (duplicates, automation, per criterion)."""
+    removed = [
+        Line("Records removed before screening:", bold=True),
+        Line("Duplicate records", c.duplicates_removed, "duplicates_removed", indent=1),
+        Line(
+            "Marked as ineligible by automation tools",
+            c.excluded_automation,
+            "excluded_automation",
+            indent=1,
+        ),
+    ]
+    for cid, n in c.excluded_automation_by.items():
+        removed.append(
+            Line(_criterion_label(cid, desc), n, f"excluded_automation_by.{cid}", indent=2)
+        )
+    if c.records_awaiting_dedupe:
+        removed.append(
+            Line(
+                "Not yet deduplicated",
+                c.records_awaiting_dedupe,
+                "records_awaiting_dedupe",
+                indent=1,
+            )
+        )
+    return removed
+
+
+def _full_text_excluded_lines(c: PrismaCounts, desc: dict[str, str]) -> list[Line]:
+    """Reports excluded at full text (per criterion), awaiting, in conflict."""
+    ftx = [Line("Reports excluded", c.excluded_full_text, "excluded_full_text", True)]
+    for cid, n in c.excluded_full_text_by.items():
+        ftx.append(Line(_criterion_label(cid, desc), n, f"excluded_full_text_by.{cid}", indent=1))
+    if c.awaiting_full_text:
+        ftx.append(
+            Line("Awaiting full-text assessment", c.awaiting_full_text, "awaiting_full_text")
+        )
+    if c.conflict_full_text:
+        ftx.append(
+            Line("Reviewer conflicts to resolve", c.conflict_full_text, "conflict_full_text")
+        )
+    return ftx
+
+
+def _included_lines(c: PrismaCounts) -> list[Line]:
+    """Studies and reports included (with the change since the previous version)."""
+    inc_lines = [
+        Line("Studies included in review", c.studies_included, "studies_included", True),
+        Line("Reports of included studies", c.reports_included, "reports_included"),
+    ]
+    if c.screening_mode == "rules" and c.included_rules:
+        inc_lines.append(
+            Line(
+                "included by the eligibility rules, not yet human-confirmed",
+                c.included_rules,
+                "included_rules",
+                indent=1,
+            )
+        )
+    if c.previous is not None:
+        inc_lines.append(
+            Line(
+                "new since the previous version",
+                c.previous.new_studies,
+                "previous.new_studies",
+                indent=1,
+            )
+        )
+        if c.previous.dropped_studies:
+            inc_lines.append(
+                Line(
+                    "no longer included since then",
+                    c.previous.dropped_studies,
+                    "previous.dropped_studies",
+                    indent=1,
+                )
+            )
+    while len(inc_lines) < 4:  # room for the rotated "Included" label of the stage bar
+        inc_lines.append(Line(""))
+    return inc_lines
+
+
+def _previous_lines(p: PreviousVersion) -> list[Line]:
+    """The previous version's box: its date, studies, reports and records since."""
+    return [
+        Line("Previous version", bold=True),
+        Line(f"of {p.created_at[:10]}"),
+        Line("Studies included", p.studies_included, "previous.studies_included"),
+        Line("Reports of included studies", p.reports_included, "previous.reports_included"),
+        Line("Records identified since", p.new_records, "previous.new_records"),
+    ]
+
+
+def _arrow_to_included(lay: Layout, b_prev: Box, to: tuple[float, float]) -> None:
+    """Place the previous version's box; its arrow runs down, then right into ``to``."""
+    lay.boxes.append(b_prev)
+    xm = b_prev.x + b_prev.w / 2
+    lay.arrow("previous->included", (xm, b_prev.y + b_prev.h, xm, to[1]))
+    lay.arrow("previous->included", (xm, to[1], to[0], to[1]))
+
+
 def build_layout(
     c: PrismaCounts, *, descriptions: dict[str, str] | None = None, title: str = ""
 ) -> Layout:
@@ -153,56 +284,8 @@ def build_layout(
     y += head.h + 16
 
     # ---- identification
-    ident = [
-        Line(
-            "Records identified from databases",
-            c.records_from_databases,
-            "records_from_databases",
-            True,
-        )
-    ]
-    for src, n in c.databases.items():
-        hits = c.database_hits.get(src)
-        label = f"{src}" + (f" — search reported {hits} hits" if hits is not None else "")
-        ident.append(Line(label, n, f"databases.{src}", indent=1))
-    if not c.databases:
-        ident.append(Line("no database searched", indent=1))
-    ident.append(
-        Line(
-            "Records identified from other methods",
-            c.records_from_other_methods,
-            "records_from_other_methods",
-            True,
-        )
-    )
-    for src, n in c.other_methods.items():
-        ident.append(Line(src, n, f"other_methods.{src}", indent=1))
-    ident.append(Line("Total records identified", c.records_identified, "records_identified", True))
-    b_ident = _box(main_x, y, main_w, ident)
-    removed = [
-        Line("Records removed before screening:", bold=True),
-        Line("Duplicate records", c.duplicates_removed, "duplicates_removed", indent=1),
-        Line(
-            "Marked as ineligible by automation tools",
-            c.excluded_automation,
-            "excluded_automation",
-            indent=1,
-        ),
-    ]
-    for cid, n in c.excluded_automation_by.items():
-        removed.append(
-            Line(_criterion_label(cid, desc), n, f"excluded_automation_by.{cid}", indent=2)
-        )
-    if c.records_awaiting_dedupe:
-        removed.append(
-            Line(
-                "Not yet deduplicated",
-                c.records_awaiting_dedupe,
-                "records_awaiting_dedupe",
-                indent=1,
-            )
-        )
-    b_removed = _box(side_x, y, side_w, removed)
+    b_ident = _box(main_x, y, main_w, _identification_lines(c))
+    b_removed = _box(side_x, y, side_w, _removed_lines(c, desc))
     row_h = max(b_ident.h, b_removed.h)
     b_ident.y = b_removed.y = y
     lay.boxes += [b_ident, b_removed]
@@ -267,18 +350,7 @@ def build_layout(
         main_w,
         _main_lines(c, "Reports assessed for eligibility", "reports_assessed"),
     )
-    ftx = [Line("Reports excluded", c.excluded_full_text, "excluded_full_text", True)]
-    for cid, n in c.excluded_full_text_by.items():
-        ftx.append(Line(_criterion_label(cid, desc), n, f"excluded_full_text_by.{cid}", indent=1))
-    if c.awaiting_full_text:
-        ftx.append(
-            Line("Awaiting full-text assessment", c.awaiting_full_text, "awaiting_full_text")
-        )
-    if c.conflict_full_text:
-        ftx.append(
-            Line("Reviewer conflicts to resolve", c.conflict_full_text, "conflict_full_text")
-        )
-    b_ftx = _box(side_x, y, side_w, ftx)
+    b_ftx = _box(side_x, y, side_w, _full_text_excluded_lines(c, desc))
     lay.boxes += [b_ass, b_ftx]
     lay.arrow("assessed->excluded", (main_x + main_w, y + b_ass.h / 2, side_x, y + b_ass.h / 2))
     screen_bottom = y + max(b_ass.h, b_ftx.h)
@@ -288,65 +360,14 @@ def build_layout(
     )
 
     # ---- included
-    inc_lines = [
-        Line("Studies included in review", c.studies_included, "studies_included", True),
-        Line("Reports of included studies", c.reports_included, "reports_included"),
-    ]
-    if c.screening_mode == "rules" and c.included_rules:
-        inc_lines.append(
-            Line(
-                "included by the eligibility rules, not yet human-confirmed",
-                c.included_rules,
-                "included_rules",
-                indent=1,
-            )
-        )
-    if c.previous is not None:
-        inc_lines.append(
-            Line(
-                "new since the previous version",
-                c.previous.new_studies,
-                "previous.new_studies",
-                indent=1,
-            )
-        )
-        if c.previous.dropped_studies:
-            inc_lines.append(
-                Line(
-                    "no longer included since then",
-                    c.previous.dropped_studies,
-                    "previous.dropped_studies",
-                    indent=1,
-                )
-            )
-    while len(inc_lines) < 4:  # room for the rotated "Included" label of the stage bar
-        inc_lines.append(Line(""))
-    b_inc = _box(main_x, y, main_w, inc_lines)
+    b_inc = _box(main_x, y, main_w, _included_lines(c))
     lay.boxes.append(b_inc)
     inc_top = y
     y += b_inc.h
 
     if c.previous is not None:
-        p = c.previous
-        px = left + bar_w + 14
-        b_prev = _box(
-            px,
-            prev_anchor_y,
-            prev_w,
-            [
-                Line("Previous version", bold=True),
-                Line(f"of {p.created_at[:10]}"),
-                Line("Studies included", p.studies_included, "previous.studies_included"),
-                Line(
-                    "Reports of included studies", p.reports_included, "previous.reports_included"
-                ),
-                Line("Records identified since", p.new_records, "previous.new_records"),
-            ],
-        )
-        lay.boxes.append(b_prev)
-        xm = px + prev_w / 2
-        lay.arrow("previous->included", (xm, b_prev.y + b_prev.h, xm, inc_top + b_inc.h / 2))
-        lay.arrow("previous->included", (xm, inc_top + b_inc.h / 2, main_x, inc_top + b_inc.h / 2))
+        b_prev = _box(left + bar_w + 14, prev_anchor_y, prev_w, _previous_lines(c.previous))
+        _arrow_to_included(lay, b_prev, (main_x, inc_top + b_inc.h / 2))
 
     lay.bars = [
         (left, ident_top, bar_w, ident_bottom - ident_top, "Identification"),

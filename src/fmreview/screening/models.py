@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
@@ -181,19 +182,17 @@ def _check_labels(y: np.ndarray) -> np.ndarray:
     return y
 
 
-class Ranker:
-    """Base class: parameter handling shared by the rankers (like sklearn's BaseEstimator)."""
+class Ranker(BaseEstimator):  # type: ignore[misc]
+    """Base class of the rankers: sklearn's estimator contract (keyword-only parameters
+    stored unchanged, so ``get_params`` / ``set_params`` / ``clone`` come from
+    ``BaseEstimator``; learned state in ``trailing_underscore_`` attributes)."""
 
     name = "base"
-    _params: tuple[str, ...] = ()
     random_state: int | None = None
-
-    def get_params(self) -> dict[str, Any]:
-        return {p: getattr(self, p) for p in self._params}
 
     def to_meta(self) -> dict[str, Any]:
         """Component name and parameters (rebuild with :func:`model_from_meta`)."""
-        return {"name": self.name, "params": self.get_params()}
+        return {"name": self.name, "params": self.get_params(deep=False)}
 
     def fit(self, X: Any, y: Any) -> Ranker:  # pragma: no cover - abstract
         """Learn from ``y`` (1 included, 0 excluded, -1 not screened yet); return self."""
@@ -212,8 +211,9 @@ class Ranker:
     def score(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        # every parameter, not only those changed from the default as sklearn prints
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
 
@@ -224,7 +224,6 @@ class NaiveBayes(Ranker):
     """
 
     name = "nb"
-    _params = ("alpha", "balance_ratio", "n_presumed", "presumed_weight", "random_state")
 
     def __init__(
         self,
@@ -262,18 +261,6 @@ class Logistic(Ranker):
     """
 
     name = "logistic"
-    _params = (
-        "C",
-        "balance_ratio",
-        "n_presumed",
-        "presumed_weight",
-        "solver",
-        "dual",
-        "warm_start",
-        "max_iter",
-        "tol",
-        "random_state",
-    )
 
     def __init__(
         self,
@@ -329,7 +316,6 @@ class SVM(Ranker):
     """Linear support vector machine (liblinear, squared hinge loss)."""
 
     name = "svm"
-    _params = ("C", "balance_ratio", "n_presumed", "presumed_weight", "random_state")
 
     def __init__(
         self,
@@ -368,7 +354,6 @@ class Ensemble(Ranker):
     """
 
     name = "ensemble"
-    _params = ("members", "weights", "combine", "random_state")
 
     def __init__(
         self,
@@ -386,11 +371,6 @@ class Ensemble(Ranker):
         self.random_state = random_state
         if combine not in ("zscore", "rank"):
             raise InputError(f"ensemble combine {combine!r} unknown; expected 'zscore' or 'rank'")
-
-    def get_params(self) -> dict[str, Any]:
-        d = super().get_params()
-        d["member_params"] = self.member_params
-        return d
 
     def fit(self, X: Any, y: Any) -> Ensemble:
         y = np.asarray(y)

@@ -13,24 +13,26 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from fmreview.errors import InputError, unknown_name
 
 
-class Query:
-    """Base class of query strategies (estimator-style parameters, one RNG per run)."""
+class Query(BaseEstimator):  # type: ignore[misc]
+    """Base class of query strategies (estimator-style parameters, one RNG per run).
+
+    Parameters are keyword-only and stored unchanged, so sklearn's ``get_params`` /
+    ``set_params`` / ``clone`` work.
+    """
 
     name = "base"
-    _params: tuple[str, ...] = ("random_state",)
 
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {p: getattr(self, p) for p in self._params}
-
     def to_meta(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.get_params()}
+        """Component name and parameters (rebuild with :func:`get_query`)."""
+        return {"name": self.name, "params": self.get_params(deep=False)}
 
     def reset(self) -> Query:
         """Start a run: make the one generator this run draws from."""
@@ -84,7 +86,6 @@ class RandomQuery(Query):
 
 class MixedQuery(Query):
     name = "mixed"
-    _params = ("p_explore", "explore", "random_state")
 
     def __init__(
         self,

@@ -34,47 +34,16 @@ Rules (``get_stopping_rule(name, **params)``; ``STOPPING_RULES`` is the registry
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy.stats import hypergeom
 
 from fmreview.errors import InputError, unknown_name
-
-
-@dataclass
-class StopCheck:
-    """A stopping rule's answer at one moment."""
-
-    rule: str
-    stop: bool
-    recall: float | None = None  # point estimate of recall so far
-    recall_low: float | None = None  # lower confidence bound
-    recall_high: float | None = None  # upper confidence bound
-    p_value: float | None = None
-    phase: str = "ranked"  # ranked | random
-    message: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class SimStop:
-    """Where a rule stopped in a simulation: works screened and relevant found by then."""
-
-    screened: int
-    found: int
-    stopped: bool  # False: the rule never fired and every work was screened
-
-
-def _labels(labels: Any) -> np.ndarray:
-    a = np.asarray(labels, dtype=np.int64)
-    if a.ndim != 1 or (a.size and not np.isin(a, (0, 1)).all()):
-        raise InputError("labels must be a 1-D sequence of 0 (excluded) and 1 (included)")
-    return a
+from fmreview.screening.counting import CountingProcess, NegativeBinomial
+from fmreview.screening.stopping_base import SimStop, StopCheck, StoppingRule, _labels
+from fmreview.screening.target import QuantileBinomial, TargetMethod
 
 
 def hypergeom_p(r_total: int, k: int, n: int, n_urn: int, target: float) -> float:
@@ -126,50 +95,10 @@ def recall_interval(
     return float(min(rec, 1.0)), float(min(low, 1.0)), float(min(high, 1.0))
 
 
-class StoppingRule:
-    """Base class; parameters are keyword-only and stored unchanged."""
-
-    name = "base"
-    _params: tuple[str, ...] = ()
-    #: True when the rule needs a random-sampling phase (the session then queries randomly).
-    needs_random_phase = False
-
-    def get_params(self) -> dict[str, Any]:
-        return {p: getattr(self, p) for p in self._params}
-
-    def to_meta(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.get_params()}
-
-    def check(
-        self, labels: Any, n_total: int, *, random_phase: Any = None
-    ) -> StopCheck:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def should_switch(self, labels: Any, n_total: int) -> bool:
-        """Whether the ranked phase is over (only rules with a random phase say yes)."""
-        return False
-
-    def first_stop(self, labels: Any, n_total: int) -> int | None:
-        """Number screened when the rule first fires on this order (None: never)."""
-        lab = _labels(labels)
-        for i in range(1, len(lab) + 1):
-            if self.check(lab[:i], n_total).stop:
-                return i
-        return None
-
-    def simulate(self, ranked_labels: Any, rng: np.random.Generator) -> SimStop:
-        """Where the rule stops on a full ranked order of all works' labels."""
-        lab = _labels(ranked_labels)
-        stop = self.first_stop(lab, len(lab))
-        n = len(lab) if stop is None else stop
-        return SimStop(screened=n, found=int(lab[:n].sum()), stopped=stop is not None)
-
-
 class ConsecutiveIrrelevant(StoppingRule):
     """Stop after ``n`` consecutive irrelevant works (heuristic, no recall guarantee)."""
 
     name = "consecutive"
-    _params = ("n",)
 
     def __init__(self, *, n: int = 100) -> None:
         self.n = n
@@ -200,7 +129,6 @@ class Knee(StoppingRule):
     """Knee method (Cormack & Grossman 2016)."""
 
     name = "knee"
-    _params = ("min_screened", "max_ratio")
 
     def __init__(self, *, min_screened: int = 150, max_ratio: float = 156.0) -> None:
         self.min_screened = min_screened
@@ -252,7 +180,6 @@ class Hypergeometric(StoppingRule):
     """Callaghan & Müller-Hansen (2020) on a random sample drawn after the ranked phase."""
 
     name = "hypergeometric"
-    _params = ("recall", "confidence", "switch_after")
     needs_random_phase = True
 
     def __init__(
@@ -360,7 +287,6 @@ class HypergeometricRanked(StoppingRule):
     """The hypergeometric test on the tail of the ranked phase (buscarpy's variant)."""
 
     name = "hypergeometric_ranked"
-    _params = ("recall", "confidence", "min_screened")
 
     def __init__(
         self, *, recall: float = 0.95, confidence: float = 0.95, min_screened: int = 1
@@ -416,6 +342,10 @@ STOPPING_RULES: dict[str, type[StoppingRule]] = {
     "hypergeometric_ranked": HypergeometricRanked,
     "consecutive": ConsecutiveIrrelevant,
     "knee": Knee,
+    "poisson_process": CountingProcess,
+    "negbin": NegativeBinomial,
+    "target": TargetMethod,
+    "qbcb": QuantileBinomial,
 }
 
 
@@ -431,20 +361,6 @@ def get_stopping_rule(name: str, **params: Any) -> StoppingRule:
 
 def rule_from_meta(meta: dict[str, Any]) -> StoppingRule:
     return get_stopping_rule(meta["name"], **meta.get("params", {}))
-
-
-# the rules in other modules register here (imported last: they subclass StoppingRule)
-from fmreview.screening.counting import CountingProcess, NegativeBinomial  # noqa: E402
-from fmreview.screening.target import QuantileBinomial, TargetMethod  # noqa: E402
-
-STOPPING_RULES.update(
-    {
-        "poisson_process": CountingProcess,
-        "negbin": NegativeBinomial,
-        "target": TargetMethod,
-        "qbcb": QuantileBinomial,
-    }
-)
 
 
 # ----------------------------------------------------------------------------- estimate
@@ -613,26 +529,3 @@ def _expected_stop(fit: Any, ahead: np.ndarray, rule: Any, left: int) -> int:
     ok = (found >= rule.recall * (found + up)) & (fit.screened + k >= rule.min_run(fit.n_total))
     hit = np.flatnonzero(ok)
     return int(hit[0]) if len(hit) else left
-
-
-def store_recall_estimate(store: Any, *, config: Any = None) -> RecallEstimate:
-    """:func:`recall_estimate` for a review's store: the call ``screen status`` and the web
-    dashboard make.
-
-    Reads the screening history (``maybe`` counts as relevant) and the number of works to
-    screen from :func:`fmreview.screening.session.status`; the recall target and confidence
-    are the configured stopping rule's (0.95 / 0.95 when it has none, e.g. ``knee``).
-    """
-    from fmreview.screening.session import ScreeningConfig, load_state, status
-
-    config = config or ScreeningConfig.from_protocol(store.protocol)
-    params = config.stopping.get("params", {}) or {}
-    st = status(store, config=config)
-    labs, rnd = load_state(store).screening_sequence()
-    return recall_estimate(
-        labs,
-        int(st["to_screen"]),
-        random_phase=rnd if rnd.any() else None,
-        target=float(params.get("recall", 0.95)),
-        confidence=float(params.get("confidence", 0.95)),
-    )

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from fmreview.errors import InputError
-from fmreview.screening.stopping import SimStop, StopCheck, StoppingRule, _labels
+from fmreview.screening.stopping_base import SimStop, StopCheck, StoppingRule, _labels
 
 
 def targets_needed(recall: float, confidence: float) -> int:
@@ -67,7 +67,6 @@ class TargetMethod(StoppingRule):
     """Cormack & Grossman's target method (random targets, then ranked screening)."""
 
     name = "target"
-    _params = ("recall", "confidence")
 
     def __init__(self, *, recall: float = 0.95, confidence: float = 0.95) -> None:
         self.recall = recall
@@ -98,7 +97,6 @@ class QuantileBinomial(StoppingRule):
     """Lewis, Yang & Frieder's QBCB on a random sample drawn before ranked screening."""
 
     name = "qbcb"
-    _params = ("recall", "confidence", "sample_size")
 
     def __init__(
         self, *, recall: float = 0.95, confidence: float = 0.95, sample_size: int | float = 0.1

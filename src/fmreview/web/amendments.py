@@ -45,7 +45,7 @@ from fmreview.screening.phase import START_COMMAND, UNBLIND_COMMAND
 from fmreview.screening.ranking import ScreeningConfig
 from fmreview.screening.stopping import get_stopping_rule
 from fmreview.store import schema
-from fmreview.web.yaml_edit import update_text
+from fmreview.web.yaml_edit import CannotEdit, update_text
 
 COMMAND = "web settings"
 PROTOCOL_FILE = "protocol.yaml"
@@ -61,16 +61,14 @@ class Amendment:
 
     changes: dict[str, list[Any]] = field(default_factory=dict)
     run_id: int | None = None
-    written: str | None = None  # in place | ruamel.yaml | PyYAML | None (file untouched)
+    written: str | None = None  # in place | ruamel.yaml | None (file untouched)
 
     def summary(self) -> str:
         if not self.changes:
             return "Nothing changed."
         parts = [f"{k}: {_show(old)} → {_show(new)}" for k, (old, new) in self.changes.items()]
         text = f"Amendment recorded as run {self.run_id}: " + "; ".join(parts) + "."
-        if self.written == "PyYAML":
-            text += " The protocol file was rewritten without its comments (ruamel.yaml is not installed)."
-        elif self.written == "ruamel.yaml":
+        if self.written == "ruamel.yaml":
             text += " The protocol file was rewritten with its comments; some line breaks changed."
         return text
 
@@ -104,11 +102,9 @@ def _rule_param_names(rule: str) -> list[str]:
 
 def choices() -> dict[str, list[str]]:
     """The screening models and stopping rules an admin may choose."""
-    try:
-        from fmreview.screening.models import MODELS
-        from fmreview.screening.stopping import STOPPING_RULES
-    except ImportError:  # pragma: no cover
-        return {"models": ["default"], "rules": []}
+    from fmreview.screening.models import MODELS
+    from fmreview.screening.stopping import STOPPING_RULES
+
     return {"models": ["default", *MODELS], "rules": list(STOPPING_RULES)}
 
 
@@ -314,6 +310,8 @@ def _rewrite(path: Path, changes: dict[str, list[Any]], expected_sha256: str | N
         new_text, written = update_text(text, edits)
     except yaml.YAMLError as exc:
         raise InputError(f"{path} is not valid YAML: {exc}") from exc
+    except CannotEdit as exc:
+        raise InputError(f"{path}: {exc}") from exc
     protocol = _validate(new_text, path)
     return _Rewrite(path, old, new_text.encode("utf-8"), written, protocol)
 

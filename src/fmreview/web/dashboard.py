@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from fmreview.agreement import agreement
+from fmreview.screening.recall import store_recall_estimate
 from fmreview.screening.session import status
-from fmreview.screening.stopping import store_recall_estimate
 from fmreview.status import work_statuses
 from fmreview.store import schema
 
@@ -48,11 +48,8 @@ def progress(store: Any) -> dict[str, Any]:
 
 
 def prisma(store: Any) -> dict[str, Any]:
-    try:
-        from fmreview.report.prisma import prisma_counts
-    except ImportError:
-        flat = Counter(s.status for s in work_statuses(store).values())
-        return {"source": "status", "counts": dict(flat)}
+    from fmreview.report.prisma import prisma_counts
+
     try:
         c = prisma_counts(store)
     except Exception as exc:  # noqa: BLE001 - shown on the page

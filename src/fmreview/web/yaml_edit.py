@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Path = tuple[str, ...]
@@ -168,13 +170,10 @@ def edit(text: str, changes: Mapping[Path, Any]) -> str:
     return new
 
 
-# ----------------------------------------------------------------------------- fallbacks
+# ----------------------------------------------------------------------------- ruamel
 def _ruamel(text: str, changes: Mapping[Path, Any]) -> str | None:
-    try:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.comments import CommentedMap
-    except ImportError:
-        return None
+    """Round-trip the text through ruamel.yaml (a required dependency): comments kept, some
+    line breaks changed."""
     best: tuple[int, str] | None = None
     # the indentation that reproduces the unchanged file best
     for mapping, sequence, offset in ((2, 2, 0), (2, 4, 2), (4, 4, 2), (4, 6, 4)):
@@ -203,8 +202,15 @@ def _ruamel(text: str, changes: Mapping[Path, Any]) -> str | None:
 
 
 def update_text(text: str, changes: Mapping[Path, Any]) -> tuple[str, str]:
-    """The new text and how it was made: ``in place``, ``ruamel.yaml`` (comments kept,
-    some layout changed) or ``PyYAML`` (comments lost)."""
+    """The new text and how it was made: ``in place`` (only the changed values rewritten) or
+    ``ruamel.yaml`` (comments kept, some layout changed).
+
+    Raises
+    ------
+    CannotEdit
+        When neither way gives a text that loads to the intended data; the file is then left
+        as it is (a rewrite that drops the protocol's comments is never made).
+    """
     try:
         return edit(text, changes), "in place"
     except CannotEdit:
@@ -213,4 +219,7 @@ def update_text(text: str, changes: Mapping[Path, Any]) -> tuple[str, str]:
     new = _ruamel(text, changes)
     if new is not None and yaml.safe_load(new) == want:
         return new, "ruamel.yaml"
-    return yaml.safe_dump(want, sort_keys=False, allow_unicode=True, width=100), "PyYAML"
+    raise CannotEdit(
+        "the protocol file could not be rewritten with its comments kept; edit it by hand "
+        "and run `fmreview protocol check`"
+    )

@@ -196,11 +196,10 @@ async def rebuild_report(request: Request) -> Response:
     await checked_form(request)
     require_admin(request)
     st = web(request)
-    try:
-        from fmreview.report.build import build_report
-    except ImportError as exc:  # pragma: no cover - report module absent
-        raise InputError("the report module is not installed") from exc
+    # the report stage, as `fmreview report` and the pipeline run it (it records its own run)
+    from fmreview.stages import report as report_stage
+
     # not through the writer: a report takes a while and makes its own short transactions;
     # votes keep flowing meanwhile (SQLite's busy timeout orders the two writers)
-    await run_in_threadpool(build_report, st.store)
+    await run_in_threadpool(report_stage, st.store)
     return redirect(request, "/report/")

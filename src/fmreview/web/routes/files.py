@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
 from fmreview.errors import FmreviewError
+from fmreview.extract.atlas import find
 from fmreview.web.app import page, require_user, web
 from fmreview.web.auth import User
 from fmreview.web.render import report_csp
@@ -25,16 +26,10 @@ def atlas_page(request: Request, user: User = Depends(require_user)) -> Response
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        from fmreview.extract.atlas import find
-    except ImportError:  # pragma: no cover - extraction module absent
-        find = None  # type: ignore[assignment]
-        error = "the atlas needs the extraction module"
-    if find is not None:
-        try:
-            given: dict[str, Any] = {k: v for k, v in filters.items() if v}
-            rows = find(st.store, limit=200, **given)
-        except FmreviewError as exc:
-            error = str(exc)
+        given: dict[str, Any] = {k: v for k, v in filters.items() if v}
+        rows = find(st.store, limit=200, **given)
+    except FmreviewError as exc:
+        error = str(exc)
     choices = {
         a.name: [v.name for v in a.values]
         for a in st.store.protocol.taxonomy
