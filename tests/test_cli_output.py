@@ -67,7 +67,9 @@ def test_main_commands_fit_80_columns(tmp_path: Path, capsys: pytest.CaptureFixt
     src.write_text(RIS, encoding="utf-8")
     d = str(review)
     _run(capsys, "init", d)
-    _run(capsys, "import", str(src), "--dir", d, "--quiet")
+    imported = _run(capsys, "import", str(src), "--dir", d, "--quiet")
+    # the table names the file (tmp_path is long enough that a cut path hides it)
+    assert "studies.ris" in imported
     _run(capsys, "export", str(tmp_path / "w.ris"), "--dir", d, ok=False)
     _run(capsys, "dedupe", "--dir", d, "--quiet")
     _run(capsys, "screen", "rules", "--dir", d)

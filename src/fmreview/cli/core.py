@@ -124,10 +124,13 @@ def _import_(app: typer.Typer) -> None:
                 )
             )
             return
+        # the file's name, folded rather than cut: a long folder path cut to "/work/sh…"
+        # left every row unreadable (the messages below name the file the same way)
         table = Table("file", "format", "read", "added", "already there", "quarantined")
+        table.columns[0].overflow = "fold"
         for f in result.files:
             table.add_row(
-                f.file,
+                escape(Path(f.file).name),
                 f.format,
                 str(f.read),
                 str(f.added),
