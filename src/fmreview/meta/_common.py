@@ -6,6 +6,10 @@ bivariate modules can use them without importing the model module (no import cir
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
 from fmreview.errors import InputError
 
 __all__ = ["MetaWarning", "level_alpha"]
@@ -23,3 +27,23 @@ def level_alpha(level: float) -> float:
     if not 0 < lv < 1:
         raise InputError(f"level {level!r} is not a confidence level; use e.g. 95 or 0.95")
     return 1.0 - lv
+
+
+T = TypeVar("T")
+
+
+def record_warnings(fn: Callable[[], T], prefix: str, out: list[str]) -> T:
+    """Run ``fn``; its MetaWarnings are kept in ``out`` as ``prefix + message`` (once each),
+    for the caller to surface, and every other warning goes on to the caller unchanged."""
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", MetaWarning)
+        try:
+            return fn()
+        finally:
+            for w in rec:
+                if issubclass(w.category, MetaWarning):
+                    msg = f"{prefix}{w.message}"
+                    if msg not in out:
+                        out.append(msg)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

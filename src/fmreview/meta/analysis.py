@@ -20,6 +20,7 @@ from scipy import stats
 
 from fmreview import __version__
 from fmreview.errors import FmreviewError, InputError, unknown_name
+from fmreview.meta._common import record_warnings
 from fmreview.meta._json import jsonable
 from fmreview.meta.bias import fsn, ranktest, regtest, trimfill
 from fmreview.meta.design import design_matrix
@@ -198,7 +199,7 @@ def meta_analyze(
     elif mods:
         M, names = design_matrix(rows, mods)
     collected: list[str] = []
-    model = _collect(
+    model = record_warnings(
         lambda: RMA(method=meth, test=tst, level=level, step_halving=step_halving).fit(
             yi, vi, M, coef_names=names, data=list(rows) if isinstance(M, str) else None
         ),
@@ -275,7 +276,7 @@ def meta_analyze(
         result["pooled"] = pooled
     result["heterogeneity"] = _heterogeneity(model, p.tau2_ci, collected)
     if by:
-        result["subgroups"] = _collect(
+        result["subgroups"] = record_warnings(
             lambda: _subgroups(
                 yi, vi, [r.get(by) for r in rows], meth, tst, level, tf, by, step_halving
             ),
@@ -291,21 +292,6 @@ def meta_analyze(
         result["bivariate"] = _bivariate(rows)
     result["warnings"] = collected
     return jsonable(result)
-
-
-def _collect(fn: Any, prefix: str, collected: list[str]) -> Any:
-    """Run ``fn``; its MetaWarnings go to ``collected`` (prefixed) and on to the caller."""
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always", MetaWarning)
-        try:
-            return fn()
-        finally:
-            for w in rec:
-                if issubclass(w.category, MetaWarning):
-                    msg = f"{prefix}{w.message}"
-                    if msg not in collected:
-                        collected.append(msg)
-    # re-emitted by meta_analyze's caller through result["warnings"]
 
 
 def _bivariate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -403,7 +389,7 @@ def _bias(model: RMA, which: Sequence[str], collected: list[str]) -> dict[str, A
         if key not in which:
             continue
         try:
-            out[key] = _collect(fn, f"{key}: ", collected)
+            out[key] = record_warnings(fn, f"{key}: ", collected)
         except FmreviewError as exc:
             out[key] = {"error": str(exc)}
     return out
@@ -431,7 +417,7 @@ def _mh(rows: Sequence[dict[str, Any]], measure: str, collected: list[str]) -> d
         return {"note": "Mantel-Haenszel needs 2x2 counts (ai, ci with bi/di or n1i/n2i)"}
     try:
         est: Any = Peto() if measure == "PETO" else MantelHaenszel(measure=measure)
-        res: MantelHaenszel | Peto = _collect(
+        res: MantelHaenszel | Peto = record_warnings(
             lambda: est.fit(
                 cols["ai"], cols["bi"], cols["ci"], cols["di"], n1i=cols["n1i"], n2i=cols["n2i"]
             ),

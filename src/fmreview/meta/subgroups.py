@@ -20,24 +20,11 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from fmreview.errors import FmreviewError, InputError
+from fmreview.meta._common import record_warnings
 from fmreview.meta.design import _is_number, _missing, _r_number
 from fmreview.meta.rma import RMA, MetaWarning
 
 __all__ = ["subgroup_analysis"]
-
-
-def _fit_recording(fn: Any, label: str, out: list[str]) -> Any:
-    """Run ``fn`` and re-emit its MetaWarnings prefixed with ``label`` (kept in ``out``)."""
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always", MetaWarning)
-        try:
-            return fn()
-        finally:
-            for w in rec:
-                if issubclass(w.category, MetaWarning):
-                    out.append(f"{label}: {w.message}")
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def subgroup_analysis(
@@ -91,9 +78,11 @@ def subgroup_analysis(
     for lev in levels:
         idx = np.array([x == lev for x in key])
         try:
-            fits[lev] = _fit_recording(
-                lambda idx=idx: new().fit(y[idx], v[idx]), f"subgroup {lev}", notes
-            )
+
+            def fit_level(i: np.ndarray = idx) -> RMA:
+                return new().fit(y[i], v[i])
+
+            fits[lev] = record_warnings(fit_level, f"subgroup {lev}: ", notes)
         except FmreviewError as exc:
             fits[lev] = str(exc)
     ok = {lev: f for lev, f in fits.items() if isinstance(f, RMA)}
@@ -111,9 +100,9 @@ def subgroup_analysis(
     model: RMA | None = None
     try:
         data = {name: [x for x, kk in zip(g, keep, strict=True) if kk]}
-        model = _fit_recording(
+        model = record_warnings(
             lambda: new().fit(y[keep], v[keep], formula, data=data),
-            f"moderator model {formula}",
+            f"moderator model {formula}: ",
             notes,
         )
         moderator = {

@@ -95,17 +95,21 @@ async def amend_settings(request: Request) -> Response:
     return redirect(request, f"/admin?amended={result.run_id}")
 
 
+def _unconfirmed(request: Request, form: Any, why: str) -> Response | None:
+    """The admin page again (400) when an irreversible action's box was not ticked."""
+    if form.get("confirm") == "yes":
+        return None
+    return _admin_page(request, status_code=400, error=f"Tick the box to confirm: {why}")
+
+
 @router.post("/admin/random-phase")
 async def start_random_phase(request: Request) -> Response:
     form = await checked_form(request)
     admin = require_admin(request)
     st = web(request)
-    if form.get("confirm") != "yes":
-        return _admin_page(
-            request,
-            status_code=400,
-            error="Tick the box to confirm: the random phase cannot be stopped once started.",
-        )
+    refused = _unconfirmed(request, form, "the random phase cannot be stopped once started.")
+    if refused is not None:
+        return refused
     phase = st.queue.random_phase()
     if not phase["needs_random_phase"]:
         return _admin_page(
@@ -128,12 +132,9 @@ async def unblind(request: Request) -> Response:
     form = await checked_form(request)
     admin = require_admin(request)
     st = web(request)
-    if form.get("confirm") != "yes":
-        return _admin_page(
-            request,
-            status_code=400,
-            error="Tick the box to confirm: every reviewer will see every vote, for good.",
-        )
+    refused = _unconfirmed(request, form, "every reviewer will see every vote, for good.")
+    if refused is not None:
+        return refused
     run_id = await st.writer.run(lambda: amendments.unblind(st.store, user=admin.username))
     st.queue.unblinded = True
     return redirect(request, f"/admin?amended={run_id}")
