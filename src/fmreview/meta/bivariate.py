@@ -128,8 +128,10 @@ class BivariateDTA(BaseEstimator):  # type: ignore[misc]
         )
         theta = res.x if res.fun <= best.fun else best.x
         g = _reml_root(y, v, _theta_to_g(theta))
-        if g is not None:  # the score root, when Fisher scoring reaches it
-            theta = _g_to_theta(g)
+        if g is not None and parts(_g_to_theta(g))[0] >= -nll(theta) - 1e-9:
+            theta = _g_to_theta(g)  # the score root, when scoring reaches it and it is the max
+        else:
+            g = None
         ll, beta, vb = parts(theta)
         self.converged_ = bool(best.success or res.success or g is not None)
         self.tau2_ = np.array([math.exp(2 * theta[0]), math.exp(2 * theta[1])])
