@@ -193,3 +193,16 @@ write_json(list(QM = b$QM, QE = b$QE, names = I(rownames(m$beta)), aQM = a$QM, m
         "write_json(rma(c(1, 2), c(1, 1), mods = ~ log(x), data = data.frame(x = c(1, 2))))\n"
     )
     assert evaluate_case(tmp_path / "case")["status"].startswith("unsupported: mods = ~ log(x)")
+
+
+CONVERGED = 1e-7  # bundled cases with metafor's optimiser run to convergence (see their make.R)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.parent.name for p in (ROOT / "validation/metafor/cases").glob("*/make.R"))
+)
+def test_bundled_converged_cases_agree_with_metafor(name: str) -> None:
+    res = evaluate_case(ROOT / "validation/metafor/cases" / name)
+    assert res["status"] == "ok", res["status"]
+    assert res["compared"] >= 15 and res["missing"] == 0 and not res["na_mismatch"]
+    assert res["max_rel"] <= CONVERGED, (res["max_rel_at"], res["max_rel"])

@@ -780,7 +780,8 @@ def _rma_peto(interp: Interpreter, args: list[Any], env: Env) -> Any:
 @mf("rma.glmm", lazy=True)
 def _rma_glmm(interp: Interpreter, args: list[Any], env: Env) -> Any:
     kw, _ = _data_args(interp, args, env, ["ai", "bi", "ci", "di"])
-    _reject("rma.glmm", kw, {"measure", "xi", "ni", "digits"})
+    # control: lme4/optimiser settings; fmreview's fit is always converged (see glmm.py)
+    _reject("rma.glmm", kw, {"measure", "xi", "ni", "digits", "control"})
     if _opt_str(kw, "measure", "") != "PLO":
         raise Unsupported("unsupported: rma.glmm(measure other than 'PLO')")
     g = fm.BinomialGLMM().fit(floats(kw["xi"]), floats(kw["ni"]))

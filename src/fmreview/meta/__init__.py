@@ -22,6 +22,7 @@ Public surface:
 
 from __future__ import annotations
 
+from fmreview.meta import transforms as _transforms
 from fmreview.meta._common import MetaWarning
 from fmreview.meta.analysis import format_text, meta_analyze, read_effects_csv
 from fmreview.meta.bias import (
@@ -52,15 +53,31 @@ from fmreview.meta.rma import METHODS, RMA, TESTS
 from fmreview.meta.subgroups import subgroup_analysis
 from fmreview.meta.summary import format_summary
 from fmreview.meta.transforms import (
-    transf_arcsin,
-    transf_exp,
-    transf_iarcsin,
-    transf_ilogit,
-    transf_ipft,
-    transf_ipft_hm,
-    transf_logit,
-    transf_rtoz,
-    transf_ztor,
+    transf_arcsin as transf_arcsin,
+)
+from fmreview.meta.transforms import (
+    transf_exp as transf_exp,
+)
+from fmreview.meta.transforms import (
+    transf_iarcsin as transf_iarcsin,
+)
+from fmreview.meta.transforms import (
+    transf_ilogit as transf_ilogit,
+)
+from fmreview.meta.transforms import (
+    transf_ipft as transf_ipft,
+)
+from fmreview.meta.transforms import (
+    transf_ipft_hm as transf_ipft_hm,
+)
+from fmreview.meta.transforms import (
+    transf_logit as transf_logit,
+)
+from fmreview.meta.transforms import (
+    transf_rtoz as transf_rtoz,
+)
+from fmreview.meta.transforms import (
+    transf_ztor as transf_ztor,
 )
 
 
@@ -117,14 +134,7 @@ __all__ = [
     "read_effects_csv",
     "regtest",
     "subgroup_analysis",
-    "transf_arcsin",
-    "transf_exp",
-    "transf_iarcsin",
-    "transf_ilogit",
-    "transf_ipft",
-    "transf_ipft_hm",
-    "transf_logit",
-    "transf_rtoz",
-    "transf_ztor",
     "trimfill",
+    # metafor's back-transformation names (transf_exp, transf_ilogit, ...)
+    *(name for name in _transforms.__all__ if name.startswith("transf_")),
 ]

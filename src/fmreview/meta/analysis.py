@@ -228,11 +228,42 @@ def meta_analyze(
             "control": model.control_,
         },
     }
+    result["studies"] = _study_rows(rows, labels, yi, vi, model, by)
+    result["model"] = model.to_dict()
+    if M is None:
+        result["pooled"] = _pooled(model, p.prediction_interval, tf)
+    result["heterogeneity"] = _heterogeneity(model, p.tau2_ci, collected)
+    if by:
+        result["subgroups"] = record_warnings(
+            lambda: _subgroups(
+                yi, vi, [r.get(by) for r in rows], meth, tst, level, tf, by, step_halving
+            ),
+            "",
+            collected,
+        )
+    if bias and M is None:
+        which = BIAS_TESTS if bias is True else tuple(bias)
+        result["bias"] = _bias(model, which, collected)
+    if m in ("OR", "RR", "RD", "PETO") and _column(rows, "ai") is not None:
+        result["mantel_haenszel"] = _mh(rows, m, collected)
+    if m in ("SENS", "SPEC", "DOR"):
+        result["bivariate"] = _bivariate(rows)
+    result["warnings"] = collected
+    return jsonable(result)
+
+
+def _study_rows(
+    rows: Sequence[dict[str, Any]],
+    labels: list[str],
+    yi: np.ndarray,
+    vi: np.ndarray,
+    model: RMA,
+    by: str | None,
+) -> list[dict[str, Any]]:
+    """One entry per input row: effect, Wald CI (as in forest plots), weight, raw data."""
     used = np.flatnonzero(model.not_na_)
     w_used = dict(zip(used.tolist(), model.weights_.tolist(), strict=True))
-    crit = float(
-        stats.norm.isf(model.alpha_ / 2)
-    )  # study CIs are Wald intervals, as in forest plots
+    crit = float(stats.norm.isf(model.alpha_ / 2))
     studies = []
     for i, lab in enumerate(labels):
         se = math.sqrt(vi[i]) if vi[i] >= 0 else math.nan
@@ -255,43 +286,25 @@ def meta_analyze(
         if raw:
             st["data"] = {c: _num(x) for c, x in raw.items()}
         studies.append(st)
-    result["studies"] = studies
-    result["model"] = model.to_dict()
-    if M is None:
-        pr = model.predict()
-        pooled: dict[str, Any] = {
-            k: float(np.atleast_1d(v)[0]) for k, v in pr.items() if v is not None
+    return studies
+
+
+def _pooled(model: RMA, with_pi: bool, tf: Any) -> dict[str, Any]:
+    """The pooled estimate with CI (and PI when the preset shows it), back-transformed too."""
+    pr = model.predict()
+    pooled: dict[str, Any] = {k: float(np.atleast_1d(v)[0]) for k, v in pr.items() if v is not None}
+    pooled.update(zval=float(model.zval_[0]), pval=float(model.pval_[0]))
+    if not with_pi:
+        pooled.pop("pi_lb", None)
+        pooled.pop("pi_ub", None)
+    if tf is not None:
+        bt = model.predict(transf=tf)
+        pooled["backtransformed"] = {
+            k: float(np.atleast_1d(v)[0])
+            for k, v in bt.items()
+            if v is not None and (with_pi or not k.startswith("pi"))
         }
-        pooled.update(zval=float(model.zval_[0]), pval=float(model.pval_[0]))
-        if not p.prediction_interval:
-            pooled.pop("pi_lb", None)
-            pooled.pop("pi_ub", None)
-        if tf is not None:
-            bt = model.predict(transf=tf)
-            pooled["backtransformed"] = {
-                k: float(np.atleast_1d(v)[0])
-                for k, v in bt.items()
-                if v is not None and (p.prediction_interval or not k.startswith("pi"))
-            }
-        result["pooled"] = pooled
-    result["heterogeneity"] = _heterogeneity(model, p.tau2_ci, collected)
-    if by:
-        result["subgroups"] = record_warnings(
-            lambda: _subgroups(
-                yi, vi, [r.get(by) for r in rows], meth, tst, level, tf, by, step_halving
-            ),
-            "",
-            collected,
-        )
-    if bias and M is None:
-        which = BIAS_TESTS if bias is True else tuple(bias)
-        result["bias"] = _bias(model, which, collected)
-    if m in ("OR", "RR", "RD", "PETO") and _column(rows, "ai") is not None:
-        result["mantel_haenszel"] = _mh(rows, m, collected)
-    if m in ("SENS", "SPEC", "DOR"):
-        result["bivariate"] = _bivariate(rows)
-    result["warnings"] = collected
-    return jsonable(result)
+    return pooled
 
 
 def _bivariate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

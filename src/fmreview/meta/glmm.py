@@ -183,16 +183,11 @@ class BinomialGLMM(BaseEstimator):  # type: ignore[misc]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary."""
-        keys = ("beta_", "se_", "zval_", "pval_", "ci_lb_", "ci_ub_", "tau2_", "I2_", "H2_")
-        out = {k.rstrip("_"): getattr(self, k) for k in keys}
-        out.update(
-            QE_Wld=self.QE_Wld_,
-            QEp_Wld=self.QEp_Wld_,
-            QE_LRT=self.QE_LRT_,
-            QEp_LRT=self.QEp_LRT_,
-            k=self.k_,
+        keys = (
+            *("beta_", "se_", "zval_", "pval_", "ci_lb_", "ci_ub_", "tau2_", "I2_", "H2_"),
+            *("QE_Wld_", "QEp_Wld_", "QE_LRT_", "QEp_LRT_", "k_"),
         )
-        return jsonable(out)
+        return jsonable({k.rstrip("_"): getattr(self, k) for k in keys})
 
 
 def _hessian(f: Any, x: np.ndarray, h: float = 1e-4) -> np.ndarray:

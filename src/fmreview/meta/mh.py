@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,24 +35,35 @@ from fmreview.meta.escalc import escalc
 __all__ = ["MantelHaenszel", "Peto"]
 
 
+def _other_cell(cell: Any, total: Any, events: np.ndarray, names: str) -> np.ndarray:
+    """A table's non-event cell: given, or the group total minus the events."""
+    if cell is not None:
+        return np.atleast_1d(np.asarray(cell, dtype=float))
+    if total is None:
+        raise InputError(f"give {names} for the 2x2 tables")
+    return np.atleast_1d(np.asarray(total, dtype=float)) - events
+
+
 def _tables(ai, bi, ci, di, n1i, n2i) -> tuple[np.ndarray, ...]:
     a = np.atleast_1d(np.asarray(ai, dtype=float))
     c = np.atleast_1d(np.asarray(ci, dtype=float))
-    if bi is None:
-        if n1i is None:
-            raise InputError("give 'bi' or 'n1i' for the 2x2 tables")
-        b = np.atleast_1d(np.asarray(n1i, dtype=float)) - a
-    else:
-        b = np.atleast_1d(np.asarray(bi, dtype=float))
-    if di is None:
-        if n2i is None:
-            raise InputError("give 'di' or 'n2i' for the 2x2 tables")
-        d = np.atleast_1d(np.asarray(n2i, dtype=float)) - c
-    else:
-        d = np.atleast_1d(np.asarray(di, dtype=float))
+    b = _other_cell(bi, n1i, a, "'bi' or 'n1i'")
+    d = _other_cell(di, n2i, c, "'di' or 'n2i'")
     if np.any(np.array([a, b, c, d]) < 0):
         raise InputError("2x2 tables need non-negative counts; check ai, bi, ci, di (or n1i/n2i)")
     return a, b, c, d
+
+
+# to_dict() key -> attribute, after the statistics
+_TO_DICT_NAMES = (
+    ("measure", "measure"),
+    ("method", "method_label"),
+    ("k", "k_"),
+    ("k_yi", "k_yi_"),
+    ("weights_pct", "weights_"),
+    ("fit_stats", "fit_stats_"),
+    ("warnings", "warnings_"),
+)
 
 
 class _TwoByTwo(BaseEstimator):  # type: ignore[misc]
@@ -72,6 +83,37 @@ class _TwoByTwo(BaseEstimator):  # type: ignore[misc]
     BDp_: float | None
     k_pos_: int | None
     method_label = "FE"
+
+    def __init__(
+        self, *, add: float = 0.5, to: str = "only0", drop00: bool = True, level: float = 95.0
+    ) -> None:
+        self.add = add
+        self.to = to
+        self.drop00 = drop00
+        self.level = level
+
+    def fit(
+        self,
+        ai: ArrayLike,
+        bi: ArrayLike | None = None,
+        ci: ArrayLike | None = None,
+        di: ArrayLike | None = None,
+        *,
+        n1i: ArrayLike | None = None,
+        n2i: ArrayLike | None = None,
+    ) -> Self:
+        """Fit to tables ``ai bi / ci di`` (or ``ai/n1i`` vs ``ci/n2i``)."""
+        self._check()
+        a, b, c, d = self._common_fit(ai, bi, ci, di, n1i, n2i)
+        self._study_effects(a, b, c, d)
+        self._pool(a, b, c, d)
+        return self
+
+    def _check(self) -> None:
+        """Parameter checks before fitting (none for Peto)."""
+
+    def _pool(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+        raise NotImplementedError
 
     def _common_fit(self, ai, bi, ci, di, n1i, n2i) -> tuple[np.ndarray, ...]:
         self.warnings_: list[str] = []
@@ -155,16 +197,16 @@ class _TwoByTwo(BaseEstimator):  # type: ignore[misc]
         for k in ("MH_", "MHp_", "CO_", "COp_", "TA_", "TAp_", "BD_", "BDp_"):
             if getattr(self, k, None) is not None:
                 out[k.rstrip("_")] = getattr(self, k)
-        out.update(
-            measure=self.measure,
-            method=self.method_label,
-            k=self.k_,
-            k_yi=self.k_yi_,
-            weights_pct=self.weights_,
-            fit_stats=self.fit_stats_,
-            warnings=self.warnings_,
-        )
+        for key, attr in _TO_DICT_NAMES:
+            out[key] = getattr(self, attr)
         return jsonable(out)
+
+
+def _log_ratio(r: float, s: float, what: str) -> float:
+    """``log(r / s)`` of the MH sums, or the error saying ``what`` is 0 or infinite."""
+    if r == 0 or s == 0:
+        raise StatsError(f"{what} is 0 or infinite")
+    return math.log(r / s)
 
 
 class MantelHaenszel(_TwoByTwo):
@@ -188,39 +230,24 @@ class MantelHaenszel(_TwoByTwo):
         drop00: bool = True,
         level: float = 95.0,
     ) -> None:
+        super().__init__(add=add, to=to, drop00=drop00, level=level)
         self.measure = measure
         self.correct = correct
-        self.add = add
-        self.to = to
-        self.drop00 = drop00
-        self.level = level
 
-    def fit(
-        self,
-        ai: ArrayLike,
-        bi: ArrayLike | None = None,
-        ci: ArrayLike | None = None,
-        di: ArrayLike | None = None,
-        *,
-        n1i: ArrayLike | None = None,
-        n2i: ArrayLike | None = None,
-    ) -> MantelHaenszel:
-        """Fit to tables ``ai bi / ci di`` (or ``ai/n1i`` vs ``ci/n2i``)."""
+    def _check(self) -> None:
         if self.measure not in ("OR", "RR", "RD"):
             raise unknown_name("Mantel-Haenszel measure", self.measure, ("OR", "RR", "RD"))
-        a, b, c, d = self._common_fit(ai, bi, ci, di, n1i, n2i)
-        self._study_effects(a, b, c, d)
+
+    def _pool(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
         n1, n2 = a + b, c + d
         n = n1 + n2
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.measure == "OR":
                 R = float(np.sum(a * d / n))
                 S = float(np.sum(b * c / n))
-                if R == 0 or S == 0:
-                    raise StatsError(
-                        "All tables have a zero in the same diagonal; the MH odds ratio is 0 or infinite"
-                    )
-                beta = math.log(R / S)
+                beta = _log_ratio(
+                    R, S, "All tables have a zero in the same diagonal; the MH odds ratio"
+                )
                 P = (a + d) / n
                 Q = (b + c) / n
                 vb = (
@@ -232,11 +259,9 @@ class MantelHaenszel(_TwoByTwo):
             elif self.measure == "RR":
                 R = float(np.sum(a * n2 / n))
                 S = float(np.sum(c * n1 / n))
-                if R == 0 or S == 0:
-                    raise StatsError(
-                        "No events in one group across all tables; the MH risk ratio is 0 or infinite"
-                    )
-                beta = math.log(R / S)
+                beta = _log_ratio(
+                    R, S, "No events in one group across all tables; the MH risk ratio"
+                )
                 vb = float(np.sum((n1 * n2 * (a + c) - a * c * n) / n**2)) / (R * S)
                 w = c * n1 / n
             else:
@@ -254,7 +279,6 @@ class MantelHaenszel(_TwoByTwo):
         self.k_pos_ = None
         if self.measure == "OR":
             self._or_tests(a, b, c, d)
-        return self
 
     def _or_tests(self, a, b, c, d) -> None:
         n1, n2 = a + b, c + d
@@ -303,27 +327,7 @@ class Peto(_TwoByTwo):
 
     measure = "PETO"
 
-    def __init__(
-        self, *, add: float = 0.5, to: str = "only0", drop00: bool = True, level: float = 95.0
-    ) -> None:
-        self.add = add
-        self.to = to
-        self.drop00 = drop00
-        self.level = level
-
-    def fit(
-        self,
-        ai: ArrayLike,
-        bi: ArrayLike | None = None,
-        ci: ArrayLike | None = None,
-        di: ArrayLike | None = None,
-        *,
-        n1i: ArrayLike | None = None,
-        n2i: ArrayLike | None = None,
-    ) -> Peto:
-        """Fit to tables ``ai bi / ci di`` (or ``ai/n1i`` vs ``ci/n2i``)."""
-        a, b, c, d = self._common_fit(ai, bi, ci, di, n1i, n2i)
-        self._study_effects(a, b, c, d)
+    def _pool(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
         n1, n2 = a + b, c + d
         n = n1 + n2
         xt, yt = a + c, b + d
@@ -343,4 +347,3 @@ class Peto(_TwoByTwo):
         qe = float(np.sum(((a - ei) ** 2 / vi)[pos])) - oe**2 / sv
         self._heterogeneity(qe=qe)
         self.k_pos_ = int(pos.sum())
-        return self
