@@ -28,7 +28,28 @@ from fmreview.extract.label import Span
 _SEP = r"[\s\-_/]*"
 _SUFFIX = r"(?:[\s\-_]?(?:v|ver\.?|version)?\s?\d{1,4}(?:\.\d+)*[a-z]?)?"
 # Words that are also dataset names: matched only as written.
-_CASE_SENSITIVE_WORDS = {"quilt", "synapse", "decathlon", "messidor", "echonet", "oasis"}
+_CASE_SENSITIVE_WORDS = {
+    "quilt",
+    "synapse",
+    "decathlon",
+    "messidor",
+    "echonet",
+    "oasis",
+    "lizard",
+    "sunnybrook",
+    "hamlyn",
+}
+#: Place names that are datasets only when the text says so ("the Montgomery and Shenzhen
+#: sets", "Shenzhen CXR"; not "Shenzhen People's Hospital").
+_PLACE_NAMES = {"shenzhen", "montgomery", "montgomery county"}
+_PLACE_CONTEXT = (
+    r"(?=[\s\-]*(?:(?:and|&|,)\s*[A-Z][\w-]*\s+)?(?:County\s+)?(?:chest|CXR|TB|"
+    r"tuberculosis|X-?rays?|data\s?sets?|sets?|database|collection|cohort)\b)"
+)
+#: Words a name may be followed by and still be the same name ("the DDR dataset").
+_KIND_WORDS = re.compile(
+    r"[\s\-_]*\b(?:data\s?sets?|database|benchmark|challenge|corpus|cohort)$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +78,20 @@ def _strip_note(alias: str) -> str:
 
 
 def _case_sensitive(surface: str) -> bool:
+    """Short names, words, and one-word names in capitals that are also English words
+    ("INSPECT", "INSTANCE", "PANORAMA") match only as written; "MIMIC-CXR" does not."""
     letters = re.sub(r"[^A-Za-z]", "", surface)
-    return len(letters) <= 5 or surface.lower() in _CASE_SENSITIVE_WORDS
+    one_word_caps = surface.isalpha() and surface.isupper()
+    return len(letters) <= 5 or one_word_caps or surface.lower() in _CASE_SENSITIVE_WORDS
 
 
 def _surface_regex(surface: str, sensitive: bool) -> re.Pattern[str]:
     tokens = [t for t in re.split(r"[\s\-_/]+", surface) if t]
     body = _SEP.join(re.escape(t) for t in tokens)
     flags = 0 if sensitive else re.IGNORECASE
+    context = _PLACE_CONTEXT if surface.lower() in _PLACE_NAMES else ""
     # The suffix is its own group so a match can tell whether it was used.
-    return re.compile(rf"(?<![\w&+]){body}(?P<suffix>{_SUFFIX})(?![\w&+])", flags)
+    return re.compile(rf"(?<![\w&+]){body}(?P<suffix>{_SUFFIX})(?![\w&+]){context}", flags)
 
 
 class DatasetGazetteer:
@@ -81,6 +106,10 @@ class DatasetGazetteer:
         self.entities: dict[str, DatasetEntity] = {e.name: e for e in entities}
         self._patterns: list[tuple[str, str, re.Pattern[str]]] = []
         self._by_key: dict[str, str] = {}
+        # an entity's own name wins over another's alias ("TCGA-BRCA" is its own entity
+        # and an alias of TCGA)
+        for e in entities:
+            self._by_key.setdefault(_key(_strip_note(e.name)), e.name)
         for e in entities:
             name_sensitive = _case_sensitive(e.name)
             for surface in dict.fromkeys([e.name, *e.aliases]):
@@ -135,7 +164,8 @@ class DatasetGazetteer:
     # ------------------------------------------------------------------ linking
     def lookup(self, name: str) -> str | None:
         """The entity a name or alias refers to (separator-, case- and version-insensitive)."""
-        k = _key(_strip_note(name))
+        bare = _KIND_WORDS.sub("", _strip_note(name).strip()) or name
+        k = _key(bare)
         if k in self._by_key:
             return self._by_key[k]
         k2 = re.sub(r"(v|ver|version)?\d+(\.\d+)*[a-z]?$", "", k)
