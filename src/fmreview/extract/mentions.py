@@ -8,7 +8,11 @@ is a dataset:
   ("the ChiMed-VL dataset", "RadVLBench benchmark");
 - a list of names followed by *datasets / benchmarks* ("on the CoNSeP, MoNuSeg and TNBC
   datasets");
-- a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench").
+- a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench");
+- a name in apposition to a dataset: "RoMed, a dataset built upon ...", "RadVUQA, a novel
+  ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
+- a challenge-style name with a year ("KiPA22", "LUMIERE2023") in a sentence about data or
+  experiments (conference names such as MICCAI2023 excepted).
 
 A *name* is one to four capitalised tokens of which one looks like a proper name: an inner
 capital or a digit ("MoNuSeg", "KiTS19", "VQA-RAD"), or several capitalised words. Words
@@ -45,6 +49,40 @@ _APPOSITION = re.compile(
     rf"[^.;]{{0,100}}?\b{_KIND}\b"
 )
 _KIND_IN_SENTENCE = re.compile(rf"\b{_KIND}s?\b", re.IGNORECASE)
+#: "RoMed, a dataset ...", "RadVUQA, a novel ... benchmark": the words between the article
+#: and the kind describe it (no verb or preposition that would make them a model's).
+_APPOSITION_PLAIN = re.compile(
+    rf"(?<![\w-])(?P<name>{_TOKEN}),\s+(?:a|an)\s+(?P<desc>(?:[\w-]+\s+){{0,8}}?){_KIND}\b"
+)
+_DESC_STOP = re.compile(
+    r"\b(?:of|on|for|with|from|using|by|to|that|which|trained|pretrained|pre-trained|"
+    r"model|models|framework|method|approach|network|module|system|tool|pipeline)\b",
+    re.IGNORECASE,
+)
+#: "a database, MedSegDB, based on", "a dataset called X" after a verb of making one.
+_NAMED_AFTER = re.compile(
+    rf"\b{_KIND}s?(?:,\s*|\s+(?:called|named|termed|dubbed|coined)\s+)(?:the\s+)?"
+    rf"(?P<name>{_TOKEN})(?=\s*[,.;(]|\s+(?:which|that|with|of|consisting|containing|"
+    rf"comprising|covering|including|based)\b)"
+)
+_MAKING = re.compile(
+    r"\b(?:construct|build|built|introduce|curate|collect|release|present|propose|create|"
+    r"develop|establish|compile|assemble)\w*",
+    re.IGNORECASE,
+)
+#: Challenge-style names with a year: "KiPA22", "LUMIERE2023", "FeTA-2022".
+_YEARED = re.compile(
+    r"(?<![\w-])(?P<name>[A-Z][A-Za-z]*[A-Z][A-Za-z]*[-_]?(?:19|20)?[0-2]\d)(?![\w-])"
+)
+_CONFERENCE = re.compile(
+    r"^(?:MICCAI|ISBI|CVPR|ICCV|ECCV|NeurIPS|NIPS|AAAI|IJCAI|MIDL|IPMI|ICLR|ICML|ACL|EMNLP|"
+    r"NAACL|RSNA|SPIE|COVID|SARS|BMVC|WACV|ACM|IEEE|ICASSP|KDD)",
+    re.IGNORECASE,
+)
+_EXPERIMENT_SENTENCE = re.compile(
+    rf"\b{_KIND}s?\b|\b(?:experiment|evaluat|validat|test|benchmark|train)\w*",
+    re.IGNORECASE,
+)
 _BARE_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})(?![\w-])")
 #: Name-like tokens that are models, not datasets ("SAM, MedSAM and SAM-Med2D").
 _MODEL_LIKE = re.compile(
@@ -188,7 +226,14 @@ _NOT_NAMES = {
     "open-source",
     "zero-shot",
     "few-shot",
+    "covid-19",
+    "covid19",
+    "covid",
+    "sars-cov-2",
 }
+#: A lower-case word that joins a name to the capitalised words before it: "Radiological
+#: Visual Understanding and Question Answering benchmark" is not named "Question Answering".
+_JOINERS = {"and", "of", "for", "&", "in", "on", "with", "to"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +253,16 @@ def _looks_like_name(name: str) -> bool:
         inner_cap = any(c.isupper() for c in t[1:])
         return (inner_cap or any(c.isdigit() for c in t)) and len(t) >= 3
     return all(t[0].isupper() for t in tokens) and not all(t.lower() in _NOT_NAMES for t in tokens)
+
+
+def _joined(text: str, start: int, name: str) -> bool:
+    """Whether a name of plain capitalised words continues a capitalised phrase through a
+    joining word ("... Understanding and Question Answering"); names with inner capitals or
+    digits ("R-Path", "BraTS21") stand on their own."""
+    if any(c.isupper() or c.isdigit() for w in name.split() for c in w[1:]):
+        return False
+    m = re.search(r"([A-Z][\w-]*)\s+(\S+)\s+$", text[max(0, start - 60) : start])
+    return m is not None and m.group(2).lower() in _JOINERS
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -230,7 +285,7 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
     def add(start: int, end: int) -> None:
         start, end = _trim(text, start, end)
         name = text[start:end].strip(" ,;:")
-        if not name or not _looks_like_name(name):
+        if not name or not _looks_like_name(name) or _joined(text, start, name):
             return
         if any(start < e and s < end for s, e in taken):
             return
@@ -261,5 +316,20 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
                 add(m.start("names") + p.start(), m.start("names") + p.end())
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
+    for m in _APPOSITION_PLAIN.finditer(text):
+        if not _DESC_STOP.search(m.group("desc")) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+    bounds = sentence_bounds(text)
+    for m in _NAMED_AFTER.finditer(text):
+        a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
+        if _MAKING.search(text, a, m.start()) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+    for a, b in bounds:
+        if not _EXPERIMENT_SENTENCE.search(text, a, b):
+            continue
+        for m in _YEARED.finditer(text, a, b):
+            nm = m.group("name")
+            if not _CONFERENCE.match(nm) and not _MODEL_LIKE.search(nm):
+                add(m.start("name"), m.end("name"))
     out.sort(key=lambda n: n.span.start or 0)
     return out
