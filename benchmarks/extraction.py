@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -105,6 +106,23 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": f, "tp": tp, "fp": fp, "fn": fn}
 
 
+def _dataset_match(p: list[str], g: dict[str, str]) -> bool:
+    """Whether prediction ``p`` (its name and surfaces) names gold dataset ``g``."""
+    kps = {_key(x) for x in p} - {""}
+    keys = {_key(g.get("name", "")), _key(g.get("mention", ""))} - {""}
+    # a gold mention's own parts: "Medical Segmentation Decathlon (MSD)" -> "msd"
+    parts = {
+        _key(t)
+        for x in (g.get("name", ""), g.get("mention", ""))
+        for t in re.split(r"[()\[\],;]|\s+", x)
+    } - {""}
+    return bool(
+        kps & keys
+        or any(len(kp) >= 4 and kp in k for kp in kps for k in keys)
+        or any(len(kp) >= 3 and kp in parts for kp in kps)
+    )
+
+
 def dataset_matches(pred: list[list[str]], gold: list[dict[str, str]]) -> int:
     """One-to-one matches between predicted datasets and gold (name, mention) pairs.
 
@@ -112,31 +130,15 @@ def dataset_matches(pred: list[list[str]], gold: list[dict[str, str]]) -> int:
     when one of them equals the gold name or mention up to case, separators and words
     like "dataset", or (4+ characters) is contained in the gold mention ("BraTS" in
     "BraTS-Africa dataset"), or equals a bracketed or space-separated part of it ("MSD"
-    in "Medical Segmentation Decathlon (MSD)").
+    in "Medical Segmentation Decathlon (MSD)"). The pairing is a maximum matching
+    (scipy's assignment solver), so the order of predictions cannot cost a match: with
+    gold "BraTS-Africa" and "BraTS", predictions "BraTS" and "BraTS-Africa" match both.
     """
-    used: set[int] = set()
-    n = 0
-    for p in pred:
-        kps = {_key(x) for x in p} - {""}
-        for j, g in enumerate(gold):
-            if j in used:
-                continue
-            keys = {_key(g.get("name", "")), _key(g.get("mention", ""))} - {""}
-            # a gold mention's own parts: "Medical Segmentation Decathlon (MSD)" -> "msd"
-            parts = {
-                _key(t)
-                for x in (g.get("name", ""), g.get("mention", ""))
-                for t in re.split(r"[()\[\],;]|\s+", x)
-            } - {""}
-            if (
-                kps & keys
-                or any(len(kp) >= 4 and kp in k for kp in kps for k in keys)
-                or any(len(kp) >= 3 and kp in parts for kp in kps)
-            ):
-                used.add(j)
-                n += 1
-                break
-    return n
+    if not pred or not gold:
+        return 0
+    m = np.array([[_dataset_match(p, g) for g in gold] for p in pred], dtype=float)
+    rows, cols = linear_sum_assignment(m, maximize=True)
+    return int(m[rows, cols].sum())
 
 
 def score(rows: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str, Any]:
