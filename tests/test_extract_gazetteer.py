@@ -119,3 +119,60 @@ def test_custom_gazetteer_file(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("title,x\na,b\n")
     with pytest.raises(InputError, match="no 'name' column"):
         DatasetGazetteer.from_csv(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize(
+    "text,entity",
+    [
+        ("TCGA-BRCA", "TCGA-BRCA"),
+        ("Kvasir-SEG", "Kvasir-SEG"),
+        ("AMOS22", "AMOS"),
+        ("FLARE22", "FLARE"),
+        ("MM-WHS", "MM-WHS"),
+        ("PathMMU", "PathMMU"),
+        ("OmniMedVQA", "OmniMedVQA"),
+        ("3D-IRCADb", "3D-IRCADb"),
+        ("MedQA", "MedQA"),
+        ("the EchoNet-Pediatric", "EchoNet-Pediatric"),
+    ],
+)
+def test_widely_used_datasets_link(gaz: DatasetGazetteer, text: str, entity: str) -> None:
+    assert [m.entity for m in gaz.find(f"We evaluate on {text} and report AUC.")] == [entity]
+
+
+def test_a_sub_cohort_is_its_own_entity(gaz: DatasetGazetteer) -> None:
+    # TCGA-BRCA is also an alias of TCGA: the entity's own name wins, in text and lookup
+    assert links(gaz, "TCGA-BRCA and TCGA-RCC") == [
+        ("TCGA-BRCA", "TCGA-BRCA"),
+        ("TCGA-RCC", "TCGA-RCC"),
+    ]
+    assert gaz.lookup("TCGA-BRCA") == "TCGA-BRCA" and gaz.lookup("TCGA") == "TCGA"
+    assert gaz.lookup("the DDR dataset".removeprefix("the ")) == "OIA-DDR"
+
+
+def test_names_that_are_words_or_places(gaz: DatasetGazetteer) -> None:
+    # one-word names in capitals that are English words match only as written
+    assert links(gaz, "we inspect each instance and the panorama") == []
+    assert links(gaz, "CTPA studies from INSPECT") == [("INSPECT", "INSPECT")]
+    # place names are datasets only when the text says so
+    assert links(gaz, "collected at Shenzhen People's Hospital") == []
+    assert [e for e, _ in links(gaz, "the Montgomery and Shenzhen datasets")] == [
+        "Montgomery County CXR",
+        "Shenzhen CXR",
+    ]
+
+
+def test_names_used_as_metrics_are_not_datasets(gaz: DatasetGazetteer) -> None:
+    text = (
+        "Evaluated on the MIMIC-CXR dataset using Chest Radiograph Expert (CheXpert) and "
+        "Radiology Graph (RadGraph) metrics, the CheXpert F1 rose by 10 points."
+    )
+    assert links(gaz, text) == [("MIMIC-CXR", "MIMIC-CXR")]
+    assert [e for e, _ in links(gaz, "on MIMIC-CXR with BLEU and CheXpert metrics")] == [
+        "MIMIC-CXR"
+    ]
+    # a score reported in brackets after a dataset does not make it a metric
+    assert links(gaz, "ISIC 2018 (F1 0.91) and CheXpert, achieving F1 0.8") == [
+        ("ISIC", "ISIC 2018"),
+        ("CheXpert", "CheXpert"),
+    ]

@@ -55,3 +55,29 @@ def test_bare_lists_only_in_sentences_about_datasets() -> None:
         "We compare with SAM, MedSAM and SAM-Med2D on these datasets. We thank ABC1 and DEF2."
     )
     assert names(text) == ["BUSI", "TN3K2", "KvasirSEG"]
+
+
+def test_names_in_apposition() -> None:
+    assert names("We construct RoMed, a dataset built upon VQA-RAD.") == ["RoMed"]
+    assert names("We introduce RadVUQA, a novel Radiological Visual Understanding benchmark.") == [
+        "RadVUQA"
+    ]
+    assert names("we construct a publicly accessible database, MedSegDB, based on 129 sets") == [
+        "MedSegDB"
+    ]
+    # a model in apposition, or a name after 'dataset,' that is not made here, is not one
+    assert names("We propose MedSAM, a foundation model trained on a large dataset.") == []
+    assert names("On this dataset, UniverSeg outperforms nnU-Net.") == []
+
+
+def test_challenge_names_with_a_year() -> None:
+    text = "Experiments on KiPA22, LUMIERE2023 and BraTS21 beat the MICCAI2023 winners."
+    assert names(text) == ["KiPA22", "LUMIERE2023", "BraTS21"]
+    # not in a sentence about data or experiments
+    assert names("The ABCD2023 consortium met in Vancouver.") == []
+
+
+def test_a_phrase_joined_by_and_is_not_a_name() -> None:
+    text = "a Radiological Visual Understanding and Question Answering benchmark"
+    assert names(text) == []
+    assert names("the R-RAD, R-SLAKE and R-Path datasets") == ["R-RAD", "R-SLAKE", "R-Path"]

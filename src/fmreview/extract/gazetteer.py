@@ -46,6 +46,16 @@ _PLACE_CONTEXT = (
     r"(?=[\s\-]*(?:(?:and|&|,)\s*[A-Z][\w-]*\s+)?(?:County\s+)?(?:chest|CXR|TB|"
     r"tuberculosis|X-?rays?|data\s?sets?|sets?|database|collection|cohort)\b)"
 )
+#: A name used as a metric or labeller is not a dataset used: "CheXpert F1", "Chest
+#: Radiograph Expert (CheXpert) and Radiology Graph (RadGraph) metrics", "the CheXpert
+#: labeler". Up to 60 characters may come between, with no preposition (so "MIMIC-CXR with
+#: BLEU and CheXpert metrics" keeps MIMIC-CXR).
+_METRIC_AFTER = re.compile(
+    r"(?:(?!\b(?:with|on|using|in|for|from|across|to|by|of|at|over|data\s?sets?|database|"
+    r"benchmarks?|achiev\w*|reach\w*|obtain\w*|yield\w*|improv\w*|outperform\w*|"
+    r"surpass\w*)\b)[^.;]){0,60}?(?<![\w(-])(?<!\( )(?:metrics?|scores?|(?:macro-|micro-)?F1|labell?ers?|CheXbert)\b",
+    re.IGNORECASE,
+)
 #: Words a name may be followed by and still be the same name ("the DDR dataset").
 _KIND_WORDS = re.compile(
     r"[\s\-_]*\b(?:data\s?sets?|database|benchmark|challenge|corpus|cohort)$", re.IGNORECASE
@@ -183,6 +193,8 @@ class DatasetGazetteer:
         found: list[tuple[int, int, bool, str, str]] = []
         for entity, surface, pat in self._patterns:
             for m in pat.finditer(text):
+                if _METRIC_AFTER.match(text, m.end()):
+                    continue
                 exact = not m.group("suffix")
                 found.append((m.start(), m.end(), exact, entity, surface))
         # longest first, then exact before suffixed, then an entity's own name before

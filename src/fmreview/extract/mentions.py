@@ -300,6 +300,12 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
                     add(base + part.start(), base + part.end())
     for m in _APPOSITION.finditer(text):
         add(m.start("name"), m.end("abbr") + 1)
+    for m in _APPOSITION_PLAIN.finditer(text):
+        if not _DESC_STOP.search(m.group("desc")) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+            # the description spells the name out ("RadVUQA, a novel Radiological Visual
+            # Understanding ... benchmark"): it is not a second name
+            taken.append((m.start("desc"), m.end()))
     for m in _SINGLE.finditer(text):
         add(m.start("name"), m.end("name"))
     # a list of two or more proper names in a sentence that speaks of datasets
@@ -316,9 +322,6 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
                 add(m.start("names") + p.start(), m.start("names") + p.end())
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
-    for m in _APPOSITION_PLAIN.finditer(text):
-        if not _DESC_STOP.search(m.group("desc")) and not _MODEL_LIKE.search(m.group("name")):
-            add(m.start("name"), m.end("name"))
     bounds = sentence_bounds(text)
     for m in _NAMED_AFTER.finditer(text):
         a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
