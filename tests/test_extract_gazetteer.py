@@ -150,6 +150,10 @@ def test_a_sub_cohort_is_its_own_entity(gaz: DatasetGazetteer) -> None:
     assert gaz.lookup("the DDR dataset".removeprefix("the ")) == "OIA-DDR"
 
 
+def test_a_name_does_not_start_inside_a_word(gaz: DatasetGazetteer) -> None:
+    assert links(gaz, "R-SLAKE and SLAKE") == [("SLAKE", "SLAKE")]
+
+
 def test_names_that_are_words_or_places(gaz: DatasetGazetteer) -> None:
     # one-word names in capitals that are English words match only as written
     assert links(gaz, "we inspect each instance and the panorama") == []

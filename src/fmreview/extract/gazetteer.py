@@ -100,8 +100,9 @@ def _surface_regex(surface: str, sensitive: bool) -> re.Pattern[str]:
     body = _SEP.join(re.escape(t) for t in tokens)
     flags = 0 if sensitive else re.IGNORECASE
     context = _PLACE_CONTEXT if surface.lower() in _PLACE_NAMES else ""
-    # The suffix is its own group so a match can tell whether it was used.
-    return re.compile(rf"(?<![\w&+]){body}(?P<suffix>{_SUFFIX})(?![\w&+]){context}", flags)
+    # A name does not start inside a hyphenated word: "R-SLAKE" (a dataset derived from
+    # SLAKE) is not SLAKE. The suffix is its own group so a match can tell whether it was used.
+    return re.compile(rf"(?<![\w&+])(?<!\w-){body}(?P<suffix>{_SUFFIX})(?![\w&+]){context}", flags)
 
 
 class DatasetGazetteer:
