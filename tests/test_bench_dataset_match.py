@@ -48,3 +48,17 @@ def test_one_to_one_and_order_free(extraction: ModuleType) -> None:
     assert m([["BraTS"]], gold("BraTS", "BraTS 2021")) == 1
     assert m([["BraTS"], ["BraTS"]], gold("BraTS")) == 1
     assert m([], gold("BraTS")) == 0 and m([["BraTS"]], []) == 0
+
+
+def test_releases_of_one_entity_count_apart(extraction: ModuleType) -> None:
+    split = extraction.by_release
+    assert split([["EndoVis", "EndoVis 2017", "EndoVis-18"]]) == [
+        ["EndoVis", "EndoVis 2017"],
+        ["EndoVis", "EndoVis-18"],
+    ]
+    # one release written two ways is one prediction; a name without a release too
+    assert split([["BraTS", "BraTS 2021", "BraTS21"]]) == [["BraTS", "BraTS 2021", "BraTS21"]]
+    assert split([["KiTS", "KiTS"]]) == [["KiTS", "KiTS"]]
+    pred = split([["EndoVis", "EndoVis 2017", "EndoVis 2018"]])
+    gold_ = gold("EndoVis 2017", "EndoVis 2018")
+    assert extraction.dataset_matches(pred, gold_) == 2

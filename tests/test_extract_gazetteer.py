@@ -180,3 +180,12 @@ def test_names_used_as_metrics_are_not_datasets(gaz: DatasetGazetteer) -> None:
         ("ISIC", "ISIC 2018"),
         ("CheXpert", "CheXpert"),
     ]
+
+
+def test_a_known_name_inside_a_longer_dataset_name(gaz: DatasetGazetteer) -> None:
+    # the longer name is left to the name patterns (a dataset proposed for the gazetteer)
+    assert links(gaz, "on the EndoVis Conversations dataset") == []
+    assert links(gaz, "on the BraTS-Africa dataset") == []
+    # descriptive words do not make a longer name
+    assert links(gaz, "on the BraTS MRI dataset") == [("BraTS", "BraTS")]
+    assert links(gaz, "on the BraTS 2021 challenge") == [("BraTS", "BraTS 2021")]

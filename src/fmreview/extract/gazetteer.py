@@ -56,6 +56,41 @@ _METRIC_AFTER = re.compile(
     r"surpass\w*)\b)[^.;]){0,60}?(?<![\w(-])(?<!\( )(?:metrics?|scores?|(?:macro-|micro-)?F1|labell?ers?|CheXbert)\b",
     re.IGNORECASE,
 )
+#: A known name that begins a longer capitalised name of a dataset is left to the name
+#: patterns: "the EndoVis Conversations dataset" is not EndoVis, "the BraTS-Africa dataset"
+#: is not BraTS. Descriptive words ("the BraTS MRI dataset") do not make a longer name.
+_LONGER_NAME = re.compile(
+    r"(?P<more>(?:[\s-]+[A-Z][\w-]*){1,3})\s+(?:data\s?sets?|database|benchmark|challenge|"
+    r"corpus)\b"
+)
+_DESCRIPTIVE = {
+    "ct",
+    "mri",
+    "mr",
+    "pet",
+    "oct",
+    "us",
+    "cxr",
+    "x-ray",
+    "xray",
+    "chest",
+    "brain",
+    "ultrasound",
+    "fundus",
+    "pathology",
+    "histopathology",
+    "dermoscopy",
+    "endoscopy",
+    "image",
+    "images",
+    "test",
+    "training",
+    "validation",
+    "segmentation",
+    "classification",
+    "detection",
+    "vqa",
+}
 #: Words a name may be followed by and still be the same name ("the DDR dataset").
 _KIND_WORDS = re.compile(
     r"[\s\-_]*\b(?:data\s?sets?|database|benchmark|challenge|corpus|cohort)$", re.IGNORECASE
@@ -194,7 +229,7 @@ class DatasetGazetteer:
         found: list[tuple[int, int, bool, str, str]] = []
         for entity, surface, pat in self._patterns:
             for m in pat.finditer(text):
-                if _METRIC_AFTER.match(text, m.end()):
+                if _METRIC_AFTER.match(text, m.end()) or _starts_longer_name(text, m.end()):
                     continue
                 exact = not m.group("suffix")
                 found.append((m.start(), m.end(), exact, entity, surface))
@@ -220,6 +255,14 @@ class DatasetGazetteer:
             for m in self.find(text or "", fld):
                 out.setdefault(m.entity, []).append(m)
         return out
+
+
+def _starts_longer_name(text: str, end: int) -> bool:
+    m = _LONGER_NAME.match(text, end)
+    if m is None:
+        return False
+    words = re.split(r"[\s-]+", m.group("more").strip(" -"))
+    return not any(w.lower() in _DESCRIPTIVE for w in words)
 
 
 def _key(s: str) -> str:
