@@ -189,3 +189,9 @@ def test_a_known_name_inside_a_longer_dataset_name(gaz: DatasetGazetteer) -> Non
     # descriptive words do not make a longer name
     assert links(gaz, "on the BraTS MRI dataset") == [("BraTS", "BraTS")]
     assert links(gaz, "on the BraTS 2021 challenge") == [("BraTS", "BraTS 2021")]
+
+
+def test_a_name_joined_to_a_model_is_the_model(gaz: DatasetGazetteer) -> None:
+    assert links(gaz, "Quilt-LLaVA: Visual Instruction Tuning") == []
+    assert links(gaz, "MIAS-SAM: Medical Image Anomaly Segmentation") == []
+    assert links(gaz, "Quilt-1M and MIAS") == [("Quilt-1M", "Quilt-1M"), ("MIAS", "MIAS")]

@@ -81,3 +81,13 @@ def test_a_phrase_joined_by_and_is_not_a_name() -> None:
     text = "a Radiological Visual Understanding and Question Answering benchmark"
     assert names(text) == []
     assert names("the R-RAD, R-SLAKE and R-Path datasets") == ["R-RAD", "R-SLAKE", "R-Path"]
+
+
+def test_a_single_capitalised_word_before_dataset() -> None:
+    assert names("We evaluate on the Chaoyang dataset.") == ["Chaoyang"]
+    assert names("Results on the Synapse and Chaoyang datasets.") == ["Synapse", "Chaoyang"]
+    # a word: a modality, a nationality, at the start of a sentence, or written in lower
+    # case elsewhere in the text
+    assert names("In the Ultrasound dataset we segment.") == []
+    assert names("We use the Chinese dataset.") == []
+    assert names("Public dataset. Results on the Breast dataset and on breast images.") == []

@@ -91,6 +91,11 @@ _DESCRIPTIVE = {
     "detection",
     "vqa",
 }
+#: A name joined to a model's name is the model: "Quilt-LLaVA", "MIAS-SAM", "PathVQA-CLIP".
+_MODEL_AFTER = re.compile(
+    r"[-_](?:SAM|LLaVA|CLIP|GPT|BLIP|ViT|BERT|LLM|VLM|MLLM|Net|Former|Mamba|DINO|Seg\b|Agent|"
+    r"Chat|Diff|Gen\b|Med\b|Instruct|R1\b)"
+)
 #: Words a name may be followed by and still be the same name ("the DDR dataset").
 _KIND_WORDS = re.compile(
     r"[\s\-_]*\b(?:data\s?sets?|database|benchmark|challenge|corpus|cohort)$", re.IGNORECASE
@@ -229,7 +234,11 @@ class DatasetGazetteer:
         found: list[tuple[int, int, bool, str, str]] = []
         for entity, surface, pat in self._patterns:
             for m in pat.finditer(text):
-                if _METRIC_AFTER.match(text, m.end()) or _starts_longer_name(text, m.end()):
+                if (
+                    _METRIC_AFTER.match(text, m.end())
+                    or _MODEL_AFTER.match(text, m.end())
+                    or _starts_longer_name(text, m.end())
+                ):
                     continue
                 exact = not m.group("suffix")
                 found.append((m.start(), m.end(), exact, entity, surface))

@@ -255,11 +255,108 @@ def _looks_like_name(name: str) -> bool:
     return all(t[0].isupper() for t in tokens) and not all(t.lower() in _NOT_NAMES for t in tokens)
 
 
+#: Modalities, organs and kinds of data: "the Ultrasound dataset" names no dataset.
+_DOMAIN_WORDS = {
+    "ultrasound",
+    "fundus",
+    "retina",
+    "retinal",
+    "dermoscopy",
+    "endoscopy",
+    "colonoscopy",
+    "histopathology",
+    "pathology",
+    "histology",
+    "cytology",
+    "radiology",
+    "mammography",
+    "mammogram",
+    "radiograph",
+    "radiographs",
+    "tomography",
+    "microscopy",
+    "chest",
+    "brain",
+    "breast",
+    "lung",
+    "liver",
+    "kidney",
+    "heart",
+    "cardiac",
+    "prostate",
+    "skin",
+    "polyp",
+    "polyps",
+    "tumor",
+    "tumour",
+    "cancer",
+    "lesion",
+    "organ",
+    "cell",
+    "nuclei",
+    "abdominal",
+    "abdomen",
+    "thyroid",
+    "dental",
+    "knee",
+    "spine",
+    "pelvis",
+    "eye",
+    "whole",
+    "entire",
+    "full",
+    "original",
+    "same",
+    "target",
+    "source",
+    "downstream",
+    "pretraining",
+    "instruction",
+    "caption",
+    "captioning",
+    "video",
+    "volume",
+    "slide",
+    "patch",
+    "synthetic",
+    "real",
+    "hospital",
+    "institutional",
+    "local",
+    "independent",
+    "held-out",
+    "unseen",
+    "additional",
+    "other",
+    "another",
+    "single",
+    "combined",
+    "merged",
+    "final",
+}
+_NATIONALITY = re.compile(r"(?:ese|ish|ian|ean|can|ic)$")
+
+
+def _plain_name(text: str, start: int, name: str) -> bool:
+    """A single capitalised word right before "dataset" ("the Chaoyang dataset") is a name
+    when nothing says it is a word: it does not start a sentence, is not a nationality
+    ("Chinese") or a listed word, and the text never writes it in lower case."""
+    if " " in name or len(name) < 4 or not name[0].isupper() or not name[1:].islower():
+        return False
+    low = name.lower()
+    if low in _NOT_NAMES or low in _LEAD or low in _DOMAIN_WORDS or _NATIONALITY.search(low):
+        return False
+    if re.search(rf"\b{re.escape(low)}\b", text):  # the word in lower case elsewhere
+        return False
+    before = text[:start].rstrip()
+    return bool(before) and before[-1] not in ".!?:"
+
+
 def _joined(text: str, start: int, name: str) -> bool:
     """Whether a name of plain capitalised words continues a capitalised phrase through a
     joining word ("... Understanding and Question Answering"); names with inner capitals or
     digits ("R-Path", "BraTS21") stand on their own."""
-    if any(c.isupper() or c.isdigit() for w in name.split() for c in w[1:]):
+    if " " not in name or any(c.isupper() or c.isdigit() for w in name.split() for c in w[1:]):
         return False
     m = re.search(r"([A-Z][\w-]*)\s+(\S+)\s+$", text[max(0, start - 60) : start])
     return m is not None and m.group(2).lower() in _JOINERS
@@ -282,10 +379,12 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
     out: list[NameMention] = []
     taken: list[tuple[int, int]] = []
 
-    def add(start: int, end: int) -> None:
+    def add(start: int, end: int, plain_ok: bool = False) -> None:
         start, end = _trim(text, start, end)
         name = text[start:end].strip(" ,;:")
-        if not name or not _looks_like_name(name) or _joined(text, start, name):
+        if not name or _joined(text, start, name):
+            return
+        if not _looks_like_name(name) and not (plain_ok and _plain_name(text, start, name)):
             return
         if any(start < e and s < end for s, e in taken):
             return
@@ -297,7 +396,7 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
             base = m.start("names")
             for part in re.finditer(_TOKEN, m.group("names")):
                 if part.group(0).lower() != "and":
-                    add(base + part.start(), base + part.end())
+                    add(base + part.start(), base + part.end(), plain_ok=rx is _LIST)
     for m in _APPOSITION.finditer(text):
         add(m.start("name"), m.end("abbr") + 1)
     for m in _APPOSITION_PLAIN.finditer(text):
@@ -307,7 +406,7 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
             # Understanding ... benchmark"): it is not a second name
             taken.append((m.start("desc"), m.end()))
     for m in _SINGLE.finditer(text):
-        add(m.start("name"), m.end("name"))
+        add(m.start("name"), m.end("name"), plain_ok=True)
     # a list of two or more proper names in a sentence that speaks of datasets
     for a, b in sentence_bounds(text):
         if not _KIND_IN_SENTENCE.search(text, a, b):
