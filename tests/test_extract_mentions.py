@@ -91,3 +91,9 @@ def test_a_single_capitalised_word_before_dataset() -> None:
     assert names("In the Ultrasound dataset we segment.") == []
     assert names("We use the Chinese dataset.") == []
     assert names("Public dataset. Results on the Breast dataset and on breast images.") == []
+
+
+def test_apposition_with_the_and_symbols() -> None:
+    assert names("We release CellMix, a new H&E dataset of 9 cell types.") == ["CellMix"]
+    assert names("We build OrthoQA, the first orthopaedic (X-ray) VQA benchmark.") == ["OrthoQA"]
+    assert names("We propose UniMed, the first model pretrained on a large dataset.") == []

@@ -52,7 +52,8 @@ _KIND_IN_SENTENCE = re.compile(rf"\b{_KIND}s?\b", re.IGNORECASE)
 #: "RoMed, a dataset ...", "RadVUQA, a novel ... benchmark": the words between the article
 #: and the kind describe it (no verb or preposition that would make them a model's).
 _APPOSITION_PLAIN = re.compile(
-    rf"(?<![\w-])(?P<name>{_TOKEN}),\s+(?:a|an)\s+(?P<desc>(?:[\w-]+\s+){{0,8}}?){_KIND}\b"
+    rf"(?<![\w-])(?P<name>{_TOKEN}),\s+(?:a|an|the)\s+(?P<desc>(?:[\w()&/-]+\s+){{0,8}}?)"
+    rf"{_KIND}\b"
 )
 _DESC_STOP = re.compile(
     r"\b(?:of|on|for|with|from|using|by|to|that|which|trained|pretrained|pre-trained|"
