@@ -195,3 +195,24 @@ def test_a_name_joined_to_a_model_is_the_model(gaz: DatasetGazetteer) -> None:
     assert links(gaz, "Quilt-LLaVA: Visual Instruction Tuning") == []
     assert links(gaz, "MIAS-SAM: Medical Image Anomaly Segmentation") == []
     assert links(gaz, "Quilt-1M and MIAS") == [("Quilt-1M", "Quilt-1M"), ("MIAS", "MIAS")]
+
+
+def test_bundled_csv_is_well_formed() -> None:
+    import csv
+
+    from fmreview.extract.gazetteer import bundled_gazetteer_path
+
+    with bundled_gazetteer_path().open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        fields = reader.fieldnames or []
+    assert fields[:2] == ["name", "aliases"]
+    # every row has exactly the header's columns (an unquoted comma would shift them)
+    assert [r["name"] for r in rows if None in r or None in r.values()] == []
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names))
+
+
+def test_sub_datasets_are_their_own_entities(gaz: DatasetGazetteer) -> None:
+    text = "on PathMNIST, DermaMNIST and BloodMNIST from MedMNIST v2"
+    assert [e for e, _ in links(gaz, text)] == ["PathMNIST", "DermaMNIST", "BloodMNIST", "MedMNIST"]
