@@ -119,3 +119,100 @@ def test_custom_gazetteer_file(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("title,x\na,b\n")
     with pytest.raises(InputError, match="no 'name' column"):
         DatasetGazetteer.from_csv(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize(
+    "text,entity",
+    [
+        ("TCGA-BRCA", "TCGA-BRCA"),
+        ("Kvasir-SEG", "Kvasir-SEG"),
+        ("AMOS22", "AMOS"),
+        ("FLARE22", "FLARE"),
+        ("MM-WHS", "MM-WHS"),
+        ("PathMMU", "PathMMU"),
+        ("OmniMedVQA", "OmniMedVQA"),
+        ("3D-IRCADb", "3D-IRCADb"),
+        ("MedQA", "MedQA"),
+        ("the EchoNet-Pediatric", "EchoNet-Pediatric"),
+    ],
+)
+def test_widely_used_datasets_link(gaz: DatasetGazetteer, text: str, entity: str) -> None:
+    assert [m.entity for m in gaz.find(f"We evaluate on {text} and report AUC.")] == [entity]
+
+
+def test_a_sub_cohort_is_its_own_entity(gaz: DatasetGazetteer) -> None:
+    # TCGA-BRCA is also an alias of TCGA: the entity's own name wins, in text and lookup
+    assert links(gaz, "TCGA-BRCA and TCGA-RCC") == [
+        ("TCGA-BRCA", "TCGA-BRCA"),
+        ("TCGA-RCC", "TCGA-RCC"),
+    ]
+    assert gaz.lookup("TCGA-BRCA") == "TCGA-BRCA" and gaz.lookup("TCGA") == "TCGA"
+    assert gaz.lookup("the DDR dataset".removeprefix("the ")) == "OIA-DDR"
+
+
+def test_a_name_does_not_start_inside_a_word(gaz: DatasetGazetteer) -> None:
+    assert links(gaz, "R-SLAKE and SLAKE") == [("SLAKE", "SLAKE")]
+
+
+def test_names_that_are_words_or_places(gaz: DatasetGazetteer) -> None:
+    # one-word names in capitals that are English words match only as written
+    assert links(gaz, "we inspect each instance and the panorama") == []
+    assert links(gaz, "CTPA studies from INSPECT") == [("INSPECT", "INSPECT")]
+    # place names are datasets only when the text says so
+    assert links(gaz, "collected at Shenzhen People's Hospital") == []
+    assert [e for e, _ in links(gaz, "the Montgomery and Shenzhen datasets")] == [
+        "Montgomery County CXR",
+        "Shenzhen CXR",
+    ]
+
+
+def test_names_used_as_metrics_are_not_datasets(gaz: DatasetGazetteer) -> None:
+    text = (
+        "Evaluated on the MIMIC-CXR dataset using Chest Radiograph Expert (CheXpert) and "
+        "Radiology Graph (RadGraph) metrics, the CheXpert F1 rose by 10 points."
+    )
+    assert links(gaz, text) == [("MIMIC-CXR", "MIMIC-CXR")]
+    assert [e for e, _ in links(gaz, "on MIMIC-CXR with BLEU and CheXpert metrics")] == [
+        "MIMIC-CXR"
+    ]
+    # a score reported in brackets after a dataset does not make it a metric
+    assert links(gaz, "ISIC 2018 (F1 0.91) and CheXpert, achieving F1 0.8") == [
+        ("ISIC", "ISIC 2018"),
+        ("CheXpert", "CheXpert"),
+    ]
+
+
+def test_a_known_name_inside_a_longer_dataset_name(gaz: DatasetGazetteer) -> None:
+    # the longer name is left to the name patterns (a dataset proposed for the gazetteer)
+    assert links(gaz, "on the EndoVis Conversations dataset") == []
+    assert links(gaz, "on the BraTS-Africa dataset") == []
+    # descriptive words do not make a longer name
+    assert links(gaz, "on the BraTS MRI dataset") == [("BraTS", "BraTS")]
+    assert links(gaz, "on the BraTS 2021 challenge") == [("BraTS", "BraTS 2021")]
+
+
+def test_a_name_joined_to_a_model_is_the_model(gaz: DatasetGazetteer) -> None:
+    assert links(gaz, "Quilt-LLaVA: Visual Instruction Tuning") == []
+    assert links(gaz, "MIAS-SAM: Medical Image Anomaly Segmentation") == []
+    assert links(gaz, "Quilt-1M and MIAS") == [("Quilt-1M", "Quilt-1M"), ("MIAS", "MIAS")]
+
+
+def test_bundled_csv_is_well_formed() -> None:
+    import csv
+
+    from fmreview.extract.gazetteer import bundled_gazetteer_path
+
+    with bundled_gazetteer_path().open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        fields = reader.fieldnames or []
+    assert fields[:2] == ["name", "aliases"]
+    # every row has exactly the header's columns (an unquoted comma would shift them)
+    assert [r["name"] for r in rows if None in r or None in r.values()] == []
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names))
+
+
+def test_sub_datasets_are_their_own_entities(gaz: DatasetGazetteer) -> None:
+    text = "on PathMNIST, DermaMNIST and BloodMNIST from MedMNIST v2"
+    assert [e for e, _ in links(gaz, text)] == ["PathMNIST", "DermaMNIST", "BloodMNIST", "MedMNIST"]

@@ -55,3 +55,45 @@ def test_bare_lists_only_in_sentences_about_datasets() -> None:
         "We compare with SAM, MedSAM and SAM-Med2D on these datasets. We thank ABC1 and DEF2."
     )
     assert names(text) == ["BUSI", "TN3K2", "KvasirSEG"]
+
+
+def test_names_in_apposition() -> None:
+    assert names("We construct RoMed, a dataset built upon VQA-RAD.") == ["RoMed"]
+    assert names("We introduce RadVUQA, a novel Radiological Visual Understanding benchmark.") == [
+        "RadVUQA"
+    ]
+    assert names("we construct a publicly accessible database, MedSegDB, based on 129 sets") == [
+        "MedSegDB"
+    ]
+    # a model in apposition, or a name after 'dataset,' that is not made here, is not one
+    assert names("We propose MedSAM, a foundation model trained on a large dataset.") == []
+    assert names("On this dataset, UniverSeg outperforms nnU-Net.") == []
+
+
+def test_challenge_names_with_a_year() -> None:
+    text = "Experiments on KiPA22, LUMIERE2023 and BraTS21 beat the MICCAI2023 winners."
+    assert names(text) == ["KiPA22", "LUMIERE2023", "BraTS21"]
+    # not in a sentence about data or experiments
+    assert names("The ABCD2023 consortium met in Vancouver.") == []
+
+
+def test_a_phrase_joined_by_and_is_not_a_name() -> None:
+    text = "a Radiological Visual Understanding and Question Answering benchmark"
+    assert names(text) == []
+    assert names("the R-RAD, R-SLAKE and R-Path datasets") == ["R-RAD", "R-SLAKE", "R-Path"]
+
+
+def test_a_single_capitalised_word_before_dataset() -> None:
+    assert names("We evaluate on the Chaoyang dataset.") == ["Chaoyang"]
+    assert names("Results on the Synapse and Chaoyang datasets.") == ["Synapse", "Chaoyang"]
+    # a word: a modality, a nationality, at the start of a sentence, or written in lower
+    # case elsewhere in the text
+    assert names("In the Ultrasound dataset we segment.") == []
+    assert names("We use the Chinese dataset.") == []
+    assert names("Public dataset. Results on the Breast dataset and on breast images.") == []
+
+
+def test_apposition_with_the_and_symbols() -> None:
+    assert names("We release CellMix, a new H&E dataset of 9 cell types.") == ["CellMix"]
+    assert names("We build OrthoQA, the first orthopaedic (X-ray) VQA benchmark.") == ["OrthoQA"]
+    assert names("We propose UniMed, the first model pretrained on a large dataset.") == []

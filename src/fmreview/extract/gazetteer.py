@@ -8,7 +8,7 @@ match only as written, so the English word does not link. Overlapping mentions k
 longest; on equal spans the entity matched without a suffix wins (``ROCOv2`` is ROCOv2,
 not ROCO version 2).
 
-Hand-written on purpose: the gazetteer is small (~100 entities, ~400 surface forms) and
+Hand-written on purpose: the gazetteer is small (~400 entities, ~1,100 surface forms) and
 needs exact character spans for evidence, which regular expressions give directly; a
 fuzzy matcher (rapidfuzz) would link ``CAMELYON16`` to ``CAMELYON17``.
 """
@@ -28,7 +28,78 @@ from fmreview.extract.label import Span
 _SEP = r"[\s\-_/]*"
 _SUFFIX = r"(?:[\s\-_]?(?:v|ver\.?|version)?\s?\d{1,4}(?:\.\d+)*[a-z]?)?"
 # Words that are also dataset names: matched only as written.
-_CASE_SENSITIVE_WORDS = {"quilt", "synapse", "decathlon", "messidor", "echonet", "oasis"}
+_CASE_SENSITIVE_WORDS = {
+    "quilt",
+    "synapse",
+    "decathlon",
+    "messidor",
+    "echonet",
+    "oasis",
+    "lizard",
+    "sunnybrook",
+    "hamlyn",
+}
+#: Place names that are datasets only when the text says so ("the Montgomery and Shenzhen
+#: sets", "Shenzhen CXR"; not "Shenzhen People's Hospital").
+_PLACE_NAMES = {"shenzhen", "montgomery", "montgomery county"}
+_PLACE_CONTEXT = (
+    r"(?=[\s\-]*(?:(?:and|&|,)\s*[A-Z][\w-]*\s+)?(?:County\s+)?(?:chest|CXR|TB|"
+    r"tuberculosis|X-?rays?|data\s?sets?|sets?|database|collection|cohort)\b)"
+)
+#: A name used as a metric or labeller is not a dataset used: "CheXpert F1", "Chest
+#: Radiograph Expert (CheXpert) and Radiology Graph (RadGraph) metrics", "the CheXpert
+#: labeler". Up to 60 characters may come between, with no preposition (so "MIMIC-CXR with
+#: BLEU and CheXpert metrics" keeps MIMIC-CXR).
+_METRIC_AFTER = re.compile(
+    r"(?:(?!\b(?:with|on|using|in|for|from|across|to|by|of|at|over|data\s?sets?|database|"
+    r"benchmarks?|achiev\w*|reach\w*|obtain\w*|yield\w*|improv\w*|outperform\w*|"
+    r"surpass\w*)\b)[^.;]){0,60}?(?<![\w(-])(?<!\( )(?:metrics?|scores?|(?:macro-|micro-)?F1|labell?ers?|CheXbert)\b",
+    re.IGNORECASE,
+)
+#: A known name that begins a longer capitalised name of a dataset is left to the name
+#: patterns: "the EndoVis Conversations dataset" is not EndoVis, "the BraTS-Africa dataset"
+#: is not BraTS. Descriptive words ("the BraTS MRI dataset") do not make a longer name.
+_LONGER_NAME = re.compile(
+    r"(?P<more>(?:[\s-]+[A-Z][\w-]*){1,3})\s+(?:data\s?sets?|database|benchmark|challenge|"
+    r"corpus)\b"
+)
+_DESCRIPTIVE = {
+    "ct",
+    "mri",
+    "mr",
+    "pet",
+    "oct",
+    "us",
+    "cxr",
+    "x-ray",
+    "xray",
+    "chest",
+    "brain",
+    "ultrasound",
+    "fundus",
+    "pathology",
+    "histopathology",
+    "dermoscopy",
+    "endoscopy",
+    "image",
+    "images",
+    "test",
+    "training",
+    "validation",
+    "segmentation",
+    "classification",
+    "detection",
+    "vqa",
+}
+#: A name joined to a model's name is the model: "Quilt-LLaVA", "MIAS-SAM", "PathVQA-CLIP".
+_MODEL_AFTER = re.compile(
+    r"[-_](?:SAM|LLaVA|CLIP|GPT|BLIP|ViT|BERT|LLM|VLM|MLLM|Net|Former|Mamba|DINO|Seg\b|Agent|"
+    r"Chat|Diff|Gen\b|Med\b|Instruct|R1\b)"
+)
+#: Words a name may be followed by and still be the same name ("the DDR dataset").
+_KIND_WORDS = re.compile(
+    r"[\s\-_]*\b(?:data\s?sets?|database|benchmark|challenge|corpus|cohort)$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +128,21 @@ def _strip_note(alias: str) -> str:
 
 
 def _case_sensitive(surface: str) -> bool:
+    """Short names, words, and one-word names in capitals that are also English words
+    ("INSPECT", "INSTANCE", "PANORAMA") match only as written; "MIMIC-CXR" does not."""
     letters = re.sub(r"[^A-Za-z]", "", surface)
-    return len(letters) <= 5 or surface.lower() in _CASE_SENSITIVE_WORDS
+    one_word_caps = surface.isalpha() and surface.isupper()
+    return len(letters) <= 5 or one_word_caps or surface.lower() in _CASE_SENSITIVE_WORDS
 
 
 def _surface_regex(surface: str, sensitive: bool) -> re.Pattern[str]:
     tokens = [t for t in re.split(r"[\s\-_/]+", surface) if t]
     body = _SEP.join(re.escape(t) for t in tokens)
     flags = 0 if sensitive else re.IGNORECASE
-    # The suffix is its own group so a match can tell whether it was used.
-    return re.compile(rf"(?<![\w&+]){body}(?P<suffix>{_SUFFIX})(?![\w&+])", flags)
+    context = _PLACE_CONTEXT if surface.lower() in _PLACE_NAMES else ""
+    # A name does not start inside a hyphenated word: "R-SLAKE" (a dataset derived from
+    # SLAKE) is not SLAKE. The suffix is its own group so a match can tell whether it was used.
+    return re.compile(rf"(?<![\w&+])(?<!\w-){body}(?P<suffix>{_SUFFIX})(?![\w&+]){context}", flags)
 
 
 class DatasetGazetteer:
@@ -81,6 +157,10 @@ class DatasetGazetteer:
         self.entities: dict[str, DatasetEntity] = {e.name: e for e in entities}
         self._patterns: list[tuple[str, str, re.Pattern[str]]] = []
         self._by_key: dict[str, str] = {}
+        # an entity's own name wins over another's alias ("TCGA-BRCA" is its own entity
+        # and an alias of TCGA)
+        for e in entities:
+            self._by_key.setdefault(_key(_strip_note(e.name)), e.name)
         for e in entities:
             name_sensitive = _case_sensitive(e.name)
             for surface in dict.fromkeys([e.name, *e.aliases]):
@@ -135,7 +215,8 @@ class DatasetGazetteer:
     # ------------------------------------------------------------------ linking
     def lookup(self, name: str) -> str | None:
         """The entity a name or alias refers to (separator-, case- and version-insensitive)."""
-        k = _key(_strip_note(name))
+        bare = _KIND_WORDS.sub("", _strip_note(name).strip()) or name
+        k = _key(bare)
         if k in self._by_key:
             return self._by_key[k]
         k2 = re.sub(r"(v|ver|version)?\d+(\.\d+)*[a-z]?$", "", k)
@@ -153,6 +234,12 @@ class DatasetGazetteer:
         found: list[tuple[int, int, bool, str, str]] = []
         for entity, surface, pat in self._patterns:
             for m in pat.finditer(text):
+                if (
+                    _METRIC_AFTER.match(text, m.end())
+                    or _MODEL_AFTER.match(text, m.end())
+                    or _starts_longer_name(text, m.end())
+                ):
+                    continue
                 exact = not m.group("suffix")
                 found.append((m.start(), m.end(), exact, entity, surface))
         # longest first, then exact before suffixed, then an entity's own name before
@@ -179,6 +266,14 @@ class DatasetGazetteer:
         return out
 
 
+def _starts_longer_name(text: str, end: int) -> bool:
+    m = _LONGER_NAME.match(text, end)
+    if m is None:
+        return False
+    words = re.split(r"[\s-]+", m.group("more").strip(" -"))
+    return not any(w.lower() in _DESCRIPTIVE for w in words)
+
+
 def _key(s: str) -> str:
     return re.sub(r"[\s\-_/.'’]+", "", s).lower()
 
@@ -192,8 +287,11 @@ _BUNDLED: DatasetGazetteer | None = None
 
 def bundled_gazetteer() -> DatasetGazetteer:
     """The package's gazetteer of public medical-imaging datasets (cached): the 113 of the
-    curated gazetteer plus 46 widely used evaluation sets fmreview adds (their
-    notes column says "added by fmreview")."""
+    curated gazetteer plus 286 that fmreview adds from general knowledge - widely used
+    pretraining sets, evaluation sets, challenges and benchmarks across radiology,
+    pathology, ophthalmology, dermatology, endoscopy and ultrasound. Their notes column
+    says "added by fmreview"; sizes are left blank and confidence is "low" where the facts
+    were not checked against a source."""
     global _BUNDLED
     if _BUNDLED is None:
         _BUNDLED = DatasetGazetteer.from_csv(bundled_gazetteer_path())

@@ -8,7 +8,11 @@ is a dataset:
   ("the ChiMed-VL dataset", "RadVLBench benchmark");
 - a list of names followed by *datasets / benchmarks* ("on the CoNSeP, MoNuSeg and TNBC
   datasets");
-- a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench").
+- a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench");
+- a name in apposition to a dataset: "RoMed, a dataset built upon ...", "RadVUQA, a novel
+  ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
+- a challenge-style name with a year ("KiPA22", "LUMIERE2023") in a sentence about data or
+  experiments (conference names such as MICCAI2023 excepted).
 
 A *name* is one to four capitalised tokens of which one looks like a proper name: an inner
 capital or a digit ("MoNuSeg", "KiTS19", "VQA-RAD"), or several capitalised words. Words
@@ -45,6 +49,41 @@ _APPOSITION = re.compile(
     rf"[^.;]{{0,100}}?\b{_KIND}\b"
 )
 _KIND_IN_SENTENCE = re.compile(rf"\b{_KIND}s?\b", re.IGNORECASE)
+#: "RoMed, a dataset ...", "RadVUQA, a novel ... benchmark": the words between the article
+#: and the kind describe it (no verb or preposition that would make them a model's).
+_APPOSITION_PLAIN = re.compile(
+    rf"(?<![\w-])(?P<name>{_TOKEN}),\s+(?:a|an|the)\s+(?P<desc>(?:[\w()&/-]+\s+){{0,8}}?)"
+    rf"{_KIND}\b"
+)
+_DESC_STOP = re.compile(
+    r"\b(?:of|on|for|with|from|using|by|to|that|which|trained|pretrained|pre-trained|"
+    r"model|models|framework|method|approach|network|module|system|tool|pipeline)\b",
+    re.IGNORECASE,
+)
+#: "a database, MedSegDB, based on", "a dataset called X" after a verb of making one.
+_NAMED_AFTER = re.compile(
+    rf"\b{_KIND}s?(?:,\s*|\s+(?:called|named|termed|dubbed|coined)\s+)(?:the\s+)?"
+    rf"(?P<name>{_TOKEN})(?=\s*[,.;(]|\s+(?:which|that|with|of|consisting|containing|"
+    rf"comprising|covering|including|based)\b)"
+)
+_MAKING = re.compile(
+    r"\b(?:construct|build|built|introduce|curate|collect|release|present|propose|create|"
+    r"develop|establish|compile|assemble)\w*",
+    re.IGNORECASE,
+)
+#: Challenge-style names with a year: "KiPA22", "LUMIERE2023", "FeTA-2022".
+_YEARED = re.compile(
+    r"(?<![\w-])(?P<name>[A-Z][A-Za-z]*[A-Z][A-Za-z]*[-_]?(?:19|20)?[0-2]\d)(?![\w-])"
+)
+_CONFERENCE = re.compile(
+    r"^(?:MICCAI|ISBI|CVPR|ICCV|ECCV|NeurIPS|NIPS|AAAI|IJCAI|MIDL|IPMI|ICLR|ICML|ACL|EMNLP|"
+    r"NAACL|RSNA|SPIE|COVID|SARS|BMVC|WACV|ACM|IEEE|ICASSP|KDD)",
+    re.IGNORECASE,
+)
+_EXPERIMENT_SENTENCE = re.compile(
+    rf"\b{_KIND}s?\b|\b(?:experiment|evaluat|validat|test|benchmark|train)\w*",
+    re.IGNORECASE,
+)
 _BARE_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})(?![\w-])")
 #: Name-like tokens that are models, not datasets ("SAM, MedSAM and SAM-Med2D").
 _MODEL_LIKE = re.compile(
@@ -188,7 +227,14 @@ _NOT_NAMES = {
     "open-source",
     "zero-shot",
     "few-shot",
+    "covid-19",
+    "covid19",
+    "covid",
+    "sars-cov-2",
 }
+#: A lower-case word that joins a name to the capitalised words before it: "Radiological
+#: Visual Understanding and Question Answering benchmark" is not named "Question Answering".
+_JOINERS = {"and", "of", "for", "&", "in", "on", "with", "to"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +256,113 @@ def _looks_like_name(name: str) -> bool:
     return all(t[0].isupper() for t in tokens) and not all(t.lower() in _NOT_NAMES for t in tokens)
 
 
+#: Modalities, organs and kinds of data: "the Ultrasound dataset" names no dataset.
+_DOMAIN_WORDS = {
+    "ultrasound",
+    "fundus",
+    "retina",
+    "retinal",
+    "dermoscopy",
+    "endoscopy",
+    "colonoscopy",
+    "histopathology",
+    "pathology",
+    "histology",
+    "cytology",
+    "radiology",
+    "mammography",
+    "mammogram",
+    "radiograph",
+    "radiographs",
+    "tomography",
+    "microscopy",
+    "chest",
+    "brain",
+    "breast",
+    "lung",
+    "liver",
+    "kidney",
+    "heart",
+    "cardiac",
+    "prostate",
+    "skin",
+    "polyp",
+    "polyps",
+    "tumor",
+    "tumour",
+    "cancer",
+    "lesion",
+    "organ",
+    "cell",
+    "nuclei",
+    "abdominal",
+    "abdomen",
+    "thyroid",
+    "dental",
+    "knee",
+    "spine",
+    "pelvis",
+    "eye",
+    "whole",
+    "entire",
+    "full",
+    "original",
+    "same",
+    "target",
+    "source",
+    "downstream",
+    "pretraining",
+    "instruction",
+    "caption",
+    "captioning",
+    "video",
+    "volume",
+    "slide",
+    "patch",
+    "synthetic",
+    "real",
+    "hospital",
+    "institutional",
+    "local",
+    "independent",
+    "held-out",
+    "unseen",
+    "additional",
+    "other",
+    "another",
+    "single",
+    "combined",
+    "merged",
+    "final",
+}
+_NATIONALITY = re.compile(r"(?:ese|ish|ian|ean|can|ic)$")
+
+
+def _plain_name(text: str, start: int, name: str) -> bool:
+    """A single capitalised word right before "dataset" ("the Chaoyang dataset") is a name
+    when nothing says it is a word: it does not start a sentence, is not a nationality
+    ("Chinese") or a listed word, and the text never writes it in lower case."""
+    if " " in name or len(name) < 4 or not name[0].isupper() or not name[1:].islower():
+        return False
+    low = name.lower()
+    if low in _NOT_NAMES or low in _LEAD or low in _DOMAIN_WORDS or _NATIONALITY.search(low):
+        return False
+    if re.search(rf"\b{re.escape(low)}\b", text):  # the word in lower case elsewhere
+        return False
+    before = text[:start].rstrip()
+    return bool(before) and before[-1] not in ".!?:"
+
+
+def _joined(text: str, start: int, name: str) -> bool:
+    """Whether a name of plain capitalised words continues a capitalised phrase through a
+    joining word ("... Understanding and Question Answering"); names with inner capitals or
+    digits ("R-Path", "BraTS21") stand on their own."""
+    if " " not in name or any(c.isupper() or c.isdigit() for w in name.split() for c in w[1:]):
+        return False
+    m = re.search(r"([A-Z][\w-]*)\s+(\S+)\s+$", text[max(0, start - 60) : start])
+    return m is not None and m.group(2).lower() in _JOINERS
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop leading filler words ("the", "public") from a matched name."""
     while start < end:
@@ -227,10 +380,12 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
     out: list[NameMention] = []
     taken: list[tuple[int, int]] = []
 
-    def add(start: int, end: int) -> None:
+    def add(start: int, end: int, plain_ok: bool = False) -> None:
         start, end = _trim(text, start, end)
         name = text[start:end].strip(" ,;:")
-        if not name or not _looks_like_name(name):
+        if not name or _joined(text, start, name):
+            return
+        if not _looks_like_name(name) and not (plain_ok and _plain_name(text, start, name)):
             return
         if any(start < e and s < end for s, e in taken):
             return
@@ -242,11 +397,17 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
             base = m.start("names")
             for part in re.finditer(_TOKEN, m.group("names")):
                 if part.group(0).lower() != "and":
-                    add(base + part.start(), base + part.end())
+                    add(base + part.start(), base + part.end(), plain_ok=rx is _LIST)
     for m in _APPOSITION.finditer(text):
         add(m.start("name"), m.end("abbr") + 1)
+    for m in _APPOSITION_PLAIN.finditer(text):
+        if not _DESC_STOP.search(m.group("desc")) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+            # the description spells the name out ("RadVUQA, a novel Radiological Visual
+            # Understanding ... benchmark"): it is not a second name
+            taken.append((m.start("desc"), m.end()))
     for m in _SINGLE.finditer(text):
-        add(m.start("name"), m.end("name"))
+        add(m.start("name"), m.end("name"), plain_ok=True)
     # a list of two or more proper names in a sentence that speaks of datasets
     for a, b in sentence_bounds(text):
         if not _KIND_IN_SENTENCE.search(text, a, b):
@@ -261,5 +422,17 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
                 add(m.start("names") + p.start(), m.start("names") + p.end())
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
+    bounds = sentence_bounds(text)
+    for m in _NAMED_AFTER.finditer(text):
+        a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
+        if _MAKING.search(text, a, m.start()) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+    for a, b in bounds:
+        if not _EXPERIMENT_SENTENCE.search(text, a, b):
+            continue
+        for m in _YEARED.finditer(text, a, b):
+            nm = m.group("name")
+            if not _CONFERENCE.match(nm) and not _MODEL_LIKE.search(nm):
+                add(m.start("name"), m.end("name"))
     out.sort(key=lambda n: n.span.start or 0)
     return out
