@@ -251,3 +251,11 @@ def test_en_dash_and_non_breaking_hyphen_read_as_hyphen(rules: RuleSet) -> None:
 )
 def test_expert_synonyms(rules: RuleSet, title: str, axis: str, value: str) -> None:
     assert value in labels(rules, title).get(axis, {})
+
+
+def test_a_negated_mention_is_not_evidence(rules: RuleSet) -> None:
+    head = "Self-supervised pretraining for chest CT"
+    neg = labels(rules, head, "We pretrain an encoder on CT volumes without paired reports.")
+    assert set(neg["fm_type"]) == {"vision_only"}
+    pos = labels(rules, head, "We pretrain an encoder on CT volumes with paired reports.")
+    assert set(pos["fm_type"]) == {"vision_language"}

@@ -17,7 +17,8 @@ keywords name it, or when the abstract (or full text) names it in at least
 :data:`MIN_SENTENCES` sentences, or in more sentences than any other value of the axis
 (ties included). A sentence about other work ("SAM has shown ...", "on natural images") is
 background and does not count, nor does a mention of other work within a clause
-("inspired by the success of large language models", "unlike CLIP"). So an abstract that
+("inspired by the success of large language models", "unlike CLIP") or a negated one
+("without paired reports"). So an abstract that
 lists classification, detection and segmentation as what foundation models can do, and
 then segments, is labelled segmentation only. Two exceptions: modalities named together
 in one sentence stand together ("chest X-rays and breast ultrasound images"), and a
@@ -81,6 +82,12 @@ _OTHER_WORK = re.compile(
     r"\b[^.;:,]{0,50}$",
     re.IGNORECASE,
 )
+#: A negated mention within a clause: "pretrained on CT volumes without paired reports",
+#: "zero-shot, instead of text prompts".
+_NEGATED = re.compile(
+    r"\b(without|instead of|rather than|no need for|free of)\b[^.;:,]{0,40}$",
+    re.IGNORECASE,
+)
 _TASK_LIST = re.compile(r"\b(downstream|tasks)\b", re.IGNORECASE)
 
 
@@ -101,9 +108,11 @@ _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", "-"))
 
 
 def _other_work(text: str, span: Span, sentence: tuple[int, int]) -> bool:
-    """The span names other work (see ``_OTHER_WORK``), judged on its sentence before it."""
+    """The span names other work or is negated (``_OTHER_WORK``, ``_NEGATED``), judged on
+    its sentence before it."""
     start = span.start or 0
-    return bool(_OTHER_WORK.search(text[max(sentence[0], start - 80) : start]))
+    before = text[max(sentence[0], start - 80) : start]
+    return bool(_OTHER_WORK.search(before) or _NEGATED.search(before))
 
 
 def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
