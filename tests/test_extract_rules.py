@@ -259,3 +259,15 @@ def test_a_negated_mention_is_not_evidence(rules: RuleSet) -> None:
     assert set(neg["fm_type"]) == {"vision_only"}
     pos = labels(rules, head, "We pretrain an encoder on CT volumes with paired reports.")
     assert set(pos["fm_type"]) == {"vision_language"}
+
+
+def test_models_named_as_baselines_do_not_describe_the_work(rules: RuleSet) -> None:
+    head = "A self-supervised foundation model for computational pathology"
+    base = labels(rules, head, "Our encoder outperforms CLIP, PLIP and GPT-4V on 12 tasks.")
+    assert set(base["fm_type"]) == {"vision_only"}
+    assert "clip_dual_encoder" not in base.get("architecture", {})
+    own = labels(rules, head, "Our CLIP encoder is pretrained on 1M slides.")
+    assert set(own["fm_type"]) == {"vision_language"}
+    # a task word after "outperforms" is the work's own task, not a baseline
+    task = labels(rules, head, "Our model outperforms prior methods on report generation.")
+    assert set(task["fm_type"]) == {"vision_language"}

@@ -18,7 +18,8 @@ keywords name it, or when the abstract (or full text) names it in at least
 (ties included). A sentence about other work ("SAM has shown ...", "on natural images") is
 background and does not count, nor does a mention of other work within a clause
 ("inspired by the success of large language models", "unlike CLIP") or a negated one
-("without paired reports"). So an abstract that
+("without paired reports"), nor, on the axes describing the work's own model, a model
+named as a baseline ("outperforms CLIP and GPT-4V"). So an abstract that
 lists classification, detection and segmentation as what foundation models can do, and
 then segments, is labelled segmentation only. Two exceptions: modalities named together
 in one sentence stand together ("chest X-rays and breast ultrasound images"), and a
@@ -88,6 +89,15 @@ _NEGATED = re.compile(
     r"\b(without|instead of|rather than|no need for|free of)\b[^.;:,]{0,40}$",
     re.IGNORECASE,
 )
+#: Models named as baselines: "outperforms CLIP, PLIP and CONCH", "better than GPT-4V".
+#: Only named models (a capital after the first letter) on the axes that describe the
+#: work's own model: "outperforms prior methods on report generation" still counts.
+_COMPARED = re.compile(
+    r"\b(outperform\w*|surpass\w*|compared (to|with)|comparison with|than|against|baselines?)"
+    r"\b[^.;:]{0,60}$",
+    re.IGNORECASE,
+)
+COMPARISON_AXES = ("fm_type", "architecture", "training_paradigm")
 _TASK_LIST = re.compile(r"\b(downstream|tasks)\b", re.IGNORECASE)
 
 
@@ -107,12 +117,16 @@ def _background(text: str, bounds: list[tuple[int, int]]) -> set[int]:
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", "-"))
 
 
-def _other_work(text: str, span: Span, sentence: tuple[int, int]) -> bool:
-    """The span names other work or is negated (``_OTHER_WORK``, ``_NEGATED``), judged on
-    its sentence before it."""
+def _not_own(axis: str, text: str, span: Span, sentence: tuple[int, int]) -> bool:
+    """The span names other work, is negated or (on :data:`COMPARISON_AXES`) is a model
+    named as a baseline (``_OTHER_WORK``, ``_NEGATED``, ``_COMPARED``), judged on its
+    sentence before it."""
     start = span.start or 0
     before = text[max(sentence[0], start - 80) : start]
-    return bool(_OTHER_WORK.search(before) or _NEGATED.search(before))
+    if _OTHER_WORK.search(before) or _NEGATED.search(before):
+        return True
+    named = any(c.isupper() for c in span.text[1:])
+    return axis in COMPARISON_AXES and named and bool(_COMPARED.search(before))
 
 
 def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
@@ -225,8 +239,8 @@ class RuleSet:
                     kept.append(sp)
                     continue
                 i = _sentence_of(bounds[sp.field], sp.start or 0)
-                if i in background[sp.field] or _other_work(
-                    texts[sp.field], sp, bounds[sp.field][i]
+                if i in background[sp.field] or _not_own(
+                    axis, texts[sp.field], sp, bounds[sp.field][i]
                 ):
                     continue
                 sentences.add((sp.field, i))
