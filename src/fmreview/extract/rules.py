@@ -76,8 +76,8 @@ _BACKGROUND = re.compile(
 
 
 _OWN = re.compile(r"\b(we|our|ours|this (paper|work|study)|(the )?proposed)\b", re.IGNORECASE)
-#: A mention of other work within a clause (up to a comma): "inspired by the success of large language
-#: models, we pretrain a vision encoder", "unlike CLIP, our model ...".
+#: A mention of other work within a clause (up to a comma): "inspired by the success of
+#: large language models, we pretrain a vision encoder", "unlike CLIP, our model ...".
 _OTHER_WORK = re.compile(
     r"\b(inspired by|success(es)? of|unlike|in contrast to|analogous to|akin to|similar to)"
     r"\b[^.;:,]{0,50}$",
