@@ -271,3 +271,8 @@ def test_models_named_as_baselines_do_not_describe_the_work(rules: RuleSet) -> N
     # a task word after "outperforms" is the work's own task, not a baseline
     task = labels(rules, head, "Our model outperforms prior methods on report generation.")
     assert set(task["fm_type"]) == {"vision_language"}
+
+
+def test_text_generated_for_images_is_not_image_synthesis(rules: RuleSet) -> None:
+    labs = labels(rules, "Non-local attention improves description generation for retinal images")
+    assert "synthesis" not in labs.get("task", {})
