@@ -24,6 +24,9 @@ split by line number: even lines were used to check and adjust the rules ("tune"
 lines were not looked at ("held-out"). Both halves and the whole file are reported; for a
 file that is not the shared one all of it is held out.
 
+``--tune-errors`` lists the tune half's disagreements (fm_type, modality, task,
+eligibility), one JSON line per work; the held-out half is never listed.
+
 Part 2 - titles only (``studies.csv``): fm_type macro-F1 leave-one-list-out. For each of
 the curated lists, the classifier is trained on the studies no held-out list holds and
 labels the held-out list's studies from their titles (rules + classifier, the product's
@@ -264,6 +267,33 @@ def abstracts_part(path: Path, shared: bool) -> dict[str, Any]:
     return res
 
 
+def tune_errors(path: Path) -> list[dict[str, Any]]:
+    """The tune half's (even lines') disagreements on eligibility, fm_type, modality and
+    task, one dict per work: what to read when changing the rules. The held-out half is
+    never listed."""
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ][0::2]
+    out = []
+    for r, p in zip(rows, predict_abstracts(rows), strict=True):
+        gold = r["labels"]
+        diffs: dict[str, Any] = {}
+        if bool(gold.get("eligible")) != p["eligible"]:
+            diffs["eligible"] = {"gold": bool(gold.get("eligible")), "rule": p["criterion"]}
+        if gold.get("eligible"):
+            g, q = gold.get("fm_type"), (p["labels"].get("fm_type") or [None])[0]
+            if g != q:
+                diffs["fm_type"] = {"gold": g, "predicted": q}
+            for axis in ("modality", "task"):
+                gs = set(gold.get(axis) or [])
+                ps = set(p["labels"].get(axis) or []) - {"multi_modality"}
+                if gs != ps:
+                    diffs[axis] = {"missed": sorted(gs - ps), "extra": sorted(ps - gs)}
+        if diffs:
+            out.append({"title": r["title"], **diffs})
+    return out
+
+
 # ----------------------------------------------------------------------------- part 2
 def titles_part() -> dict[str, Any]:
     protocol = load_protocol(flagship_path())
@@ -354,7 +384,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--abstracts", type=Path, help="labelled abstracts (JSON lines)")
     ap.add_argument("--skip-titles", action="store_true", help="skip part 2")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--tune-errors",
+        action="store_true",
+        help="list the tune half's disagreements (fm_type, modality, task) and stop",
+    )
     args = ap.parse_args(argv)
+    if args.tune_errors:
+        for e in tune_errors(args.abstracts or bench_path("fm", "abstracts.jsonl")):
+            print(json.dumps(e, ensure_ascii=False))
+        return 0
     t0 = time.perf_counter()
     shared = bench_path("fm", "abstracts.jsonl") if args.abstracts is None else None
     path = args.abstracts or shared

@@ -158,3 +158,121 @@ taxonomy:
 def test_work_texts() -> None:
     t = work_texts({"title": "T", "abstract": "", "keywords": ["a", "b"]}, fulltext="F")
     assert t == {"title": "T", "keywords": "a; b", "fulltext": "F"}
+
+
+def test_modalities_named_together_stand_together(rules: RuleSet) -> None:
+    # ultrasound is named in two sentences, X-ray in one: coordination keeps both
+    both = labels(
+        rules,
+        "Few-shot classification with text descriptors",
+        "We classify chest X-rays and breast ultrasound images. "
+        "We also assess shape features in breast ultrasound images.",
+    )
+    assert set(both["modality"]) == {"xray", "ultrasound"}
+    # the same single X-ray mention in a sentence of its own is outnumbered
+    alone = labels(
+        rules,
+        "Few-shot classification with text descriptors",
+        "We study breast ultrasound images. Results on ultrasound images are strong. "
+        "Chest X-rays are left for later.",
+    )
+    assert set(alone["modality"]) == {"ultrasound"}
+
+
+def test_tasks_the_work_lists_as_its_own_evaluation_count(rules: RuleSet) -> None:
+    head = "Knowledge-enhanced pretraining for computational pathology"
+    body = (
+        "Classification of tissue is hard. Subtype classification needs experts. "
+        "Our classifier helps. "
+    )
+    own = labels(
+        rules,
+        head,
+        body + "We evaluate on downstream tasks including cross-modal retrieval and "
+        "zero-shot classification.",
+    )
+    assert "retrieval" in own["task"]
+    other = labels(
+        rules,
+        head,
+        body + "Foundation models serve many tasks such as cross-modal retrieval.",
+    )
+    assert "retrieval" not in other["task"]
+
+
+def test_a_mention_of_other_work_is_not_evidence(rules: RuleSet) -> None:
+    inspired = labels(
+        rules,
+        "A foundation model for abdominal CT",
+        "Inspired by the success of large language models, we pretrain a masked "
+        "autoencoder on 100,000 CT volumes.",
+    )
+    assert set(inspired["fm_type"]) == {"vision_only"}
+    own = labels(
+        rules,
+        "A foundation model for abdominal CT",
+        "We pretrain a masked autoencoder on CT volumes and align it with a large language model.",
+    )
+    assert set(own["fm_type"]) == {"vision_language"}
+
+
+def test_field_names_and_screening_are_not_labels(rules: RuleSet) -> None:
+    labs = labels(
+        rules,
+        "Self-supervised pretraining for early detection of diabetic retinopathy",
+        "Pretraining first succeeded in natural language processing. We pretrain a "
+        "masked autoencoder on fundus photographs.",
+    )
+    assert set(labs["fm_type"]) == {"vision_only"}
+    assert "detection" not in labs.get("task", {})
+    assert "fundus" in labs["modality"]
+
+
+def test_en_dash_and_non_breaking_hyphen_read_as_hyphen(rules: RuleSet) -> None:
+    title = "A vision\u2013language model for chest X\u2011rays"
+    labs = labels(rules, title)
+    vl = labs["fm_type"]["vision_language"]
+    assert any(s.text == "vision\u2013language" for s in vl.evidence)  # type: ignore[attr-defined]
+    assert "xray" in labs["modality"]
+
+
+@pytest.mark.parametrize(
+    "title,axis,value",
+    [
+        ("Volumetric segmentation with semantic and spatial prompts", "fm_type", "vision_language"),
+        ("A model that can answer complex medical queries about scans", "task", "vqa"),
+        ("Unified chest X-ray and radiology report generation", "task", "synthesis"),
+        ("Unified chest X-ray and radiology report generation", "task", "report_generation"),
+        ("A diffusion model that can generate chest X-rays", "task", "synthesis"),
+        ("Brain tumour segmentation on T2-weighted and FLAIR sequences", "modality", "mri"),
+        ("Foundation model for gigapixel slide images", "modality", "histopathology"),
+        ("Classifying skin lesion images with CLIP", "modality", "dermoscopy"),
+    ],
+)
+def test_expert_synonyms(rules: RuleSet, title: str, axis: str, value: str) -> None:
+    assert value in labels(rules, title).get(axis, {})
+
+
+def test_a_negated_mention_is_not_evidence(rules: RuleSet) -> None:
+    head = "Self-supervised pretraining for chest CT"
+    neg = labels(rules, head, "We pretrain an encoder on CT volumes without paired reports.")
+    assert set(neg["fm_type"]) == {"vision_only"}
+    pos = labels(rules, head, "We pretrain an encoder on CT volumes with paired reports.")
+    assert set(pos["fm_type"]) == {"vision_language"}
+
+
+def test_models_named_as_baselines_do_not_describe_the_work(rules: RuleSet) -> None:
+    head = "A self-supervised foundation model for computational pathology"
+    base = labels(rules, head, "Our encoder outperforms CLIP, PLIP and GPT-4V on 12 tasks.")
+    assert set(base["fm_type"]) == {"vision_only"}
+    assert "clip_dual_encoder" not in base.get("architecture", {})
+    own = labels(rules, head, "Our CLIP encoder is pretrained on 1M slides.")
+    assert set(own["fm_type"]) == {"vision_language"}
+    # a task word after "outperforms" is the work's own task, not a baseline
+    task = labels(rules, head, "Our model outperforms prior methods on report generation.")
+    assert set(task["fm_type"]) == {"vision_language"}
+
+
+def test_text_generated_for_images_is_not_image_synthesis(rules: RuleSet) -> None:
+    labs = labels(rules, "Non-local attention improves description generation for retinal images")
+    assert "synthesis" not in labs.get("task", {})

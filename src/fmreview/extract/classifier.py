@@ -12,6 +12,7 @@ probabilities are calibrated in the sense that matters here (ranking labels for 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,25 @@ def _features(ngram_range: tuple[int, int], char: bool) -> FeatureUnion:
     return FeatureUnion(parts)
 
 
-class AxisClassifier:
+@dataclass(eq=False, kw_only=True)
+class _Params:
+    """The parameters every classifier here shares (keyword-only, stored unchanged: the
+    estimator contract; a dataclass so the two classes declare them once)."""
+
+    C: float = 4.0
+    min_examples: int = 3
+    min_train: int = 20
+    ngram_range: tuple[int, int] = (1, 2)
+    char: bool = True
+    random_state: int | None = 0
+
+    def shared_params(self) -> dict[str, Any]:
+        """The shared parameters by name (``C``, ..., ``random_state``)."""
+        return {f.name: getattr(self, f.name) for f in fields(_Params)}
+
+
+@dataclass(eq=False, kw_only=True)
+class AxisClassifier(_Params):
     """One axis's classifier (estimator contract: keyword-only params, ``fit`` returns self).
 
     Parameters
@@ -68,24 +87,7 @@ class AxisClassifier:
         Seed of the solver (one generator per fit).
     """
 
-    def __init__(
-        self,
-        *,
-        multi: bool = False,
-        C: float = 4.0,
-        min_examples: int = 3,
-        min_train: int = 20,
-        ngram_range: tuple[int, int] = (1, 2),
-        char: bool = True,
-        random_state: int | None = 0,
-    ) -> None:
-        self.multi = multi
-        self.C = C
-        self.min_examples = min_examples
-        self.min_train = min_train
-        self.ngram_range = ngram_range
-        self.char = char
-        self.random_state = random_state
+    multi: bool = False
 
     def _lr(self, rng: np.random.Generator, *, balanced: bool) -> LogisticRegression:
         # liblinear: fast on small sparse problems, single-threaded (no BLAS oversubscription)
@@ -205,7 +207,8 @@ class AxisClassifier:
         return res
 
 
-class TaxonomyClassifier:
+@dataclass(eq=False, kw_only=True)
+class TaxonomyClassifier(_Params):
     """One :class:`AxisClassifier` per axis.
 
     Parameters
@@ -216,24 +219,7 @@ class TaxonomyClassifier:
         Passed to every :class:`AxisClassifier`.
     """
 
-    def __init__(
-        self,
-        *,
-        axes: dict[str, bool],
-        C: float = 4.0,
-        min_examples: int = 3,
-        min_train: int = 20,
-        ngram_range: tuple[int, int] = (1, 2),
-        char: bool = True,
-        random_state: int | None = 0,
-    ) -> None:
-        self.axes = axes
-        self.C = C
-        self.min_examples = min_examples
-        self.min_train = min_train
-        self.ngram_range = ngram_range
-        self.char = char
-        self.random_state = random_state
+    axes: dict[str, bool]
 
     def fit(
         self, texts: Sequence[str], labels: Sequence[Mapping[str, Sequence[str]]]
@@ -253,15 +239,8 @@ class TaxonomyClassifier:
             ys = [list(labels[i].get(axis, [])) for i in rows]
             if not any(ys):
                 continue
-            clf = AxisClassifier(
-                multi=multi,
-                C=self.C,
-                min_examples=self.min_examples,
-                min_train=self.min_train,
-                ngram_range=self.ngram_range,
-                char=self.char,
-                random_state=int(rng.integers(2**31 - 1)),
-            )
+            params = {**self.shared_params(), "random_state": int(rng.integers(2**31 - 1))}
+            clf = AxisClassifier(multi=multi, **params)
             self.classifiers_[axis] = clf.fit_features(X, ys)
         return self
 
@@ -310,15 +289,8 @@ class TaxonomyClassifier:
 
     def get_config(self) -> dict[str, Any]:
         """The configuration that rebuilds this classifier (stored with the labels it made)."""
-        return {
-            "component": "tfidf-logistic",
-            "C": self.C,
-            "min_examples": self.min_examples,
-            "min_train": self.min_train,
-            "ngram_range": list(self.ngram_range),
-            "char": self.char,
-            "random_state": self.random_state,
-        }
+        params = self.shared_params()
+        return {"component": "tfidf-logistic", **params, "ngram_range": list(self.ngram_range)}
 
 
 def classifier_text(texts: dict[str, str]) -> str:

@@ -24,7 +24,7 @@ how many it met and :func:`violations_table` lists them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from fmreview.extract.combine import ORDER
 from fmreview.extract.label import Label
@@ -93,12 +93,7 @@ class Violation:
     resolution: str  # what was kept / changed / dropped
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "constraint": self.constraint,
-            "cause": self.cause,
-            "conflict": self.conflict,
-            "resolution": self.resolution,
-        }
+        return asdict(self)
 
 
 def _rank(lab: Label) -> int:
@@ -139,28 +134,16 @@ def check(
         if c.require:
             if any(lab.value == c.then_value for lab in targets):
                 continue
+            # the required value, carrying the implying label's method and evidence
+            implied = Label(
+                c.then_axis, c.then_value, cause.method, cause.confidence, list(cause.evidence)
+            )
             if not targets:
-                out[c.then_axis] = [
-                    Label(
-                        c.then_axis,
-                        c.then_value,
-                        cause.method,
-                        cause.confidence,
-                        list(cause.evidence),
-                    )
-                ]
+                out[c.then_axis] = [implied]
                 continue
             other = targets[0]
             if _stands(cause, other):
-                out[c.then_axis] = [
-                    Label(
-                        c.then_axis,
-                        c.then_value,
-                        cause.method,
-                        cause.confidence,
-                        list(cause.evidence),
-                    )
-                ]
+                out[c.then_axis] = [implied]
                 res = f"{c.then_axis} set to {c.then_value}"
             else:
                 out[c.axis] = [lab for lab in out[c.axis] if lab.value not in c.values]

@@ -82,43 +82,43 @@ TASK = {
     "detection/localization": "detection",
 }
 
+#: regex over "list: section" -> the "axis=value" labels that section implies.
+_SECTION_LABELS: dict[str, tuple[str, ...]] = {
+    r"SAM for Medical Image Segmentation|SAM 2/3 Adaptions": (
+        "architecture=sam_family",
+        "task=segmentation",
+    ),
+    r"Awesome-CLIP-in-Medical-Imaging": ("architecture=clip_dual_encoder",),
+    r"CLIP-in-Medical-Imaging: Pre-training": ("training_paradigm=image_text_contrastive",),
+    r"Textual Prompted Models > Contrastive|PLM2233.*: Contrastive Learning": (
+        "training_paradigm=image_text_contrastive",
+    ),
+    r"Report Generation": ("task=report_generation",),
+    r"Question Answering": ("task=vqa",),
+    r"CLIP-driven Application > Classification|Healthcare > Classification": (
+        "task=classification",
+    ),
+    r"Diagnosis and Prognosis|Medical Diagnosis": ("task=classification",),
+    r"Medical Image Segmentation$|Healthcare > Medical Image Segmentation": ("task=segmentation",),
+    r"Image-Text Retrieval": ("task=retrieval",),
+    r"Object Locolization and Anomaly Detection": ("task=detection",),
+    r"MLLM|Textual Prompted Models > Conversational": ("architecture=llm_mllm",),
+    r"PLM2233.*: X-ray Models": ("modality=xray",),
+    r"PLM2233.*: CT Models": ("modality=ct",),
+    r"PLM2233.*: MRI Models": ("modality=mri",),
+    r"PLM2233.*: Ultrasound Models": ("modality=ultrasound",),
+    r"PLM2233.*: Fundus Models": ("modality=fundus",),
+    r"PLM2233.*: Histopathology Models": ("modality=histopathology",),
+    r"PLM2233.*: Dermatology Models": ("modality=dermoscopy",),
+    r"PLM2233.*: Microscopy Models": ("modality=microscopy",),
+    r"PLM2233.*: Endoscopy Models": ("modality=endoscopy",),
+    r"Explaination, Bias, Noise, and Robustness": ("themes=interpretability",),
+}
 #: (regex over "list: section", axis, value): labels a list's section implies.
 SECTIONS: list[tuple[str, str, str]] = [
-    (r"SAM for Medical Image Segmentation|SAM 2/3 Adaptions", "architecture", "sam_family"),
-    (r"SAM for Medical Image Segmentation|SAM 2/3 Adaptions", "task", "segmentation"),
-    (r"Awesome-CLIP-in-Medical-Imaging", "architecture", "clip_dual_encoder"),
-    (r"CLIP-in-Medical-Imaging: Pre-training", "training_paradigm", "image_text_contrastive"),
-    (
-        r"Textual Prompted Models > Contrastive|PLM2233.*: Contrastive Learning",
-        "training_paradigm",
-        "image_text_contrastive",
-    ),
-    (r"Report Generation", "task", "report_generation"),
-    (r"Question Answering", "task", "vqa"),
-    (
-        r"CLIP-driven Application > Classification|Healthcare > Classification",
-        "task",
-        "classification",
-    ),
-    (r"Diagnosis and Prognosis|Medical Diagnosis", "task", "classification"),
-    (
-        r"Medical Image Segmentation$|Healthcare > Medical Image Segmentation",
-        "task",
-        "segmentation",
-    ),
-    (r"Image-Text Retrieval", "task", "retrieval"),
-    (r"Object Locolization and Anomaly Detection", "task", "detection"),
-    (r"MLLM|Textual Prompted Models > Conversational", "architecture", "llm_mllm"),
-    (r"PLM2233.*: X-ray Models", "modality", "xray"),
-    (r"PLM2233.*: CT Models", "modality", "ct"),
-    (r"PLM2233.*: MRI Models", "modality", "mri"),
-    (r"PLM2233.*: Ultrasound Models", "modality", "ultrasound"),
-    (r"PLM2233.*: Fundus Models", "modality", "fundus"),
-    (r"PLM2233.*: Histopathology Models", "modality", "histopathology"),
-    (r"PLM2233.*: Dermatology Models", "modality", "dermoscopy"),
-    (r"PLM2233.*: Microscopy Models", "modality", "microscopy"),
-    (r"PLM2233.*: Endoscopy Models", "modality", "endoscopy"),
-    (r"Explaination, Bias, Noise, and Robustness", "themes", "interpretability"),
+    (rx, axis, value)
+    for rx, labs in _SECTION_LABELS.items()
+    for axis, _, value in (lab.partition("=") for lab in labs)
 ]
 NON_IMAGING_SECTIONS = (
     r"Data-Centric-FM-Healthcare: (Language Models|Protein and Molecule Models|Other Models)"

@@ -16,9 +16,18 @@ Abstain rather than guess. On a multi-valued axis a value is labelled when the t
 keywords name it, or when the abstract (or full text) names it in at least
 :data:`MIN_SENTENCES` sentences, or in more sentences than any other value of the axis
 (ties included). A sentence about other work ("SAM has shown ...", "on natural images") is
-background and does not count. So an abstract that lists classification, detection and
-segmentation as what foundation models can do, and then segments, is labelled
-segmentation only.
+background and does not count, nor does a mention of other work within a clause
+("inspired by the success of large language models", "unlike CLIP") or a negated one
+("without paired reports"), nor, on the axes describing the work's own model, a model
+named as a baseline ("outperforms CLIP and GPT-4V"). So an abstract that
+lists classification, detection and segmentation as what foundation models can do, and
+then segments, is labelled segmentation only. Two exceptions: modalities named together
+in one sentence stand together ("chest X-rays and breast ultrasound images"), and a
+sentence listing the work's own evaluation tasks ("we evaluate on downstream tasks
+including retrieval and zero-shot classification") counts like the title.
+
+Texts are matched with hyphen-like characters (en dash, non-breaking hyphen) read as
+"-"; evidence keeps the text as written.
 """
 
 from __future__ import annotations
@@ -45,6 +54,14 @@ MAX_SPANS = 5
 #: the held-out check (``benchmarks/extraction.py``).
 MIN_SENTENCES = 2
 MIN_SENTENCES_BY_AXIS = {"task": 3, "themes": 1}
+#: Axes on which values named together in one sentence stand together: "chest X-rays and
+#: breast ultrasound images" names two modalities however often each recurs. Not tasks:
+#: "classification, detection and segmentation" is how abstracts list what FMs can do.
+COORDINATED_AXES = ("modality",)
+#: Axes whose values count in full when a sentence says they are what the work itself was
+#: evaluated on (first person and "tasks" / "downstream": "we evaluate on three downstream
+#: tasks: retrieval, zero-shot classification and subtyping").
+TASK_LIST_AXES = ("task",)
 #: Axes the full text may label (methods/experiments sections; see ``fulltext``): the
 #: other axes are about how the work presents itself, which title and abstract say.
 FULLTEXT_AXES = ("modality", "task", "datasets")
@@ -59,6 +76,29 @@ _BACKGROUND = re.compile(
 
 
 _OWN = re.compile(r"\b(we|our|ours|this (paper|work|study)|(the )?proposed)\b", re.IGNORECASE)
+#: A mention of other work within a clause (up to a comma): "inspired by the success of
+#: large language models, we pretrain a vision encoder", "unlike CLIP, our model ...".
+_OTHER_WORK = re.compile(
+    r"\b(inspired by|success(es)? of|unlike|in contrast to|analogous to|akin to|similar to)"
+    r"\b[^.;:,]{0,50}$",
+    re.IGNORECASE,
+)
+#: A negated mention within a clause: "pretrained on CT volumes without paired reports",
+#: "zero-shot, instead of text prompts".
+_NEGATED = re.compile(
+    r"\b(without|instead of|rather than|no need for|free of)\b[^.;:,]{0,40}$",
+    re.IGNORECASE,
+)
+#: Models named as baselines: "outperforms CLIP, PLIP and CONCH", "better than GPT-4V".
+#: Only named models (a capital after the first letter) on the axes that describe the
+#: work's own model: "outperforms prior methods on report generation" still counts.
+_COMPARED = re.compile(
+    r"\b(outperform\w*|surpass\w*|compared (to|with)|comparison with|than|against|baselines?)"
+    r"\b[^.;:]{0,60}$",
+    re.IGNORECASE,
+)
+COMPARISON_AXES = ("fm_type", "architecture", "training_paradigm")
+_TASK_LIST = re.compile(r"\b(downstream|tasks)\b", re.IGNORECASE)
 
 
 def _background(text: str, bounds: list[tuple[int, int]]) -> set[int]:
@@ -68,6 +108,33 @@ def _background(text: str, bounds: list[tuple[int, int]]) -> set[int]:
         i
         for i, (a, b) in enumerate(bounds)
         if _BACKGROUND.search(text[a:b]) and not _OWN.search(text[a:b])
+    }
+
+
+#: Hyphen-like characters read as "-" (one character each, so spans keep their offsets):
+#: published abstracts write "vision–language" with an en dash or a non-breaking hyphen.
+#: Not the em dash, which is punctuation ("tasks—elegantly").
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", "-"))
+
+
+def _not_own(axis: str, text: str, span: Span, sentence: tuple[int, int]) -> bool:
+    """The span names other work, is negated or (on :data:`COMPARISON_AXES`) is a model
+    named as a baseline (``_OTHER_WORK``, ``_NEGATED``, ``_COMPARED``), judged on its
+    sentence before it."""
+    start = span.start or 0
+    before = text[max(sentence[0], start - 80) : start]
+    if _OTHER_WORK.search(before) or _NEGATED.search(before):
+        return True
+    named = any(c.isupper() for c in span.text[1:])
+    return axis in COMPARISON_AXES and named and bool(_COMPARED.search(before))
+
+
+def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
+    """Sentences listing the tasks the work itself was evaluated on (see TASK_LIST_AXES)."""
+    return {
+        i
+        for i, (a, b) in enumerate(bounds)
+        if _TASK_LIST.search(text[a:b]) and _OWN.search(text[a:b])
     }
 
 
@@ -123,14 +190,15 @@ class RuleSet:
             if not text:
                 continue
             seen: list[tuple[int, int]] = []
+            plain = text.translate(_DASHES)
             for rx in regexes:
-                for m in rx.finditer(text):
+                for m in rx.finditer(plain):
                     if m.end() == m.start():
                         continue
                     if any(m.start() < e and s < m.end() for s, e in seen):
                         continue
                     seen.append((m.start(), m.end()))
-                    spans.append(Span(fld, m.start(), m.end(), m.group(0)))
+                    spans.append(Span(fld, m.start(), m.end(), text[m.start() : m.end()]))
         return spans
 
     @staticmethod
@@ -155,34 +223,42 @@ class RuleSet:
         support: dict[str, tuple[bool, int]] = {}
         bounds = {f: sentence_bounds(t) for f, t in texts.items() if f not in HEADLINE_FIELDS}
         background = {f: _background(texts[f], b) for f, b in bounds.items()}
+        listing = (
+            {f: _task_lists(texts[f], b) for f, b in bounds.items()}
+            if axis in TASK_LIST_AXES
+            else {}
+        )
+        where: dict[str, set[tuple[str, int]]] = {}
         for v in self._values[axis]:
             spans = self._spans(v.regexes, texts)
             headline = any(sp.field in HEADLINE_FIELDS for sp in spans)
-            sentences = set()
+            sentences: set[tuple[str, int]] = set()
             kept = []
             for sp in spans:
                 if sp.field in HEADLINE_FIELDS:
                     kept.append(sp)
                     continue
                 i = _sentence_of(bounds[sp.field], sp.start or 0)
-                if i in background[sp.field]:
+                if i in background[sp.field] or _not_own(
+                    axis, texts[sp.field], sp, bounds[sp.field][i]
+                ):
                     continue
                 sentences.add((sp.field, i))
                 kept.append(sp)
+                headline = headline or i in listing.get(sp.field, ())
             if kept:
                 lab = Label(axis, v.name, "rule", self._confidence(kept), self._evidence(kept))
                 found.append((v, lab))
                 support[v.name] = (headline, len(sentences))
+                where[v.name] = sentences
         if ax.multi:
             need = MIN_SENTENCES_BY_AXIS.get(axis, MIN_SENTENCES)
             top = max((n for _, n in support.values()), default=0)
-            return [
-                lab
-                for _, lab in found
-                if support[lab.value][0]
-                or support[lab.value][1] >= need
-                or support[lab.value][1] == top
-            ]
+            chosen = {name for name, (head, n) in support.items() if head or n >= need or n == top}
+            if axis in COORDINATED_AXES:
+                shared = set().union(*(where[name] for name in chosen)) if chosen else set()
+                chosen |= {name for name, sents in where.items() if sents & shared}
+            return [lab for _, lab in found if lab.value in chosen]
         if len(found) <= 1:
             return [lab for _, lab in found]
         top = max(v.priority for v, _ in found)
