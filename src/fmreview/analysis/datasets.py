@@ -55,6 +55,23 @@ class DatasetTables:
     modularity: float | None
     notes: list[str] = field(default_factory=list)
 
+    def named(self) -> dict[str, pd.DataFrame]:
+        """The tables by the names an analysis result stores them under."""
+        return {name: getattr(self, attr) for attr, name in _RESULT_NAMES}
+
+
+#: DatasetTables attribute -> table name in :class:`~fmreview.analysis.results.AnalysisResult`.
+_RESULT_NAMES = (
+    ("usage", "dataset_usage"),
+    ("per_year", "dataset_per_year"),
+    ("top_by", "dataset_top"),
+    ("public_share", "dataset_public_share"),
+    ("roles", "dataset_roles"),
+    ("nodes", "dataset_nodes"),
+    ("edges", "dataset_edges"),
+    ("communities", "dataset_communities"),
+)
+
 
 _USAGE_COLUMNS = [
     "dataset",

@@ -183,6 +183,9 @@ def segmented_table(frame: AnalysisFrame, event: Event) -> pd.DataFrame:
     return _add_bh(pd.DataFrame(rows), "joint_p_value", "p_bh")
 
 
+_CA_COLUMNS = ("ca_z", "ca_p_value", "ca_slope", "share_first", "share_last")
+
+
 def trend_table(frame: AnalysisFrame) -> pd.DataFrame:
     """Mann–Kendall (counts) and Cochran–Armitage (share of labelled works) per axis value.
 
@@ -211,18 +214,12 @@ def trend_table(frame: AnalysisFrame) -> pd.DataFrame:
             "sen_ci_high": mk.sen_ci_high,
             "mk_trend": mk.trend,
         }
+        row.update(dict.fromkeys(_CA_COLUMNS))  # the all-works row has no share test
         if ids is not None:
-            den = frame.yearly(frame.work_ids(axis), years)
-            ca = cochran_armitage(y, den, years)
+            ca = cochran_armitage(y, frame.yearly(frame.work_ids(axis), years), years)
             row.update(
-                ca_z=ca.z,
-                ca_p_value=ca.p_value,
-                ca_slope=ca.slope,
-                share_first=ca.p_first,
-                share_last=ca.p_last,
+                zip(_CA_COLUMNS, (ca.z, ca.p_value, ca.slope, ca.p_first, ca.p_last), strict=True)
             )
-        else:
-            row.update(ca_z=None, ca_p_value=None, ca_slope=None, share_first=None, share_last=None)
         row["small"] = float(y.sum()) < s.min_cell
         rows.append(row)
     df = pd.DataFrame(rows)
