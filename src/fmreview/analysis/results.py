@@ -258,6 +258,27 @@ def _rich_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     return table
 
 
+def _finding_cells(f: dict[str, Any]) -> tuple[Any, ...]:
+    """A finding as the cells of the findings table (status coloured by verdict)."""
+    from rich.text import Text
+
+    est = f.get("estimate")
+    ci = (
+        f" [{_fmt(f.get('ci_low'))}, {_fmt(f.get('ci_high'))}]"
+        if f.get("ci_low") is not None
+        else ""
+    )
+    est_txt = f"{f.get('estimate_name') or ''} {_fmt(est)}{ci}".strip() if est is not None else "-"
+    style = {"supported": "green", "not supported": "red"}.get(str(f.get("status")), "yellow")
+    return (
+        str(f.get("statement")),
+        Text(str(f.get("status")), style=style),
+        str(f.get("test") or f.get("reason") or "-"),
+        est_txt,
+        _fmt(f.get("p_value")),
+    )
+
+
 def format_rich(result: AnalysisResult, *, top: int = 12) -> Any:
     """A compact human summary as a ``rich`` renderable (findings first, then key tables)."""
     from rich.console import Group
@@ -284,32 +305,11 @@ def format_rich(result: AnalysisResult, *, top: int = 12) -> Any:
     for note in m.get("notes") or []:
         parts.append(Text(f"note: {note}", style="dim"))
 
-    rows = []
-    for f in result.findings:
-        est = f.get("estimate")
-        ci = (
-            f" [{_fmt(f.get('ci_low'))}, {_fmt(f.get('ci_high'))}]"
-            if f.get("ci_low") is not None
-            else ""
-        )
-        est_txt = (
-            f"{f.get('estimate_name') or ''} {_fmt(est)}{ci}".strip() if est is not None else "-"
-        )
-        style = {"supported": "green", "not supported": "red"}.get(str(f.get("status")), "yellow")
-        rows.append(
-            (
-                str(f.get("statement")),
-                Text(str(f.get("status")), style=style),
-                str(f.get("test") or f.get("reason") or "-"),
-                est_txt,
-                _fmt(f.get("p_value")),
-            )
-        )
     parts.append(
         _rich_table(
             "Findings (each with the test that supports it or not)",
             ("statement", "status", "test", "estimate [CI]", "p"),
-            rows,
+            [_finding_cells(f) for f in result.findings],
         )
     )
 
