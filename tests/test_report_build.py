@@ -383,6 +383,12 @@ def test_link_helpers() -> None:
     assert http_url("https://x.org/a") == "https://x.org/a"
     assert http_url('https://x.org/a" onmouseover="x') is None
     assert http_url("//x.org") is None
+    # the same URL rules as the web app's links: no control characters, no inner space
+    assert http_url("https://x.org/a\x00b") is None
+    assert http_url("https://x.org/a\u2028b") is None
+    assert http_url("https://x.org/a<b") is None
+    assert http_url("https://x.org/" + "a" * 2001) is None
+    assert http_url("  https://x.org/a  ") == "https://x.org/a"
     links = study_links("10.1/a", "2101.00001", "ftp://x")
     assert (
         links[0]["href"] == "https://doi.org/10.1/a"

@@ -55,6 +55,36 @@ class DatasetTables:
     modularity: float | None
     notes: list[str] = field(default_factory=list)
 
+    def named(self) -> dict[str, pd.DataFrame]:
+        """The tables by the names an analysis result stores them under."""
+        return {name: getattr(self, attr) for attr, name in _RESULT_NAMES}
+
+
+#: DatasetTables attribute -> table name in :class:`~fmreview.analysis.results.AnalysisResult`.
+_RESULT_NAMES = (
+    ("usage", "dataset_usage"),
+    ("per_year", "dataset_per_year"),
+    ("top_by", "dataset_top"),
+    ("public_share", "dataset_public_share"),
+    ("roles", "dataset_roles"),
+    ("nodes", "dataset_nodes"),
+    ("edges", "dataset_edges"),
+    ("communities", "dataset_communities"),
+)
+
+
+_USAGE_COLUMNS = [
+    "dataset",
+    "n_works",
+    "share_of_works",
+    "share_of_users",
+    "public",
+    "gazetteer_name",
+    "modality",
+    "body_region",
+    "small",
+]
+
 
 def dataset_tables(
     frame: AnalysisFrame, *, axis: str = DATASET_AXIS, by: tuple[str, ...] = ("modality", "task")
@@ -68,66 +98,76 @@ def dataset_tables(
     gaz = gazetteer_index(s.gazetteer)
     if s.gazetteer is None:
         notes.append("no gazetteer: public-dataset share not computed")
+    usage = _usage_table(frame, lab, gaz)
+    per_year = _per_year_table(frame, lab, usage["dataset"])
+    top_by = _top_by_table(frame, lab, by)
+    public_share = _public_share_table(frame, lab, gaz)
+    roles = _roles_table(frame, axis)
+    if roles is None:
+        notes.append("no dataset roles in the labels: pretraining vs evaluation use not known")
+        roles = pd.DataFrame(columns=["dataset", "role", "n_works"])
+    nodes, edges, comms, modularity = co_usage_network(lab, min_cell=s.min_cell)
+    return DatasetTables(
+        usage, per_year, top_by, public_share, roles, nodes, edges, comms, modularity, notes
+    )
+
+
+def _usage_table(
+    frame: AnalysisFrame, lab: pd.DataFrame, gaz: dict[str, dict[str, object]]
+) -> pd.DataFrame:
+    """Works per dataset, overall, with its gazetteer entry; most used first."""
     n_all = len(frame.works)
     users = lab["work_id"].nunique()
-
-    # ---- works per dataset, overall
-    usage_rows = []
+    rows = []
     for ds, grp in lab.groupby("dataset"):
         row = gaz.get(_key(str(ds)))
-        usage_rows.append(
+        n = grp["work_id"].nunique()
+        rows.append(
             {
                 "dataset": ds,
-                "n_works": int(grp["work_id"].nunique()),
-                "share_of_works": grp["work_id"].nunique() / n_all if n_all else None,
-                "share_of_users": grp["work_id"].nunique() / users if users else None,
+                "n_works": int(n),
+                "share_of_works": n / n_all if n_all else None,
+                "share_of_users": n / users if users else None,
                 "public": (row is not None) if gaz else None,
                 "gazetteer_name": row.get("name") if row else None,
                 "modality": row.get("modality") if row else None,
                 "body_region": row.get("body_region") if row else None,
-                "small": grp["work_id"].nunique() < s.min_cell,
+                "small": n < frame.settings.min_cell,
             }
         )
-    usage = pd.DataFrame(
-        usage_rows,
-        columns=[
-            "dataset",
-            "n_works",
-            "share_of_works",
-            "share_of_users",
-            "public",
-            "gazetteer_name",
-            "modality",
-            "body_region",
-            "small",
-        ],
-    )
+    usage = pd.DataFrame(rows, columns=_USAGE_COLUMNS)
     if len(usage):
         usage = usage.sort_values(["n_works", "dataset"], ascending=[False, True]).reset_index(
             drop=True
         )
+    return usage
 
-    # ---- per year
-    years = frame.all_years
+
+def _per_year_table(frame: AnalysisFrame, lab: pd.DataFrame, datasets: pd.Series) -> pd.DataFrame:
+    """Works per dataset and year, every year of the frame (zeros included)."""
+    min_cell = frame.settings.min_cell
     dated = lab.merge(frame.dated[["work_id", "year"]], on="work_id")
     cnt = dated.groupby(["dataset", "year"])["work_id"].nunique()
-    per_year = pd.DataFrame(
+    return pd.DataFrame(
         [
             {
                 "dataset": ds,
                 "year": y,
                 "n_works": int(cnt.get((ds, y), 0)),
                 "partial": frame.is_partial_year(y),
-                "small": int(cnt.get((ds, y), 0)) < s.min_cell,
+                "small": int(cnt.get((ds, y), 0)) < min_cell,
             }
-            for ds in usage["dataset"]
-            for y in years
+            for ds in datasets
+            for y in frame.all_years
         ],
         columns=["dataset", "year", "n_works", "partial", "small"],
     )
 
-    # ---- top datasets per modality / task value
-    top_rows = []
+
+def _top_by_table(frame: AnalysisFrame, lab: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
+    """The ``top_n`` datasets per value of each axis in ``by`` (e.g. per modality)."""
+    s = frame.settings
+    rows = []
     for other in by:
         if other not in frame.axes:
             continue
@@ -143,7 +183,7 @@ def dataset_tables(
             ):
                 if rank > s.top_n:
                     break
-                top_rows.append(
+                rows.append(
                     {
                         "axis": other,
                         "value": value,
@@ -154,25 +194,29 @@ def dataset_tables(
                         "small": n < s.min_cell,
                     }
                 )
-    top_by = pd.DataFrame(
-        top_rows, columns=["axis", "value", "rank", "dataset", "n_works", "share", "small"]
+    return pd.DataFrame(
+        rows, columns=["axis", "value", "rank", "dataset", "n_works", "share", "small"]
     )
 
-    # ---- share of works using any (public) dataset, per year and overall
+
+def _public_share_table(
+    frame: AnalysisFrame, lab: pd.DataFrame, gaz: dict[str, dict[str, object]]
+) -> pd.DataFrame:
+    """Share of works using any (and a public) dataset, per year and overall."""
     public_ids = {
         w for w, ds in zip(lab["work_id"], lab["dataset"], strict=True) if _key(str(ds)) in gaz
     }
     any_ids = set(lab["work_id"])
-    share_rows = []
+    rows = []
     periods: list[tuple[str | int, set[int]]] = [
-        (y, set(frame.dated.loc[frame.dated["year"] == y, "work_id"])) for y in years
+        (y, set(frame.dated.loc[frame.dated["year"] == y, "work_id"])) for y in frame.all_years
     ]
     periods.append(("all", set(frame.works["work_id"])))
     for period, ids in periods:
         n = len(ids)
         n_any = len(ids & any_ids)
         n_pub = len(ids & public_ids) if gaz else None
-        share_rows.append(
+        rows.append(
             {
                 "period": str(period),
                 "n_works": n,
@@ -181,29 +225,25 @@ def dataset_tables(
                 "n_public_dataset": n_pub,
                 "share_public_dataset": (n_pub / n if n else None) if n_pub is not None else None,
                 "partial": period != "all" and frame.is_partial_year(int(period)),
-                "small": n < s.min_cell,
+                "small": n < frame.settings.min_cell,
             }
         )
-    public_share = pd.DataFrame(share_rows)
+    return pd.DataFrame(rows)
 
-    # ---- pretraining vs evaluation (only where label rows carried a role)
+
+def _roles_table(frame: AnalysisFrame, axis: str) -> pd.DataFrame | None:
+    """Works per dataset and role (pretraining vs evaluation); None when no label row
+    of ``axis`` carried a role."""
     r = frame.roles[frame.roles["axis"] == axis]
-    if len(r):
-        roles = (
-            r.groupby(["value", "role"])["work_id"]
-            .nunique()
-            .reset_index()
-            .rename(columns={"value": "dataset", "work_id": "n_works"})
-            .sort_values(["dataset", "role"])
-            .reset_index(drop=True)
-        )
-    else:
-        roles = pd.DataFrame(columns=["dataset", "role", "n_works"])
-        notes.append("no dataset roles in the labels: pretraining vs evaluation use not known")
-
-    nodes, edges, comms, modularity = co_usage_network(lab, min_cell=s.min_cell)
-    return DatasetTables(
-        usage, per_year, top_by, public_share, roles, nodes, edges, comms, modularity, notes
+    if not len(r):
+        return None
+    return (
+        r.groupby(["value", "role"])["work_id"]
+        .nunique()
+        .reset_index()
+        .rename(columns={"value": "dataset", "work_id": "n_works"})
+        .sort_values(["dataset", "role"])
+        .reset_index(drop=True)
     )
 
 

@@ -34,7 +34,7 @@ A statement whose series cannot be built (no matching labels, too few years or w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -168,8 +168,67 @@ def _log(totals: np.ndarray) -> np.ndarray:
         return np.log(totals)
 
 
-def _verdict(ok: bool) -> tuple[str, bool]:
-    return ("supported", True) if ok else ("not supported", False)
+def _relative_to_field(
+    detail: dict[str, Any],
+    fit: Callable[[np.ndarray], Any],
+    totals: np.ndarray,
+    keys: tuple[str, ...],
+) -> None:
+    """Refit with ``log(all works)`` as offset (does the value outgrow the field?) and keep
+    the fit's ``keys`` in ``detail["relative_to_field"]``; nothing when no work is dated in
+    the series' periods."""
+    if len(totals) and np.any(totals > 0):
+        rel = fit(_log(totals))
+        detail["relative_to_field"] = {k: getattr(rel, k) for k in keys}
+
+
+def _not_testable(fields: dict[str, Any], reason: str | None, **more: Any) -> Finding:
+    return Finding(**fields, status="not testable", supported=None, reason=reason, **more)
+
+
+def _tested(fields: dict[str, Any], supported: bool, **more: Any) -> Finding:
+    """A finding whose test ran: supported when its rule (``supported``) holds."""
+    status = "supported" if supported else "not supported"
+    return Finding(**fields, status=status, supported=bool(supported), **more)
+
+
+def _rate_ratio_test(
+    fields: dict[str, Any],
+    alpha: float,
+    estimate: tuple[float, float | None, float | None, float],
+    test: str,
+    ratio_name: str,
+    detail: dict[str, Any],
+    estimate_name: str | None = None,
+) -> Finding:
+    """Supported when the rate ratio (``estimate``: ratio, CI low, CI high, p) is above 1
+    with p < ``alpha``; ``estimate_name`` defaults to ``ratio_name``."""
+    ratio, ci_low, ci_high, p_value = estimate
+    return _tested(
+        fields,
+        ratio > 1 and p_value < alpha,
+        test=test,
+        rule=f"{ratio_name} > 1 and p < {alpha}",
+        estimate_name=estimate_name or ratio_name,
+        estimate=ratio,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        p_value=p_value,
+        detail=detail,
+    )
+
+
+@dataclass
+class _Series:
+    """One statement's yearly series, as every kind's check receives it."""
+
+    frame: AnalysisFrame
+    spec: Mapping[str, Any]
+    common: dict[str, Any]  # the Finding fields known before the test
+    ids: set[int]
+    years: list[int]
+    y: np.ndarray
+    partial_note: str | None
 
 
 def check_finding(frame: AnalysisFrame, spec: Mapping[str, Any]) -> Finding:
@@ -185,47 +244,33 @@ def check_finding(frame: AnalysisFrame, spec: Mapping[str, Any]) -> Finding:
     axis, values = match_values(frame, spec)
     if axis is None:
         axes = spec.get("axis")
-        return Finding(
-            **base,
-            status="not testable",
-            supported=None,
-            reason=f"no labels match {spec.get('values') or spec.get('pattern')!r} on axis {axes!r}",
+        return _not_testable(
+            base,
+            f"no labels match {spec.get('values') or spec.get('pattern')!r} on axis {axes!r}",
         )
     ids: set[int] = set().union(*(frame.work_ids(axis, v) for v in values))
     years = _years(frame, spec)
     period = f"{years[0]}-{years[-1]}" if years else None
     common: dict[str, Any] = {**base, "axis": axis, "values": values, "period": period}
     if len(years) < 3:
-        return Finding(
-            **common,
-            status="not testable",
-            supported=None,
-            reason=f"fewer than 3 complete years in the window (have {period or 'none'})",
+        return _not_testable(
+            common, f"fewer than 3 complete years in the window (have {period or 'none'})"
         )
     y = frame.yearly(ids, years)
     common["n_works"] = int(y.sum())
     partial_note = (
         f"partial years from {frame.partial_from} excluded" if not s.include_partial else None
     )
-
-    args = (frame, spec, common, ids, years, y, partial_note)
+    series = _Series(frame, spec, common, ids, years, y, partial_note)
     if kind == "growth":
-        return _check_growth(*args)
+        return _check_growth(series)
     if kind == "share_trend":
-        return _check_share(*args)
-    return _check_surge(*args)
+        return _check_share(series)
+    return _check_surge(series)
 
 
-def _check_growth(
-    frame: AnalysisFrame,
-    spec: Mapping[str, Any],
-    common: dict[str, Any],
-    ids: set[int],
-    years: list[int],
-    y: np.ndarray,
-    partial_note: str | None,
-) -> Finding:
-    s = frame.settings
+def _check_growth(ser: _Series) -> Finding:
+    s, years, y = ser.frame.settings, ser.years, ser.y
     fit = fit_growth(y, years, alpha=s.alpha, min_total=s.min_cell)
     mk = mann_kendall(y, years, alpha=s.alpha)
     detail: dict[str, Any] = {
@@ -237,49 +282,24 @@ def _check_growth(
         "mann_kendall_s": mk.s,
         "mann_kendall_p": mk.p_value,
         "sen_slope": mk.sen_slope,
-        "note": partial_note,
+        "note": ser.partial_note,
     }
-    totals = frame.yearly(None, years)
-    if np.any(totals > 0):
-        rel = fit_growth(y, years, offset=_log(totals), alpha=s.alpha, min_total=s.min_cell)
-        detail["relative_to_field"] = {
-            "rate_ratio": rel.rate_ratio,
-            "ci_low": rel.ci_low,
-            "ci_high": rel.ci_high,
-            "p_value": rel.p_value,
-            "model": rel.model,
-        }
-    if fit.status != "ok" or fit.p_value is None or fit.rate_ratio is None:
-        return Finding(
-            **common, status="not testable", supported=None, detail=detail, reason=fit.note
-        )
-    status, sup = _verdict(fit.rate_ratio > 1 and fit.p_value < s.alpha)
-    return Finding(
-        **common,
-        status=status,
-        supported=sup,
-        test=f"{fit.model} GLM of yearly counts on year (Wald test of the slope)",
-        rule=f"yearly rate ratio > 1 and p < {s.alpha}",
-        estimate_name="yearly rate ratio",
-        estimate=fit.rate_ratio,
-        ci_low=fit.ci_low,
-        ci_high=fit.ci_high,
-        p_value=fit.p_value,
-        detail=detail,
+    _relative_to_field(
+        detail,
+        lambda offset: fit_growth(y, years, offset=offset, alpha=s.alpha, min_total=s.min_cell),
+        ser.frame.yearly(None, years),
+        ("rate_ratio", "ci_low", "ci_high", "p_value", "model"),
     )
+    if fit.status != "ok" or fit.p_value is None or fit.rate_ratio is None:
+        return _not_testable(ser.common, fit.note, detail=detail)
+    test = f"{fit.model} GLM of yearly counts on year (Wald test of the slope)"
+    estimate = (fit.rate_ratio, fit.ci_low, fit.ci_high, fit.p_value)
+    return _rate_ratio_test(ser.common, s.alpha, estimate, test, "yearly rate ratio", detail)
 
 
-def _check_share(
-    frame: AnalysisFrame,
-    spec: Mapping[str, Any],
-    common: dict[str, Any],
-    ids: set[int],
-    years: list[int],
-    y: np.ndarray,
-    partial_note: str | None,
-) -> Finding:
-    s = frame.settings
-    den = frame.yearly(frame.work_ids(common["axis"]), years)
+def _check_share(ser: _Series) -> Finding:
+    s, years, y = ser.frame.settings, ser.years, ser.y
+    den = ser.frame.yearly(ser.frame.work_ids(ser.common["axis"]), years)
     ca = cochran_armitage(y, den, years)
     shares = {
         str(yr): (float(a / b) if b else None) for yr, a, b in zip(years, y, den, strict=True)
@@ -288,21 +308,17 @@ def _check_share(
         "shares": shares,
         "labelled": dict(zip(map(str, years), map(int, den), strict=True)),
         "slope_per_year": ca.slope,
-        "note": partial_note,
+        "note": ser.partial_note,
     }
     if ca.p_value is None or ca.z is None:
-        return Finding(
-            **common,
-            status="not testable",
-            supported=None,
+        return _not_testable(
+            ser.common,
+            "the share is constant (0 or 1) or too few labelled works",
             detail=detail,
-            reason="the share is constant (0 or 1) or too few labelled works",
         )
-    status, sup = _verdict(ca.z > 0 and ca.p_value < s.alpha)
-    return Finding(
-        **common,
-        status=status,
-        supported=sup,
+    return _tested(
+        ser.common,
+        ca.z > 0 and ca.p_value < s.alpha,
         test="Cochran-Armitage trend in proportions",
         rule=f"Z > 0 and p < {s.alpha}",
         estimate_name="change in share per year",
@@ -313,27 +329,17 @@ def _check_share(
     )
 
 
-def _check_surge(
-    frame: AnalysisFrame,
-    spec: Mapping[str, Any],
-    common: dict[str, Any],
-    ids: set[int],
-    years: list[int],
-    y: np.ndarray,
-    partial_note: str | None,
-) -> Finding:
-    s = frame.settings
-    event = _find_event(frame, spec.get("event"))
+def _check_surge(series: _Series) -> Finding:
+    frame, common, s = series.frame, series.common, series.frame.settings
+    event = _find_event(frame, series.spec.get("event"))
     if event is None:
         names = [e.name for e in s.events] or ["(none)"]
-        return Finding(
-            **common,
-            status="not testable",
-            supported=None,
-            reason=f"event {spec.get('event')!r} is not in the settings; events: {', '.join(names)}",
+        return _not_testable(
+            common,
+            f"event {series.spec.get('event')!r} is not in the settings; events: {', '.join(names)}",
         )
-    ser = segment_series(frame, ids, event)
-    keep = [i for i, k in enumerate(ser.keys) if int(k[:4]) in years]
+    ser = segment_series(frame, series.ids, event)
+    keep = [i for i, k in enumerate(ser.keys) if int(k[:4]) in series.years]
     counts, post = ser.counts[keep], ser.post[keep]
     seg = fit_segmented(counts, post, alpha=s.alpha, min_total=s.min_cell)
     common["period"] = f"{ser.keys[keep[0]]}..{ser.keys[keep[-1]]} ({ser.freq})" if keep else None
@@ -346,42 +352,28 @@ def _check_surge(
         "post_from": next((ser.keys[i] for i in keep if ser.post[i] == 1), None),
         "segmented": seg.to_dict(),
         "model_rule": MODEL_RULE,
-        "note": partial_note,
+        "note": series.partial_note,
         "undated_left_out": ser.dropped_undated,
     }
-    tot = ser.totals[keep]
-    if len(tot) and np.any(tot > 0):
-        rel = fit_segmented(counts, post, offset=_log(tot), alpha=s.alpha, min_total=s.min_cell)
-        detail["relative_to_field"] = {
-            "status": rel.status,
-            "level_ratio": rel.level_ratio,
-            "level_p_value": rel.level_p_value,
-            "slope_ratio": rel.slope_ratio,
-            "joint_p_value": rel.joint_p_value,
-            "note": rel.note,
-        }
+    _relative_to_field(
+        detail,
+        lambda offset: fit_segmented(
+            counts, post, offset=offset, alpha=s.alpha, min_total=s.min_cell
+        ),
+        ser.totals[keep],
+        ("status", "level_ratio", "level_p_value", "slope_ratio", "joint_p_value", "note"),
+    )
     if seg.status == "ok" and seg.level_p_value is not None and seg.level_ratio is not None:
-        status, sup = _verdict(seg.level_ratio > 1 and seg.level_p_value < s.alpha)
-        return Finding(
-            **common,
-            status=status,
-            supported=sup,
-            test=f"segmented {seg.model} model: change in level at the event (Wald)",
-            rule=f"level rate ratio > 1 and p < {s.alpha}",
-            estimate_name="level change (rate ratio)",
-            estimate=seg.level_ratio,
-            ci_low=seg.level_ci_low,
-            ci_high=seg.level_ci_high,
-            p_value=seg.level_p_value,
-            detail=detail,
+        test = f"segmented {seg.model} model: change in level at the event (Wald)"
+        estimate = (seg.level_ratio, seg.level_ci_low, seg.level_ci_high, seg.level_p_value)
+        return _rate_ratio_test(
+            common, s.alpha, estimate, test, "level rate ratio", detail, "level change (rate ratio)"
         )
     if seg.status == "fallback" and seg.joint_p_value is not None:
         more_after = seg.total_post / max(seg.n_post, 1) > seg.total_pre / max(seg.n_pre, 1)
-        status, sup = _verdict(more_after and seg.joint_p_value < s.alpha)
-        return Finding(
-            **common,
-            status=status,
-            supported=sup,
+        return _tested(
+            common,
+            more_after and seg.joint_p_value < s.alpha,
             test=seg.test,
             rule=f"more works per period after the event and p < {s.alpha}",
             estimate_name="rate ratio post/pre",
@@ -390,7 +382,7 @@ def _check_surge(
             detail=detail,
             reason=seg.note,
         )
-    return Finding(**common, status="not testable", supported=None, detail=detail, reason=seg.note)
+    return _not_testable(common, seg.note, detail=detail)
 
 
 def findings(frame: AnalysisFrame) -> list[Finding]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,16 +201,7 @@ def analyze(
         modularity = None
         if DATASET_AXIS in frame.axes:
             dt_ = dataset_tables(frame)
-            tables.update(
-                dataset_usage=dt_.usage,
-                dataset_per_year=dt_.per_year,
-                dataset_top=dt_.top_by,
-                dataset_public_share=dt_.public_share,
-                dataset_roles=dt_.roles,
-                dataset_nodes=dt_.nodes,
-                dataset_edges=dt_.edges,
-                dataset_communities=dt_.communities,
-            )
+            tables.update(dt_.named())
             modularity = dt_.modularity
             notes += dt_.notes
         else:
@@ -254,10 +246,42 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
+def _rich_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Any:
+    """A ``rich`` table: ``title``, one column per name, then the rows."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _finding_cells(f: dict[str, Any]) -> tuple[Any, ...]:
+    """A finding as the cells of the findings table (status coloured by verdict)."""
+    from rich.text import Text
+
+    est = f.get("estimate")
+    ci = (
+        f" [{_fmt(f.get('ci_low'))}, {_fmt(f.get('ci_high'))}]"
+        if f.get("ci_low") is not None
+        else ""
+    )
+    est_txt = f"{f.get('estimate_name') or ''} {_fmt(est)}{ci}".strip() if est is not None else "-"
+    style = {"supported": "green", "not supported": "red"}.get(str(f.get("status")), "yellow")
+    return (
+        str(f.get("statement")),
+        Text(str(f.get("status")), style=style),
+        str(f.get("test") or f.get("reason") or "-"),
+        est_txt,
+        _fmt(f.get("p_value")),
+    )
+
+
 def format_rich(result: AnalysisResult, *, top: int = 12) -> Any:
     """A compact human summary as a ``rich`` renderable (findings first, then key tables)."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     m = result.meta
@@ -281,81 +305,76 @@ def format_rich(result: AnalysisResult, *, top: int = 12) -> Any:
     for note in m.get("notes") or []:
         parts.append(Text(f"note: {note}", style="dim"))
 
-    ft = Table(title="Findings (each with the test that supports it or not)", show_lines=False)
-    for col in ("statement", "status", "test", "estimate [CI]", "p"):
-        ft.add_column(col)
-    for f in result.findings:
-        est = f.get("estimate")
-        ci = (
-            f" [{_fmt(f.get('ci_low'))}, {_fmt(f.get('ci_high'))}]"
-            if f.get("ci_low") is not None
-            else ""
+    parts.append(
+        _rich_table(
+            "Findings (each with the test that supports it or not)",
+            ("statement", "status", "test", "estimate [CI]", "p"),
+            [_finding_cells(f) for f in result.findings],
         )
-        est_txt = (
-            f"{f.get('estimate_name') or ''} {_fmt(est)}{ci}".strip() if est is not None else "-"
-        )
-        style = {"supported": "green", "not supported": "red"}.get(str(f.get("status")), "yellow")
-        ft.add_row(
-            str(f.get("statement")),
-            Text(str(f.get("status")), style=style),
-            str(f.get("test") or f.get("reason") or "-"),
-            est_txt,
-            _fmt(f.get("p_value")),
-        )
-    parts.append(ft)
+    )
 
     g = result.tables.get("growth")
     if g is not None and len(g):
         ok = g[(g["status"] == "ok") & (~g["small"].astype(bool))].copy()
         ok = ok.sort_values("rate_ratio", ascending=False).head(top)
-        gt = Table(
-            title=f"Fastest-growing values (yearly rate ratio; top {top}, small cells hidden)"
-        )
-        for col in ("axis", "value", "works", "model", "RR [CI]", "p", "p_bh", "RR vs field"):
-            gt.add_column(col)
-        for r in ok.to_dict("records"):
-            gt.add_row(
-                str(r["axis"]),
-                str(r["value"]),
-                str(r["total"]),
-                str(r["model"]),
-                f"{_fmt(r['rate_ratio'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
-                _fmt(r["p_value"]),
-                _fmt(r.get("p_bh")),
-                _fmt(r.get("rel_rate_ratio")),
+        parts.append(
+            _rich_table(
+                f"Fastest-growing values (yearly rate ratio; top {top}, small cells hidden)",
+                ("axis", "value", "works", "model", "RR [CI]", "p", "p_bh", "RR vs field"),
+                [
+                    (
+                        str(r["axis"]),
+                        str(r["value"]),
+                        str(r["total"]),
+                        str(r["model"]),
+                        f"{_fmt(r['rate_ratio'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
+                        _fmt(r["p_value"]),
+                        _fmt(r.get("p_bh")),
+                        _fmt(r.get("rel_rate_ratio")),
+                    )
+                    for r in ok.to_dict("records")
+                ],
             )
-        parts.append(gt)
+        )
 
     pt = result.tables.get("period_tests")
     if pt is not None and len(pt):
         sig = pt[pd.to_numeric(pt["p_bh"], errors="coerce") < m["settings"]["alpha"]].head(top)
         if len(sig):
-            tt = Table(title="Axis x period: values whose share differs between periods (BH)")
-            for col in ("axis", "value", "test", "p", "p_bh"):
-                tt.add_column(col)
-            for r in sig.to_dict("records"):
-                tt.add_row(
-                    str(r["axis"]),
-                    str(r["value"]),
-                    str(r["test"]),
-                    _fmt(r["p_value"]),
-                    _fmt(r["p_bh"]),
+            parts.append(
+                _rich_table(
+                    "Axis x period: values whose share differs between periods (BH)",
+                    ("axis", "value", "test", "p", "p_bh"),
+                    [
+                        (
+                            str(r["axis"]),
+                            str(r["value"]),
+                            str(r["test"]),
+                            _fmt(r["p_value"]),
+                            _fmt(r["p_bh"]),
+                        )
+                        for r in sig.to_dict("records")
+                    ],
                 )
-            parts.append(tt)
+            )
 
     du = result.tables.get("dataset_usage")
     if du is not None and len(du):
-        dtab = Table(title=f"Most used datasets (top {top})")
-        for col in ("dataset", "works", "share", "public"):
-            dtab.add_column(col)
-        for r in du.head(top).to_dict("records"):
-            dtab.add_row(
-                str(r["dataset"]),
-                str(r["n_works"]),
-                _fmt(r["share_of_works"]),
-                _fmt(r.get("public")),
+        parts.append(
+            _rich_table(
+                f"Most used datasets (top {top})",
+                ("dataset", "works", "share", "public"),
+                [
+                    (
+                        str(r["dataset"]),
+                        str(r["n_works"]),
+                        _fmt(r["share_of_works"]),
+                        _fmt(r.get("public")),
+                    )
+                    for r in du.head(top).to_dict("records")
+                ],
             )
-        parts.append(dtab)
+        )
     parts.append(Text(str(m.get("multiple_testing", "")), style="dim"))
     return Group(*parts)
 

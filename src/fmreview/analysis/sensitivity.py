@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .findings import findings
+from .findings import Finding, findings
 from .frame import prepare
 from .settings import AnalysisSettings, coerce_settings
 
@@ -40,7 +40,9 @@ COLUMNS = [
 ]
 
 
-def _verdicts(works: pd.DataFrame, labels: pd.DataFrame, settings: AnalysisSettings) -> list[Any]:
+def _verdicts(
+    works: pd.DataFrame, labels: pd.DataFrame, settings: AnalysisSettings
+) -> list[Finding]:
     return findings(prepare(works, labels, settings))
 
 
@@ -78,22 +80,7 @@ def leave_one_source_out(
         return pd.DataFrame(columns=COLUMNS)
     base = _verdicts(works, labels, s)
     base_status = {f.id: f.status for f in base}
-    rows: list[dict[str, Any]] = [
-        {
-            "left_out": ALL,
-            "n_works_left_out": 0,
-            "n_works": len(works),
-            "id": f.id,
-            "statement": f.statement,
-            "status": f.status,
-            "estimate_name": f.estimate_name,
-            "estimate": f.estimate,
-            "p_value": f.p_value,
-            "baseline_status": f.status,
-            "flipped": False,
-        }
-        for f in base
-    ]
+    rows = [_row(f, ALL, 0, len(works), f.status) for f in base]
     ids = pd.to_numeric(works["work_id"]).astype(int)
     for name in names:
         only = {w for w, v in src.items() if v == {name}}
@@ -103,23 +90,27 @@ def leave_one_source_out(
         kept = works[~drop.to_numpy()]
         kept_labels = labels[labels["work_id"].isin(set(ids[~drop]))]
         for f in _verdicts(kept, kept_labels, s):
-            was = base_status.get(f.id)
-            rows.append(
-                {
-                    "left_out": name,
-                    "n_works_left_out": int(drop.sum()),
-                    "n_works": len(kept),
-                    "id": f.id,
-                    "statement": f.statement,
-                    "status": f.status,
-                    "estimate_name": f.estimate_name,
-                    "estimate": f.estimate,
-                    "p_value": f.p_value,
-                    "baseline_status": was,
-                    "flipped": was is not None and f.status != was,
-                }
-            )
+            rows.append(_row(f, name, int(drop.sum()), len(kept), base_status.get(f.id)))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(
+    f: Finding, left_out: str, n_left_out: int, n_works: int, baseline: str | None
+) -> dict[str, Any]:
+    """One finding's verdict with ``left_out``'s own works removed (:data:`COLUMNS`)."""
+    return {
+        "left_out": left_out,
+        "n_works_left_out": n_left_out,
+        "n_works": n_works,
+        "id": f.id,
+        "statement": f.statement,
+        "status": f.status,
+        "estimate_name": f.estimate_name,
+        "estimate": f.estimate,
+        "p_value": f.p_value,
+        "baseline_status": baseline,
+        "flipped": baseline is not None and f.status != baseline,
+    }
 
 
 def flips(table: pd.DataFrame) -> dict[str, list[str]]:

@@ -230,38 +230,10 @@ def contingency_test(
     ints = obs_kept.astype(int)
     if obs_kept.shape == (2, 2):
         res = stats.fisher_exact(ints)
-        return ContingencyTest(
-            "Fisher exact",
-            None,
-            None,
-            float(res.pvalue),
-            expected,
-            resid,
-            low,
-            finite(res.statistic),
-        )
-    try:
-        method = stats.MonteCarloMethod(
-            n_resamples=n_resamples, rng=np.random.default_rng(random_state)
-        )
+        name, odds_ratio = "Fisher exact", finite(res.statistic)
+    else:
+        rng = np.random.default_rng(random_state)
+        method = stats.MonteCarloMethod(n_resamples=n_resamples, rng=rng)
         res = stats.fisher_exact(ints, method=method)
-        return ContingencyTest(
-            f"Fisher exact (Monte Carlo, {n_resamples} tables)",
-            None,
-            None,
-            float(res.pvalue),
-            expected,
-            resid,
-            low,
-        )
-    except (TypeError, ValueError, AttributeError):  # scipy < 1.15: no r x c Fisher
-        chi2, p, _, _ = stats.chi2_contingency(obs_kept, correction=False)
-        return ContingencyTest(
-            "chi-square (small expected counts; Fisher r x c needs scipy >= 1.15)",
-            float(chi2),
-            dof,
-            float(p),
-            expected,
-            resid,
-            low,
-        )
+        name, odds_ratio = f"Fisher exact (Monte Carlo, {n_resamples} tables)", None
+    return ContingencyTest(name, None, None, float(res.pvalue), expected, resid, low, odds_ratio)

@@ -17,7 +17,13 @@ import pandas as pd
 from .frame import AnalysisFrame, period_keys, period_start
 from .growth import MODEL_RULE, SegmentedFit, fit_growth, fit_segmented, post_indicator
 from .settings import Event
-from .trend_tests import bh_adjust, cochran_armitage, contingency_test, mann_kendall
+from .trend_tests import (
+    ContingencyTest,
+    bh_adjust,
+    cochran_armitage,
+    contingency_test,
+    mann_kendall,
+)
 
 ALL_AXIS = "all"
 ALL_VALUE = "all works"
@@ -31,11 +37,15 @@ def _series_ids(frame: AnalysisFrame) -> list[tuple[str, str, set[int] | None]]:
     return out
 
 
-def _add_bh(df: pd.DataFrame, p_col: str, out_col: str) -> pd.DataFrame:
+def _add_bh(
+    df: pd.DataFrame, p_col: str, out_col: str, *, adjust: pd.Series | None = None
+) -> pd.DataFrame:
+    """Benjamini–Hochberg ``p_col`` into ``out_col`` within each axis, over the rows where
+    ``adjust`` holds (default: every row but the all-works series); None elsewhere."""
     df[out_col] = None
-    for axis, idx in df.groupby("axis").groups.items():
-        if axis == ALL_AXIS:
-            continue
+    if adjust is None:
+        adjust = df["axis"] != ALL_AXIS
+    for _axis, idx in df[adjust].groupby("axis").groups.items():
         adj = bh_adjust([None if pd.isna(v) else float(v) for v in df.loc[idx, p_col]])
         df.loc[idx, out_col] = pd.Series(adj, index=idx, dtype=object)
     return df
@@ -173,6 +183,9 @@ def segmented_table(frame: AnalysisFrame, event: Event) -> pd.DataFrame:
     return _add_bh(pd.DataFrame(rows), "joint_p_value", "p_bh")
 
 
+_CA_COLUMNS = ("ca_z", "ca_p_value", "ca_slope", "share_first", "share_last")
+
+
 def trend_table(frame: AnalysisFrame) -> pd.DataFrame:
     """Mann–Kendall (counts) and Cochran–Armitage (share of labelled works) per axis value.
 
@@ -201,18 +214,12 @@ def trend_table(frame: AnalysisFrame) -> pd.DataFrame:
             "sen_ci_high": mk.sen_ci_high,
             "mk_trend": mk.trend,
         }
+        row.update(dict.fromkeys(_CA_COLUMNS))  # the all-works row has no share test
         if ids is not None:
-            den = frame.yearly(frame.work_ids(axis), years)
-            ca = cochran_armitage(y, den, years)
+            ca = cochran_armitage(y, frame.yearly(frame.work_ids(axis), years), years)
             row.update(
-                ca_z=ca.z,
-                ca_p_value=ca.p_value,
-                ca_slope=ca.slope,
-                share_first=ca.p_first,
-                share_last=ca.p_last,
+                zip(_CA_COLUMNS, (ca.z, ca.p_value, ca.slope, ca.p_first, ca.p_last), strict=True)
             )
-        else:
-            row.update(ca_z=None, ca_p_value=None, ca_slope=None, share_first=None, share_last=None)
         row["small"] = float(y.sum()) < s.min_cell
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -248,6 +255,31 @@ def assign_periods(frame: AnalysisFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["work_id", "period"])
 
 
+_PERIOD_TEST_COLUMNS = [
+    "axis",
+    "value",
+    "test",
+    "statistic",
+    "dof",
+    "p_value",
+    "p_bh",
+    "odds_ratio",
+    "min_expected",
+    "n",
+]
+_PERIOD_CELL_COLUMNS = [
+    "axis",
+    "value",
+    "period",
+    "n_works",
+    "period_labelled",
+    "share",
+    "expected",
+    "adj_residual",
+    "small",
+]
+
+
 def period_tests(frame: AnalysisFrame) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """Axis x period tests.
 
@@ -265,114 +297,86 @@ def period_tests(frame: AnalysisFrame) -> tuple[pd.DataFrame, pd.DataFrame, str 
     note : str or None
         Why nothing was tested, or how many works could not be placed in a period.
     """
-    s = frame.settings
-    names = period_labels(s.split_dates)
-    test_cols = [
-        "axis",
-        "value",
-        "test",
-        "statistic",
-        "dof",
-        "p_value",
-        "p_bh",
-        "odds_ratio",
-        "min_expected",
-        "n",
-    ]
-    cell_cols = [
-        "axis",
-        "value",
-        "period",
-        "n_works",
-        "period_labelled",
-        "share",
-        "expected",
-        "adj_residual",
-        "small",
-    ]
+    names = period_labels(frame.settings.split_dates)
     if not names:
         return (
-            pd.DataFrame(columns=test_cols),
-            pd.DataFrame(columns=cell_cols),
+            pd.DataFrame(columns=_PERIOD_TEST_COLUMNS),
+            pd.DataFrame(columns=_PERIOD_CELL_COLUMNS),
             "no events and no period_split: axis x period tests skipped",
         )
     wp = assign_periods(frame)
     unassigned = int(wp["period"].isna().sum())
     wp = wp[wp["period"].notna()]
     period_of = dict(zip(wp["work_id"], wp["period"], strict=True))
-    tests, cells = [], []
+    tests: list[dict[str, object]] = []
+    cells: list[dict[str, object]] = []
     for axis in frame.axes:
-        labelled = [w for w in frame.work_ids(axis) if w in period_of]
-        col_tot = np.array(
-            [sum(1 for w in labelled if period_of[w] == p) for p in names], dtype=float
-        )
-        values = frame.values(axis)
-        rows_omni = []
-        for value in values:
-            ids = frame.work_ids(axis, value)
-            has = np.array(
-                [sum(1 for w in ids if period_of.get(w) == p) for p in names], dtype=float
-            )
-            rows_omni.append(has)
-            res = contingency_test(np.vstack([has, col_tot - has]), random_state=s.random_state)
-            tests.append(
-                {
-                    "axis": axis,
-                    "value": value,
-                    "test": res.test,
-                    "statistic": res.statistic,
-                    "dof": res.dof,
-                    "p_value": res.p_value,
-                    "odds_ratio": res.odds_ratio,
-                    "min_expected": res.min_expected,
-                    "n": int(col_tot.sum()),
-                }
-            )
-            for j, p in enumerate(names):
-                cells.append(
-                    {
-                        "axis": axis,
-                        "value": value,
-                        "period": p,
-                        "n_works": int(has[j]),
-                        "period_labelled": int(col_tot[j]),
-                        "share": float(has[j] / col_tot[j]) if col_tot[j] else None,
-                        "expected": float(res.expected[0, j]),
-                        "adj_residual": float(res.adjusted_residuals[0, j]),
-                        "small": has[j] < s.min_cell,
-                    }
-                )
-        if values and not frame.is_multivalued(axis) and len(values) > 1:
-            res = contingency_test(np.vstack(rows_omni), random_state=s.random_state)
-            tests.append(
-                {
-                    "axis": axis,
-                    "value": "*",
-                    "test": res.test,
-                    "statistic": res.statistic,
-                    "dof": res.dof,
-                    "p_value": res.p_value,
-                    "odds_ratio": None,
-                    "min_expected": res.min_expected,
-                    "n": int(col_tot.sum()),
-                }
-            )
-    t = pd.DataFrame(tests, columns=[c for c in test_cols if c != "p_bh"])
-    t["p_bh"] = None
-    for _axis, idx in t.groupby("axis").groups.items():
-        per_value = [i for i in idx if t.at[i, "value"] != "*"]
-        adj = bh_adjust(
-            [None if pd.isna(t.at[i, "p_value"]) else float(t.at[i, "p_value"]) for i in per_value]
-        )
-        for i, a in zip(per_value, adj, strict=True):
-            t.at[i, "p_bh"] = a
+        _axis_period_tests(frame, axis, names, period_of, tests, cells)
+    t = pd.DataFrame(tests, columns=[c for c in _PERIOD_TEST_COLUMNS if c != "p_bh"])
+    t = _add_bh(t, "p_value", "p_bh", adjust=t["value"] != "*")
     note = (
         f"{unassigned} {'work' if unassigned == 1 else 'works'} dated too coarsely to place "
         f"before/after a split {'is' if unassigned == 1 else 'are'} left out"
         if unassigned
         else None
     )
-    return t[test_cols], pd.DataFrame(cells, columns=cell_cols), note
+    return t[_PERIOD_TEST_COLUMNS], pd.DataFrame(cells, columns=_PERIOD_CELL_COLUMNS), note
+
+
+def _axis_period_tests(
+    frame: AnalysisFrame,
+    axis: str,
+    names: list[str],
+    period_of: dict[int, str],
+    tests: list[dict[str, object]],
+    cells: list[dict[str, object]],
+) -> None:
+    """Append one axis's value x period tests and cells (see :func:`period_tests`)."""
+    s = frame.settings
+    labelled = [w for w in frame.work_ids(axis) if w in period_of]
+    col_tot = np.array([sum(1 for w in labelled if period_of[w] == p) for p in names], dtype=float)
+    n = int(col_tot.sum())
+    values = frame.values(axis)
+    rows_omni = []
+    for value in values:
+        ids = frame.work_ids(axis, value)
+        has = np.array([sum(1 for w in ids if period_of.get(w) == p) for p in names], dtype=float)
+        rows_omni.append(has)
+        res = contingency_test(np.vstack([has, col_tot - has]), random_state=s.random_state)
+        tests.append(_period_test_row(axis, value, res, n, res.odds_ratio))
+        for j, p in enumerate(names):
+            cells.append(
+                {
+                    "axis": axis,
+                    "value": value,
+                    "period": p,
+                    "n_works": int(has[j]),
+                    "period_labelled": int(col_tot[j]),
+                    "share": float(has[j] / col_tot[j]) if col_tot[j] else None,
+                    "expected": float(res.expected[0, j]),
+                    "adj_residual": float(res.adjusted_residuals[0, j]),
+                    "small": has[j] < s.min_cell,
+                }
+            )
+    if values and not frame.is_multivalued(axis) and len(values) > 1:
+        res = contingency_test(np.vstack(rows_omni), random_state=s.random_state)
+        tests.append(_period_test_row(axis, "*", res, n, None))
+
+
+def _period_test_row(
+    axis: str, value: str, res: ContingencyTest, n: int, odds_ratio: float | None
+) -> dict[str, object]:
+    return {
+        "axis": axis,
+        "value": value,
+        "test": res.test,
+        "statistic": res.statistic,
+        "dof": res.dof,
+        "p_value": res.p_value,
+        "odds_ratio": odds_ratio,
+        "min_expected": res.min_expected,
+        "n": n,
+    }
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
+from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store, repeated
 
 console = make_console()
 
@@ -18,8 +18,7 @@ def register(app: typer.Typer) -> None:
     def analyze(
         directory: Path = DirOption,
         as_json: bool = JsonOption,
-        explain: list[str] | None = typer.Option(
-            None,
+        explain: list[str] | None = repeated(
             "--explain",
             help="List the works behind a cell: AXIS=VALUE [YEAR] (repeat for more terms).",
         ),

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
+from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store, repeated
 
 console = make_console()
 
@@ -113,8 +113,7 @@ def _extract(extract_app: typer.Typer) -> None:
     def extract(
         ctx: typer.Context,
         directory: Path = DirOption,
-        method: list[str] | None = typer.Option(
-            None,
+        method: list[str] | None = repeated(
             "--method",
             "-m",
             help="Methods to run: list, rule, model, llm (repeat; default: the protocol's).",
@@ -157,7 +156,7 @@ def _review(extract_app: typer.Typer) -> None:
             ..., "--reviewer", "-r", prompt=True, help="Your name (recorded on each label)."
         ),
         limit: int = typer.Option(20, "--limit", "-n", help="How many labels to review."),
-        axis: list[str] | None = typer.Option(None, "--axis", help="Only these axes (repeat)."),
+        axis: list[str] | None = repeated("--axis", help="Only these axes (repeat)."),
     ) -> None:
         """Confirm or correct the least confident labels first, with their evidence highlighted.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,6 +12,18 @@ DirOption = typer.Option(
 )
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+def repeated(*names: str, help: str) -> Any:
+    """A repeatable option (``--source a --source b``) whose value is a list, or None
+    when it is not given (so the command falls back to the protocol's choice)."""
+    return typer.Option(None, *names, help=help)
+
+
+#: The protocol's sources to search (``search``, ``update``).
+SourceOption = repeated(
+    "--source", "-s", help="Only this source (repeat for several); default: every enabled one."
+)
 
 
 def open_store(directory: Path):  # type: ignore[no-untyped-def]

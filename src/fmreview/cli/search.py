@@ -12,7 +12,14 @@ from rich.table import Table
 from rich.text import Text
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
+from fmreview.cli.options import (
+    DirOption,
+    JsonOption,
+    QuietOption,
+    SourceOption,
+    open_store,
+    repeated,
+)
 
 console = make_console()
 
@@ -62,12 +69,7 @@ def _search(search_app: typer.Typer) -> None:
     def search(
         ctx: typer.Context,
         directory: Path = DirOption,
-        source: list[str] | None = typer.Option(
-            None,
-            "--source",
-            "-s",
-            help="Only this source (repeat for several); default: every enabled one.",
-        ),
+        source: list[str] | None = SourceOption,
         since: str | None = typer.Option(
             None, "--since", help="Only records from this date on (YYYY-MM-DD)."
         ),
@@ -154,8 +156,7 @@ def _enrich_cmd(app: typer.Typer) -> None:
     @app.command("enrich")
     def enrich_cmd(
         directory: Path = DirOption,
-        source: list[str] | None = typer.Option(
-            None,
+        source: list[str] | None = repeated(
             "--source",
             "-s",
             help="Look up in these sources only: arxiv, pubmed, openalex, crossref.",
@@ -204,9 +205,7 @@ def _update_cmd(app: typer.Typer) -> None:
     @app.command("update")
     def update_cmd(
         directory: Path = DirOption,
-        source: list[str] | None = typer.Option(
-            None, "--source", "-s", help="Only this source (repeatable)."
-        ),
+        source: list[str] | None = SourceOption,
         wait: float = typer.Option(
             0.0, "--wait", min=0, help="Seconds to wait for a running update's lock."
         ),

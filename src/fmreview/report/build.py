@@ -55,7 +55,6 @@ from fmreview.report.sections import (
     DATASET_AXIS,
     KEY_AXES,
     axis_title,
-    figure_entry,
     findings_list,
     fmreview_version,
     limitations,
@@ -252,17 +251,15 @@ def _trend_figures(
                 .sort_values(ascending=False)
                 .index.tolist()
             )
-            entry = figure_entry(
-                fig,
-                r.fig_dir,
-                f"trend_{axis}",
-                "figures",
-                figs.alt_text("trend", axis=axis, values=top),
+            caption = (
                 f"Included studies per year by {axis_title(axis)} (the "
-                f"{min(len(top), figs.MAX_SERIES)} most frequent values).",
+                f"{min(len(top), figs.MAX_SERIES)} most frequent values)."
             )
-            entry["coverage"] = r.cov_of(axis).as_dict()
-            out.append(entry)
+            alt = figs.alt_text("trend", axis=axis, values=top)
+            coverage = r.cov_of(axis).as_dict()
+            out.append(
+                figs.figure_entry(fig, r.fig_dir, f"trend_{axis}", alt, caption, coverage=coverage)
+            )
     return out
 
 
@@ -355,15 +352,14 @@ def _dataset_section(
     fig = figs.dataset_figure(usage)
     if fig is not None:
         top_ds = usage.sort_values("n_works", ascending=False)["dataset"].astype(str).tolist()
-        figure = figure_entry(
+        figure = figs.figure_entry(
             fig,
             r.fig_dir,
             "datasets",
-            "figures",
             figs.alt_text("datasets", top=top_ds),
             "Included studies per dataset (blue: in the gazetteer of public datasets).",
+            coverage=coverage,
         )
-        figure["coverage"] = coverage
     tables = []
     for name, title, cols in _DATASET_TABLES:
         df = tabs.analysis_table(analysis, name)
@@ -384,18 +380,12 @@ def _cooccurrence_figures(r: _Review, analysis: dict[str, Any]) -> list[dict[str
         fig = figs.cooccurrence_figure(cells, ra, ca)
         if fig is None:
             continue
-        entry = figure_entry(
-            fig,
-            r.fig_dir,
-            f"cooccurrence_{ra}_{ca}",
-            "figures",
-            figs.alt_text("cooccurrence", row_axis=ra, col_axis=ca),
-            f"Studies per combination of {axis_title(ra)} and {axis_title(ca)}.",
-        )
-        entry["coverage"] = combined_coverage(r.frame, r.included, [ra, ca], f"{ra}+{ca}").as_dict(
-            f"both {axis_title(ra)} and {axis_title(ca)}"
-        )
-        out.append(entry)
+        both = f"both {axis_title(ra)} and {axis_title(ca)}"
+        coverage = combined_coverage(r.frame, r.included, [ra, ca], f"{ra}+{ca}").as_dict(both)
+        alt = figs.alt_text("cooccurrence", row_axis=ra, col_axis=ca)
+        caption = f"Studies per combination of {axis_title(ra)} and {axis_title(ca)}."
+        stem = f"cooccurrence_{ra}_{ca}"
+        out.append(figs.figure_entry(fig, r.fig_dir, stem, alt, caption, coverage=coverage))
     return out
 
 
@@ -410,7 +400,7 @@ def _robustness_section(r: _Review) -> dict[str, Any]:
             "sensitivity",
             caption="Findings refitted leaving out one source at a time",
         )
-    blocks = robust.challenge_map(analysis, r.work_rows, r.fig_dir, r.tab_dir, figure_entry)
+    blocks = robust.challenge_map(analysis, r.work_rows, r.fig_dir, r.tab_dir)
     for b in blocks:
         b["coverage"] = r.cov_of("themes").as_dict("themes")
     findings = findings_list(analysis, sens["by_id"])

@@ -68,6 +68,34 @@ def save_figure(fig: Figure, folder: Path, stem: str) -> dict[str, Path]:
     return paths
 
 
+def figure_entry(
+    fig: Figure,
+    folder: Path,
+    stem: str,
+    alt: str,
+    caption: str,
+    *,
+    coverage: dict[str, Any] | None = None,
+    rel: str = "figures",
+) -> dict[str, Any]:
+    """Save ``fig`` (:func:`save_figure`) and describe it for the page: the PNG's ``src``
+    relative to the page (``rel`` is ``folder`` seen from it), ``alt``, ``caption``, every
+    file, and the label ``coverage`` of the data drawn when given."""
+    paths = save_figure(fig, folder, stem)
+    entry: dict[str, Any] = {
+        # the PNG next to the page, not a second rendering as a data: URI (faster, a smaller
+        # page, and an img-src 'self' policy is enough)
+        "src": f"{rel}/{paths['png'].name}",
+        "alt": alt,
+        "caption": caption,
+        "files": {k: f"{rel}/{p.name}" for k, p in paths.items()},
+        "paths": paths,
+    }
+    if coverage is not None:
+        entry["coverage"] = coverage
+    return entry
+
+
 @_styled
 def png_data_uri(fig: Figure, dpi: int = 110) -> str:
     """The figure as a base64 PNG ``data:`` URI (for the self-contained HTML)."""

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from fmreview.web.render import safe_url
+
 TEMPLATE = "report.html.j2"
 
 
@@ -51,19 +53,13 @@ def script_json(obj: Any) -> Markup:
 
 
 def http_url(url: str | None) -> str | None:
-    """``url`` when it is an absolute http(s) URL with a host, else None (``javascript:`` etc.)."""
-    if not url:
+    """``url`` when it is an absolute http(s) URL with a host (the web app's
+    :func:`~fmreview.web.render.safe_url`: no control characters or spaces) and without a
+    quote or angle bracket, else None (``javascript:`` etc.)."""
+    safe = safe_url(url)
+    if safe is None or any(c in safe for c in '"<>'):
         return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    if any(c in url for c in ('"', "<", ">", " ", "\n", "\r", "\t")):
-        return None
-    return url
+    return safe
 
 
 def study_links(doi: str | None, arxiv: str | None, url: str | None) -> list[dict[str, str | None]]:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from fmreview.errors import StatsError
-from fmreview.status import work_statuses
+from fmreview.status import WorkStatus, work_statuses
 from fmreview.store import schema
 
 if TYPE_CHECKING:
@@ -368,31 +368,27 @@ def _previous(conn: sa.engine.Connection, counts: PrismaCounts) -> PreviousVersi
     return None
 
 
+#: The report-counting boxes that :func:`_count_boxes` fills from the work statuses.
+_STATUS_BOXES = (
+    "excluded_automation",
+    "excluded_screening",
+    "awaiting_screening",
+    "conflict_screening",
+    "conflict_full_text",
+    "awaiting_full_text",
+    "reports_not_retrieved",
+    "excluded_full_text",
+    "reports_included",
+)
+
+
 def prisma_counts(store: Store) -> PrismaCounts:
     """The PRISMA 2020 flow numbers of a review, derived from its store."""
     statuses = work_statuses(store)
     c = PrismaCounts(screening_mode=store.protocol.screening.mode)
     with store.connect() as conn:
-        r, w, wr, s = schema.records, schema.works, schema.work_records, schema.searches
-        c.databases = _by_source(conn, ("database",))
-        c.other_methods = _by_source(conn, ("other", "file"))
-        # any other source_kind still counts as "other methods", so nothing is lost
-        known = ("database", "other", "file")
-        for src, n in conn.execute(
-            sa.select(r.c.source_kind, sa.func.count())
-            .where(r.c.source_kind.not_in(known))
-            .group_by(r.c.source_kind)
-        ):
-            c.other_methods[str(src)] = c.other_methods.get(str(src), 0) + int(n)
-        for src, hits, n in conn.execute(
-            sa.select(s.c.source, sa.func.sum(s.c.total_hits), sa.func.count()).group_by(s.c.source)
-        ):
-            c.database_searches[str(src)] = int(n)
-            if hits is not None:
-                c.database_hits[str(src)] = int(hits)
-        c.records_identified = int(
-            conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one()
-        )
+        _count_sources(conn, c)
+        w, wr = schema.works, schema.work_records
         in_works = int(conn.execute(sa.select(sa.func.count()).select_from(wr)).scalar_one())
         c.works = int(
             conn.execute(
@@ -406,91 +402,104 @@ def prisma_counts(store: Store) -> PrismaCounts:
         # version-of members of works merged away follow their records into the active work;
         # anything else in a work that is not a study is a duplicate retrieval of a report
         c.duplicates_removed = in_works - c.works - c.versions_linked
-
-        def reports(wid: int) -> int:
-            return 1 + versions.get(wid, 0)
-
-        auto: Counter[str] = Counter()
-        ta: Counter[str] = Counter()
-        ft: Counter[str] = Counter()
-        box: Counter[str] = Counter()  # reports per box
-        stu: Counter[str] = Counter()  # studies per box
-
-        def add(key: str, wid: int) -> None:
-            box[key] += reports(wid)
-            stu[key] += 1
-
-        for st in statuses.values():
-            wid = st.work_id
-            if st.status == "excluded_automation":
-                auto[_crit(st.criterion)] += reports(wid)
-                add("excluded_automation", wid)
-            elif st.status == "excluded_title_abstract":
-                ta[_crit(st.criterion)] += reports(wid)
-                add("excluded_screening", wid)
-            elif st.status == "awaiting_screening":
-                add("awaiting_screening", wid)
-            elif st.status == "conflict":
-                if st.stages.get("title_abstract") == "conflict":
-                    add("conflict_screening", wid)
-                else:
-                    add("conflict_full_text", wid)
-            elif st.status == "awaiting_full_text":
-                add("awaiting_full_text", wid)
-            elif st.status == "excluded_full_text":
-                if (st.criterion or "").lower() in NOT_RETRIEVED:
-                    add("reports_not_retrieved", wid)
-                else:
-                    ft[_crit(st.criterion)] += reports(wid)
-                    add("excluded_full_text", wid)
-            elif st.status == "included":
-                c.included_ids.append(wid)
-                add("reports_included", wid)
-                if st.human:
-                    c.included_human += 1
-                else:
-                    c.included_rules += 1
-        c.included_ids.sort()
-        c.excluded_automation_by = dict(sorted(auto.items()))
-        c.excluded_screening_by = dict(sorted(ta.items()))
-        c.excluded_full_text_by = dict(sorted(ft.items()))
-        for key in (
-            "excluded_automation",
-            "excluded_screening",
-            "awaiting_screening",
-            "conflict_screening",
-            "conflict_full_text",
-            "awaiting_full_text",
-            "reports_not_retrieved",
-            "excluded_full_text",
-            "reports_included",
-        ):
-            setattr(c, key, box[key])
-        c.studies_included = len(c.included_ids)
-        # the boxes on the main path follow from the boxes that leave it, in both units
-        for counter in (box, stu):
-            counter["reports_assessed"] = (
-                counter["excluded_full_text"]
-                + counter["conflict_full_text"]
-                + counter["reports_included"]
-            )
-            counter["reports_sought"] = (
-                counter["reports_assessed"]
-                + counter["reports_not_retrieved"]
-                + counter["awaiting_full_text"]
-            )
-            counter["records_screened"] = (
-                counter["reports_sought"]
-                + counter["excluded_screening"]
-                + counter["conflict_screening"]
-                + counter["awaiting_screening"]
-            )
-        c.reports_assessed = box["reports_assessed"]
-        c.reports_sought = box["reports_sought"]
-        c.records_screened = box["records_screened"]
-        c.studies = {k: int(v) for k, v in sorted(stu.items())}
+        _count_boxes(c, statuses, versions)
         c.previous = _previous(conn, c)
     return c
+
+
+def _count_sources(conn: sa.engine.Connection, c: PrismaCounts) -> None:
+    """Identification: records per database and other method, searches and their hits."""
+    r, s = schema.records, schema.searches
+    c.databases = _by_source(conn, ("database",))
+    c.other_methods = _by_source(conn, ("other", "file"))
+    # any other source_kind still counts as "other methods", so nothing is lost
+    known = ("database", "other", "file")
+    for src, n in conn.execute(
+        sa.select(r.c.source_kind, sa.func.count())
+        .where(r.c.source_kind.not_in(known))
+        .group_by(r.c.source_kind)
+    ):
+        c.other_methods[str(src)] = c.other_methods.get(str(src), 0) + int(n)
+    for src, hits, n in conn.execute(
+        sa.select(s.c.source, sa.func.sum(s.c.total_hits), sa.func.count()).group_by(s.c.source)
+    ):
+        c.database_searches[str(src)] = int(n)
+        if hits is not None:
+            c.database_hits[str(src)] = int(hits)
+    c.records_identified = int(conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one())
+
+
+def _count_boxes(c: PrismaCounts, statuses: dict[int, WorkStatus], versions: Counter[int]) -> None:
+    """Screening to inclusion: each work's status into its box, in reports and in studies;
+    the boxes on the main path follow from the boxes that leave it."""
+    auto: Counter[str] = Counter()
+    ta: Counter[str] = Counter()
+    ft: Counter[str] = Counter()
+    box: Counter[str] = Counter()  # reports per box
+    stu: Counter[str] = Counter()  # studies per box
+    for st in statuses.values():
+        reports = 1 + versions.get(st.work_id, 0)
+        key = _box_of(st)
+        if key is None:
+            continue
+        box[key] += reports
+        stu[key] += 1
+        by = {"excluded_automation": auto, "excluded_screening": ta, "excluded_full_text": ft}
+        if key in by:
+            by[key][_crit(st.criterion)] += reports
+        elif key == "reports_included":
+            c.included_ids.append(st.work_id)
+            if st.human:
+                c.included_human += 1
+            else:
+                c.included_rules += 1
+    c.included_ids.sort()
+    c.excluded_automation_by = dict(sorted(auto.items()))
+    c.excluded_screening_by = dict(sorted(ta.items()))
+    c.excluded_full_text_by = dict(sorted(ft.items()))
+    for key in _STATUS_BOXES:
+        setattr(c, key, box[key])
+    c.studies_included = len(c.included_ids)
+    for counter in (box, stu):
+        counter["reports_assessed"] = (
+            counter["excluded_full_text"]
+            + counter["conflict_full_text"]
+            + counter["reports_included"]
+        )
+        counter["reports_sought"] = (
+            counter["reports_assessed"]
+            + counter["reports_not_retrieved"]
+            + counter["awaiting_full_text"]
+        )
+        counter["records_screened"] = (
+            counter["reports_sought"]
+            + counter["excluded_screening"]
+            + counter["conflict_screening"]
+            + counter["awaiting_screening"]
+        )
+    c.reports_assessed = box["reports_assessed"]
+    c.reports_sought = box["reports_sought"]
+    c.records_screened = box["records_screened"]
+    c.studies = {k: int(v) for k, v in sorted(stu.items())}
+
+
+def _box_of(st: WorkStatus) -> str | None:
+    """The report-counting box a work's status puts it in (None: in no box)."""
+    if st.status == "excluded_title_abstract":
+        return "excluded_screening"
+    if st.status == "conflict":
+        if st.stages.get("title_abstract") == "conflict":
+            return "conflict_screening"
+        return "conflict_full_text"
+    if st.status == "excluded_full_text":
+        if (st.criterion or "").lower() in NOT_RETRIEVED:
+            return "reports_not_retrieved"
+        return "excluded_full_text"
+    if st.status == "included":
+        return "reports_included"
+    if st.status in ("excluded_automation", "awaiting_screening", "awaiting_full_text"):
+        return st.status
+    return None
 
 
 def version_counts(store: Store, counts: PrismaCounts) -> dict[str, Any]:

@@ -71,7 +71,6 @@ def challenge_map(
     work_rows: dict[int, dict[str, Any]],
     fig_dir: Path,
     tab_dir: Path,
-    figure_entry: Any,
 ) -> list[dict[str, Any]]:
     """One block per map (themes × themes, × task, × modality): heatmap and top cells."""
     df = tabs.analysis_table(analysis, "challenge_map")
@@ -89,11 +88,10 @@ def challenge_map(
         fig = figs.cooccurrence_figure(grp, "themes", ca)
         entry = None
         if fig is not None:
-            entry = figure_entry(
+            entry = figs.figure_entry(
                 fig,
                 fig_dir,
                 f"challenge_map_themes_{ca}",
-                "figures",
                 figs.alt_text("cooccurrence", row_axis="themes", col_axis=ca),
                 f"Studies per combination of challenge (theme) and {ca.replace('_', ' ')}.",
             )

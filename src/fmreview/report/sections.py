@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from fmreview.errors import FmreviewError
 from fmreview.meta.analysis import meta_analyze
 from fmreview.meta.plots import forest_plot, funnel_plot
-from fmreview.report import figures as figs
 from fmreview.report import tables as tabs
 from fmreview.report.html import plural as _n
 from fmreview.report.numbers import LOW_COVERAGE, AxisCoverage, LabelNumbers
@@ -46,21 +45,6 @@ def short_authors(authors: list[Any] | None) -> str:
     if not names:
         return ""
     return ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
-
-
-def figure_entry(
-    fig: Any, folder: Path, stem: str, rel: str, alt: str, caption: str
-) -> dict[str, Any]:
-    paths = figs.save_figure(fig, folder, stem)
-    return {
-        # the PNG next to the page, not a second rendering as a data: URI (faster, a smaller
-        # page, and an img-src 'self' policy is enough)
-        "src": f"{rel}/{paths['png'].name}",
-        "alt": alt,
-        "caption": caption,
-        "files": {k: f"{rel}/{p.name}" for k, p in paths.items()},
-        "paths": paths,
-    }
 
 
 def stat_table(
