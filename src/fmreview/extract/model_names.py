@@ -75,12 +75,24 @@ _SUFFIX = {
     "augmented", "assisted", "powered", "style", "only", "ready", "tuned", "adapted",
 }  # fmt: skip
 
-_TOKEN = r"[A-Za-z0-9][A-Za-z0-9+\-.^]*[A-Za-z0-9+]|[A-Z]"
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9+\-.^]*[A-Za-z0-9+]|[A-Z0-9]"
 _HEAD = (
     r"(?:foundation\s+model|language\s+model|model|framework|network|net|method|approach|"
     r"pipeline|architecture|system|assistant|transformer|adapter|agent|encoder|toolkit)"
 )
 _LEADING = re.compile(rf"^\s*(?P<name>{_TOKEN})\s*(?:\([^)]*\))?\s*:\s+\S")
+#: "Medical SAM Adapter: ...": Title Case words before the colon, one of them coined
+_LEADING_PHRASE = re.compile(
+    rf"^\s*(?P<name>(?:{_TOKEN})(?:\s+(?:{_TOKEN}))+)\s*(?:\([^)]*\))?\s*:\s+\S"
+)
+#: Title Case words that make a leading phrase a sentence, not a name
+_PHRASE_STOP = {
+    "when", "meets", "meet", "is", "are", "can", "does", "do", "vs", "versus", "towards",
+    "toward", "beyond", "rethinking", "revisiting", "how", "what", "why", "where", "on",
+    "in", "of", "for", "with", "and", "or", "the", "a", "an", "to", "via", "be", "not",
+    "into", "from", "at", "by", "as", "through", "using", "leveraging", "exploring",
+    "evaluating", "adapting", "benchmarking", "assessing", "segment", "anything", "any",
+}  # fmt: skip
 _PAREN = re.compile(rf"\b{_HEAD}\s*\((?P<name>{_TOKEN})\)", re.IGNORECASE)
 _PROPOSE = re.compile(
     r"\b(?:we|this\s+(?:paper|work|study))\s+(?:\w+ly\s+)?"
@@ -173,6 +185,18 @@ def _candidate(name: str, *, announced: bool = False) -> str | None:
     return name
 
 
+def _is_name_phrase(phrase: str) -> bool:
+    """Every word capitalised (or a number), none a function word or verb of a sentence,
+    at least one coined and not a base model: ``Medical SAM Adapter``, ``Surgical SAM 2``.
+    """
+    words = phrase.split()
+    if any(w.lower() in _PHRASE_STOP or not (w[0].isupper() or w[0].isdigit()) for w in words):
+        return False
+    return any(_candidate(w) for w in words) or (
+        any(is_coined(w) for w in words) and _key(phrase) not in _BASE
+    )
+
+
 def _from_title(title: str) -> ModelName | None:
     if re.fullmatch(_TOKEN, title.strip()) and (name := _candidate(title)):
         return ModelName(name, "title", title.strip(), "whole title")
@@ -182,6 +206,10 @@ def _from_title(title: str) -> ModelName | None:
         m = None  # "WorldMedQA-V: a multilingual ... examination dataset"
     if m and (name := _candidate(m.group("name"))):
         return ModelName(name, "title", title[: m.end() - 1].strip(), "leading name")
+    if m is None and (p := _LEADING_PHRASE.match(title)) and _is_name_phrase(p["name"]):
+        subtitle = title[p.end() - 1 :]
+        if not (_DATA_SUBTITLE.match(subtitle) and not _MODEL_WORD.search(subtitle)):
+            return ModelName(p["name"], "title", title[: p.end() - 1].strip(), "leading phrase")
     for m in _PAREN.finditer(title):
         if name := _candidate(m.group("name")):
             return ModelName(name, "title", m.group(0), "head noun (NAME)")
