@@ -93,6 +93,7 @@ def test_names_from_abstracts(abstract: str, name: str, rule: str) -> None:
         "Foundation models (FMs) are large. We evaluate GPT-4V (GPT4V) on X-rays.",
         "We train one network, termed Universal Segmenter, on 14 sets.",
         "We propose Specifically, a typo that opens a clause.",
+        "We introduce DermVQA-2K, a benchmark of 2,000 skin questions.",
     ],
 )
 def test_no_name_in_abstracts(abstract: str) -> None:

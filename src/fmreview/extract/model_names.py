@@ -224,6 +224,9 @@ def _from_abstract(abstract: str) -> ModelName | None:
             (_TERMED, "termed NAME", False),
         ):
             for m in rx.finditer(sentence):
+                rest = sentence[m.end() :].lstrip(" ,:-—(")
+                if _DATA_SUBTITLE.match(rest) and not _MODEL_WORD.search(rest[:60]):
+                    continue  # "we introduce EHRXQA, a ... dataset"
                 if name := _candidate(m.group("name"), announced=announced):
                     return ModelName(name, "abstract", m.group(0).strip(), rule)
         if _PROPOSING.search(sentence):
