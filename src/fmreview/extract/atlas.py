@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from fmreview.errors import unknown_name
 from fmreview.extract.lists import open_availability
+from fmreview.extract.model_names import model_name as read_model_name
 from fmreview.extract.store_io import current_labels, work_extras
 from fmreview.status import work_statuses
 from fmreview.store import schema
@@ -91,7 +92,8 @@ def find(
         ``work_id, title, year, venue, model_name, fm_type, modality, task, architecture,
         datasets, code, weights, links`` (links: doi / arxiv / pubmed / url), ``match``
         (``exact`` or why a generalist matched) and ``evidence`` (axis -> "method: text"
-        for fm_type, modality and task: the span or list label each rests on).
+        for fm_type, modality and task: the span or list label each rests on; and
+        ``model_name`` -> ``"NAME (list)"`` or ``"NAME (rule; title|abstract: span)"``).
     """
     protocol = store.protocol
     wanted: dict[str, str] = {}
@@ -155,6 +157,12 @@ def find(
                 if a[k] is not None:
                     avail[k] = bool(avail[k]) or bool(a[k])
             model_name = model_name or str(extra.get("model_name") or "")
+        name_evidence = f"{model_name} (list)" if model_name else ""
+        if not model_name:
+            read = read_model_name(str(w.get("title") or ""), str(w.get("abstract") or ""))
+            if read is not None:
+                model_name = read.name
+                name_evidence = f"{read.name} ({read.rule}; {read.evidence()})"
         if open_weights is not None and bool(avail["weights"]) != open_weights:
             continue
         if open_code is not None and bool(avail["code"]) != open_code:
@@ -177,7 +185,10 @@ def find(
                 "weights": avail["weights"],
                 "links": _links(w),
                 "match": ", ".join(match) or "exact",
-                "evidence": {a: "; ".join(e) for a, e in evidence.get(wid, {}).items()},
+                "evidence": {
+                    **{a: "; ".join(e) for a, e in evidence.get(wid, {}).items()},
+                    **({"model_name": name_evidence} if name_evidence else {}),
+                },
             }
         )
     out.sort(key=lambda r: (r["year"] or 0, str(r["date"] or ""), r["work_id"]), reverse=True)
