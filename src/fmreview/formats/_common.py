@@ -13,8 +13,8 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from fmreview import ids
 from fmreview.errors import RecordError
@@ -377,6 +377,52 @@ def as_record_error(exc: Exception, err: ErrorContext) -> RecordError:
         None,
         f"{type(exc).__name__}: {exc}",
         "a record this reader can map (please report this file layout)",
+    )
+
+
+E = TypeVar("E")
+
+#: ``(position, line, entry)``: one entry of a file as a reader's tokenizer hands it out
+#: (``position`` 1-based, ``line`` the 1-based line it starts on, or None).
+Numbered = tuple[int, "int | None", E]
+
+
+def map_entries(
+    file: str,
+    entries: Iterable[Numbered[E] | RecordError],
+    to_record: Callable[[E, ErrorContext], Record],
+) -> Iterator[Record | RecordError]:
+    """The loop every reader runs: each entry through ``to_record``, bad ones quarantined.
+
+    ``to_record`` gets the entry and an :class:`ErrorContext` (file, record, line) to raise
+    a precise :class:`RecordError` with. Whatever it raises for one entry comes out as that
+    entry's RecordError (:func:`as_record_error`) in place of the record, and reading goes
+    on: one odd record in a million-record file does not stop the import. RecordErrors
+    among ``entries`` (what a tokenizer found wrong with the file's structure) pass through.
+    """
+    for item in entries:
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        position, line, entry = item
+        err = ErrorContext(file, position, line)
+        out: Record | RecordError
+        try:
+            out = to_record(entry, err)
+        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
+            out = as_record_error(exc, err)
+        yield out
+
+
+def unclosed(file: str, position: int, line: int, found: str, closer: str) -> RecordError:
+    """The error for a tagged record (RIS, WoS) that ``closer`` never ended."""
+    return RecordError(
+        file,
+        record=position,
+        line=line,
+        field="ER",
+        found=found,
+        expected=f"{closer} closing the record",
     )
 
 

@@ -35,12 +35,13 @@ from pylatexenc.latex2text import (
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
+    Numbered,
     build_record,
     check_year,
     extra_from_text,
     extra_to_text,
     first,
+    map_entries,
     map_type,
 )
 from fmreview.formats._decoding import open_text
@@ -224,25 +225,26 @@ def read_bibtex(path: Path) -> Iterator[Record | RecordError]:
         for line, etype in where[parsed.get(key, 0) :]:
             items.append((line, None, etype, key))
     items.sort(key=lambda item: item[0])
+    yield from map_entries(name, _numbered(name, items), bibtex_entry_to_record)
+
+
+def _numbered(
+    name: str, items: list[tuple[int, dict[str, str] | None, str, str]]
+) -> Iterator[Numbered[dict[str, str]] | RecordError]:
+    """Parsed entries numbered in file order; an entry start the parser dropped is an error."""
     for position, (line, entry, etype, key) in enumerate(items, 1):
-        if entry is None:
-            yield RecordError(
-                name,
-                record=position,
-                line=line,
-                field="entry",
-                found=f"@{etype}{{{key},",
-                expected="an entry the parser can read: a key without spaces, then "
-                "field = {value} pairs separated by commas, braces balanced",
-            )
+        if entry is not None:
+            yield position, line or None, entry
             continue
-        err = ErrorContext(name, position, line or None)
-        try:
-            rec = bibtex_entry_to_record(entry, err)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+        yield RecordError(
+            name,
+            record=position,
+            line=line,
+            field="entry",
+            found=f"@{etype}{{{key},",
+            expected="an entry the parser can read: a key without spaces, then "
+            "field = {value} pairs separated by commas, braces balanced",
+        )
 
 
 # -- writing -------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from typing import Any
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
     build_record,
     check_year,
     first,
+    map_entries,
     map_type,
 )
 from fmreview.formats._decoding import open_text
@@ -113,13 +113,5 @@ def medline_entry_to_record(entry: dict[str, Any], err: ErrorContext) -> Record:
 
 def read_medline(path: Path) -> Iterator[Record | RecordError]:
     """Stream the records of a MEDLINE/.nbib file."""
-    name = path.name
     with open_text(path) as fh:
-        for position, start, entry in iter_medline_entries(fh):
-            err = ErrorContext(name, position, start)
-            try:
-                rec = medline_entry_to_record(entry, err)
-            except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-                yield as_record_error(exc, err)
-                continue
-            yield rec
+        yield from map_entries(path.name, iter_medline_entries(fh), medline_entry_to_record)

@@ -26,12 +26,12 @@ from typing import Any
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
     build_record,
     check_year,
     extra_from_text,
     extra_to_text,
     join_pages,
+    map_entries,
     map_type,
     split_list,
 )
@@ -334,20 +334,25 @@ def _rows_to_records(
     own = is_own_layout(headers)
     normed = {_norm(h) for h in headers}
     glued = "item title" in normed and "content type" in normed
+
+    def to_record(row: list[Any], err: ErrorContext) -> Record:
+        return row_to_record(headers, row, cols, err, own=own, glued=glued)
+
+    yield from map_entries(name, _numbered(rows, len(headers)), to_record)
+
+
+def _numbered(
+    rows: Iterator[tuple[int, list[Any]]], width: int
+) -> Iterator[tuple[int, int, list[Any]]]:
+    """``(position, line, row)`` of the rows that are not blank, fitted to the header."""
     position = 0
     for line, row in rows:
         if not any(str(v).strip() for v in row if v is not None):
             continue
         position += 1
-        err = ErrorContext(name, position, line)
-        if len(row) > len(headers) and any(str(v).strip() for v in row[len(headers) :]):
-            row = _realign(row, len(headers))
-        try:
-            rec = row_to_record(headers, row, cols, err, own=own, glued=glued)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+        if len(row) > width and any(str(v).strip() for v in row[width:]):
+            row = _realign(row, width)
+        yield position, line, row
 
 
 def _delimited(path: Path, delimiter: str | None) -> Iterator[Record | RecordError | ImportWarning]:
