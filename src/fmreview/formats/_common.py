@@ -22,6 +22,7 @@ from fmreview.record import (
     FIELD_LIMITS,
     OTHER_FIELD_LIMIT,
     RECORD_TYPES,
+    TEXT_FIELDS,
     Author,
     FieldWarning,
     ImportWarning,
@@ -580,7 +581,8 @@ ID_FORMS = {
     "issn": "an ISSN like 1234-567X",
 }
 
-_TEXT_FIELDS = ("title", "abstract", "venue", "volume", "issue", "pages", "publisher", "url")
+#: the text fields a length limit applies to (type and language hold vocabulary terms)
+_TEXT_FIELDS = tuple(f for f in TEXT_FIELDS if f not in ("type", "language"))
 
 
 #: what exports write for "no value" (R's bibliometrix writes NA into every empty cell)

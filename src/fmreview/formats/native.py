@@ -15,7 +15,7 @@ from fmreview.errors import RecordError
 from fmreview.formats._common import ErrorContext, build_record, map_entries
 from fmreview.formats._decoding import open_text
 from fmreview.formats.webapis import parse_crossref_item, parse_openalex_work, parse_s2_paper
-from fmreview.record import Record
+from fmreview.record import LIST_FIELDS, STANDARD_FIELDS, TEXT_FIELDS, Record
 
 _FIELDS = set(Record.__dataclass_fields__)  # type: ignore[attr-defined]
 _SKIP = {"position", "line"}
@@ -87,27 +87,8 @@ def write_jsonl(records: Iterable[Record], path: Path, extra_columns: Sequence[s
 # -- Parquet -------------------------------------------------------------------------------
 
 _BATCH = 10_000
-_STRING_COLS = (
-    "title",
-    "abstract",
-    "date",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "publisher",
-    "type",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-    "isbn",
-    "issn",
-)
+#: the record's fields held as one string each (year is an integer; lists are lists)
+_STRING_COLS = tuple(f for f in STANDARD_FIELDS if f not in ("authors", "year", *LIST_FIELDS))
 
 
 def _schema() -> Any:
@@ -190,10 +171,8 @@ def read_parquet(path: Path) -> Iterator[Record | RecordError]:
                     json.loads(data[key]) if data.get(key) else ({} if key == "extra" else None)
                 )
             for key in _STRING_COLS:
-                if data.get(key) is None and key not in ("date", *_ID_COLS):
+                if data.get(key) is None and key in TEXT_FIELDS:
                     data[key] = ""
             data["position"] = position
             yield Record.from_dict(data)
 
-
-_ID_COLS = ("doi", "arxiv", "pmid", "pmcid", "openalex", "s2", "isbn", "issn")

@@ -36,7 +36,7 @@ from fmreview.formats._common import (
     split_list,
 )
 from fmreview.formats._decoding import open_text
-from fmreview.record import STANDARD_FIELDS, Author, ImportWarning, Record
+from fmreview.record import LIST_FIELDS, STANDARD_FIELDS, Author, ImportWarning, Record
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -119,7 +119,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "abstract_included",
     ),
 }
-_LIST_FIELDS = {"keywords", "source_labels"}
 #: last column of fmreview's tables: ``extra`` keys without a column of their own, as JSON
 EXTRA_COLUMN = "extra"
 _AUTHOR_ID = re.compile(r"\s*\(\d+\)\s*")
@@ -438,7 +437,7 @@ def record_to_row(rec: Record, extra_cols: Sequence[str]) -> list[Any]:
         value = getattr(rec, col)
         if col == "authors":
             value = "; ".join(_author_cell(a) for a in value)
-        elif col in _LIST_FIELDS:
+        elif col in LIST_FIELDS:
             value = "; ".join(value)
         row.append("" if value is None else value)
     flat = _flatten_extra(rec.extra)

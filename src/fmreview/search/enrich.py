@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from fmreview import ids
 from fmreview.errors import FmreviewError, InputError
 from fmreview.progress import NullReporter, Reporter
-from fmreview.record import Record
+from fmreview.record import PAPER_ID_FIELDS, Record
 from fmreview.search import arxiv as arxiv_mod
 from fmreview.search import crossref as crossref_mod
 from fmreview.search import openalex as openalex_mod
@@ -53,21 +53,7 @@ LOOKUPS: tuple[tuple[str, str], ...] = (
 #: Identifiers per request.
 BATCH = {"arxiv": 100, "pubmed": 200, "openalex": 50, "crossref": 20}
 #: Fields whose filling is recorded.
-FILLABLE = (
-    "abstract",
-    "keywords",
-    "venue",
-    "year",
-    "date",
-    "language",
-    "type",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-)
+FILLABLE = ("abstract", "keywords", "venue", "year", "date", "language", "type", *PAPER_ID_FIELDS)
 
 
 def _missing_candidates(store: Any) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from fmreview.record import STANDARD_FIELDS, Record
+from fmreview.record import LIST_FIELDS, STANDARD_FIELDS, TEXT_FIELDS, Record
 from fmreview.store import schema
 
 BATCH = 5000
@@ -84,18 +84,7 @@ def record_row(
     search_id: int | None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {k: getattr(record, k) for k in _RECORD_FIELDS}
-    for k in (
-        "title",
-        "abstract",
-        "venue",
-        "volume",
-        "issue",
-        "pages",
-        "publisher",
-        "type",
-        "language",
-        "url",
-    ):
+    for k in TEXT_FIELDS:
         row[k] = row[k] or ""
     row["date"] = (row["date"] or None) and str(row["date"])[:10]
     row["authors"] = [[a.family, a.given] for a in record.authors]
@@ -447,7 +436,7 @@ def row_to_record(row: Any) -> Record:
     data["raw"] = m.get("raw")
     data["position"] = m.get("position")
     data["line"] = m.get("line")
-    for k in ("keywords", "source_labels"):
+    for k in LIST_FIELDS:
         data[k] = data[k] or []
     data["extra"] = data["extra"] or {}
     return Record.from_dict(data)
