@@ -172,6 +172,33 @@ class Source(ABC):
         """Protocol ``params`` passed through to the request (control keys removed)."""
         return {k: v for k, v in self.params.items() if k not in control}
 
+    def query_and_filters(self, text_key: str, *control: str) -> tuple[dict[str, Any], list[str]]:
+        """The request parameters the query and the protocol ``params`` give, and apart the
+        ``filter`` values either holds (for sources with one combined ``filter`` parameter).
+
+        A query given as a string goes under ``text_key``; a mapping is used as parameters.
+        """
+        query = dict(self.query) if isinstance(self.query, dict) else {text_key: self.query}
+        extra = self.extra_params(*control)
+        filters = [str(f) for f in (query.pop("filter", None), extra.pop("filter", None)) if f]
+        return {**query, **extra}, filters
+
+    def date_filters(self, since: str, until: str) -> list[str]:
+        """``since`` + the start date and ``until`` + the end date, for the dates given."""
+        return [
+            prefix + d.isoformat()
+            for prefix, d in ((since, self.since), (until, self.until))
+            if d is not None
+        ]
+
+    def json_page(
+        self, items: list[Any], parse: Callable[[Any], Record], nxt: Cursor | None, total: Any
+    ) -> SearchPage:
+        """A page of API items (each through ``parse``; a rejected one is skipped with a
+        message), the next page's cursor and the total the source reports."""
+        records, skipped = parse_items(items, parse, self.name)
+        return SearchPage(records, nxt, total, items=len(items), skipped=skipped)
+
     def _limit(self, fetched: int) -> int:
         if self.max is None:
             return self.page_size

@@ -16,9 +16,8 @@ Query: a string (``query``) or a mapping of Crossref parameters (``query.bibliog
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from fmreview.search.base import Cursor, SearchPage, Source, join_filters, parse_items
+from fmreview.search.base import Cursor, SearchPage, Source, join_filters
 from fmreview.search.http import Request
 
 BASE_URL = "https://api.crossref.org/works"
@@ -35,17 +34,9 @@ class CrossrefSource(Source):
         return {"cursor": "*"}
 
     def request(self, cursor: Cursor, limit: int) -> Request:
-        query: dict[str, Any] = (
-            dict(self.query) if isinstance(self.query, dict) else {"query": self.query}
-        )
+        params, filters = self.query_and_filters("query", "date_field")
         field = self.params.get("date_field", "pub")
-        extra = self.extra_params("date_field")
-        filters = [str(f) for f in (query.pop("filter", None), extra.pop("filter", None)) if f]
-        if self.since:
-            filters.append(f"from-{field}-date:{self.since.isoformat()}")
-        if self.until:
-            filters.append(f"until-{field}-date:{self.until.isoformat()}")
-        params: dict[str, Any] = {**query, **extra}
+        filters += self.date_filters(f"from-{field}-date:", f"until-{field}-date:")
         params["filter"] = join_filters(filters)
         params["rows"] = limit
         params["cursor"] = cursor.get("cursor", "*")
@@ -58,12 +49,6 @@ class CrossrefSource(Source):
         data = json.loads(content)
         message = data.get("message") or {}
         items = message.get("items") or []
-        records, skipped = parse_items(items, parse_crossref_item, self.name)
         nxt = message.get("next-cursor")
-        return SearchPage(
-            records,
-            {"cursor": nxt} if (nxt and items) else None,
-            message.get("total-results"),
-            items=len(items),
-            skipped=skipped,
-        )
+        cursor = {"cursor": nxt} if (nxt and items) else None
+        return self.json_page(items, parse_crossref_item, cursor, message.get("total-results"))
