@@ -415,6 +415,23 @@ def map_entries(
         yield out
 
 
+def text_lines(fh: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a text stream, line ends and a leading BOM removed."""
+    for lineno, raw_line in enumerate(fh, 1):
+        line = raw_line.rstrip("\r\n")
+        yield lineno, line.lstrip("\ufeff") if lineno == 1 else line
+
+
+def add_tag(entry: dict[str, Any], tag: str, value: str, lineno: int) -> None:
+    """Add a value of a tagged format (WoS, MEDLINE) to ``entry``; the line of each tag's
+    first value goes to ``entry["_lines"]`` (for errors naming the line of a field)."""
+    values = entry.get(tag)
+    if values is None:
+        entry[tag] = values = []
+        entry.setdefault("_lines", {})[tag] = lineno
+    values.append(value)
+
+
 def unclosed(file: str, position: int, line: int, found: str, closer: str) -> RecordError:
     """The error for a tagged record (RIS, WoS) that ``closer`` never ended."""
     return RecordError(

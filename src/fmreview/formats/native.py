@@ -175,4 +175,3 @@ def read_parquet(path: Path) -> Iterator[Record | RecordError]:
                     data[key] = ""
             data["position"] = position
             yield Record.from_dict(data)
-

@@ -19,6 +19,7 @@ from rispy.config import WOK_LIST_TYPE_TAGS
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
+    add_tag,
     build_record,
     check_year,
     first,
@@ -26,6 +27,7 @@ from fmreview.formats._common import (
     map_entries,
     map_type,
     split_list,
+    text_lines,
     unclosed,
 )
 from fmreview.formats._decoding import open_text
@@ -42,10 +44,7 @@ def iter_wos_entries(fh: Any, file: str) -> Iterator[tuple[int, int, dict[str, A
     last: str | None = None
     position = 0
     lineno = 0
-    for lineno, raw_line in enumerate(fh, 1):
-        line = raw_line.rstrip("\r\n")
-        if lineno == 1:
-            line = line.lstrip("\ufeff")
+    for lineno, line in text_lines(fh):
         if not line.strip():
             continue
         if line[:2] == "  " or line[:1] == "\t":
@@ -71,10 +70,7 @@ def iter_wos_entries(fh: Any, file: str) -> Iterator[tuple[int, int, dict[str, A
             entry, start = {}, lineno
         if entry is None:
             continue  # text outside records
-        if tag not in entry:
-            entry[tag] = []
-            entry.setdefault("_lines", {})[tag] = lineno
-        entry[tag].append(value)
+        add_tag(entry, tag, value, lineno)
         last = tag
     if entry is not None:
         yield unclosed(file, position, start, f"end of file at line {lineno}", "'ER'")

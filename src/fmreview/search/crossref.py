@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from fmreview.search.base import Cursor, SearchPage, Source, join_filters
+from fmreview.search.base import Cursor, SearchPage, Source
 from fmreview.search.http import Request
 
 BASE_URL = "https://api.crossref.org/works"
@@ -34,13 +34,9 @@ class CrossrefSource(Source):
         return {"cursor": "*"}
 
     def request(self, cursor: Cursor, limit: int) -> Request:
-        params, filters = self.query_and_filters("query", "date_field")
         field = self.params.get("date_field", "pub")
-        filters += self.date_filters(f"from-{field}-date:", f"until-{field}-date:")
-        params["filter"] = join_filters(filters)
-        params["rows"] = limit
-        params["cursor"] = cursor.get("cursor", "*")
-        params["mailto"] = self.email
+        params = self.filtered_params("query", f"from-{field}-date:", f"until-{field}-date:")
+        params |= {"rows": limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
         return Request(BASE_URL, params)
 
     def parse(self, content: bytes, cursor: Cursor) -> SearchPage:
@@ -50,5 +46,5 @@ class CrossrefSource(Source):
         message = data.get("message") or {}
         items = message.get("items") or []
         nxt = message.get("next-cursor")
-        cursor = {"cursor": nxt} if (nxt and items) else None
-        return self.json_page(items, parse_crossref_item, cursor, message.get("total-results"))
+        following = {"cursor": nxt} if (nxt and items) else None
+        return self.json_page(items, parse_crossref_item, following, message.get("total-results"))

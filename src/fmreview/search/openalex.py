@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from fmreview.search.base import Cursor, SearchPage, Source, join_filters
+from fmreview.search.base import Cursor, SearchPage, Source
 from fmreview.search.http import RETRY_STATUSES, Request
 
 BASE_URL = "https://api.openalex.org/works"
@@ -36,13 +36,9 @@ class OpenAlexSource(Source):
         return {"cursor": "*"}
 
     def request(self, cursor: Cursor, limit: int) -> Request:
-        params, filters = self.query_and_filters("search", "date_field")
-        date_field = self.params.get("date_field", "publication_date")
-        filters += self.date_filters(f"from_{date_field}:", f"to_{date_field}:")
-        params["filter"] = join_filters(filters)
-        params["per_page"] = limit
-        params["cursor"] = cursor.get("cursor", "*")
-        params["mailto"] = self.email
+        field = self.params.get("date_field", "publication_date")
+        params = self.filtered_params("search", f"from_{field}:", f"to_{field}:")
+        params |= {"per_page": limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
         return Request(
             BASE_URL, params, secret_params={"api_key": self.api_key}, retry_statuses=RETRY
         )
