@@ -74,29 +74,19 @@ class ImportWarning:
         """One line in the style of :class:`~fmreview.errors.RecordError`."""
         from fmreview.errors import RecordError
 
-        return str(
-            RecordError(
-                self.file,
-                record=self.record,
-                line=self.line,
-                field=self.field,
-                found=self.found,
-                expected=self.expected,
-                message=self.detail,
-            )
-        )
+        where = {k: getattr(self, k) for k in _WHERE}
+        return str(RecordError(self.file, message=self.detail, **where))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "kind": self.kind,
-            "record": self.record,
-            "line": self.line,
-            "field": self.field,
-            "found": self.found,
-            "expected": self.expected,
-            "message": self.message,
-        }
+        return (
+            {"file": self.file, "kind": self.kind}
+            | {k: getattr(self, k) for k in _WHERE}
+            | {"message": self.message}
+        )
+
+
+#: what names the place and the problem of a warning or an error
+_WHERE = ("record", "line", "field", "found", "expected")
 
 
 #: Longest value kept in a field (characters); longer ones are cut with a warning and the

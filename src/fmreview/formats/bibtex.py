@@ -299,6 +299,16 @@ _ENTRY_FOR_TYPE = {
     "other": "misc",
 }
 _VENUE_FIELD = {"article": "journal", "inproceedings": "booktitle", "incollection": "booktitle"}
+#: BibTeX field <- Record field, for text written with LaTeX specials escaped
+_TEXT_OUT = {
+    "volume": "volume",
+    "number": "issue",
+    "pages": "pages",
+    "publisher": "publisher",
+    "language": "language",
+}
+#: Record fields written verbatim (identifiers, URLs) under their own names
+_VERBATIM_OUT = ("url", "doi", "pmid", "pmcid", "isbn", "issn", "openalex", "s2")
 
 
 def record_to_bibtex(rec: Record, key: str) -> dict[str, str]:
@@ -323,30 +333,13 @@ def record_to_bibtex(rec: Record, key: str) -> dict[str, str]:
         e[_VENUE_FIELD.get(etype, "journal" if etype == "misc" else "series")] = escape_latex(
             rec.venue
         )
-    simple = {
-        "volume": rec.volume,
-        "number": rec.issue,
-        "pages": rec.pages,
-        "publisher": rec.publisher,
-        "language": rec.language,
-    }
-    for k, v in simple.items():
-        if v:
-            e[k] = escape_latex(v)
+    for k, attr in _TEXT_OUT.items():
+        if text := getattr(rec, attr):
+            e[k] = escape_latex(text)
     if rec.keywords:
         e["keywords"] = "; ".join(escape_latex(k) for k in rec.keywords)
-    verbatim: dict[str, str | None] = {
-        "url": rec.url,
-        "doi": rec.doi,
-        "pmid": rec.pmid,
-        "pmcid": rec.pmcid,
-        "isbn": rec.isbn,
-        "issn": rec.issn,
-        "openalex": rec.openalex,
-        "s2": rec.s2,
-    }
-    for k, value in verbatim.items():
-        if value:
+    for k in _VERBATIM_OUT:
+        if value := getattr(rec, k):
             e[k] = _escape_verbatim(value)
     if rec.arxiv:
         e["eprint"] = rec.arxiv

@@ -10,6 +10,7 @@ triggers that refuse UPDATE and DELETE: a correction is a new row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from fmreview.record import OPTIONAL_FIELDS, STANDARD_FIELDS, TEXT_FIELDS, WORK_FIELDS
+
 metadata = MetaData()
 
 
@@ -45,6 +48,48 @@ def _run(*, nullable: bool = True) -> Column[int]:
 def _time(name: str) -> Column[Any]:
     """A required timestamp with its time zone."""
     return Column(name, DateTime(timezone=True), nullable=False)
+
+
+#: The column type of each bibliographic field (:data:`fmreview.record.STANDARD_FIELDS`).
+_FIELD_TYPES: dict[str, Any] = {
+    "title": Text,
+    "abstract": Text,
+    "authors": JSON,  # [[family, given], ...]
+    "year": Integer,
+    "date": String(10),
+    "venue": Text,
+    "volume": String(64),
+    "issue": String(64),
+    "pages": String(64),
+    "publisher": Text,
+    "type": String(32),
+    "keywords": JSON,
+    "language": String(32),
+    "url": Text,
+    "doi": String(255),
+    "arxiv": String(64),
+    "pmid": String(16),
+    "pmcid": String(16),
+    "openalex": String(32),
+    "s2": String(64),
+    "isbn": String(16),
+    "issn": String(16),
+    "source_labels": JSON,
+}
+
+
+def _field_columns(names: Iterable[str]) -> list[Column[Any]]:
+    """The columns of bibliographic fields (records and works hold them alike): text is ""
+    when empty, lists are JSON lists, a year, a date or an identifier is NULL when absent."""
+    out: list[Column[Any]] = []
+    for name in names:
+        if name in OPTIONAL_FIELDS:
+            out.append(Column(name, _FIELD_TYPES[name]))
+        elif name in TEXT_FIELDS:
+            out.append(Column(name, _FIELD_TYPES[name], nullable=False, default=""))
+        else:
+            out.append(Column(name, _FIELD_TYPES[name], nullable=False, default=list))
+    return out
 
 
 #: Every command run: the PRISMA numbers and the methods paragraph are derived from here.
@@ -103,29 +148,7 @@ records = Table(
     _run(nullable=False),
     Column("search_id", Integer, ForeignKey("searches.id")),
     _time("retrieved_at"),
-    Column("title", Text, nullable=False, default=""),
-    Column("abstract", Text, nullable=False, default=""),
-    Column("authors", JSON, nullable=False, default=list),  # [[family, given], ...]
-    Column("year", Integer),
-    Column("date", String(10)),
-    Column("venue", Text, nullable=False, default=""),
-    Column("volume", String(64), nullable=False, default=""),
-    Column("issue", String(64), nullable=False, default=""),
-    Column("pages", String(64), nullable=False, default=""),
-    Column("publisher", Text, nullable=False, default=""),
-    Column("type", String(32), nullable=False, default=""),
-    Column("keywords", JSON, nullable=False, default=list),
-    Column("language", String(32), nullable=False, default=""),
-    Column("url", Text, nullable=False, default=""),
-    Column("doi", String(255)),
-    Column("arxiv", String(64)),
-    Column("pmid", String(16)),
-    Column("pmcid", String(16)),
-    Column("openalex", String(32)),
-    Column("s2", String(64)),
-    Column("isbn", String(16)),
-    Column("issn", String(16)),
-    Column("source_labels", JSON, nullable=False, default=list),
+    *_field_columns(STANDARD_FIELDS),
     Column("extra", JSON, nullable=False, default=dict),
     Column("raw", JSON),
 )
@@ -158,21 +181,7 @@ works = Table(
     metadata,
     _id(),
     Column("canonical_record_id", Integer, ForeignKey("records.id"), nullable=False),
-    Column("title", Text, nullable=False, default=""),
-    Column("abstract", Text, nullable=False, default=""),
-    Column("authors", JSON, nullable=False, default=list),
-    Column("year", Integer),
-    Column("date", String(10)),
-    Column("venue", Text, nullable=False, default=""),
-    Column("type", String(32), nullable=False, default=""),
-    Column("keywords", JSON, nullable=False, default=list),
-    Column("language", String(32), nullable=False, default=""),
-    Column("url", Text, nullable=False, default=""),
-    Column("doi", String(255)),
-    Column("arxiv", String(64)),
-    Column("pmid", String(16)),
-    Column("openalex", String(32)),
-    Column("source_labels", JSON, nullable=False, default=list),
+    *_field_columns(WORK_FIELDS),
     Column("created_run_id", Integer, ForeignKey("runs.id"), nullable=False),
     Column("updated_run_id", Integer, ForeignKey("runs.id")),
     Column("merged_into", Integer, ForeignKey("works.id")),  # set when a later run merges works
