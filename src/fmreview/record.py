@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -186,6 +187,26 @@ WORK_FIELDS = tuple(
     for f in STANDARD_FIELDS
     if f not in {"volume", "issue", "pages", "publisher", "pmcid", "s2", "isbn", "issn"}
 )
+
+
+def record_from_columns(
+    values: Mapping[str, Any], names: Iterable[str] = STANDARD_FIELDS
+) -> Record:
+    """The Record of stored column values (a ``records`` or ``works`` row) for ``names``:
+    authors from ``[family, given]`` pairs, empty text "" and empty lists [] whatever the
+    store gave."""
+    data: dict[str, Any] = {}
+    for name in names:
+        value = values.get(name)
+        if name == "authors":
+            data[name] = [Author(*a) for a in value or []]
+        elif name in TEXT_FIELDS:
+            data[name] = value or ""
+        elif name in LIST_FIELDS:
+            data[name] = list(value or [])
+        else:
+            data[name] = value
+    return Record(**data)
 
 
 _WS = re.compile(r"\s+")

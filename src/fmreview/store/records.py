@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from fmreview.record import LIST_FIELDS, STANDARD_FIELDS, TEXT_FIELDS, Record
+from fmreview.record import STANDARD_FIELDS, TEXT_FIELDS, Record, record_from_columns
 from fmreview.store import schema
 
 BATCH = 5000
@@ -431,15 +431,10 @@ def add_records(
 def row_to_record(row: Any) -> Record:
     """A stored ``records`` row back as a :class:`Record` (for export and re-processing)."""
     m = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-    data = {k: m.get(k) for k in _RECORD_FIELDS}
-    data["authors"] = [tuple(a) for a in (m.get("authors") or [])]
-    data["raw"] = m.get("raw")
-    data["position"] = m.get("position")
-    data["line"] = m.get("line")
-    for k in LIST_FIELDS:
-        data[k] = data[k] or []
-    data["extra"] = data["extra"] or {}
-    return Record.from_dict(data)
+    rec = record_from_columns(m)
+    rec.extra = m.get("extra") or {}
+    rec.raw, rec.position, rec.line = m.get("raw"), m.get("position"), m.get("line")
+    return rec
 
 
 def count_records(store: Any) -> int:
