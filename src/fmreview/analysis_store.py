@@ -182,18 +182,13 @@ def analyze_store(
         )
         result.tables["challenge_map"] = challenge_map(labels)
         payload = result.to_json().encode("utf-8")
-        with store.begin() as conn:
-            conn.execute(
-                sa.insert(schema.artifacts).values(
-                    kind=ARTIFACT_KIND,
-                    key=ARTIFACT_KEY,
-                    run_id=run.id,
-                    created_at=store.clock(),
-                    content_type="application/json",
-                    data=payload,
-                    meta={"works": len(works), "labels": len(labels)},
-                )
-            )
+        store.add_artifact(
+            ARTIFACT_KIND,
+            ARTIFACT_KEY,
+            payload,
+            meta={"works": len(works), "labels": len(labels)},
+            run_id=run.id,
+        )
         stored = StoredAnalysis(run.id, result)
         run.counts.update(stored.summary_counts())
         run.config = {
@@ -204,14 +199,7 @@ def analyze_store(
 
 def load_latest_analysis(store: Store) -> dict[str, Any] | None:
     """The newest stored analysis as a dict (``to_dict`` form), or None."""
-    a = schema.artifacts
-    with store.connect() as conn:
-        row = conn.execute(
-            sa.select(a.c.data)
-            .where(a.c.kind == ARTIFACT_KIND, a.c.key == ARTIFACT_KEY)
-            .order_by(a.c.id.desc())
-            .limit(1)
-        ).first()
+    row = store.latest_artifact(ARTIFACT_KIND, ARTIFACT_KEY)
     return json.loads(row.data) if row else None
 
 

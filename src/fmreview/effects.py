@@ -147,18 +147,13 @@ def meta_store(
         measure = measures.pop()
     with store.run("meta", {"outcome": outcome, "measure": measure, **kwargs}) as run:
         result = meta_analyze(rows, measure=measure, **kwargs)
-        with store.begin() as conn:
-            conn.execute(
-                sa.insert(schema.artifacts).values(
-                    kind=META_KIND,
-                    key=outcome,
-                    run_id=run.id,
-                    created_at=store.clock(),
-                    content_type="application/json",
-                    data=json.dumps(result).encode(),
-                    meta={"measure": measure},
-                )
-            )
+        store.add_artifact(
+            META_KIND,
+            outcome,
+            json.dumps(result).encode(),
+            meta={"measure": measure},
+            run_id=run.id,
+        )
         run.counts.update({"k": result.get("k"), "outcome": outcome})
         run.config = dict(result.get("config", {}))
     return result

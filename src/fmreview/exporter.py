@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 from fmreview.errors import InputError
 from fmreview.extract.store_io import current_label_map
-from fmreview.record import Author, Record
+from fmreview.record import WORK_FIELDS, Record, record_from_columns
 from fmreview.store import schema
 from fmreview.store.records import row_to_record
 
@@ -21,24 +22,8 @@ EXPORT_FORMATS = ("ris", "bibtex", "csv", "xlsx", "jsonl", "parquet")
 WHAT = ("works", "records", "included", "excluded")
 
 
-def _work_record(m: dict[str, Any]) -> Record:
-    return Record(
-        title=m["title"] or "",
-        abstract=m["abstract"] or "",
-        authors=[Author(*a) for a in (m["authors"] or [])],
-        year=m["year"],
-        date=m["date"],
-        venue=m["venue"] or "",
-        type=m["type"] or "",
-        keywords=list(m["keywords"] or []),
-        language=m["language"] or "",
-        url=m["url"] or "",
-        doi=m["doi"],
-        arxiv=m["arxiv"],
-        pmid=m["pmid"],
-        openalex=m["openalex"],
-        source_labels=list(m["source_labels"] or []),
-    )
+def _work_record(m: Mapping[str, Any]) -> Record:
+    return record_from_columns(m, WORK_FIELDS)
 
 
 def current_decisions(conn: sa.engine.Connection) -> dict[int, dict[str, Any]]:

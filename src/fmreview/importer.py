@@ -215,52 +215,75 @@ def import_files(
                 raise InputError(f"{exc} — nothing was imported (--strict)") from exc
         else:
             results.extend(one(f, fmt) for f, fmt in sniffed)
-            if bad_all:
-                with store.begin() as conn:
-                    conn.execute(
-                        sa.insert(schema.quarantine),
-                        [
-                            {
-                                "run_id": run.id,
-                                "file": e.file,
-                                "format": r.format,
-                                "position": e.record,
-                                "line": e.line,
-                                "field": e.field,
-                                "found": e.found,
-                                "expected": e.expected,
-                                "message": str(e),
-                            }
-                            for r, e in bad_all
-                        ],
-                    )
+            _store_quarantine(store, run.id, bad_all)
         result = ImportResult(run.id, results)
-        warned_all = [w for r in results for w in r.warnings]
-        if (bad_all or warned_all) and store.folder is not None:
-            qdir = Path(store.folder) / "quarantine"
-            qdir.mkdir(exist_ok=True)
-            result.report = qdir / f"import-run{run.id}.jsonl"
-            with result.report.open("w", encoding="utf-8") as fh:
-                for _r, e in bad_all:
-                    fh.write(json.dumps({"kind": "quarantined"} | e.as_dict(), ensure_ascii=False))
-                    fh.write("\n")
-                for w in warned_all:
-                    fh.write(json.dumps(w, ensure_ascii=False) + "\n")
+        result.report = _write_report(store, run.id, bad_all, results)
         run.counts.update(result.counts())
         run.counts["per_file"] = [
             r.as_dict() | {"errors": len(r.errors), "warnings": r.warning_kinds()} for r in results
         ]
         unusable = [r for r in results if _unusable(r)]
     if unusable:
-        r = unusable[0]
-        (w,) = [w for w in r.warnings if w["kind"] == "no_title_column"]
-        raise InputError(
-            f"{w['file']}: no title column and no record with an identifier, so nothing was "
-            f"imported ({r.quarantined} row{'s' * (r.quarantined != 1)} quarantined); found "
-            f"{w['found']}; expected "
-            f"{w['expected']} (rename the title column, or pass --format)"
-        )
+        raise _unusable_error(unusable[0])
     return result
+
+
+def _store_quarantine(
+    store: Any, run_id: int, bad: Sequence[tuple[FileResult, RecordError]]
+) -> None:
+    """Keep the quarantined records in the store, naming what was wrong with each."""
+    if not bad:
+        return
+    with store.begin() as conn:
+        conn.execute(
+            sa.insert(schema.quarantine),
+            [
+                {
+                    "run_id": run_id,
+                    "file": e.file,
+                    "format": r.format,
+                    "position": e.record,
+                    "line": e.line,
+                    "field": e.field,
+                    "found": e.found,
+                    "expected": e.expected,
+                    "message": str(e),
+                }
+                for r, e in bad
+            ],
+        )
+
+
+def _write_report(
+    store: Any,
+    run_id: int,
+    bad: Sequence[tuple[FileResult, RecordError]],
+    results: Sequence[FileResult],
+) -> Path | None:
+    """The JSON-lines report of quarantined records and warnings in the review folder."""
+    warned = [w for r in results for w in r.warnings]
+    if not (bad or warned) or store.folder is None:
+        return None
+    qdir = Path(store.folder) / "quarantine"
+    qdir.mkdir(exist_ok=True)
+    report = qdir / f"import-run{run_id}.jsonl"
+    with report.open("w", encoding="utf-8") as fh:
+        for _r, e in bad:
+            fh.write(json.dumps({"kind": "quarantined"} | e.as_dict(), ensure_ascii=False))
+            fh.write("\n")
+        for w in warned:
+            fh.write(json.dumps(w, ensure_ascii=False) + "\n")
+    return report
+
+
+def _unusable_error(r: FileResult) -> InputError:
+    (w,) = [w for w in r.warnings if w["kind"] == "no_title_column"]
+    return InputError(
+        f"{w['file']}: no title column and no record with an identifier, so nothing was "
+        f"imported ({r.quarantined} row{'s' * (r.quarantined != 1)} quarantined); found "
+        f"{w['found']}; expected "
+        f"{w['expected']} (rename the title column, or pass --format)"
+    )
 
 
 def _unusable(r: FileResult) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 #: Publication types a Record may carry (``type``); importers map source types onto these.
@@ -31,35 +32,10 @@ RECORD_TYPES = (
     "other",
 )
 
-#: The bibliographic fields of a Record, in export column order (provenance fields excluded).
-STANDARD_FIELDS = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "date",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "publisher",
-    "type",
-    "keywords",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-    "isbn",
-    "issn",
-    "source_labels",
-)
-
-#: The identifier fields of a Record, in the order dedupe trusts them.
-ID_FIELDS = ("doi", "arxiv", "pmid", "pmcid", "openalex", "s2", "isbn", "issn")
+#: The identifiers that name one paper, in the order dedupe trusts them.
+PAPER_ID_FIELDS = ("doi", "arxiv", "pmid", "pmcid", "openalex", "s2")
+#: Every identifier field of a Record: a paper's, then a book's (ISBN) and a journal's (ISSN).
+ID_FIELDS = (*PAPER_ID_FIELDS, "isbn", "issn")
 
 
 @dataclass(slots=True)
@@ -99,29 +75,19 @@ class ImportWarning:
         """One line in the style of :class:`~fmreview.errors.RecordError`."""
         from fmreview.errors import RecordError
 
-        return str(
-            RecordError(
-                self.file,
-                record=self.record,
-                line=self.line,
-                field=self.field,
-                found=self.found,
-                expected=self.expected,
-                message=self.detail,
-            )
-        )
+        where = {k: getattr(self, k) for k in _WHERE}
+        return str(RecordError(self.file, message=self.detail, **where))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "kind": self.kind,
-            "record": self.record,
-            "line": self.line,
-            "field": self.field,
-            "found": self.found,
-            "expected": self.expected,
-            "message": self.message,
-        }
+        return (
+            {"file": self.file, "kind": self.kind}
+            | {k: getattr(self, k) for k in _WHERE}
+            | {"message": self.message}
+        )
+
+
+#: what names the place and the problem of a warning or an error
+_WHERE = ("record", "line", "field", "found", "expected")
 
 
 #: Longest value kept in a field (characters); longer ones are cut with a warning and the
@@ -198,6 +164,49 @@ class Record:
 
     def ids(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in ID_FIELDS if getattr(self, f)}
+
+
+# The field lists every module uses (formats, store, dedupe, enrichment), read off the
+# dataclass above so that a field added there reaches every one of them.
+_RECORD = fields(Record)
+#: Record attributes that are not bibliographic data: further named fields, the raw entry,
+#: where the entry stands in its file, and what its reader noticed.
+_NOT_DATA = frozenset({"extra", "raw", "position", "line", "warnings"})
+#: The bibliographic fields of a Record, in export column order (provenance excluded).
+STANDARD_FIELDS = tuple(f.name for f in _RECORD if f.name not in _NOT_DATA)
+#: Free-text fields: "" when empty, never None.
+TEXT_FIELDS = tuple(f.name for f in _RECORD if f.type == "str")
+#: Lists of strings (authors, a list of :class:`Author`, apart).
+LIST_FIELDS = tuple(f.name for f in _RECORD if f.type == "list[str]")
+#: Bibliographic fields that are None when empty (year, date, identifiers).
+OPTIONAL_FIELDS = tuple(f.name for f in _RECORD if f.name in STANDARD_FIELDS and f.default is None)
+#: What a work carries (the ``works`` table): a record's fields but its bibliographic
+#: details (volume, issue, pages, publisher) and the identifiers no work is found by.
+WORK_FIELDS = tuple(
+    f
+    for f in STANDARD_FIELDS
+    if f not in {"volume", "issue", "pages", "publisher", "pmcid", "s2", "isbn", "issn"}
+)
+
+
+def record_from_columns(
+    values: Mapping[str, Any], names: Iterable[str] = STANDARD_FIELDS
+) -> Record:
+    """The Record of stored column values (a ``records`` or ``works`` row) for ``names``:
+    authors from ``[family, given]`` pairs, empty text "" and empty lists [] whatever the
+    store gave."""
+    data: dict[str, Any] = {}
+    for name in names:
+        value = values.get(name)
+        if name == "authors":
+            data[name] = [Author(*a) for a in value or []]
+        elif name in TEXT_FIELDS:
+            data[name] = value or ""
+        elif name in LIST_FIELDS:
+            data[name] = list(value or [])
+        else:
+            data[name] = value
+    return Record(**data)
 
 
 _WS = re.compile(r"\s+")

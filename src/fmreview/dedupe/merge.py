@@ -13,22 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fmreview.ids import arxiv_from_doi
+from fmreview.record import LIST_FIELDS, OPTIONAL_FIELDS, WORK_FIELDS
 
-#: Fields a work takes from its members.
-SCALAR_FIELDS = (
-    "title",
-    "year",
-    "date",
-    "venue",
-    "type",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "openalex",
-)
-LIST_FIELDS = ("keywords", "source_labels")
+#: Fields a work takes from one member (the first that has a value); the abstract and
+#: the authors are the longest of any member, and list fields are united.
+SCALAR_FIELDS = tuple(f for f in WORK_FIELDS if f not in ("abstract", "authors", *LIST_FIELDS))
 
 
 def _empty(value: Any) -> bool:
@@ -91,7 +80,7 @@ def merge_records(
                 prov[f] = rec.get("id")
                 break
         else:
-            values[f] = None if f in ("year", "date", "doi", "arxiv", "pmid", "openalex") else ""
+            values[f] = None if f in OPTIONAL_FIELDS else ""
     best_abstract = max(ordered, key=lambda r: len(str(r.get("abstract") or "")))
     values["abstract"] = best_abstract.get("abstract") or ""
     if values["abstract"]:

@@ -13,8 +13,8 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from fmreview import ids
 from fmreview.errors import RecordError
@@ -22,6 +22,7 @@ from fmreview.record import (
     FIELD_LIMITS,
     OTHER_FIELD_LIMIT,
     RECORD_TYPES,
+    TEXT_FIELDS,
     Author,
     FieldWarning,
     ImportWarning,
@@ -380,6 +381,69 @@ def as_record_error(exc: Exception, err: ErrorContext) -> RecordError:
     )
 
 
+E = TypeVar("E")
+
+#: ``(position, line, entry)``: one entry of a file as a reader's tokenizer hands it out
+#: (``position`` 1-based, ``line`` the 1-based line it starts on, or None).
+Numbered = tuple[int, "int | None", E]
+
+
+def map_entries(
+    file: str,
+    entries: Iterable[Numbered[E] | RecordError],
+    to_record: Callable[[E, ErrorContext], Record],
+) -> Iterator[Record | RecordError]:
+    """The loop every reader runs: each entry through ``to_record``, bad ones quarantined.
+
+    ``to_record`` gets the entry and an :class:`ErrorContext` (file, record, line) to raise
+    a precise :class:`RecordError` with. Whatever it raises for one entry comes out as that
+    entry's RecordError (:func:`as_record_error`) in place of the record, and reading goes
+    on: one odd record in a million-record file does not stop the import. RecordErrors
+    among ``entries`` (what a tokenizer found wrong with the file's structure) pass through.
+    """
+    for item in entries:
+        if isinstance(item, RecordError):
+            yield item
+            continue
+        position, line, entry = item
+        err = ErrorContext(file, position, line)
+        out: Record | RecordError
+        try:
+            out = to_record(entry, err)
+        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
+            out = as_record_error(exc, err)
+        yield out
+
+
+def text_lines(fh: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a text stream, line ends and a leading BOM removed."""
+    for lineno, raw_line in enumerate(fh, 1):
+        line = raw_line.rstrip("\r\n")
+        yield lineno, line.lstrip("\ufeff") if lineno == 1 else line
+
+
+def add_tag(entry: dict[str, Any], tag: str, value: str, lineno: int) -> None:
+    """Add a value of a tagged format (WoS, MEDLINE) to ``entry``; the line of each tag's
+    first value goes to ``entry["_lines"]`` (for errors naming the line of a field)."""
+    values = entry.get(tag)
+    if values is None:
+        entry[tag] = values = []
+        entry.setdefault("_lines", {})[tag] = lineno
+    values.append(value)
+
+
+def unclosed(file: str, position: int, line: int, found: str, closer: str) -> RecordError:
+    """The error for a tagged record (RIS, WoS) that ``closer`` never ended."""
+    return RecordError(
+        file,
+        record=position,
+        line=line,
+        field="ER",
+        found=found,
+        expected=f"{closer} closing the record",
+    )
+
+
 class ErrorContext:
     """Where a reader is (file, record number, line) so it can raise a precise error."""
 
@@ -534,7 +598,8 @@ ID_FORMS = {
     "issn": "an ISSN like 1234-567X",
 }
 
-_TEXT_FIELDS = ("title", "abstract", "venue", "volume", "issue", "pages", "publisher", "url")
+#: the text fields a length limit applies to (type and language hold vocabulary terms)
+_TEXT_FIELDS = tuple(f for f in TEXT_FIELDS if f not in ("type", "language"))
 
 
 #: what exports write for "no value" (R's bibliometrix writes NA into every empty cell)

@@ -123,6 +123,19 @@ def iter_elements(
         yield _error(file, error, done, open_lines, second.lines_fed + 1)
 
 
+def numbered_elements(
+    source: Path | bytes, tags: tuple[str, ...], file: str
+) -> Iterator[tuple[int, int | None, etree._Element] | RecordError]:
+    """:func:`iter_elements` as ``(position, line, element)`` (see ``map_entries``)."""
+    position = 0
+    for elem in iter_elements(source, tags, file):
+        if isinstance(elem, RecordError):
+            yield elem
+            return
+        position += 1
+        yield position, elem.sourceline, elem
+
+
 def _replay(
     fh: BinaryIO, again: _Pass, start: int, last: bytes, seen: int
 ) -> Iterator[etree._Element]:

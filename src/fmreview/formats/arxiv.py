@@ -13,8 +13,14 @@ from pathlib import Path
 from lxml import etree
 
 from fmreview.errors import RecordError, SourceError
-from fmreview.formats._common import ErrorContext, build_record, first, strip_markup
-from fmreview.formats._xml import iter_elements, text_of, to_raw
+from fmreview.formats._common import (
+    ErrorContext,
+    build_record,
+    first,
+    map_entries,
+    strip_markup,
+)
+from fmreview.formats._xml import iter_elements, numbered_elements, text_of, to_raw
 from fmreview.record import Record
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -59,23 +65,20 @@ def arxiv_entry_to_record(entry: etree._Element, position: int | None = None) ->
     )
 
 
+def _file_entry_to_record(entry: etree._Element, err: ErrorContext) -> Record:
+    if _is_error(entry):
+        raise err.error(
+            "id",
+            _t(entry.find(f"{ATOM}summary")),
+            "an arXiv entry (the API answered with an error entry)",
+        )
+    return arxiv_entry_to_record(entry, err.record)
+
+
 def read_arxiv_atom(path: Path) -> Iterator[Record | RecordError]:
     """Stream the entries of an arXiv Atom feed file."""
-    name = path.name
-    position = 0
-    for elem in iter_elements(path, (f"{ATOM}entry",), name):
-        if isinstance(elem, RecordError):
-            yield elem
-            return
-        position += 1
-        if _is_error(elem):
-            yield ErrorContext(name, position, elem.sourceline).error(
-                "id",
-                _t(elem.find(f"{ATOM}summary")),
-                "an arXiv entry (the API answered with an error entry)",
-            )
-            continue
-        yield arxiv_entry_to_record(elem, position)
+    entries = numbered_elements(path, (f"{ATOM}entry",), path.name)
+    return map_entries(path.name, entries, _file_entry_to_record)
 
 
 def parse_arxiv_feed(data: bytes) -> list[Record]:

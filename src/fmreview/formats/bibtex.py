@@ -35,12 +35,13 @@ from pylatexenc.latex2text import (
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
+    Numbered,
     build_record,
     check_year,
     extra_from_text,
     extra_to_text,
     first,
+    map_entries,
     map_type,
 )
 from fmreview.formats._decoding import open_text
@@ -224,25 +225,26 @@ def read_bibtex(path: Path) -> Iterator[Record | RecordError]:
         for line, etype in where[parsed.get(key, 0) :]:
             items.append((line, None, etype, key))
     items.sort(key=lambda item: item[0])
+    yield from map_entries(name, _numbered(name, items), bibtex_entry_to_record)
+
+
+def _numbered(
+    name: str, items: list[tuple[int, dict[str, str] | None, str, str]]
+) -> Iterator[Numbered[dict[str, str]] | RecordError]:
+    """Parsed entries numbered in file order; an entry start the parser dropped is an error."""
     for position, (line, entry, etype, key) in enumerate(items, 1):
-        if entry is None:
-            yield RecordError(
-                name,
-                record=position,
-                line=line,
-                field="entry",
-                found=f"@{etype}{{{key},",
-                expected="an entry the parser can read: a key without spaces, then "
-                "field = {value} pairs separated by commas, braces balanced",
-            )
+        if entry is not None:
+            yield position, line or None, entry
             continue
-        err = ErrorContext(name, position, line or None)
-        try:
-            rec = bibtex_entry_to_record(entry, err)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+        yield RecordError(
+            name,
+            record=position,
+            line=line,
+            field="entry",
+            found=f"@{etype}{{{key},",
+            expected="an entry the parser can read: a key without spaces, then "
+            "field = {value} pairs separated by commas, braces balanced",
+        )
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -297,6 +299,16 @@ _ENTRY_FOR_TYPE = {
     "other": "misc",
 }
 _VENUE_FIELD = {"article": "journal", "inproceedings": "booktitle", "incollection": "booktitle"}
+#: BibTeX field <- Record field, for text written with LaTeX specials escaped
+_TEXT_OUT = {
+    "volume": "volume",
+    "number": "issue",
+    "pages": "pages",
+    "publisher": "publisher",
+    "language": "language",
+}
+#: Record fields written verbatim (identifiers, URLs) under their own names
+_VERBATIM_OUT = ("url", "doi", "pmid", "pmcid", "isbn", "issn", "openalex", "s2")
 
 
 def record_to_bibtex(rec: Record, key: str) -> dict[str, str]:
@@ -321,30 +333,13 @@ def record_to_bibtex(rec: Record, key: str) -> dict[str, str]:
         e[_VENUE_FIELD.get(etype, "journal" if etype == "misc" else "series")] = escape_latex(
             rec.venue
         )
-    simple = {
-        "volume": rec.volume,
-        "number": rec.issue,
-        "pages": rec.pages,
-        "publisher": rec.publisher,
-        "language": rec.language,
-    }
-    for k, v in simple.items():
-        if v:
-            e[k] = escape_latex(v)
+    for k, attr in _TEXT_OUT.items():
+        if text := getattr(rec, attr):
+            e[k] = escape_latex(text)
     if rec.keywords:
         e["keywords"] = "; ".join(escape_latex(k) for k in rec.keywords)
-    verbatim: dict[str, str | None] = {
-        "url": rec.url,
-        "doi": rec.doi,
-        "pmid": rec.pmid,
-        "pmcid": rec.pmcid,
-        "isbn": rec.isbn,
-        "issn": rec.issn,
-        "openalex": rec.openalex,
-        "s2": rec.s2,
-    }
-    for k, value in verbatim.items():
-        if value:
+    for k in _VERBATIM_OUT:
+        if value := getattr(rec, k):
             e[k] = _escape_verbatim(value)
     if rec.arxiv:
         e["eprint"] = rec.arxiv

@@ -15,15 +15,15 @@ from lxml import etree
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
     build_record,
     check_year,
     first,
     issn_or_isbn,
+    map_entries,
     map_type,
     split_list,
 )
-from fmreview.formats._xml import iter_elements, text_of, to_raw
+from fmreview.formats._xml import numbered_elements, text_of, to_raw
 from fmreview.record import Record
 
 _REF_TYPE_NUMBERS = {
@@ -108,17 +108,5 @@ def endnote_record_to_record(rec: etree._Element, err: ErrorContext | None) -> R
 
 def read_endnote_xml(path: Path) -> Iterator[Record | RecordError]:
     """Stream the ``<record>`` elements of an EndNote XML file."""
-    name = path.name
-    position = 0
-    for elem in iter_elements(path, ("record",), name):
-        if isinstance(elem, RecordError):
-            yield elem
-            return
-        position += 1
-        err = ErrorContext(name, position, elem.sourceline)
-        try:
-            rec = endnote_record_to_record(elem, err)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+    records = numbered_elements(path, ("record",), path.name)
+    return map_entries(path.name, records, endnote_record_to_record)

@@ -16,11 +16,13 @@ from typing import Any
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
+    add_tag,
     build_record,
     check_year,
     first,
+    map_entries,
     map_type,
+    text_lines,
 )
 from fmreview.formats._decoding import open_text
 from fmreview.record import Record
@@ -34,10 +36,7 @@ def iter_medline_entries(fh: Any) -> Iterator[tuple[int, int, dict[str, Any]]]:
     start = 0
     last: str | None = None
     position = 0
-    for lineno, raw_line in enumerate(fh, 1):
-        line = raw_line.rstrip("\r\n")
-        if lineno == 1:
-            line = line.lstrip("\ufeff")
+    for lineno, line in text_lines(fh):
         if not line.strip():
             if entry:
                 position += 1
@@ -59,10 +58,7 @@ def iter_medline_entries(fh: Any) -> Iterator[tuple[int, int, dict[str, Any]]]:
             entry = {}
         if not entry:
             start = lineno
-        if tag not in entry:
-            entry[tag] = []
-            entry.setdefault("_lines", {})[tag] = lineno
-        entry[tag].append(value)
+        add_tag(entry, tag, value, lineno)
         last = tag
     if entry:
         position += 1
@@ -113,13 +109,5 @@ def medline_entry_to_record(entry: dict[str, Any], err: ErrorContext) -> Record:
 
 def read_medline(path: Path) -> Iterator[Record | RecordError]:
     """Stream the records of a MEDLINE/.nbib file."""
-    name = path.name
     with open_text(path) as fh:
-        for position, start, entry in iter_medline_entries(fh):
-            err = ErrorContext(name, position, start)
-            try:
-                rec = medline_entry_to_record(entry, err)
-            except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-                yield as_record_error(exc, err)
-                continue
-            yield rec
+        yield from map_entries(path.name, iter_medline_entries(fh), medline_entry_to_record)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from fmreview.errors import RecordError
-from fmreview.formats._common import ErrorContext, as_record_error, build_record
+from fmreview.formats._common import ErrorContext, build_record, map_entries
 from fmreview.formats._decoding import open_text
 from fmreview.formats.webapis import parse_crossref_item, parse_openalex_work, parse_s2_paper
-from fmreview.record import Record
+from fmreview.record import LIST_FIELDS, STANDARD_FIELDS, TEXT_FIELDS, Record
 
 _FIELDS = set(Record.__dataclass_fields__)  # type: ignore[attr-defined]
 _SKIP = {"position", "line"}
@@ -42,31 +42,30 @@ def dict_to_record(obj: dict[str, Any], err: ErrorContext) -> Record:
     return rec
 
 
+def _json_line_to_record(text: str, err: ErrorContext) -> Record:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise err.error("line", text[:60], f"a JSON object ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise err.error("line", text[:60], "a JSON object")
+    return dict_to_record(obj, err)
+
+
+def _numbered_lines(fh: Iterable[str]) -> Iterator[tuple[int, int, str]]:
+    """``(position, line, text)`` of the lines that are not blank."""
+    position = 0
+    for lineno, line in enumerate(fh, 1):
+        text = line.strip()
+        if text:
+            position += 1
+            yield position, lineno, text
+
+
 def read_jsonl(path: Path) -> Iterator[Record | RecordError]:
     """Stream a JSON Lines file (one object per line; blank lines skipped)."""
-    name = path.name
-    position = 0
     with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text:
-                continue
-            position += 1
-            err = ErrorContext(name, position, lineno)
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield err.error("line", text[:60], f"a JSON object ({exc.msg})")
-                continue
-            if not isinstance(obj, dict):
-                yield err.error("line", text[:60], "a JSON object")
-                continue
-            try:
-                rec = dict_to_record(obj, err)
-            except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-                yield as_record_error(exc, err)
-                continue
-            yield rec
+        yield from map_entries(path.name, _numbered_lines(fh), _json_line_to_record)
 
 
 def _record_json(rec: Record) -> dict[str, Any]:
@@ -88,27 +87,8 @@ def write_jsonl(records: Iterable[Record], path: Path, extra_columns: Sequence[s
 # -- Parquet -------------------------------------------------------------------------------
 
 _BATCH = 10_000
-_STRING_COLS = (
-    "title",
-    "abstract",
-    "date",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "publisher",
-    "type",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-    "isbn",
-    "issn",
-)
+#: the record's fields held as one string each (year is an integer; lists are lists)
+_STRING_COLS = tuple(f for f in STANDARD_FIELDS if f not in ("authors", "year", *LIST_FIELDS))
 
 
 def _schema() -> Any:
@@ -191,10 +171,7 @@ def read_parquet(path: Path) -> Iterator[Record | RecordError]:
                     json.loads(data[key]) if data.get(key) else ({} if key == "extra" else None)
                 )
             for key in _STRING_COLS:
-                if data.get(key) is None and key not in ("date", *_ID_COLS):
+                if data.get(key) is None and key in TEXT_FIELDS:
                     data[key] = ""
             data["position"] = position
             yield Record.from_dict(data)
-
-
-_ID_COLS = ("doi", "arxiv", "pmid", "pmcid", "openalex", "s2", "isbn", "issn")

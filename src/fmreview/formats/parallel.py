@@ -89,9 +89,9 @@ def _parse_chunk(
     enc: str,
     spec: RowSpec | None = None,
 ) -> list[Record | PreparedRow | RecordError | ImportWarning]:
-    from fmreview.formats._common import ErrorContext, as_record_error, import_checks
+    from fmreview.formats._common import import_checks, map_entries
     from fmreview.formats._decoding import open_text  # noqa: F401  (registers the error handler)
-    from fmreview.formats.ris import iter_ris_entries, ris_entry_to_record
+    from fmreview.formats.ris import numbered_ris_entries, ris_entry_to_record
 
     with open(path, "rb") as fh:
         fh.seek(start)
@@ -103,20 +103,9 @@ def _parse_chunk(
     name = Path(path).name
     out: list[Record | PreparedRow | RecordError | ImportWarning] = []
     # line numbers are the file's from the start (line_base), record numbers are shifted
-    for item in iter_ris_entries(text, name, line_base=lines):
-        if isinstance(item, RecordError):
-            out.append(item.shifted(lines=0, records=records))
-            continue
-        position, line = item[0] + records, item[1]
-        item = (position, line, item[2], item[3])
-        err = ErrorContext(name, position, line)
-        try:
-            rec = ris_entry_to_record(item, err)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            out.append(as_record_error(exc, err))
-            continue
-        rec.position, rec.line = position, line
-        if spec is None:
+    entries = numbered_ris_entries(text, name, line_base=lines, records=records)
+    for rec in map_entries(name, entries, ris_entry_to_record):
+        if isinstance(rec, RecordError) or spec is None:
             out.append(rec)
             continue
         # with a spec the row is built here, on this core: a row of strings also pickles

@@ -10,13 +10,13 @@ from lxml import etree
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
     build_record,
     check_year,
     first,
+    map_entries,
     map_type,
 )
-from fmreview.formats._xml import iter_elements, text_of, to_raw
+from fmreview.formats._xml import iter_elements, numbered_elements, text_of, to_raw
 from fmreview.record import Author, Record
 
 _TAGS = ("PubmedArticle", "PubmedBookArticle")
@@ -93,20 +93,8 @@ def pubmed_article_to_record(art: etree._Element, err: ErrorContext | None) -> R
 
 def read_pubmed_xml(path: Path) -> Iterator[Record | RecordError]:
     """Stream the articles of a PubMed efetch XML file."""
-    name = path.name
-    position = 0
-    for elem in iter_elements(path, _TAGS, name):
-        if isinstance(elem, RecordError):
-            yield elem
-            return
-        position += 1
-        err = ErrorContext(name, position, elem.sourceline)
-        try:
-            rec = pubmed_article_to_record(elem, err)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+    articles = numbered_elements(path, _TAGS, path.name)
+    return map_entries(path.name, articles, pubmed_article_to_record)
 
 
 def parse_pubmed_xml(data: bytes) -> list[Record]:

@@ -30,16 +30,18 @@ from rispy.config import LIST_TYPE_TAGS
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
+    Numbered,
     build_record,
     check_year,
     extra_from_text,
     extra_to_text,
     issn_or_isbn,
     join_pages,
+    map_entries,
     map_type,
     pick,
     strip_markup,
+    unclosed,
 )
 from fmreview.formats._decoding import open_text
 from fmreview.record import Record
@@ -64,6 +66,7 @@ def _tag(line: str) -> tuple[str, str] | None:
 
 
 _LENIENT = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+_CLOSER = "'ER  -'"
 
 
 #: ``(position, start_line, {tag: [values]}, {tag: line of its first occurrence})``
@@ -125,14 +128,7 @@ def iter_ris_entries(
             entry = None
             continue
         if tag == "TY":
-            yield RecordError(
-                file,
-                record=position,
-                line=start,
-                field="ER",
-                found=f"a new 'TY' at line {lineno}",
-                expected="'ER  -' closing the record",
-            )
+            yield unclosed(file, position, start, f"a new 'TY' at line {lineno}", _CLOSER)
             position += 1
             entry, start, last, lines = {"TY": [value]}, lineno, "TY", {}
             continue
@@ -144,14 +140,7 @@ def iter_ris_entries(
             values.append(value)
         last = tag
     if entry is not None:
-        yield RecordError(
-            file,
-            record=position,
-            line=start,
-            field="ER",
-            found=f"end of file at line {lineno}",
-            expected="'ER  -' closing the record",
-        )
+        yield unclosed(file, position, start, f"end of file at line {lineno}", _CLOSER)
 
 
 _YEAR4 = re.compile(r"\d{4}")
@@ -239,21 +228,27 @@ def ris_entry_to_record(item: RisEntry, err: ErrorContext) -> Record:
     )
 
 
+def numbered_ris_entries(
+    fh: TextIO, file: str, *, line_base: int = 0, records: int = 0
+) -> Iterator[Numbered[RisEntry] | RecordError]:
+    """:func:`iter_ris_entries` for :func:`~fmreview.formats._common.map_entries`.
+
+    ``records`` is the number of records before ``fh`` in its file (a chunk parsed in
+    parallel): every record number, of entries and of errors, is the file's.
+    """
+    for item in iter_ris_entries(fh, file, line_base=line_base):
+        if isinstance(item, RecordError):
+            yield item.shifted(records=records) if records else item
+            continue
+        position, line, entry, taglines = item
+        position += records
+        yield position, line, (position, line, entry, taglines)
+
+
 def read_ris(path: Path) -> Iterator[Record | RecordError]:
     """Stream the records of a RIS file (memory does not grow with the file)."""
-    name = path.name
     with open_text(path) as fh:
-        for item in iter_ris_entries(fh, name):
-            if isinstance(item, RecordError):
-                yield item
-                continue
-            err = ErrorContext(name, item[0], item[1])
-            try:
-                rec = ris_entry_to_record(item, err)
-            except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-                yield as_record_error(exc, err)
-                continue
-            yield rec
+        yield from map_entries(path.name, numbered_ris_entries(fh, path.name), ris_entry_to_record)
 
 
 # -- writing -------------------------------------------------------------------------------

@@ -26,17 +26,17 @@ from typing import Any
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
     build_record,
     check_year,
     extra_from_text,
     extra_to_text,
     join_pages,
+    map_entries,
     map_type,
     split_list,
 )
 from fmreview.formats._decoding import open_text
-from fmreview.record import STANDARD_FIELDS, Author, ImportWarning, Record
+from fmreview.record import LIST_FIELDS, STANDARD_FIELDS, Author, ImportWarning, Record
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -119,7 +119,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "abstract_included",
     ),
 }
-_LIST_FIELDS = {"keywords", "source_labels"}
 #: last column of fmreview's tables: ``extra`` keys without a column of their own, as JSON
 EXTRA_COLUMN = "extra"
 _AUTHOR_ID = re.compile(r"\s*\(\d+\)\s*")
@@ -334,20 +333,25 @@ def _rows_to_records(
     own = is_own_layout(headers)
     normed = {_norm(h) for h in headers}
     glued = "item title" in normed and "content type" in normed
+
+    def to_record(row: list[Any], err: ErrorContext) -> Record:
+        return row_to_record(headers, row, cols, err, own=own, glued=glued)
+
+    yield from map_entries(name, _numbered(rows, len(headers)), to_record)
+
+
+def _numbered(
+    rows: Iterator[tuple[int, list[Any]]], width: int
+) -> Iterator[tuple[int, int, list[Any]]]:
+    """``(position, line, row)`` of the rows that are not blank, fitted to the header."""
     position = 0
     for line, row in rows:
         if not any(str(v).strip() for v in row if v is not None):
             continue
         position += 1
-        err = ErrorContext(name, position, line)
-        if len(row) > len(headers) and any(str(v).strip() for v in row[len(headers) :]):
-            row = _realign(row, len(headers))
-        try:
-            rec = row_to_record(headers, row, cols, err, own=own, glued=glued)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+        if len(row) > width and any(str(v).strip() for v in row[width:]):
+            row = _realign(row, width)
+        yield position, line, row
 
 
 def _delimited(path: Path, delimiter: str | None) -> Iterator[Record | RecordError | ImportWarning]:
@@ -433,7 +437,7 @@ def record_to_row(rec: Record, extra_cols: Sequence[str]) -> list[Any]:
         value = getattr(rec, col)
         if col == "authors":
             value = "; ".join(_author_cell(a) for a in value)
-        elif col in _LIST_FIELDS:
+        elif col in LIST_FIELDS:
             value = "; ".join(value)
         row.append("" if value is None else value)
     flat = _flatten_extra(rec.extra)

@@ -16,11 +16,11 @@ from typing import Any
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
     build_record,
     check_year,
     first,
     join_pages,
+    map_entries,
     map_type,
     strip_markup,
 )
@@ -202,18 +202,15 @@ def _read(
     except ValueError as exc:
         yield RecordError(name, field="json", found=str(exc)[:80], expected="valid JSON")
         return
-    for position, item in enumerate(_items(data, keys), 1):
-        err = ErrorContext(name, position, None)
+
+    def to_record(item: Any, err: ErrorContext) -> Record:
         obj = unwrap(item)
         if not isinstance(obj, dict):
-            yield err.error("item", type(obj).__name__, "a JSON object")
-            continue
-        try:
-            rec = parse(obj, err=err)
-        except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-            yield as_record_error(exc, err)
-            continue
-        yield rec
+            raise err.error("item", type(obj).__name__, "a JSON object")
+        return parse(obj, err=err)
+
+    items = ((position, None, item) for position, item in enumerate(_items(data, keys), 1))
+    yield from map_entries(name, items, to_record)
 
 
 def read_openalex_json(path: Path) -> Iterator[Record | RecordError]:

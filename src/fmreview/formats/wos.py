@@ -19,13 +19,16 @@ from rispy.config import WOK_LIST_TYPE_TAGS
 from fmreview.errors import RecordError
 from fmreview.formats._common import (
     ErrorContext,
-    as_record_error,
+    add_tag,
     build_record,
     check_year,
     first,
     join_pages,
+    map_entries,
     map_type,
     split_list,
+    text_lines,
+    unclosed,
 )
 from fmreview.formats._decoding import open_text
 from fmreview.record import Record
@@ -41,10 +44,7 @@ def iter_wos_entries(fh: Any, file: str) -> Iterator[tuple[int, int, dict[str, A
     last: str | None = None
     position = 0
     lineno = 0
-    for lineno, raw_line in enumerate(fh, 1):
-        line = raw_line.rstrip("\r\n")
-        if lineno == 1:
-            line = line.lstrip("\ufeff")
+    for lineno, line in text_lines(fh):
         if not line.strip():
             continue
         if line[:2] == "  " or line[:1] == "\t":
@@ -65,32 +65,15 @@ def iter_wos_entries(fh: Any, file: str) -> Iterator[tuple[int, int, dict[str, A
             continue
         if tag == "PT":
             if entry is not None:
-                yield RecordError(
-                    file,
-                    record=position,
-                    line=start,
-                    field="ER",
-                    found=f"a new 'PT' at line {lineno}",
-                    expected="'ER' closing the record",
-                )
+                yield unclosed(file, position, start, f"a new 'PT' at line {lineno}", "'ER'")
             position += 1
             entry, start = {}, lineno
         if entry is None:
             continue  # text outside records
-        if tag not in entry:
-            entry[tag] = []
-            entry.setdefault("_lines", {})[tag] = lineno
-        entry[tag].append(value)
+        add_tag(entry, tag, value, lineno)
         last = tag
     if entry is not None:
-        yield RecordError(
-            file,
-            record=position,
-            line=start,
-            field="ER",
-            found=f"end of file at line {lineno}",
-            expected="'ER' closing the record",
-        )
+        yield unclosed(file, position, start, f"end of file at line {lineno}", "'ER'")
 
 
 def wos_entry_to_record(entry: dict[str, Any], err: ErrorContext) -> Record:
@@ -128,17 +111,5 @@ def wos_entry_to_record(entry: dict[str, Any], err: ErrorContext) -> Record:
 
 def read_wos(path: Path) -> Iterator[Record | RecordError]:
     """Stream the records of a Web of Science plain-text export."""
-    name = path.name
     with open_text(path) as fh:
-        for item in iter_wos_entries(fh, name):
-            if isinstance(item, RecordError):
-                yield item
-                continue
-            position, start, entry = item
-            err = ErrorContext(name, position, start)
-            try:
-                rec = wos_entry_to_record(entry, err)
-            except Exception as exc:  # noqa: BLE001 - quarantine the record, keep reading
-                yield as_record_error(exc, err)
-                continue
-            yield rec
+        yield from map_entries(path.name, iter_wos_entries(fh, path.name), wos_entry_to_record)

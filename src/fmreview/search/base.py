@@ -172,6 +172,30 @@ class Source(ABC):
         """Protocol ``params`` passed through to the request (control keys removed)."""
         return {k: v for k, v in self.params.items() if k not in control}
 
+    def filtered_params(self, text_key: str, since: str, until: str) -> dict[str, Any]:
+        """Request parameters from the query and the protocol ``params``, for sources with
+        one combined ``filter`` parameter (OpenAlex, Crossref).
+
+        A query given as a string goes under ``text_key``; a mapping is used as parameters.
+        ``filter`` joins the query's and the params' filters and the date window, written
+        as ``since`` + the start date and ``until`` + the end date.
+        """
+        query = dict(self.query) if isinstance(self.query, dict) else {text_key: self.query}
+        extra = self.extra_params("date_field")
+        filters = [str(f) for f in (query.pop("filter", None), extra.pop("filter", None)) if f]
+        for prefix, day in ((since, self.since), (until, self.until)):
+            if day is not None:
+                filters.append(prefix + day.isoformat())
+        return {**query, **extra, "filter": join_filters(filters)}
+
+    def json_page(
+        self, items: list[Any], parse: Callable[[Any], Record], nxt: Cursor | None, total: Any
+    ) -> SearchPage:
+        """A page of API items (each through ``parse``; a rejected one is skipped with a
+        message), the next page's cursor and the total the source reports."""
+        records, skipped = parse_items(items, parse, self.name)
+        return SearchPage(records, nxt, total, items=len(items), skipped=skipped)
+
     def _limit(self, fetched: int) -> int:
         if self.max is None:
             return self.page_size

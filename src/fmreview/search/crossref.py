@@ -16,9 +16,8 @@ Query: a string (``query``) or a mapping of Crossref parameters (``query.bibliog
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from fmreview.search.base import Cursor, SearchPage, Source, join_filters, parse_items
+from fmreview.search.base import Cursor, SearchPage, Source
 from fmreview.search.http import Request
 
 BASE_URL = "https://api.crossref.org/works"
@@ -35,21 +34,9 @@ class CrossrefSource(Source):
         return {"cursor": "*"}
 
     def request(self, cursor: Cursor, limit: int) -> Request:
-        query: dict[str, Any] = (
-            dict(self.query) if isinstance(self.query, dict) else {"query": self.query}
-        )
         field = self.params.get("date_field", "pub")
-        extra = self.extra_params("date_field")
-        filters = [str(f) for f in (query.pop("filter", None), extra.pop("filter", None)) if f]
-        if self.since:
-            filters.append(f"from-{field}-date:{self.since.isoformat()}")
-        if self.until:
-            filters.append(f"until-{field}-date:{self.until.isoformat()}")
-        params: dict[str, Any] = {**query, **extra}
-        params["filter"] = join_filters(filters)
-        params["rows"] = limit
-        params["cursor"] = cursor.get("cursor", "*")
-        params["mailto"] = self.email
+        params = self.filtered_params("query", f"from-{field}-date:", f"until-{field}-date:")
+        params |= {"rows": limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
         return Request(BASE_URL, params)
 
     def parse(self, content: bytes, cursor: Cursor) -> SearchPage:
@@ -58,12 +45,6 @@ class CrossrefSource(Source):
         data = json.loads(content)
         message = data.get("message") or {}
         items = message.get("items") or []
-        records, skipped = parse_items(items, parse_crossref_item, self.name)
         nxt = message.get("next-cursor")
-        return SearchPage(
-            records,
-            {"cursor": nxt} if (nxt and items) else None,
-            message.get("total-results"),
-            items=len(items),
-            skipped=skipped,
-        )
+        following = {"cursor": nxt} if (nxt and items) else None
+        return self.json_page(items, parse_crossref_item, following, message.get("total-results"))

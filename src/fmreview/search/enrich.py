@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 from fmreview import ids
 from fmreview.errors import FmreviewError, InputError
 from fmreview.progress import NullReporter, Reporter
-from fmreview.record import Record
+from fmreview.record import PAPER_ID_FIELDS, Record
 from fmreview.search import arxiv as arxiv_mod
 from fmreview.search import crossref as crossref_mod
 from fmreview.search import openalex as openalex_mod
@@ -53,21 +54,7 @@ LOOKUPS: tuple[tuple[str, str], ...] = (
 #: Identifiers per request.
 BATCH = {"arxiv": 100, "pubmed": 200, "openalex": 50, "crossref": 20}
 #: Fields whose filling is recorded.
-FILLABLE = (
-    "abstract",
-    "keywords",
-    "venue",
-    "year",
-    "date",
-    "language",
-    "type",
-    "doi",
-    "arxiv",
-    "pmid",
-    "pmcid",
-    "openalex",
-    "s2",
-)
+FILLABLE = ("abstract", "keywords", "venue", "year", "date", "language", "type", *PAPER_ID_FIELDS)
 
 
 def _missing_candidates(store: Any) -> list[dict[str, Any]]:
@@ -189,6 +176,66 @@ def _batches(items: Sequence[str], n: int) -> Iterable[list[str]]:
         yield list(items[i : i + n])
 
 
+def _ids_to_look_up(
+    pending: Mapping[int, Mapping[str, Any]], id_field: str
+) -> dict[str, list[int]]:
+    """Identifier -> ids of the pending records that carry it."""
+    by_id: dict[str, list[int]] = {}
+    for rid, c in pending.items():
+        if c.get(id_field):
+            by_id.setdefault(str(c[id_field]), []).append(rid)
+    return by_id
+
+
+@dataclass
+class _Found:
+    """What one source's lookups gave: new records, and the records they fill."""
+
+    records: list[Record] = field(default_factory=list)
+    for_records: set[int] = field(default_factory=set)
+
+
+def _look_up(
+    http: HttpClient,
+    source: str,
+    id_field: str,
+    by_id: Mapping[str, list[int]],
+    pending: Mapping[int, Mapping[str, Any]],
+    found: _Found,
+    *,
+    email: str | None,
+    key: str | None,
+) -> None:
+    """Ask ``source`` for every identifier of ``by_id`` in batches, collecting into ``found``
+    the answers with an abstract (tagged with ``extra["enrichment"]``); a rejected request
+    raises FmreviewError with what was found before it kept."""
+    for batch in _batches(sorted(by_id), BATCH[source]):
+        req, _ = _request(source, batch, email=email, key=key)
+        try:
+            resp = http.get(source, req)
+        except SourceRejected as exc:
+            raise FmreviewError(
+                f"{source} rejected the lookup of {len(batch)} id(s): {exc.message}"
+            ) from exc
+        for rec in _parse(source, resp.content):
+            ident = _NORMALIZE[id_field](getattr(rec, id_field, None))
+            targets = by_id.get(ident or "", [])
+            if not targets or not rec.abstract:
+                continue
+            rec.extra = {
+                **(rec.extra or {}),
+                "enrichment": {
+                    "source": source,
+                    "lookup": id_field,
+                    "id": ident,
+                    "for_records": targets,
+                    "filled": _filled(pending[targets[0]], rec),
+                },
+            }
+            found.records.append(rec)
+            found.for_records.update(targets)
+
+
 def enrich(
     store: Any,
     *,
@@ -256,49 +303,20 @@ def enrich(
                 http.ensure_rate(
                     source, cls.rate_with_key if (key and cls.rate_with_key) else cls.rate
                 )
-                by_id: dict[str, list[int]] = {}
-                for rid, c in pending.items():
-                    if c.get(id_field):
-                        by_id.setdefault(str(c[id_field]), []).append(rid)
+                by_id = _ids_to_look_up(pending, id_field)
                 if not by_id:
                     continue
                 counts["looked_up"][source] = len(by_id)
-                filled_ids: set[int] = set()
-                new: list[Record] = []
+                found = _Found()
                 try:
-                    for batch in _batches(sorted(by_id), BATCH[source]):
-                        req, _ = _request(source, batch, email=email, key=key)
-                        try:
-                            resp = http.get(source, req)
-                        except SourceRejected as exc:
-                            raise FmreviewError(
-                                f"{source} rejected the lookup of {len(batch)} id(s): {exc.message}"
-                            ) from exc
-                        for rec in _parse(source, resp.content):
-                            found = _NORMALIZE[id_field](getattr(rec, id_field, None))
-                            targets = by_id.get(found or "", [])
-                            if not targets or not rec.abstract:
-                                continue
-                            fields = _filled(pending[targets[0]], rec)
-                            rec.extra = {
-                                **(rec.extra or {}),
-                                "enrichment": {
-                                    "source": source,
-                                    "lookup": id_field,
-                                    "id": found,
-                                    "for_records": targets,
-                                    "filled": fields,
-                                },
-                            }
-                            new.append(rec)
-                            filled_ids.update(targets)
+                    _look_up(http, source, id_field, by_id, pending, found, email=email, key=key)
                 except FmreviewError as exc:
                     counts["errors"][source] = str(exc)
                     reporter.log(f"enrich {source}: {exc}")
-                if new:
+                if found.records:
                     ic = add_records(
                         store,
-                        new,
+                        found.records,
                         source=source,
                         source_kind="enrichment",
                         run_id=run.id,
@@ -307,8 +325,8 @@ def enrich(
                     )
                     counts["new_records"] += ic.added
                     counts["already_present"] += ic.already_present
-                counts["filled"][source] = len(filled_ids)
-                for rid in filled_ids:
+                counts["filled"][source] = len(found.for_records)
+                for rid in found.for_records:
                     pending.pop(rid, None)
             counts["still_missing"] = len(pending)
             run.counts.update(counts)

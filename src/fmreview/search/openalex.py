@@ -17,9 +17,8 @@ The API key (``api_key`` parameter) is sent but never shown or cached.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from fmreview.search.base import Cursor, SearchPage, Source, join_filters, parse_items
+from fmreview.search.base import Cursor, SearchPage, Source
 from fmreview.search.http import RETRY_STATUSES, Request
 
 BASE_URL = "https://api.openalex.org/works"
@@ -37,23 +36,9 @@ class OpenAlexSource(Source):
         return {"cursor": "*"}
 
     def request(self, cursor: Cursor, limit: int) -> Request:
-        query: dict[str, Any] = (
-            dict(self.query) if isinstance(self.query, dict) else {"search": self.query}
-        )
-        date_field = self.params.get("date_field", "publication_date")
-        filters = [str(query.pop("filter"))] if query.get("filter") else []
-        extra = self.extra_params("date_field")
-        if extra.get("filter"):
-            filters.append(str(extra.pop("filter")))
-        if self.since:
-            filters.append(f"from_{date_field}:{self.since.isoformat()}")
-        if self.until:
-            filters.append(f"to_{date_field}:{self.until.isoformat()}")
-        params: dict[str, Any] = {**query, **extra}
-        params["filter"] = join_filters(filters)
-        params["per_page"] = limit
-        params["cursor"] = cursor.get("cursor", "*")
-        params["mailto"] = self.email
+        field = self.params.get("date_field", "publication_date")
+        params = self.filtered_params("search", f"from_{field}:", f"to_{field}:")
+        params |= {"per_page": limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
         return Request(
             BASE_URL, params, secret_params={"api_key": self.api_key}, retry_statuses=RETRY
         )
@@ -64,12 +49,7 @@ class OpenAlexSource(Source):
         data = json.loads(content)
         results = data.get("results") or []
         meta = data.get("meta") or {}
-        records, skipped = parse_items(results, parse_openalex_work, self.name)
         nxt = meta.get("next_cursor")
-        return SearchPage(
-            records,
-            {"cursor": nxt} if nxt else None,
-            meta.get("count"),
-            items=len(results),
-            skipped=skipped,
+        return self.json_page(
+            results, parse_openalex_work, {"cursor": nxt} if nxt else None, meta.get("count")
         )

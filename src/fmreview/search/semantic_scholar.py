@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fmreview.search.base import Cursor, SearchPage, Source, parse_items
+from fmreview.search.base import Cursor, SearchPage, Source
 from fmreview.search.http import Request
 
 BASE_URL = "https://api.semanticscholar.org/graph/v1/paper/search/bulk"
@@ -54,12 +54,7 @@ class SemanticScholarSource(Source):
 
         data = json.loads(content)
         papers = data.get("data") or []
-        records, skipped = parse_items(papers, parse_s2_paper, self.name)
         token = data.get("token")
-        return SearchPage(
-            records,
-            {"token": token} if token else None,
-            data.get("total"),
-            items=len(papers),
-            skipped=skipped,
+        return self.json_page(
+            papers, parse_s2_paper, {"token": token} if token else None, data.get("total")
         )

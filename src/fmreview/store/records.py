@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from fmreview.record import STANDARD_FIELDS, Record
+from fmreview.record import STANDARD_FIELDS, TEXT_FIELDS, Record, record_from_columns
 from fmreview.store import schema
 
 BATCH = 5000
@@ -84,18 +84,7 @@ def record_row(
     search_id: int | None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {k: getattr(record, k) for k in _RECORD_FIELDS}
-    for k in (
-        "title",
-        "abstract",
-        "venue",
-        "volume",
-        "issue",
-        "pages",
-        "publisher",
-        "type",
-        "language",
-        "url",
-    ):
+    for k in TEXT_FIELDS:
         row[k] = row[k] or ""
     row["date"] = (row["date"] or None) and str(row["date"])[:10]
     row["authors"] = [[a.family, a.given] for a in record.authors]
@@ -442,15 +431,10 @@ def add_records(
 def row_to_record(row: Any) -> Record:
     """A stored ``records`` row back as a :class:`Record` (for export and re-processing)."""
     m = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-    data = {k: m.get(k) for k in _RECORD_FIELDS}
-    data["authors"] = [tuple(a) for a in (m.get("authors") or [])]
-    data["raw"] = m.get("raw")
-    data["position"] = m.get("position")
-    data["line"] = m.get("line")
-    for k in ("keywords", "source_labels"):
-        data[k] = data[k] or []
-    data["extra"] = data["extra"] or {}
-    return Record.from_dict(data)
+    rec = record_from_columns(m)
+    rec.extra = m.get("extra") or {}
+    rec.raw, rec.position, rec.line = m.get("raw"), m.get("position"), m.get("line")
+    return rec
 
 
 def count_records(store: Any) -> int:

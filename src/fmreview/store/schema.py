@@ -10,6 +10,9 @@ triggers that refuse UPDATE and DELETE: a correction is a new row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -27,17 +30,77 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from fmreview.record import OPTIONAL_FIELDS, STANDARD_FIELDS, TEXT_FIELDS, WORK_FIELDS
+
 metadata = MetaData()
+
+
+# The columns most tables share, written once.
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True)
+
+
+def _run(*, nullable: bool = True) -> Column[int]:
+    """The run that wrote the row."""
+    return Column("run_id", Integer, ForeignKey("runs.id"), nullable=nullable)
+
+
+def _time(name: str) -> Column[Any]:
+    """A required timestamp with its time zone."""
+    return Column(name, DateTime(timezone=True), nullable=False)
+
+
+#: The column type of each bibliographic field (:data:`fmreview.record.STANDARD_FIELDS`).
+_FIELD_TYPES: dict[str, Any] = {
+    "title": Text,
+    "abstract": Text,
+    "authors": JSON,  # [[family, given], ...]
+    "year": Integer,
+    "date": String(10),
+    "venue": Text,
+    "volume": String(64),
+    "issue": String(64),
+    "pages": String(64),
+    "publisher": Text,
+    "type": String(32),
+    "keywords": JSON,
+    "language": String(32),
+    "url": Text,
+    "doi": String(255),
+    "arxiv": String(64),
+    "pmid": String(16),
+    "pmcid": String(16),
+    "openalex": String(32),
+    "s2": String(64),
+    "isbn": String(16),
+    "issn": String(16),
+    "source_labels": JSON,
+}
+
+
+def _field_columns(names: Iterable[str]) -> list[Column[Any]]:
+    """The columns of bibliographic fields (records and works hold them alike): text is ""
+    when empty, lists are JSON lists, a year, a date or an identifier is NULL when absent."""
+    out: list[Column[Any]] = []
+    for name in names:
+        if name in OPTIONAL_FIELDS:
+            out.append(Column(name, _FIELD_TYPES[name]))
+        elif name in TEXT_FIELDS:
+            out.append(Column(name, _FIELD_TYPES[name], nullable=False, default=""))
+        else:
+            out.append(Column(name, _FIELD_TYPES[name], nullable=False, default=list))
+    return out
+
 
 #: Every command run: the PRISMA numbers and the methods paragraph are derived from here.
 runs = Table(
     "runs",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("command", String(64), nullable=False),
     Column("params", JSON, nullable=False, default=dict),
     Column("version", String(64), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    _time("started_at"),
     Column("ended_at", DateTime(timezone=True)),
     Column(
         "status", String(16), nullable=False, default="running"
@@ -54,14 +117,14 @@ runs = Table(
 searches = Table(
     "searches",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    _id(),
+    _run(nullable=False),
     Column("source", String(32), nullable=False),
     Column("query", JSON, nullable=False),
     Column("url", Text),
     Column("since", String(32)),
     Column("until", String(32)),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    _time("started_at"),
     Column("finished_at", DateTime(timezone=True)),
     Column("total_hits", Integer),
     Column("fetched", Integer, nullable=False, default=0),
@@ -74,7 +137,7 @@ searches = Table(
 records = Table(
     "records",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("fingerprint", String(64), nullable=False, unique=True),
     Column("source", String(128), nullable=False),
     Column("source_kind", String(16), nullable=False),  # database|other|file
@@ -82,32 +145,10 @@ records = Table(
     Column("format", String(32)),
     Column("position", Integer),
     Column("line", Integer),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    _run(nullable=False),
     Column("search_id", Integer, ForeignKey("searches.id")),
-    Column("retrieved_at", DateTime(timezone=True), nullable=False),
-    Column("title", Text, nullable=False, default=""),
-    Column("abstract", Text, nullable=False, default=""),
-    Column("authors", JSON, nullable=False, default=list),  # [[family, given], ...]
-    Column("year", Integer),
-    Column("date", String(10)),
-    Column("venue", Text, nullable=False, default=""),
-    Column("volume", String(64), nullable=False, default=""),
-    Column("issue", String(64), nullable=False, default=""),
-    Column("pages", String(64), nullable=False, default=""),
-    Column("publisher", Text, nullable=False, default=""),
-    Column("type", String(32), nullable=False, default=""),
-    Column("keywords", JSON, nullable=False, default=list),
-    Column("language", String(32), nullable=False, default=""),
-    Column("url", Text, nullable=False, default=""),
-    Column("doi", String(255)),
-    Column("arxiv", String(64)),
-    Column("pmid", String(16)),
-    Column("pmcid", String(16)),
-    Column("openalex", String(32)),
-    Column("s2", String(64)),
-    Column("isbn", String(16)),
-    Column("issn", String(16)),
-    Column("source_labels", JSON, nullable=False, default=list),
+    _time("retrieved_at"),
+    *_field_columns(STANDARD_FIELDS),
     Column("extra", JSON, nullable=False, default=dict),
     Column("raw", JSON),
 )
@@ -121,8 +162,8 @@ Index("ix_records_run", records.c.run_id)
 quarantine = Table(
     "quarantine",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    _id(),
+    _run(nullable=False),
     Column("file", Text, nullable=False),
     Column("format", String(32)),
     Column("position", Integer),
@@ -138,23 +179,9 @@ quarantine = Table(
 works = Table(
     "works",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("canonical_record_id", Integer, ForeignKey("records.id"), nullable=False),
-    Column("title", Text, nullable=False, default=""),
-    Column("abstract", Text, nullable=False, default=""),
-    Column("authors", JSON, nullable=False, default=list),
-    Column("year", Integer),
-    Column("date", String(10)),
-    Column("venue", Text, nullable=False, default=""),
-    Column("type", String(32), nullable=False, default=""),
-    Column("keywords", JSON, nullable=False, default=list),
-    Column("language", String(32), nullable=False, default=""),
-    Column("url", Text, nullable=False, default=""),
-    Column("doi", String(255)),
-    Column("arxiv", String(64)),
-    Column("pmid", String(16)),
-    Column("openalex", String(32)),
-    Column("source_labels", JSON, nullable=False, default=list),
+    *_field_columns(WORK_FIELDS),
     Column("created_run_id", Integer, ForeignKey("runs.id"), nullable=False),
     Column("updated_run_id", Integer, ForeignKey("runs.id")),
     Column("merged_into", Integer, ForeignKey("works.id")),  # set when a later run merges works
@@ -169,7 +196,7 @@ work_records = Table(
     Column("link", String(16), nullable=False),  # canonical|duplicate|version-of
     Column("score", Float),
     Column("reason", JSON, nullable=False, default=dict),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    _run(nullable=False),
 )
 Index("ix_work_records_work", work_records.c.work_id)
 
@@ -177,12 +204,12 @@ Index("ix_work_records_work", work_records.c.work_id)
 dedupe_pairs = Table(
     "dedupe_pairs",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("record_a", Integer, ForeignKey("records.id"), nullable=False),
     Column("record_b", Integer, ForeignKey("records.id"), nullable=False),
     Column("score", Float, nullable=False),
     Column("reason", JSON, nullable=False, default=dict),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    _run(nullable=False),
     UniqueConstraint("record_a", "record_b", name="uq_dedupe_pairs_ab"),
 )
 
@@ -190,13 +217,13 @@ dedupe_pairs = Table(
 dedupe_decisions = Table(
     "dedupe_decisions",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("record_a", Integer, ForeignKey("records.id"), nullable=False),
     Column("record_b", Integer, ForeignKey("records.id"), nullable=False),
     Column("same", Boolean, nullable=False),
     Column("reviewer", String(128), nullable=False),
     Column("note", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _time("created_at"),
 )
 
 # ----------------------------------------------------------------------------- 0003 screening
@@ -204,16 +231,16 @@ dedupe_decisions = Table(
 decisions = Table(
     "decisions",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
     Column("stage", String(32), nullable=False),  # automation|title_abstract|full_text|resolution
     Column("reviewer", String(128), nullable=False),
     Column("label", String(16), nullable=False),  # include|exclude|maybe
     Column("criterion", String(64)),
     Column("note", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _time("created_at"),
     Column("model", JSON),  # ranking model config, rank and score at that moment
-    Column("run_id", Integer, ForeignKey("runs.id")),
+    _run(),
 )
 Index("ix_decisions_work", decisions.c.work_id)
 
@@ -221,11 +248,11 @@ Index("ix_decisions_work", decisions.c.work_id)
 artifacts = Table(
     "artifacts",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("kind", String(64), nullable=False),
     Column("key", String(255), nullable=False),
-    Column("run_id", Integer, ForeignKey("runs.id")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _run(),
+    _time("created_at"),
     Column("content_type", String(64), nullable=False, default="application/json"),
     Column("data", LargeBinary),
     Column("meta", JSON, nullable=False, default=dict),
@@ -237,7 +264,7 @@ Index("ix_artifacts_kind_key", artifacts.c.kind, artifacts.c.key)
 labels = Table(
     "labels",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
     Column("axis", String(64), nullable=False),
     Column("value", String(255), nullable=False),
@@ -250,8 +277,8 @@ labels = Table(
     ),  # auto|confirmed|corrected|rejected
     Column("reviewer", String(128)),
     Column("supersedes", Integer, ForeignKey("labels.id")),
-    Column("run_id", Integer, ForeignKey("runs.id")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _run(),
+    _time("created_at"),
 )
 Index("ix_labels_work_axis", labels.c.work_id, labels.c.axis)
 
@@ -260,7 +287,7 @@ Index("ix_labels_work_axis", labels.c.work_id, labels.c.axis)
 effects = Table(
     "effects",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("work_id", Integer, ForeignKey("works.id")),
     Column("study", Text, nullable=False),
     Column("outcome", String(128), nullable=False),
@@ -283,8 +310,8 @@ effects = Table(
     Column("ri", Float),
     Column("moderators", JSON, nullable=False, default=dict),
     Column("source", Text, nullable=False, default=""),
-    Column("run_id", Integer, ForeignKey("runs.id")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _run(),
+    _time("created_at"),
 )
 
 # ----------------------------------------------------------------------------- 0006 versions, users
@@ -292,9 +319,9 @@ effects = Table(
 versions = Table(
     "versions",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _id(),
+    _run(nullable=False),
+    _time("created_at"),
     Column("counts", JSON, nullable=False, default=dict),
     Column("included", JSON, nullable=False, default=list),  # work ids included at that version
     Column("note", Text, nullable=False, default=""),
@@ -304,12 +331,12 @@ versions = Table(
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", Text, nullable=False),
     Column("role", String(16), nullable=False),  # admin|reviewer
     Column("active", Boolean, nullable=False, default=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    _time("created_at"),
 )
 
 # ----------------------------------------------------------------------------- 0007 session revocations
@@ -318,10 +345,10 @@ users = Table(
 session_revocations = Table(
     "session_revocations",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("sid", String(64), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    _time("revoked_at"),
+    _time("expires_at"),
 )
 Index("ix_session_revocations_expires", session_revocations.c.expires_at)
 

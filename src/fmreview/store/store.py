@@ -339,6 +339,46 @@ class Store:
                     )
                 )
 
+    # ------------------------------------------------------------------ artifacts
+    def add_artifact(
+        self,
+        kind: str,
+        key: str,
+        data: bytes | None,
+        *,
+        meta: dict[str, Any] | None = None,
+        run_id: int | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        """Store an artifact (a cached computation or a result), in its own transaction.
+
+        Artifacts are appended, never replaced: the newest of a kind and key is the current
+        one (:meth:`latest_artifact`).
+        """
+        with self.begin() as conn:
+            conn.execute(
+                sa.insert(schema.artifacts).values(
+                    kind=kind,
+                    key=key,
+                    run_id=run_id,
+                    created_at=self.clock(),
+                    content_type=content_type,
+                    data=data,
+                    meta=meta or {},
+                )
+            )
+
+    def latest_artifact(self, kind: str, key: str) -> sa.Row[Any] | None:
+        """The newest artifact of ``kind`` and ``key`` (all columns), or None."""
+        a = schema.artifacts
+        with self.connect() as conn:
+            return conn.execute(
+                sa.select(a)
+                .where(a.c.kind == kind, a.c.key == key)
+                .order_by(a.c.id.desc())
+                .limit(1)
+            ).first()
+
     def runs(self, command: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(schema.runs).order_by(schema.runs.c.id)
         if command:

@@ -6,29 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from fmreview.record import WORK_FIELDS
 from fmreview.store import schema
-
-#: Fields copied from a record into its work.
-WORK_FIELDS = (
-    "title",
-    "abstract",
-    "authors",
-    "year",
-    "date",
-    "venue",
-    "type",
-    "keywords",
-    "language",
-    "url",
-    "doi",
-    "arxiv",
-    "pmid",
-    "openalex",
-    "source_labels",
-)
 
 
 def work_values_from_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """The values a work copies from ``rec`` (:data:`~fmreview.record.WORK_FIELDS`)."""
     return {k: rec.get(k) for k in WORK_FIELDS}
 
 
