@@ -290,6 +290,7 @@ def test_admin_starts_the_random_phase(tmp_path: Any) -> None:
     store = Store.create(tmp_path / "review")
     try:
         store.protocol.screening.mode = "human"
+        store.protocol.screening.stopping.rule = "hypergeometric"  # a rule with a random phase
         add_works(store, 40)
         team(store)
         app = make_app(store)
