@@ -127,8 +127,9 @@ def asreview_row(
 ) -> dict[str, Any]:
     """ASReview's metrics for one run, cached under ``cache`` by data, priors and seed."""
     key = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    f = cache / "asreview" / f"{path.stem}-{key}-{seed}-{'-'.join(map(str, priors))}.json"
-    if cache is not None and f.exists():
+    name = f"{path.stem}-{key}-{seed}-{'-'.join(map(str, priors))}.json"
+    f = cache / "asreview" / name if cache is not None else None
+    if f is not None and f.exists():
         return dict(json.loads(f.read_text()))
     try:
         a = run_asreview(cmd, path, priors, seed, n)
@@ -142,7 +143,7 @@ def asreview_row(
         "screened95": screened_to(lab, 0.95),
         "wall_time": a["wall_time"],
     }
-    if cache is not None:
+    if f is not None:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(row))
     return row
@@ -214,7 +215,6 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], dict[str, Any], float]] = {
     # presumed exclusions as a fifth of the works not screened yet (200 are 78% of
     # donners_2021's 258 works but 8% of cohen's 2,544)
     "lr_pres20": ("logistic", {"n_presumed": 0.2}, {}, 0.075),
-    "lr_svm_z": ("ensemble", {"members": ("logistic", "svm"), "combine": "zscore"}, {}, 0.075),
 }
 
 
