@@ -318,6 +318,20 @@ def lodo(
     return {"candidates": mean, "folds": folds, "in_sample": in_sample, "rows": rows}
 
 
+def lodo_baseline(report: dict[str, Any]) -> dict[str, float]:
+    """ASReview's seed-mean WSS@95 per set: this run's when it ran for every seed, else
+    the measured :data:`REFERENCE`."""
+    baseline = {}
+    for name, d in report["datasets"].items():
+        ran = [r for r in d["runs"] if "wss95" in r.get("asreview", {})]
+        a = d["summary"].get("asreview_wss95")
+        full = len(ran) == len(d["runs"])
+        baseline[name] = (
+            a if a is not None and (full or name not in REFERENCE) else REFERENCE.get(name, 0.0)
+        )
+    return baseline
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
@@ -423,15 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     report["load_average_end"] = list(os.getloadavg())
     summarise(report)
     if args.lodo:
-        baseline = {}
-        for name, d in report["datasets"].items():
-            # ASReview of this run when it ran for every seed; else the measured reference
-            ran = [r for r in d["runs"] if "wss95" in r.get("asreview", {})]
-            a = d["summary"].get("asreview_wss95")
-            full = len(ran) == len(d["runs"])
-            baseline[name] = (
-                a if a is not None and (full or name not in REFERENCE) else REFERENCE.get(name, 0.0)
-            )
+        baseline = lodo_baseline(report)
         sel = lodo(files, args.seeds, baseline, cache, jobs=args.jobs)
         sel.pop("rows")
         sel["baseline"] = baseline

@@ -190,6 +190,22 @@ def draw_priors(
     return [int(i) for i in np.concatenate([pi, pe])]
 
 
+def rule_outcome(rule: StoppingRule, lab: np.ndarray, rng: np.random.Generator) -> RuleOutcome:
+    """Where ``rule`` stops on the labels in screening order ``lab``, and what it found."""
+    s = rule.simulate(lab, rng)
+    target = getattr(rule, "recall", None)
+    rec = s.found / int(lab.sum())
+    return RuleOutcome(
+        rule=rule.name,
+        screened=s.screened,
+        recall=rec,
+        work_saved=1 - s.screened / len(lab),
+        stopped=s.stopped,
+        target=target,
+        target_met=None if target is None else bool(rec >= target - 1e-12),
+    )
+
+
 # ----------------------------------------------------------------------------- loop
 def refit_due(n_labelled: int, since_fit: int, last_relevant: bool, refit_share: float) -> bool:
     """Refit after every inclusion, and after ``max(1, share·labelled)`` exclusions."""
@@ -325,21 +341,8 @@ def simulate(
         else (get_stopping_rule(r) if isinstance(r, str) else r)
         for r in stopping
     ]
-    outcomes: dict[str, RuleOutcome] = {}
+    outcomes = {rule.name: rule_outcome(rule, lab, rng) for rule in rules}
     N = len(y)
-    for rule in rules:
-        s = rule.simulate(lab, rng)
-        target = getattr(rule, "recall", None)
-        rec = s.found / int(y.sum())
-        outcomes[rule.name] = RuleOutcome(
-            rule=rule.name,
-            screened=s.screened,
-            recall=rec,
-            work_saved=1 - s.screened / N,
-            stopped=s.stopped,
-            target=target,
-            target_met=None if target is None else bool(rec >= target - 1e-12),
-        )
     return SimulationResult(
         dataset=dataset,
         n_records=N,
