@@ -302,6 +302,37 @@ def test_cli_screen_status_and_interactive(file_store, app, monkeypatch) -> None
     assert res.exit_code == 0 and json.loads(res.output)["checked"] == 20
 
 
+def test_default_rule_is_the_counting_process_and_status_shows_its_estimate(
+    file_store, app
+) -> None:
+    truth = _fill(file_store, 60, 6)
+    cfg = ScreeningConfig.from_protocol(file_store.protocol)
+    assert cfg.stopping == {
+        "name": "poisson_process",
+        "params": {"recall": 0.95, "confidence": 0.95},
+    }
+    cfg.model = FAST
+    sess = Session(file_store, config=cfg)
+    for _ in range(25):
+        nxt = sess.next_work("carol")
+        label = "include" if truth[nxt.work_id] else "exclude"
+        record_decision(file_store, nxt.work_id, "carol", label, next_work=nxt, config=cfg)
+    folder = str(file_store.folder)
+    res = CliRunner().invoke(app, ["screen", "status", "--dir", folder, "--json"])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.output)
+    est = st["estimate"]
+    assert st["stopping"]["rule"] == "poisson_process" and st["stopping"]["phase"] == "ranked"
+    assert est["method"] == "poisson_process" and est["unscreened"] == 35
+    assert est["found"] == st["labels"]["include"] > 0
+    # the estimate sits inside its interval, and the interval's low end is what was found
+    assert est["relevant_low"] == est["found"] <= est["relevant"] <= est["relevant_high"]
+    assert 0 <= est["recall_low"] <= est["recall"] <= est["recall_high"] == 1
+    assert 0 <= est["to_target"] <= est["to_stop"] <= 35
+    res = CliRunner().invoke(app, ["screen", "status", "--dir", folder])
+    assert res.exit_code == 0 and "left to screen for 95%" in res.output
+
+
 def test_cli_simulate(tmp_path, app) -> None:
     df = synthetic_frame(60, 6, seed=3)
     path = tmp_path / "data.csv"

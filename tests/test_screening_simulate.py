@@ -68,6 +68,18 @@ def test_queries_and_models_run(df) -> None:
             res = simulate(df, model=model, query=query, seed=2, X=X, stopping=("consecutive",))
             assert res.config["query"]["name"] == query
             assert -0.05 - 1e-9 <= res.wss95 <= 1
+    # the query's parameters reach it; the run's seed stays its random state
+    kw = {"model": "logistic", "seed": 2, "X": X, "stopping": ()}
+    all_random = simulate(
+        df, query="mixed", query_params={"p_explore": 1.0, "explore": "random"}, **kw
+    )
+    params = all_random.config["query"]["params"]
+    assert (params["p_explore"], params["explore"]) == (1.0, "random")
+    assert (
+        params["random_state"]
+        == simulate(df, query="mixed", **kw).config["query"]["params"]["random_state"]
+    )
+    assert all_random.order.tolist() != simulate(df, **kw).order.tolist()
 
 
 def test_bad_inputs_are_named(tmp_path, df) -> None:

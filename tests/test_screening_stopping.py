@@ -382,3 +382,17 @@ def _screened(store) -> list[int]:
 
     with store.connect() as conn:
         return [int(w) for (w,) in conn.execute(sa.select(schema.decisions.c.work_id)).all()]
+
+
+def test_sample_first_rules_stop_a_live_session_only_when_all_is_screened() -> None:
+    from fmreview.screening.target import QuantileBinomial, TargetMethod
+
+    lab = np.zeros(50, dtype=int)
+    lab[:5] = 1
+    t, q = TargetMethod(), QuantileBinomial(sample_size=0.2)
+    assert not t.check(lab, 100).stop and t.check(lab, 50).stop
+    assert "needs 59 relevant works drawn at random" in t.check(lab, 100).message
+    assert not q.check(lab, 100).stop and q.check(lab, 50).stop
+    assert q.check(lab, 100).message == "needs a random sample of 20 works first"
+    with pytest.raises(InputError, match="negbin rule: recall"):
+        get_stopping_rule("negbin", confidence=1.0, recall=2.0)

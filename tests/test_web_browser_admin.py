@@ -52,17 +52,18 @@ def test_admin_amends_settings_in_the_browser(
             form = admin.locator("#settings form")
             form.locator("input[name=reviewers_per_record]").fill("3")
             form.locator("select[name=blinding]").select_option("off")
-            form.locator("input[name=param_switch_after]").fill("25")
+            # the rule with a random phase (the default, poisson_process, has none)
+            form.locator("select[name=stopping_rule]").select_option("hypergeometric")
             with admin.expect_navigation():
                 form.locator("button[type=submit]").click()
             note = admin.text_content("#settings [role=status]") or ""
             assert "Amendment recorded as run" in note and "screening.blinding: on → off" in note
             _shot(admin, tmp_path, "admin-settings.png")
             s = load_protocol(path).screening
-            assert (s.reviewers_per_record, s.blinding, s.stopping.params) == (
+            assert (s.reviewers_per_record, s.blinding, s.stopping.rule) == (
                 3,
                 False,
-                {"switch_after": 25},
+                "hypergeometric",
             )
             (run,) = store.runs(COMMAND)
             assert run["params"]["user"] == "admin"

@@ -290,6 +290,7 @@ def test_admin_starts_the_random_phase(tmp_path: Any) -> None:
     store = Store.create(tmp_path / "review")
     try:
         store.protocol.screening.mode = "human"
+        store.protocol.screening.stopping.rule = "hypergeometric"  # a rule with a random phase
         add_works(store, 40)
         team(store)
         app = make_app(store)
@@ -377,6 +378,7 @@ def test_random_draws_are_read_back_on_postgresql(tmp_path: Any, pg_url: str) ->
     """The queue reads the phase out of the decisions' JSON model state on PostgreSQL too."""
     store = Store.create(tmp_path / "review", db_url=pg_url)
     try:
+        store.protocol.screening.stopping.rule = "hypergeometric"  # a rule with a random phase
         add_works(store, 30)
         insert(
             store,

@@ -76,7 +76,7 @@ def test_admin_amends_the_protocol(folder_review: tuple[Store, Any, Path]) -> No
             blinding="off",
             model="svm",
             recall=0.9,
-            param_switch_after=30,
+            param_min_screened=30,
             rank_every=4,
         ),
     )
@@ -93,7 +93,7 @@ def test_admin_amends_the_protocol(folder_review: tuple[Store, Any, Path]) -> No
     p = load_protocol(path)
     s = p.screening
     assert (s.reviewers_per_record, s.blinding, s.model) == (3, False, "svm")
-    assert s.stopping.recall == 0.9 and s.stopping.params == {"switch_after": 30}
+    assert s.stopping.recall == 0.9 and s.stopping.params == {"min_screened": 30}
     assert store.protocol.screening == s
     st = app.state.web
     assert st.queue.required == 3 and st.queue.rank_every == 4
@@ -104,7 +104,7 @@ def test_admin_amends_the_protocol(folder_review: tuple[Store, Any, Path]) -> No
     assert run["params"]["screening.reviewers_per_record"] == [2, 3]
     assert run["params"]["screening.model"] == ["default", "svm"]
     assert run["params"]["screening.stopping.recall"] == [0.95, 0.9]
-    assert run["params"]["screening.stopping.params"] == [{}, {"switch_after": 30}]
+    assert run["params"]["screening.stopping.params"] == [{}, {"min_screened": 30}]
     assert run["params"][RANK_EVERY] == [10, 4]
     assert run["config"]["protocol_sha256"] == hashlib.sha256(after.encode()).hexdigest()
     assert run["config"]["previous_sha256"] == hashlib.sha256(before.encode()).hexdigest()
@@ -158,7 +158,7 @@ def test_bad_values_are_refused_and_nothing_is_written(
         ({"confidence": "high"}, "confidence: 'high' is not a number"),
         ({"model": "svmx"}, "Unknown screening model 'svmx'; available: "),
         ({"stopping_rule": "magic"}, "Unknown stopping rule 'magic'; available: "),
-        ({"param_switch_after": "soon"}, "stopping parameter switch_after: 'soon' is not a number"),
+        ({"param_min_screened": "soon"}, "stopping parameter min_screened: 'soon' is not a number"),
         ({"blinding": "maybe"}, "blinding: 'maybe' is not on or off"),
         ({"rank_every": 0}, r"rank_every\): 0 is below the minimum 1"),
         ({"protocol_sha256": "0" * 64, "blinding": "off"}, "changed since this page was shown"),
@@ -200,23 +200,24 @@ def test_changing_the_rule_keeps_only_its_parameters(
 ) -> None:
     store, app, path = folder_review
     a = admin_of(app)
-    assert a.post("/admin/settings", form(a, param_switch_after=25)).status_code == 303
-    assert load_protocol(path).screening.stopping.params == {"switch_after": 25}
+    # the default rule (poisson_process) takes min_screened
+    assert a.post("/admin/settings", form(a, param_min_screened=25)).status_code == 303
+    assert load_protocol(path).screening.stopping.params == {"min_screened": 25}
     page = a.get("/admin").text
-    assert 'name="param_switch_after"' in page
-    # knee does not take switch_after: it is dropped, and the rule's own parameters show
-    assert a.post("/admin/settings", form(a, stopping_rule="knee")).status_code == 303
+    assert 'name="param_min_screened"' in page
+    # hypergeometric does not take min_screened: it is dropped, and the rule's own show
+    assert a.post("/admin/settings", form(a, stopping_rule="hypergeometric")).status_code == 303
     st = load_protocol(path).screening.stopping
-    assert st.rule == "knee" and st.params == {}
+    assert st.rule == "hypergeometric" and st.params == {}
     page = a.get("/admin").text
-    assert 'name="param_min_screened"' in page and 'name="param_switch_after"' not in page
-    assert a.post("/admin/settings", form(a, param_min_screened=80)).status_code == 303
-    assert load_protocol(path).screening.stopping.params == {"min_screened": 80}
-    # the queue follows: the knee rule has no random phase
-    assert app.state.web.queue.random_phase()["needs_random_phase"] is False
+    assert 'name="param_switch_after"' in page and 'name="param_min_screened"' not in page
+    assert a.post("/admin/settings", form(a, param_switch_after=80)).status_code == 303
+    assert load_protocol(path).screening.stopping.params == {"switch_after": 80}
+    # the queue follows: the hypergeometric rule has a random phase
+    assert app.state.web.queue.random_phase()["needs_random_phase"] is True
     assert [r["params"].get("screening.stopping.rule") for r in runs(store)] == [
         None,
-        ["hypergeometric", "knee"],
+        ["poisson_process", "hypergeometric"],
         None,
     ]
 

@@ -181,7 +181,11 @@ class DedupeSettings(_Model):
 
 
 class StoppingSettings(_Model):
-    rule: str = "hypergeometric"
+    # poisson_process: 95% recall in 30 of 30 benchmark runs, 58% of the screening saved
+    # (hypergeometric: 30 of 30, 18%). Its promise rests on a model of how relevant works
+    # thin out along the ranking, not on a random sample as the hypergeometric rule's
+    # does (see screening/counting.py); set rule: hypergeometric for a sampling guarantee
+    rule: str = "poisson_process"
     recall: float = Field(default=0.95, gt=0, le=1)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     params: dict[str, Any] = Field(default_factory=dict)

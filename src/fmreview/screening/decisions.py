@@ -34,7 +34,7 @@ single writer thread orders the writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -50,6 +50,17 @@ ROLES = ("admin", "reviewer", "local")
 #: What a reviewer sees instead of a stage status while blinded.
 BLINDED = "blinded"
 MAX_NOTE = 10000
+
+
+class Vote(TypedDict, total=False):
+    """What a vote says: the keywords of :func:`write_decision` and of the screening
+    engine's ``decide`` (``stage`` defaults to ``title_abstract``, ``note`` to none)."""
+
+    work_id: Required[int]
+    label: Required[str]
+    stage: str
+    criterion: str | None
+    note: str
 
 
 @dataclass(frozen=True)
@@ -200,25 +211,24 @@ def write_decision(
     store: Any,
     *,
     actor: Actor,
-    work_id: int,
-    label: str,
-    stage: str = "title_abstract",
-    criterion: str | None = None,
-    note: str = "",
     model: dict[str, Any] | None = None,
     assigned: bool | None = None,
     run_id: int | None = None,
+    **vote: Unpack[Vote],
 ) -> int:
     """Validate and append one screening decision (one transaction); returns its id.
 
-    ``assigned``: whether the screening engine assigned this work to the actor at this
-    stage (web users: required; None for a local caller, who may vote on any work that still
-    needs votes). ``note`` is the reviewer's note, and the reason of a changed vote.
+    ``vote`` holds ``work_id``, ``label`` and optionally ``stage``, ``criterion`` and
+    ``note`` (the reviewer's note, and the reason of a changed vote). ``assigned``: whether
+    the screening engine assigned this work to the actor at this stage (web users:
+    required; None for a local caller, who may vote on any work that still needs votes).
     """
-    criterion = check_fields(store, label=label, stage=stage, criterion=criterion)
+    work_id, label = vote["work_id"], vote["label"]
+    stage = vote.get("stage", "title_abstract")
+    criterion = check_fields(store, label=label, stage=stage, criterion=vote.get("criterion"))
     if actor.web and assigned is None:
         raise ForbiddenError("a web vote needs the engine's assignment")
-    note = (note or "")[:MAX_NOTE]
+    note = (vote.get("note") or "")[:MAX_NOTE]
     with store.begin() as conn:
         work = read_work(conn, work_id, lock=True)
         replaces = check_decision(
@@ -228,22 +238,33 @@ def write_decision(
         if replaces is not None:
             state["replaces"] = replaces
             state["reason"] = note
-        return int(
-            conn.execute(
-                _INSERT,
-                {
-                    "work_id": work_id,
-                    "stage": stage,
-                    "reviewer": actor.name,
-                    "label": label,
-                    "criterion": criterion if label == "exclude" else None,
-                    "note": note,
-                    "created_at": store.clock(),
-                    "model": state or None,
-                    "run_id": run_id,
-                },
-            ).inserted_primary_key[0]
+        return _append(
+            conn,
+            store,
+            {
+                "work_id": work_id,
+                "stage": stage,
+                "reviewer": actor.name,
+                "label": label,
+                "criterion": criterion,
+                "note": note,
+                "model": state or None,
+                "run_id": run_id,
+            },
         )
+
+
+def _append(conn: Any, store: Any, row: dict[str, Any]) -> int:
+    """Insert one decision row, stamped with the store's clock; return its id.
+
+    The exclusion criterion is kept only on an exclusion.
+    """
+    row = {
+        **row,
+        "criterion": row["criterion"] if row["label"] == "exclude" else None,
+        "created_at": store.clock(),
+    }
+    return int(conn.execute(_INSERT, row).inserted_primary_key[0])
 
 
 def resolve_conflict(
@@ -276,25 +297,23 @@ def resolve_conflict(
             raise InputError(
                 f"work {work_id} has no conflict at {stage} (its status there is {status!r})"
             )
-        return int(
-            conn.execute(
-                _INSERT,
-                {
-                    "work_id": work_id,
-                    "stage": "resolution",
-                    "reviewer": reviewer,
-                    "label": label,
-                    "criterion": criterion if label == "exclude" else None,
-                    "note": stage,
-                    "created_at": store.clock(),
-                    "model": {
-                        "resolution": method,
-                        "comment": (comment or "")[:MAX_NOTE],
-                        "votes": {r: v[0] for r, v in work.votes[stage].items()},
-                    },
-                    "run_id": None,
+        return _append(
+            conn,
+            store,
+            {
+                "work_id": work_id,
+                "stage": "resolution",
+                "reviewer": reviewer,
+                "label": label,
+                "criterion": criterion,
+                "note": stage,
+                "model": {
+                    "resolution": method,
+                    "comment": (comment or "")[:MAX_NOTE],
+                    "votes": {r: v[0] for r, v in work.votes[stage].items()},
                 },
-            ).inserted_primary_key[0]
+                "run_id": None,
+            },
         )
 
 

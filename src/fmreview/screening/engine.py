@@ -42,14 +42,14 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import sqlalchemy as sa
 
 from fmreview.errors import InputError
 from fmreview.screening import decisions
-from fmreview.screening.decisions import STAGES, Actor
+from fmreview.screening.decisions import STAGES, Actor, Vote
 from fmreview.screening.phase import START_COMMAND, UNBLIND_COMMAND, ScreeningSequence, random_draw
 from fmreview.screening.ranking import ActiveRanker, ScreeningConfig, load_state
 from fmreview.screening.stopping import StoppingRule
@@ -599,64 +599,33 @@ class ScreeningEngine:
         return item.model_state(self._ranking.config or self._config, self._ranking.training)
 
     # ------------------------------------------------------------------ deciding
-    def decide(
-        self,
-        actor: Actor,
-        *,
-        work_id: int,
-        label: str,
-        stage: str = "title_abstract",
-        criterion: str | None = None,
-        note: str = "",
-        run_id: int | None = None,
-    ) -> int:
+    def decide(self, actor: Actor, *, run_id: int | None = None, **vote: Unpack[Vote]) -> int:
         """Record ``actor``'s vote through the one decision writer and fold it in.
 
-        A web user's vote is taken on the work last served to them at ``stage`` (or as a
-        change of their own standing vote; see :mod:`fmreview.screening.decisions`); a
-        local actor's on any work that still needs votes.
+        ``vote`` holds ``work_id``, ``label`` and optionally ``stage`` (default
+        ``title_abstract``), ``criterion`` and ``note``. A web user's vote is taken on the
+        work last served to them at ``stage`` (or as a change of their own standing vote;
+        see :mod:`fmreview.screening.decisions`); a local actor's on any work that still
+        needs votes.
         """
-        vote = self._vote(actor, work_id, label, stage, criterion, note, run_id)
-        return vote.done(vote.write())
+        pending = self._vote(actor, vote, run_id)
+        return pending.done(pending.write())
 
     async def decide_async(
         self,
         actor: Actor,
         *,
-        work_id: int,
-        label: str,
-        stage: str = "title_abstract",
-        criterion: str | None = None,
-        note: str = "",
         run: Callable[[Callable[[], int]], Awaitable[int]],
+        **vote: Unpack[Vote],
     ) -> int:
         """:meth:`decide` from async code: ``run`` awaits the write (the web app's writer)."""
-        vote = self._vote(actor, work_id, label, stage, criterion, note, None)
-        return vote.done(await run(vote.write))
+        pending = self._vote(actor, vote, None)
+        return pending.done(await run(pending.write))
 
-    def _vote(
-        self,
-        actor: Actor,
-        work_id: int,
-        label: str,
-        stage: str,
-        criterion: str | None,
-        note: str,
-        run_id: int | None,
-    ) -> _Vote:
-        item = self.served(actor.name, stage, work_id)
-        return _Vote(
-            self,
-            actor,
-            work_id,
-            label,
-            stage,
-            criterion,
-            note,
-            run_id,
-            item,
-            self.model_state(item),
-        )
+    def _vote(self, actor: Actor, vote: Vote, run_id: int | None) -> _Vote:
+        vote = {"stage": "title_abstract", **vote}
+        item = self.served(actor.name, vote["stage"], vote["work_id"])
+        return _Vote(self, actor, vote, run_id, item, self.model_state(item))
 
     def visible_votes(self, work_id: int, *, viewer: str, is_admin: bool) -> dict[str, Any]:
         """What ``viewer`` may see of a work's votes (blinding; see ``decisions``)."""
@@ -705,11 +674,7 @@ class _Vote:
 
     engine: ScreeningEngine
     actor: Actor
-    work_id: int
-    label: str
-    stage: str
-    criterion: str | None
-    note: str
+    vote: Vote  # with its stage
     run_id: int | None
     item: QueueItem | None
     model: dict[str, Any]
@@ -718,30 +683,28 @@ class _Vote:
         return decisions.write_decision(
             self.engine.store,
             actor=self.actor,
-            work_id=self.work_id,
-            label=self.label,
-            stage=self.stage,
-            criterion=self.criterion,
-            note=self.note,
             model=self.model,
             assigned=(self.item is not None) if self.actor.web else None,
             run_id=self.run_id,
+            **self.vote,
         )
 
     def done(self, decision_id: int) -> int:
-        crit = (self.criterion or "").strip() or None
+        v = self.vote
+        stage, label = v["stage"], v["label"]
+        crit = (v.get("criterion") or "").strip() or None
         self.engine.note_vote(
             decision_id,
-            work_id=self.work_id,
-            stage=self.stage,
+            work_id=v["work_id"],
+            stage=stage,
             reviewer=self.actor.name,
-            label=self.label,
-            criterion=crit if self.label == "exclude" else None,
-            note=self.note,
+            label=label,
+            criterion=crit if label == "exclude" else None,
+            note=v.get("note", ""),
             phase=self.model.get("phase"),
         )
         if self.item is not None:
-            self.engine.release(self.actor.name, self.stage)
+            self.engine.release(self.actor.name, stage)
         return decision_id
 
 

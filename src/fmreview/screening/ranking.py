@@ -25,11 +25,17 @@ from fmreview import __version__
 from fmreview.screening.eligibility import AUTOMATION_STAGE
 from fmreview.screening.features import FeatureConfig, TextColumns, cached_features
 from fmreview.screening.models import Ranker, get_model, model_from_meta
-from fmreview.screening.stopping import StoppingRule, get_stopping_rule
+from fmreview.screening.stopping import STOPPING_RULES, StoppingRule, get_stopping_rule
 
 LABELS = ("include", "exclude", "maybe", "undo")
 TRAINING = {"include": 1, "exclude": 0}
 SCREEN_STAGE = "title_abstract"
+
+
+def _targeted(rule: str) -> bool:
+    """Whether the rule promises a recall (takes the protocol's ``recall`` and ``confidence``)."""
+    cls = STOPPING_RULES.get(rule)
+    return cls is not None and {"recall", "confidence"} <= set(cls._get_param_names())
 
 
 @dataclass
@@ -41,7 +47,7 @@ class ScreeningConfig:
     query: dict[str, Any] = field(default_factory=lambda: {"name": "max", "params": {}})
     stopping: dict[str, Any] = field(
         default_factory=lambda: {
-            "name": "hypergeometric",
+            "name": "poisson_process",
             "params": {"recall": 0.95, "confidence": 0.95},
         }
     )
@@ -65,7 +71,7 @@ class ScreeningConfig:
         s = protocol.screening
         st = s.stopping
         params = dict(st.params)
-        if st.rule in ("hypergeometric", "hypergeometric_ranked"):
+        if _targeted(st.rule):
             params.setdefault("recall", st.recall)
             params.setdefault("confidence", st.confidence)
         mparams = dict(s.params)

@@ -42,7 +42,13 @@ from scipy.stats import hypergeom
 
 from fmreview.errors import InputError, unknown_name
 from fmreview.screening.counting import CountingProcess, NegativeBinomial
-from fmreview.screening.stopping_base import SimStop, StopCheck, StoppingRule, _labels
+from fmreview.screening.stopping_base import (
+    SimStop,
+    StopCheck,
+    StoppingRule,
+    _labels,
+    check_target,
+)
 from fmreview.screening.target import QuantileBinomial, TargetMethod
 
 
@@ -188,11 +194,7 @@ class Hypergeometric(StoppingRule):
         self.recall = recall
         self.confidence = confidence
         self.switch_after = switch_after
-        if not 0 < recall <= 1 or not 0 < confidence < 1:
-            raise InputError(
-                f"hypergeometric rule: recall {recall} must be in (0, 1] and confidence "
-                f"{confidence} in (0, 1)"
-            )
+        check_target(self.name, recall, confidence)
 
     def switch_run(self, n_total: int) -> int:
         """Consecutive irrelevant works that end the ranked phase (a share if < 1)."""

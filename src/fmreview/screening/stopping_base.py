@@ -51,6 +51,14 @@ def _labels(labels: Any) -> np.ndarray:
     return a
 
 
+def check_target(rule: str, recall: float, confidence: float) -> None:
+    """Refuse a recall target outside (0, 1] or a confidence outside (0, 1)."""
+    if not 0 < recall <= 1 or not 0 < confidence < 1:
+        raise InputError(
+            f"{rule} rule: recall {recall} must be in (0, 1] and confidence {confidence} in (0, 1)"
+        )
+
+
 class StoppingRule(BaseEstimator):  # type: ignore[misc]
     """Base class; parameters are keyword-only and stored unchanged (sklearn's estimator
     contract, so ``get_params`` / ``set_params`` / ``clone`` come from ``BaseEstimator``)."""

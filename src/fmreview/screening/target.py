@@ -63,7 +63,22 @@ def _stop_after_meeting(lab: np.ndarray, sample: np.ndarray, need: int | None) -
     return SimStop(screened=n, found=int(lab[seen].sum()), stopped=n < N)
 
 
-class TargetMethod(StoppingRule):
+class SampleFirst(StoppingRule):
+    """A rule whose random sample is drawn before ranked screening.
+
+    Only :meth:`simulate` draws that sample; a live session has none, so :meth:`check`
+    stops only once every work is screened and says what the rule would need.
+    """
+
+    def needs(self, n_total: int) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
+        lab = _labels(labels)
+        return StopCheck(rule=self.name, stop=len(lab) >= n_total, message=self.needs(n_total))
+
+
+class TargetMethod(SampleFirst):
     """Cormack & Grossman's target method (random targets, then ranked screening)."""
 
     name = "target"
@@ -73,14 +88,9 @@ class TargetMethod(StoppingRule):
         self.confidence = confidence
         targets_needed(recall, confidence)
 
-    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
+    def needs(self, n_total: int) -> str:
         t = targets_needed(self.recall, self.confidence)
-        lab = _labels(labels)
-        return StopCheck(
-            rule=self.name,
-            stop=len(lab) >= n_total,
-            message=f"needs {t} relevant works drawn at random before ranked screening",
-        )
+        return f"needs {t} relevant works drawn at random before ranked screening"
 
     def simulate(self, ranked_labels: Any, rng: np.random.Generator) -> SimStop:
         lab = _labels(ranked_labels)
@@ -93,7 +103,7 @@ class TargetMethod(StoppingRule):
         return _stop_after_meeting(lab, sample, t)
 
 
-class QuantileBinomial(StoppingRule):
+class QuantileBinomial(SampleFirst):
     """Lewis, Yang & Frieder's QBCB on a random sample drawn before ranked screening."""
 
     name = "qbcb"
@@ -109,13 +119,8 @@ class QuantileBinomial(StoppingRule):
         s = self.sample_size
         return min(n_total, math.ceil(s * n_total) if s < 1 else int(s))
 
-    def check(self, labels: Any, n_total: int, *, random_phase: Any = None) -> StopCheck:
-        lab = _labels(labels)
-        return StopCheck(
-            rule=self.name,
-            stop=len(lab) >= n_total,
-            message=f"needs a random sample of {self.size(n_total)} works first",
-        )
+    def needs(self, n_total: int) -> str:
+        return f"needs a random sample of {self.size(n_total)} works first"
 
     def simulate(self, ranked_labels: Any, rng: np.random.Generator) -> SimStop:
         lab = _labels(ranked_labels)
