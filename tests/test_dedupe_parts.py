@@ -13,6 +13,8 @@ from fmreview.dedupe.engine import sorted_keys
 from fmreview.dedupe.keys import record_keys
 from fmreview.dedupe.scoring import (
     FIELDS,
+    SUBTITLE_SIM,
+    TRUNCATED_SIM,
     author_similarity,
     prefilter,
     reason,
@@ -96,7 +98,14 @@ def test_candidate_pairs_on_tiny_input() -> None:
 # ----------------------------------------------------------------------------- scoring
 def test_title_similarity_handles_truncation_and_order() -> None:
     a = np.array(
-        ["optimal therapy of malignant pleural effusions", "lung nodules in ct", "", "x"],
+        [
+            "optimal therapy of malignant pleural effusions",
+            "lung nodules in ct",
+            "",
+            "x",
+            "inherited complement deficiency in chronic inflammatory states",
+            "can liver kidney transplantation cure ahus",
+        ],
         dtype=object,
     )
     b = np.array(
@@ -105,13 +114,20 @@ def test_title_similarity_handles_truncation_and_order() -> None:
             "ct lung nodules in",
             "x",
             "",
+            "inherited complement deficiency in chronic inflammatory statesthe examples of",
+            "thrombotic microangiopathy can liver kidney transplantation cure ahus",
         ],
         dtype=object,
     )
     sim = title_similarity(a, b)
-    assert sim[0] == pytest.approx(0.9)
+    # a subtitle (or series prefix) in one source only: as close as a typo
+    assert sim[0] == pytest.approx(SUBTITLE_SIM)
+    assert sim[5] == pytest.approx(SUBTITLE_SIM)
     assert sim[1] == pytest.approx(1.0)
     assert sim[2] == sim[3] == 0.0
+    # cut inside a word (glued subtitle, truncated field): weaker
+    assert sim[4] == pytest.approx(TRUNCATED_SIM)
+    assert TRUNCATED_SIM < SUBTITLE_SIM
 
 
 def test_author_similarity_missing_is_nan() -> None:

@@ -97,24 +97,44 @@ def _cpdist(a: np.ndarray, b: np.ndarray, scorer: Any, cutoff: float | None = No
     return out / 100.0
 
 
+#: Title similarity of two titles that differ only by a subtitle, series prefix or
+#: section label present in one source ("Can liver-kidney transplantation cure aHUS?" and
+#: "Thrombotic microangiopathy: can liver-kidney ..."): as close as a typo.
+SUBTITLE_SIM = 0.95
+#: Title similarity when the shorter title is a prefix or suffix of the longer one but not
+#: at a word boundary (a title cut at a field length, or glued to its subtitle).
+TRUNCATED_SIM = 0.9
+
+
+def _affix_similarity(x: str, y: str) -> float:
+    """:data:`SUBTITLE_SIM` when the shorter of two normalised titles (three words and 15
+    characters or more) is the first or last whole words of the longer,
+    :data:`TRUNCATED_SIM` when it is a prefix or suffix cut inside a word, else 0."""
+    if len(x) > len(y):
+        x, y = y, x
+    if x.count(" ") < 2 or len(x) < 15 or len(x) == len(y):
+        return 0.0
+    if y.startswith(x):
+        return SUBTITLE_SIM if y[len(x)] == " " else TRUNCATED_SIM
+    if y.endswith(x):
+        return SUBTITLE_SIM if y[-len(x) - 1] == " " else TRUNCATED_SIM
+    return 0.0
+
+
 def title_similarity(a: np.ndarray, b: np.ndarray, ratio: np.ndarray | None = None) -> np.ndarray:
     """Element-wise title similarity in [0, 1] (0 when either title is empty).
 
     The larger of the normalised Levenshtein ratio and the token-sort ratio (word order),
-    and 0.9 when the shorter title (three words and 15 characters or more) is a prefix or suffix of the
-    longer one (truncated titles, dropped subtitles or series prefixes). ``ratio`` may
-    pass the Levenshtein ratios when already computed.
+    and :func:`_affix_similarity` when the shorter title is the start or end of the longer
+    one (a subtitle, series prefix or section label in one source only; a truncated
+    title). ``ratio`` may pass the Levenshtein ratios when already computed.
     """
     sim = _cpdist(a, b, fuzz.ratio) if ratio is None else ratio.copy()
     redo = np.flatnonzero((sim < 0.95) & (sim >= 0.4))
     if len(redo):
         sim[redo] = np.maximum(sim[redo], _cpdist(a[redo], b[redo], fuzz.token_sort_ratio))
-    for n in np.flatnonzero(sim < 0.9):
-        x, y = a[n], b[n]
-        if len(x) > len(y):
-            x, y = y, x
-        if x.count(" ") >= 2 and len(x) >= 15 and (y.startswith(x) or y.endswith(x)):
-            sim[n] = 0.9
+    for n in np.flatnonzero(sim < SUBTITLE_SIM):
+        sim[n] = max(sim[n], _affix_similarity(a[n], b[n]))
     empty = (a == "") | (b == "")
     sim[empty] = 0.0
     return sim
@@ -379,9 +399,10 @@ def score_pairs(
         & (out["page"].to_numpy() == 1)
     )
     aut = np.nan_to_num(au, nan=0.0)
-    # a range of three or more pages (not a one- or two-page meeting abstract: many share a page)
+    # a range of three or more pages, or the same range of two (not a one-page meeting
+    # abstract: many share a page)
     span = keys["page_span"].to_numpy()
-    citation &= (span[i] >= 2) | (span[j] >= 2)
+    citation &= (span[i] >= 2) | (span[j] >= 2) | ((span[i] == span[j]) & (span[i] >= 1))
     citation &= (aut >= 0.9) | ((aut >= 0.7) & (t >= 0.5) & (np.nan_to_num(vs, nan=1.0) >= 0.85))
     out["citation"] = citation.astype(np.int8)
     out["w_citation"] = np.where(citation, CITATION_SAME, 0.0)

@@ -348,7 +348,9 @@ def record_flags(keys: pd.DataFrame) -> pd.DataFrame:
 
 def hard_evidence(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Evidence that identifies an item whatever its title: the same DOI, or the same
-    first page and the same issue (or, without issues, volume) and no other year.
+    first page and the same issue (or, without issues, volume) and no other year. With
+    the same volume *and* issue the years may differ by one (an issue appears in one
+    year: the other is an online-first date or an export error).
 
     Issue numbers of three digits or more are ignored: the ``number`` field of some
     exports holds a record number, and no journal has a hundred issues a volume."""
@@ -366,6 +368,7 @@ def hard_evidence(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarra
     no_issue = (ia == "") | (ib == "")
     same_vol = (vol[i] == vol[j]) & (vol[i] != "")
     year_ok = (year[i] == year[j]) | (year[i] == 0) | (year[j] == 0)
+    year_ok |= (np.abs(year[i] - year[j]) == 1) & same_vol & same_issue
     return same_doi | (same_page & (same_issue | (no_issue & same_vol)) & year_ok)
 
 
