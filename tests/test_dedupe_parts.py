@@ -134,8 +134,7 @@ def test_author_similarity_missing_is_nan() -> None:
     sim = author_similarity(
         np.array(["ma he li", ""], dtype=object),
         np.array(["ma he", "ma"], dtype=object),
-        np.array(["ma", ""], dtype=object),
-        np.array(["ma", "ma"], dtype=object),
+        (np.array(["ma", ""], dtype=object), np.array(["ma", "ma"], dtype=object)),
     )
     assert sim[0] == pytest.approx(1.0)
     assert np.isnan(sim[1])

@@ -57,6 +57,21 @@ ABSTRACT_CHARS = 500
 _MISSING = {"", "na", "n/a", "nan", "none", "null", "<na>", "[no title]", "untitled"}
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _TAGS = re.compile(r"<[^>]{1,40}>")
+
+
+def one_of(words: str) -> str:
+    """A regex group matching any of the space-separated ``words`` (``_`` stands for a
+    space inside one alternative): ``one_of("a b_c")`` → ``"(?:a|b c)"``."""
+    return "(?:" + "|".join(w.replace("_", " ") for w in words.split()) + ")"
+
+
+#: Languages MEDLINE appends to a translated title ("[Chinese]").
+_LANGUAGES = one_of(
+    """english chinese french german spanish japanese russian italian portuguese polish
+    czech dutch swedish danish norwegian finnish hungarian korean turkish hebrew greek
+    croatian serbian romanian slovak slovenian bulgarian ukrainian lithuanian persian
+    arabic thai vietnamese icelandic estonian latvian afrikaans catalan norwegian_bokmal"""
+)
 # Catalogue annotations that are not part of a title: "[Erratum appears in ...]",
 # "[Chinese]", "[see comments]", "(vol 360, pg 542, 2009)", "(Review)".
 _ANNOTATION = re.compile(
@@ -64,11 +79,7 @@ _ANNOTATION = re.compile(
     r"|\((?:vol|volume)\s+\d+[^)]*\)"
     r"|\[(?:review|\d+\s*refs?\.?|abstract|editorial|letter|case reports?)\]"
     r"|\((?:provisional|structured) abstract\)|\(review\)"
-    r"|\[(?:english|chinese|french|german|spanish|japanese|russian|italian|portuguese|polish|"
-    r"czech|dutch|swedish|danish|norwegian|finnish|hungarian|korean|turkish|hebrew|greek|"
-    r"croatian|serbian|romanian|slovak|slovenian|bulgarian|ukrainian|lithuanian|persian|"
-    r"arabic|thai|vietnamese|icelandic|estonian|latvian|afrikaans|catalan|norwegian bokmal)"
-    r"(?:\s*(?:,|and|&)\s*[a-z]+)*\]",
+    rf"|\[{_LANGUAGES}(?:\s*(?:,|and|&)\s*[a-z]+)*\]",
     re.IGNORECASE,
 )
 _INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
@@ -347,33 +358,7 @@ def name_words(value: Any, limit: int = 400) -> str:
     return " ".join(sorted(words))
 
 
-def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
-
-    Also accepts the CSV layout of the benchmark sets (``author``, ``journal``, ``number``,
-    ``record_id``, ``entrytype``).
-    """
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
-    aliases = {
-        "record_id": "id",
-        "author": "authors",
-        "journal": "venue",
-        "number": "issue",
-        "entrytype": "type",
-        "ENTRYTYPE": "type",
-        "ID": "id",
-    }
-    for old, new in aliases.items():
-        if old in frame.columns and new not in frame.columns:
-            frame = frame.rename(columns={old: new})
-    if "id" not in frame.columns:
-        frame["id"] = np.arange(len(frame))
-    for col in COLUMNS:
-        if col not in frame.columns:
-            frame[col] = None
-    return frame.reset_index(drop=True)
-
-
+#: Column names of other layouts (benchmark CSVs, bib-dedupe) → :data:`COLUMNS`.
 _ALIASES = {
     "record_id": "id",
     "author": "authors",
@@ -383,6 +368,24 @@ _ALIASES = {
     "ENTRYTYPE": "type",
     "ID": "id",
 }
+
+
+def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
+
+    Also accepts the CSV layout of the benchmark sets (``author``, ``journal``, ``number``,
+    ``record_id``, ``entrytype``).
+    """
+    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    for old, new in _ALIASES.items():
+        if old in frame.columns and new not in frame.columns:
+            frame = frame.rename(columns={old: new})
+    if "id" not in frame.columns:
+        frame["id"] = np.arange(len(frame))
+    for col in COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    return frame.reset_index(drop=True)
 
 
 def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, Any]:

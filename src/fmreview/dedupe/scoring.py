@@ -174,26 +174,26 @@ def prefilter(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndar
 def author_similarity(
     a: np.ndarray,
     b: np.ndarray,
-    fa: np.ndarray,
-    fb: np.ndarray,
-    wa: np.ndarray | None = None,
-    wb: np.ndarray | None = None,
+    first: tuple[np.ndarray, np.ndarray],
+    words: tuple[np.ndarray, np.ndarray] | None = None,
     check: np.ndarray | None = None,
 ) -> np.ndarray:
     """Element-wise author similarity in [0, 1], NaN when either side has no authors.
 
-    Mean of the token-set ratio of the surname lists (tolerates "et al." truncation and
-    order) and the first authors' ratio. With ``wa``/``wb`` (every word of the names,
-    :func:`~fmreview.dedupe.keys.name_words`), a pair below :data:`SWAPPED_SIM` whose
+    ``a``/``b`` are the space-joined surnames of each side, ``first`` the first authors'
+    of each side. Mean of the token-set ratio of the surname lists (tolerates "et al."
+    truncation and order) and the first authors' ratio. With ``words`` (every word of the
+    names of each side, :func:`~fmreview.dedupe.keys.name_words`), a pair below
+    :data:`SWAPPED_SIM` whose
     surnames on one side are (almost) all words of the other side's names scores
     :data:`SWAPPED_SIM`: one source swapped family and given names ("Andrea, C." for
     "Carignani, Andrea"). ``check`` (bool per pair) limits that test to the pairs where
     it can matter.
     """
     tset = _cpdist(a, b, fuzz.token_set_ratio)
-    first = _cpdist(fa, fb, fuzz.ratio)
-    sim = 0.5 * tset + 0.5 * first
-    if wa is not None and wb is not None:
+    sim = 0.5 * tset + 0.5 * _cpdist(first[0], first[1], fuzz.ratio)
+    if words is not None:
+        wa, wb = words
         low = sim < SWAPPED_SIM
         if check is not None:
             low &= check
@@ -287,15 +287,11 @@ def _codes_weights(code: np.ndarray, weights: dict[int, float]) -> tuple[np.ndar
 
 
 def _title_field(
-    keys: pd.DataFrame,
-    col: dict[str, np.ndarray],
-    i: np.ndarray,
-    j: np.ndarray,
-    title_ratio: np.ndarray | None,
+    title: np.ndarray, i: np.ndarray, j: np.ndarray, ratio: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Title similarity and weight (a long, near-identical title weighs more)."""
-    t = title_similarity(col["title"][i], col["title"][j], title_ratio)
-    tl = np.fromiter((len(x) for x in col["title"]), dtype=np.int64, count=len(col["title"]))
+    t = title_similarity(title[i], title[j], ratio)
+    tl = np.fromiter((len(x) for x in title), dtype=np.int64, count=len(title))
     tlen = np.minimum(tl[i], tl[j])
     w = np.where(t > 0, _interp(t, TITLE_SIM, TITLE_W), 0.0) + np.where(
         (t >= 0.97) & (tlen >= LONG_TITLE), LONG_TITLE_W, 0.0
@@ -319,10 +315,8 @@ def _author_field(
     au = author_similarity(
         col["authors"][i],
         col["authors"][j],
-        col["first_author"][i],
-        col["first_author"][j],
-        None if words is None else words[i],
-        None if words is None else words[j],
+        (col["first_author"][i], col["first_author"][j]),
+        None if words is None else (words[i], words[j]),
         t >= 0.8,
     )
     w = np.where(np.isnan(au), 0.0, _interp(np.nan_to_num(au), AUTHOR_SIM, AUTHOR_W))
@@ -384,6 +378,17 @@ def _page_field(
     )
 
 
+def _band_weight(
+    sim: np.ndarray, same: tuple[float, float], different: tuple[float, float]
+) -> np.ndarray:
+    """``same[1]`` where ``sim >= same[0]``, ``different[1]`` where ``sim <
+    different[0]``, 0 between and where ``sim`` is NaN (not compared)."""
+    w = np.zeros(len(sim), dtype=np.float64)
+    w[sim >= same[0]] = same[1]
+    w[sim < different[0]] = different[1]
+    return w
+
+
 def _venue_field(
     col: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray, need: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -392,12 +397,7 @@ def _venue_field(
     va, vb = col["venue"][i], col["venue"][j]
     for n in np.flatnonzero(need & (va != "") & (vb != "")):
         vs[n] = venue_similarity(va[n], vb[n])
-    w = np.where(
-        np.isnan(vs),
-        0.0,
-        np.where(vs >= 0.85, VENUE_SAME, np.where(vs < 0.7, VENUE_DIFFERENT, 0.0)),
-    )
-    return vs, w
+    return vs, _band_weight(vs, (0.85, VENUE_SAME), (0.7, VENUE_DIFFERENT))
 
 
 def _abstract_field(
@@ -413,12 +413,7 @@ def _abstract_field(
         na = np.array([norm[int(r)] for r in i[sel]], dtype=object)
         nb = np.array([norm[int(r)] for r in j[sel]], dtype=object)
         ab[sel] = _cpdist(na, nb, fuzz.ratio)
-    w = np.where(
-        np.isnan(ab),
-        0.0,
-        np.where(ab >= 0.85, ABSTRACT_SAME, np.where(ab < 0.5, ABSTRACT_DIFFERENT, 0.0)),
-    )
-    return ab, w
+    return ab, _band_weight(ab, (0.85, ABSTRACT_SAME), (0.5, ABSTRACT_DIFFERENT))
 
 
 def _citation(
@@ -460,7 +455,7 @@ def score_pairs(
         for c in ("title", "authors", "first_author", "venue", "volume", "page", "abstract")
     }
     out: dict[str, np.ndarray] = {"i": i, "j": j}
-    out["title"], out["w_title"] = _title_field(keys, col, i, j, title_ratio)
+    out["title"], out["w_title"] = _title_field(col["title"], i, j, title_ratio)
     out["authors"], out["w_authors"] = _author_field(keys, col, i, j, out["title"])
     out["year"], out["w_year"] = _year_field(keys, i, j)
     out["ids"], out["w_ids"] = _id_field(keys, i, j)

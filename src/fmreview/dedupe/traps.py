@@ -58,6 +58,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .keys import one_of
+
 TRAPS = (
     "notice",
     "doi_conflict",
@@ -139,13 +141,21 @@ _CONF_VENUE = re.compile(
 _SUPPL = re.compile(r"suppl|meeting|abstract|congress")
 _ABSTRACT_PAGE = re.compile(r"^\s*[a-z]{1,2}\s*\d")
 _CONF_PAPER = re.compile(
-    r"\b(?:proceedings|proc|conference|conf|symposium|workshop|congress|amcis|icis|ecis|"
-    r"hicss|pacis|miccai|cvpr|iccv|eccv|neurips|nips|icml|iclr|aaai|ijcai|isbi|midl|wacv|"
-    r"bmvc|acl|emnlp|naacl|kdd|sigir|chi|cscw|www)\b"
+    r"\b"
+    + one_of(
+        """proceedings proc conference conf symposium workshop congress amcis icis ecis
+        hicss pacis miccai cvpr iccv eccv neurips nips icml iclr aaai ijcai isbi midl wacv
+        bmvc acl emnlp naacl kdd sigir chi cscw www"""
+    )
+    + r"\b"
 )
 _PREPRINT_VENUE = re.compile(
-    r"\b(?:arxiv|biorxiv|medrxiv|ssrn|preprints?|research square|techrxiv|openreview|"
-    r"psyarxiv|socarxiv|osf preprints|chemrxiv|authorea)\b"
+    r"\b"
+    + one_of(
+        """arxiv biorxiv medrxiv ssrn preprints? research_square techrxiv openreview
+        psyarxiv socarxiv osf_preprints chemrxiv authorea"""
+    )
+    + r"\b"
 )
 #: DOI prefixes of preprint servers and repositories: arXiv, bioRxiv/medRxiv, SSRN,
 #: Research Square, Preprints.org, OSF (and PsyArXiv, SocArXiv), TechRxiv, Authorea,
