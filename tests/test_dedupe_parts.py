@@ -16,6 +16,7 @@ from fmreview.dedupe.scoring import (
     SUBTITLE_SIM,
     TRUNCATED_SIM,
     author_similarity,
+    page_agreement,
     prefilter,
     reason,
     score_pairs,
@@ -257,3 +258,24 @@ def test_sorted_keys_carry_flags_and_sort_by_id() -> None:
     assert keys["id"].tolist() == ["a", "b"]
     assert keys["flag_notice"].tolist() == [True, False]
     assert keys["flag_generic"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("pa", "pb"),
+    [
+        ("2141-2147", "2142-2147"),
+        ("S359", "623-629"),
+        ("Suppl-29", "S417-S429"),
+        ("100-110", "300-310"),
+        ("e12724", "1-6"),
+        ("221-8", "300-328"),
+        ("01-Jun", "5-9"),
+    ],
+)
+def test_score_pairs_page_codes_match_page_agreement(pa: str, pb: str) -> None:
+    """Scoring compares page fields vectorised; the codes are those of page_agreement."""
+    keys = keys_of(
+        [{"title": "A study of pages", "pages": pa}, {"title": "A study of pages", "pages": pb}]
+    )
+    sc = score_pairs(keys, np.array([0]), np.array([1]))
+    assert int(sc["page"].iloc[0]) == page_agreement(pa, pb)
