@@ -405,11 +405,11 @@ def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, A
     return out
 
 
-def _per_value(values: pd.Series, fn: Any, dtype: Any = object) -> np.ndarray:
+def per_value(values: pd.Series, fn: Any, dtype: Any = object, missing: Any = None) -> np.ndarray:
     """``fn`` of every value, computed once per distinct value (``pd.factorize`` finds
     them in C): exports repeat volumes, venues, years, and a duplicate often repeats its
     title and authors verbatim. Equal inputs share one result object. Missing values
-    (NaN, None) get ``fn(None)``; unhashable values (author lists) are mapped one by one."""
+    (NaN, None) get ``fn(missing)``; unhashable values (author lists) are mapped one by one."""
     try:
         codes, uniques = pd.factorize(values)
     except TypeError:
@@ -422,7 +422,7 @@ def _per_value(values: pd.Series, fn: Any, dtype: Any = object) -> np.ndarray:
     results = np.empty(len(distinct) + 1, dtype=dtype)
     for k, v in enumerate(distinct):
         results[k] = fn(v)
-    results[-1] = fn(None)  # code -1: a missing value
+    results[-1] = fn(missing)  # code -1: a missing value
     return results[codes]
 
 
@@ -465,47 +465,45 @@ def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataF
     ``abstract`` (first :data:`ABSTRACT_CHARS` characters, raw), ``has_abstract``,
     ``issue_raw``, ``volume_raw``.
 
-    Every key is computed once per distinct input value (:func:`_per_value`). String
+    Every key is computed once per distinct input value (:func:`per_value`). String
     columns are object arrays (no conversion when a stage reads them), and equal values
     share one string object, so a million records stay within a few hundred megabytes.
     """
     frame = _columns(records)
     keys: dict[str, Any] = {"id": frame["id"].to_numpy()}
-    keys["title"] = _per_value(frame["title"], title_key)
-    keys["translated"] = _per_value(frame["title"], translated_title, bool)
-    authors = _per_value(frame["authors"], _author_keys)
+    keys["title"] = per_value(frame["title"], title_key)
+    keys["translated"] = per_value(frame["title"], translated_title, bool)
+    authors = per_value(frame["authors"], _author_keys)
     keys["authors"] = np.array([a[0] for a in authors], dtype=object)
     keys["first_author"] = np.array([a[1] for a in authors], dtype=object)
     keys["name_words"] = np.array([a[3] for a in authors], dtype=object)
     keys["n_authors"] = np.fromiter((a[2] for a in authors), dtype=np.int32, count=len(authors))
     del authors
-    keys["year"] = _per_value(frame["year"], year_value, np.int32)
-    keys["venue"] = _per_value(frame["venue"], venue_key)
-    keys["volume"] = _per_value(frame["volume"], number_key)
-    keys["issue"] = _per_value(frame["issue"], number_key)
-    keys["page"] = _per_value(frame["pages"], first_page)
-    keys["pages_raw"] = _per_value(
-        frame["pages"], lambda v: "" if is_missing(v) else str(v).strip()
-    )
-    doi = _per_value(frame["doi"], doi_key)
-    arxiv = _per_value(frame["arxiv"], _arxiv_key)
+    keys["year"] = per_value(frame["year"], year_value, np.int32)
+    keys["venue"] = per_value(frame["venue"], venue_key)
+    keys["volume"] = per_value(frame["volume"], number_key)
+    keys["issue"] = per_value(frame["issue"], number_key)
+    keys["page"] = per_value(frame["pages"], first_page)
+    keys["pages_raw"] = per_value(frame["pages"], lambda v: "" if is_missing(v) else str(v).strip())
+    doi = per_value(frame["doi"], doi_key)
+    arxiv = per_value(frame["arxiv"], _arxiv_key)
     # an arXiv DOI (10.48550/arXiv.2301.01234) names the preprint, not a journal version
     for k in np.flatnonzero((doi != "") & (arxiv == "")):
         arxiv[k] = arxiv_from_doi(doi[k]) or ""
     keys["doi"] = doi
     keys["arxiv"] = arxiv
     del doi, arxiv
-    keys["pmid"] = _per_value(frame["pmid"], lambda v: _id_or_empty(normalize_pmid, v))
-    keys["openalex"] = _per_value(frame["openalex"], lambda v: _id_or_empty(normalize_openalex, v))
-    keys["type"] = _per_value(frame["type"], venue_key)
+    keys["pmid"] = per_value(frame["pmid"], lambda v: _id_or_empty(normalize_pmid, v))
+    keys["openalex"] = per_value(frame["openalex"], lambda v: _id_or_empty(normalize_openalex, v))
+    keys["type"] = per_value(frame["type"], venue_key)
     # normalised lazily by scoring, for the few pairs that need it
-    keys["abstract"] = _per_value(
+    keys["abstract"] = per_value(
         frame["abstract"], lambda v: "" if is_missing(v) else str(v)[:ABSTRACT_CHARS]
     )
     keys["has_abstract"] = keys["abstract"] != ""
-    keys["issue_raw"] = _per_value(frame["issue"], _raw_lower)
-    keys["volume_raw"] = _per_value(frame["volume"], _raw_lower)
-    parsed = _per_value(pd.Series(keys["pages_raw"], dtype=object), _parsed_pages)
+    keys["issue_raw"] = per_value(frame["issue"], _raw_lower)
+    keys["volume_raw"] = per_value(frame["volume"], _raw_lower)
+    parsed = per_value(pd.Series(keys["pages_raw"], dtype=object), _parsed_pages)
     keys["page_prefix"] = np.array([p[0] for p in parsed], dtype=object)
     keys["page_first"] = np.fromiter((p[1] for p in parsed), dtype=np.int64, count=len(parsed))
     keys["page_last"] = np.fromiter((p[2] for p in parsed), dtype=np.int64, count=len(parsed))
