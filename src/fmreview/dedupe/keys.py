@@ -85,6 +85,9 @@ _ANNOTATION = re.compile(
 _INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
 _CONCATENATED = re.compile(r"(?<=\.)(?=[A-Z][a-z'\u00C0-\u024F])")
 _FIRST_INT = re.compile(r"\d+")
+_AND = re.compile(r"\s+and\s+")
+_NON_LETTER = re.compile(r"[^a-z]")
+_YEAR = re.compile(r"(?<!\d)([12]\d{3})(?!\d)")
 _PARTICLES = {
     "van",
     "von",
@@ -210,8 +213,9 @@ def _split_author_string(text: str) -> list[str]:
     text = text.strip()
     if not text:
         return []
-    if re.search(r"\s+and\s+", text):
-        return [p for p in re.split(r"\s+and\s+", text) if p.strip()]
+    parts = _AND.split(text)
+    if len(parts) > 1:
+        return [p for p in parts if p.strip()]
     if ";" in text:
         return [p for p in text.split(";") if p.strip()]
     # EndNote CSV exports glue names together: "Adeli K.Lewis G. F."
@@ -252,7 +256,7 @@ def _family_of(name: str) -> str:
 @lru_cache(maxsize=200_000)
 def surname_key(value: str) -> str:
     """A family name reduced to ASCII letters: ``"de Jorge-Goicoechea"`` → ``"dejorgegoicoechea"``."""
-    return re.sub(r"[^a-z]", "", fold(value))
+    return _NON_LETTER.sub("", fold(value))
 
 
 def author_surnames(value: Any) -> list[str]:
@@ -308,7 +312,7 @@ def year_value(value: Any) -> int:
         return 0
     if isinstance(value, int | np.integer):
         return int(value) if 1000 <= int(value) <= 2999 else 0
-    m = re.search(r"(?<!\d)([12]\d{3})(?!\d)", str(value))
+    m = _YEAR.search(str(value))
     return int(m.group(1)) if m else 0
 
 
