@@ -158,3 +158,28 @@ def test_record_keys_columns_and_ids() -> None:
     assert row["first_author"] == "doe"
     assert row["arxiv"] == "2301.01234"  # an arXiv DOI names the preprint
     assert row["page"] == "12" and row["page_span"] == 7
+
+
+def test_record_keys_same_per_value_whatever_the_input_shape() -> None:
+    """Keys are computed once per distinct value: repeated, missing (None, NaN, "NA")
+    and unhashable values (author lists) give the keys of each value on its own."""
+    authors_list = [{"family": "Carignani", "given": "Andrea"}, {"family": "Gemino"}]
+    rows = [
+        {"id": "a", "title": "Deep Learning", "authors": "Doe, J.", "pages": "S417-29"},
+        {"id": "b", "title": "Deep Learning", "authors": "Doe, J.", "pages": "S417-29"},
+        {"id": "c", "title": None, "authors": authors_list, "pages": float("nan")},
+        {"id": "d", "title": "NA", "authors": None, "pages": "NA", "volume": "Suppl 2"},
+    ]
+    keys = record_keys(rows)
+    one_by_one = pd.concat([record_keys([r]) for r in rows], ignore_index=True)
+    pd.testing.assert_frame_equal(keys, one_by_one, check_dtype=False)
+    assert keys["title"].tolist() == ["deep learning", "deep learning", "", ""]
+    assert keys["authors"].tolist()[2] == "carignani gemino"
+    assert keys["name_words"].tolist()[2] == "andrea carignani gemino"
+    assert keys["page_prefix"].tolist()[:2] == ["s", "s"]
+    assert keys["page_first"].tolist() == [417, 417, -1, -1]
+    assert keys["page_last"].tolist() == [429, 429, -1, -1]
+    assert keys["page_span"].tolist() == [-1, -1, -1, -1]  # a prefixed range is not plain
+    assert keys["volume"].tolist() == ["", "", "", "2"]
+    # string keys are plain object arrays (no conversion when a stage reads them)
+    assert keys["title"].dtype == object

@@ -13,7 +13,10 @@ from fmreview.dedupe.engine import sorted_keys
 from fmreview.dedupe.keys import record_keys
 from fmreview.dedupe.scoring import (
     FIELDS,
+    SUBTITLE_SIM,
+    TRUNCATED_SIM,
     author_similarity,
+    page_agreement,
     prefilter,
     reason,
     score_pairs,
@@ -96,7 +99,14 @@ def test_candidate_pairs_on_tiny_input() -> None:
 # ----------------------------------------------------------------------------- scoring
 def test_title_similarity_handles_truncation_and_order() -> None:
     a = np.array(
-        ["optimal therapy of malignant pleural effusions", "lung nodules in ct", "", "x"],
+        [
+            "optimal therapy of malignant pleural effusions",
+            "lung nodules in ct",
+            "",
+            "x",
+            "inherited complement deficiency in chronic inflammatory states",
+            "can liver kidney transplantation cure ahus",
+        ],
         dtype=object,
     )
     b = np.array(
@@ -105,21 +115,27 @@ def test_title_similarity_handles_truncation_and_order() -> None:
             "ct lung nodules in",
             "x",
             "",
+            "inherited complement deficiency in chronic inflammatory statesthe examples of",
+            "thrombotic microangiopathy can liver kidney transplantation cure ahus",
         ],
         dtype=object,
     )
     sim = title_similarity(a, b)
-    assert sim[0] == pytest.approx(0.9)
+    # a subtitle (or series prefix) in one source only: as close as a typo
+    assert sim[0] == pytest.approx(SUBTITLE_SIM)
+    assert sim[5] == pytest.approx(SUBTITLE_SIM)
     assert sim[1] == pytest.approx(1.0)
     assert sim[2] == sim[3] == 0.0
+    # cut inside a word (glued subtitle, truncated field): weaker
+    assert sim[4] == pytest.approx(TRUNCATED_SIM)
+    assert TRUNCATED_SIM < SUBTITLE_SIM
 
 
 def test_author_similarity_missing_is_nan() -> None:
     sim = author_similarity(
         np.array(["ma he li", ""], dtype=object),
         np.array(["ma he", "ma"], dtype=object),
-        np.array(["ma", ""], dtype=object),
-        np.array(["ma", "ma"], dtype=object),
+        (np.array(["ma", ""], dtype=object), np.array(["ma", "ma"], dtype=object)),
     )
     assert sim[0] == pytest.approx(1.0)
     assert np.isnan(sim[1])
@@ -242,3 +258,24 @@ def test_sorted_keys_carry_flags_and_sort_by_id() -> None:
     assert keys["id"].tolist() == ["a", "b"]
     assert keys["flag_notice"].tolist() == [True, False]
     assert keys["flag_generic"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("pa", "pb"),
+    [
+        ("2141-2147", "2142-2147"),
+        ("S359", "623-629"),
+        ("Suppl-29", "S417-S429"),
+        ("100-110", "300-310"),
+        ("e12724", "1-6"),
+        ("221-8", "300-328"),
+        ("01-Jun", "5-9"),
+    ],
+)
+def test_score_pairs_page_codes_match_page_agreement(pa: str, pb: str) -> None:
+    """Scoring compares page fields vectorised; the codes are those of page_agreement."""
+    keys = keys_of(
+        [{"title": "A study of pages", "pages": pa}, {"title": "A study of pages", "pages": pb}]
+    )
+    sc = score_pairs(keys, np.array([0]), np.array([1]))
+    assert int(sc["page"].iloc[0]) == page_agreement(pa, pb)

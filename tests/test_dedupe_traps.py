@@ -11,6 +11,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +20,13 @@ from hypothesis import strategies as st
 from fmreview.dedupe import dedupe_store, pending_pairs
 from fmreview.dedupe.engine import Deduplicator
 from fmreview.dedupe.keys import name_words, record_keys, translated_title
-from fmreview.dedupe.traps import doi_versions, generic_titles, is_preprint_doi
+from fmreview.dedupe.scoring import SUBTITLE_SIM
+from fmreview.dedupe.traps import (
+    doi_versions,
+    generic_titles,
+    hard_evidence,
+    is_preprint_doi,
+)
 from fmreview.record import Author, Record
 from fmreview.store import Store, add_records
 
@@ -295,7 +302,57 @@ def test_subtitle_in_one_source_only_still_matches() -> None:
     )
     assert together(model, "a", "b")
     (link,) = model.links_.to_dict("records")
-    assert link["reason"]["fields"]["title"]["value"] == pytest.approx(0.9)
+    assert link["reason"]["fields"]["title"]["value"] == pytest.approx(SUBTITLE_SIM)
+
+
+def test_two_page_citation_carries_a_subtitle_and_swapped_names() -> None:
+    """The same two-page range, volume, issue and year (and a subtitle in one source,
+    the author's names parsed two ways) is one item."""
+    base = {"year": 2009, "venue": "Nature Reviews Nephrology", "volume": "5", "issue": "10"}
+    model = Deduplicator().fit(
+        [
+            {
+                "id": "a",
+                **base,
+                "title": "Can liver-kidney transplantation cure aHUS?",
+                "authors": "Il Cheong, H.",
+                "pages": "556-557",
+            },
+            {
+                "id": "b",
+                **base,
+                "title": "Thrombotic microangiopathy: can liver-kidney transplantation cure aHUS?",
+                "authors": "Cheong, H. I.",
+                "pages": "556-557",
+            },
+        ]
+    )
+    assert together(model, "a", "b")
+    (link,) = model.links_.to_dict("records")
+    assert link["reason"]["fields"]["citation"]["weight"] > 0
+
+
+def test_generic_title_same_issue_one_year_apart_merges() -> None:
+    """One issue of one volume appears in one year: a year one off (online first) with
+    the same volume, issue and first page is hard evidence even for a generic title; the
+    same fields in different issues are two works."""
+    base = {
+        "title": "Haemolytic uraemic syndrome",
+        "authors": "Kavanagh, D. and Goodship, T.",
+        "venue": "Nephron",
+        "volume": "118",
+        "pages": "37-42",
+    }
+    keys = record_keys(
+        [
+            {"id": "a", **base, "year": 2011, "issue": "1"},
+            {"id": "b", **base, "year": 2010, "issue": "1"},
+            {"id": "c", **base, "year": 2010, "issue": "2"},
+            {"id": "d", **base, "year": 2008, "issue": "1"},
+        ]
+    )
+    i, j = np.array([0, 0, 0]), np.array([1, 2, 3])
+    assert hard_evidence(keys, i, j).tolist() == [True, False, False]
 
 
 def test_generic_titles_are_learned_from_the_corpus() -> None:

@@ -27,20 +27,15 @@ from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 console = make_console()
 
 KEYS_HELP = "[s] same work  [d] different  [k] skip  [q] quit"
-FIELDS = (
-    "title",
-    "authors",
-    "year",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "arxiv",
-    "pmid",
-    "type",
-    "source",
-)
+
+
+def shown_fields() -> tuple[str, ...]:
+    """Fields shown side by side for a pair: the engine's input columns (without the id
+    and the long or rarely shown ones), then where the record came from. (Imported when
+    a pair is shown: the engine's modules load pandas, which the CLI's start skips.)"""
+    from fmreview.dedupe.keys import COLUMNS
+
+    return (*(c for c in COLUMNS if c not in ("id", "openalex", "abstract")), "source")
 
 
 def _show(value: Any) -> str:
@@ -73,7 +68,7 @@ def render_pair(pair: dict[str, Any], position: int, total: int) -> Group:
     table.add_column("field", style="dim", no_wrap=True)
     table.add_column(f"record {pair['a']['id']}")
     table.add_column(f"record {pair['b']['id']}")
-    for f in FIELDS:
+    for f in shown_fields():
         va, vb = _show(pair["a"].get(f)), _show(pair["b"].get(f))
         if not va and not vb:
             continue

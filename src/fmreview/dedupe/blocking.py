@@ -78,7 +78,11 @@ def _codes(values: np.ndarray, *, sort: bool = False) -> np.ndarray:
 
 
 def _longest_words(title: str, k: int = 3) -> str:
-    words = sorted(set(title.split()), key=lambda w: (-len(w), w))[:k]
+    """The ``k`` longest distinct words (ties: alphabetical), sorted; ``""`` if fewer.
+
+    Sorted alphabetically, then stably by length (``key=len`` runs in C; a stable sort
+    keeps alphabetical order among words of one length)."""
+    words = sorted(sorted(set(title.split())), key=len, reverse=True)[:k]
     return " ".join(sorted(words)) if len(words) == k else ""
 
 

@@ -83,8 +83,16 @@ class UnionFind:
         return ra
 
     def labels(self) -> np.ndarray:
-        """The root of every element (a cluster label)."""
-        return np.array([self.find(x) for x in range(len(self.parent))], dtype=np.int64)
+        """The root of every element (a cluster label), by pointer jumping in NumPy (a few
+        vectorised steps instead of one ``find`` per element); compresses every path."""
+        parent = self.parent
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+        self.parent = parent.copy()
+        return parent
 
 
 def cluster_links(

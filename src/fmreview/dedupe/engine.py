@@ -350,6 +350,47 @@ class Deduplicator:
         pos = {x: k for k, x in enumerate(ids)} if (same or different) else {}
         i, j, sc = cand["i"], cand["j"], cand["sc"]
         score = sc["score"].to_numpy()
+        d = self._pair_decisions(keys, cand)
+        human_same = [(pos[a], pos[b]) for a, b in same if a in pos and b in pos]
+        human_pairs = {(min(a, b), max(a, b)) for a, b in human_same}
+        trapped = np.flatnonzero(d["trapped"])
+        cannot: list[tuple[int, int]] = [
+            (a, b)
+            for a, b in zip(i[trapped].tolist(), j[trapped].tolist(), strict=True)
+            if (a, b) not in human_pairs
+        ]
+        cannot += [(pos[a], pos[b]) for a, b in different if a in pos and b in pos]
+        link_idx = np.flatnonzero(d["dup"] | d["version"])
+        # strongest first; ties by position (ids order) for determinism
+        order = link_idx[np.lexsort((j[link_idx], i[link_idx], -score[link_idx]))]
+        labels, la, lb, lk = _cluster(n, state, cannot, human_same, i[order], j[order], order)
+        lkind = [
+            "same" if k < 0 else ("version-of" if d["version"][k] else "duplicate") for k in lk
+        ]
+        unc = _one_question_per_pair_of_works(np.flatnonzero(d["unsure"]), labels, i, j, score)
+        trap = d["trap"]
+        extra = {"trap": trap, "generic": cand["generic"], "title_min": self.title_min}
+        lk_arr = np.asarray(lk, dtype=np.int64)
+        links = _compact(
+            sc,
+            ids,
+            np.asarray(la, dtype=np.int64),
+            np.asarray(lb, dtype=np.int64),
+            lk_arr,
+            lkind,
+            extra,
+        )
+        review_kind = np.where(d["propose"][unc], "version-of?", "uncertain").tolist()
+        uncertain = _compact(sc, ids, i[unc], j[unc], unc, review_kind, extra)
+        self.traps_ = {name: int((trap == c).sum()) for c, name in enumerate(TRAPS)}
+        return labels, links, uncertain, int(cand["n_candidates"])
+
+    def _pair_decisions(self, keys: pd.DataFrame, cand: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Per candidate pair (bool arrays): ``dup`` (merge), ``version`` (version-of
+        link), ``propose`` (a version-of question), ``unsure`` (for a person),
+        ``trapped`` (kept apart by a trap); and ``trap`` (the trap code, -1 none)."""
+        i, j, sc = cand["i"], cand["j"], cand["sc"]
+        score = sc["score"].to_numpy()
         tsim = sc["title"].to_numpy()
         trap = cand["trap"].copy()
         conflict = (trap < 0) & title_conflict(
@@ -373,12 +414,11 @@ class Deduplicator:
         authors = sc["authors"].to_numpy()
         years = keys["year"].to_numpy()
         dy = np.abs(years[i] - years[j])
-        series = TRAPS.index("series")
         could_be_version = (
             ~dup
             & kinds_differ
             & (np.isnan(authors) | (np.nan_to_num(authors) >= VERSION_AUTHORS))
-            & ((trap < 0) | (trap == series))
+            & ((trap < 0) | (trap == TRAPS.index("series")))
             & ((years[i] == 0) | (years[j] == 0) | (dy <= VERSION_YEARS))
         )
         # a preprint and its published version: one study, linked automatically;
@@ -388,91 +428,15 @@ class Deduplicator:
             version = could_be_version & preprint & (tsim >= VERSION_TITLE)
         # (a meeting abstract is not a version: merge_conference_abstracts decides those)
         propose = could_be_version & ~version & (tsim >= VERSION_REVIEW_TITLE) & ~cand["abstract"]
-        unsure = ~dup & ~version & (((score >= self.lower) & ~hard) | propose)
-        # pairs a trap (not a human) keeps apart, that would otherwise have linked
-        trapped = (trap >= 0) & ((score >= self.lower) | (tsim >= VERSION_TITLE)) & ~version
-
-        human_same = [(pos[a], pos[b]) for a, b in same if a in pos and b in pos]
-        human_pairs = {(min(a, b), max(a, b)) for a, b in human_same}
-        cannot: list[tuple[int, int]] = [
-            (int(a), int(b))
-            for a, b in zip(i[trapped], j[trapped], strict=True)
-            if (int(a), int(b)) not in human_pairs
-        ]
-        for a, b in different:
-            if a in pos and b in pos:
-                cannot.append((pos[a], pos[b]))
-
-        uf = UnionFind(n, cannot)
-        # existing clusters: pre-union their representatives, and never merge two of them
-        old_root: dict[int, int] = {}
-        for k in np.flatnonzero(state >= 0):
-            c = int(state[k])
-            old_root[c] = uf.join(old_root[c], int(k)) if c in old_root else int(k)
-        has_old = np.zeros(n, dtype=bool)
-        has_old[[uf.find(r) for r in old_root.values()]] = True
-
-        def union(a: int, b: int) -> bool:
-            ra, rb = uf.find(a), uf.find(b)
-            if ra == rb:
-                return True
-            if has_old[ra] and has_old[rb]:
-                return False
-            if not uf.union(ra, rb):
-                return False
-            has_old[uf.find(ra)] = has_old[ra] or has_old[rb]
-            return True
-
-        # links as compact columns; reason dicts are built only when links_ is read
-        la: list[int] = []
-        lb: list[int] = []
-        lkind: list[str] = []
-        lk: list[int] = []  # row in sc, -1 for a human decision
-        for a, b in human_same:
-            if union(a, b):
-                la.append(a)
-                lb.append(b)
-                lkind.append("same")
-                lk.append(-1)
-        link_idx = np.flatnonzero(dup | version)
-        # strongest first; ties by position (ids order) for determinism
-        order = link_idx[np.lexsort((j[link_idx], i[link_idx], -score[link_idx]))]
-        for k in order:
-            a, b = int(i[k]), int(j[k])
-            if uf.find(a) != uf.find(b) and union(a, b):
-                la.append(a)
-                lb.append(b)
-                lkind.append("version-of" if version[k] else "duplicate")
-                lk.append(int(k))
-        roots = np.array([uf.find(k) for k in range(n)], dtype=np.int64)
-        first = np.full(n, n, dtype=np.int64)
-        np.minimum.at(first, roots, np.arange(n))
-        labels = first[roots]
-        unc = np.flatnonzero(unsure)
-        unc = unc[labels[i[unc]] != labels[j[unc]]]
-        # one question per pair of works: the best-scoring pair of their records
-        if len(unc):
-            lo = np.minimum(labels[i[unc]], labels[j[unc]])
-            hi = np.maximum(labels[i[unc]], labels[j[unc]])
-            by = np.lexsort((-score[unc], hi, lo))
-            first_of = np.ones(len(by), dtype=bool)
-            first_of[1:] = (lo[by][1:] != lo[by][:-1]) | (hi[by][1:] != hi[by][:-1])
-            unc = np.sort(unc[by[first_of]])
-        extra = {"trap": trap, "generic": cand["generic"], "title_min": self.title_min}
-        lk_arr = np.asarray(lk, dtype=np.int64)
-        links = _compact(
-            sc,
-            ids,
-            np.asarray(la, dtype=np.int64),
-            np.asarray(lb, dtype=np.int64),
-            lk_arr,
-            lkind,
-            extra,
-        )
-        review_kind = np.where(propose[unc], "version-of?", "uncertain").tolist()
-        uncertain = _compact(sc, ids, i[unc], j[unc], unc, review_kind, extra)
-        self.traps_ = {name: int((trap == c).sum()) for c, name in enumerate(TRAPS)}
-        return labels, links, uncertain, int(cand["n_candidates"])
+        return {
+            "dup": dup,
+            "version": version,
+            "propose": propose,
+            "unsure": ~dup & ~version & (((score >= self.lower) & ~hard) | propose),
+            # pairs a trap (not a human) keeps apart, that would otherwise have linked
+            "trapped": (trap >= 0) & ((score >= self.lower) | (tsim >= VERSION_TITLE)) & ~version,
+            "trap": trap,
+        }
 
     def rethreshold(
         self,
@@ -507,6 +471,74 @@ class Deduplicator:
         return self
 
 
+def _cluster(
+    n: int,
+    state: np.ndarray,
+    cannot: list[tuple[int, int]],
+    human_same: list[tuple[int, int]],
+    a: np.ndarray,
+    b: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, list[int], list[int], list[int]]:
+    """Union-find over ``n`` records: human "same" pairs first, then the links ``(a, b)``
+    in the order given (``rows``: their rows in the scores), never across ``cannot``
+    and never joining two existing clusters (``state`` >= 0: the record's cluster).
+
+    Returns a label per record (the smallest position in its cluster) and the applied
+    links as three lists: ``a``, ``b`` and the score row (-1 for a human decision)."""
+    uf = UnionFind(n, cannot)
+    # existing clusters: pre-union their representatives, and never merge two of them
+    old_root: dict[int, int] = {}
+    for k in np.flatnonzero(state >= 0).tolist():
+        c = int(state[k])
+        old_root[c] = uf.join(old_root[c], k) if c in old_root else k
+    has_old = np.zeros(n, dtype=bool)
+    has_old[[uf.find(r) for r in old_root.values()]] = True
+
+    def union(x: int, y: int) -> bool:
+        rx, ry = uf.find(x), uf.find(y)
+        if rx == ry:
+            return True
+        if (has_old[rx] and has_old[ry]) or not uf.union(rx, ry):
+            return False
+        has_old[uf.find(rx)] = has_old[rx] or has_old[ry]
+        return True
+
+    la: list[int] = []
+    lb: list[int] = []
+    lk: list[int] = []
+    for x, y in human_same:
+        if union(x, y):
+            la.append(x)
+            lb.append(y)
+            lk.append(-1)
+    for x, y, k in zip(a.tolist(), b.tolist(), rows.tolist(), strict=True):
+        if uf.find(x) != uf.find(y) and union(x, y):
+            la.append(x)
+            lb.append(y)
+            lk.append(k)
+    roots = uf.labels()
+    first = np.full(n, n, dtype=np.int64)
+    np.minimum.at(first, roots, np.arange(n))
+    return first[roots], la, lb, lk
+
+
+def _one_question_per_pair_of_works(
+    unc: np.ndarray, labels: np.ndarray, i: np.ndarray, j: np.ndarray, score: np.ndarray
+) -> np.ndarray:
+    """The uncertain pairs ``unc`` whose records ended in different clusters, one per
+    pair of clusters (its best-scoring pair), sorted."""
+    unc = unc[labels[i[unc]] != labels[j[unc]]]
+    if not len(unc):
+        return unc
+    lo = np.minimum(labels[i[unc]], labels[j[unc]])
+    hi = np.maximum(labels[i[unc]], labels[j[unc]])
+    by = np.lexsort((-score[unc], hi, lo))
+    first_of = np.ones(len(by), dtype=bool)
+    first_of[1:] = (lo[by][1:] != lo[by][:-1]) | (hi[by][1:] != hi[by][:-1])
+    return np.sort(unc[by[first_of]])
+
+
 _SC_COLUMNS = (*FIELDS, *(f"w_{f}" for f in FIELDS), "logit", "score")
 
 
@@ -521,22 +553,26 @@ def _compact(
 ) -> pd.DataFrame:
     """Links as columns: ids, link type, the pair's field scores (NaN for humans), the
     trap code (-1 none), whether a title is generic, and the title threshold used."""
-    out = pd.DataFrame(
-        {"a": ids[a] if len(a) else [], "b": ids[b] if len(b) else [], "link": kinds}
-    )
     human = k < 0
     rows = np.where(human, 0, k)
+    # built as a dict and made a DataFrame once (inserting columns one by one costs more
+    # than the data)
+    out: dict[str, Any] = {
+        "a": ids[a] if len(a) else [],
+        "b": ids[b] if len(b) else [],
+        "link": kinds,
+    }
     for c in _SC_COLUMNS:
         col = sc[c].to_numpy()[rows] if len(k) and len(sc) else np.full(len(k), np.nan)
         out[c] = np.where(human, np.nan, col).astype(np.float32 if c != "score" else np.float64)
-    out.loc[human, "score"] = 1.0
+    out["score"][human] = 1.0
     extra = extra or {}
     for c, fill in (("trap", -1), ("generic", False)):
         col = extra.get(c)
         vals = col[rows] if col is not None and len(k) and len(col) else np.full(len(k), fill)
         out[c] = np.where(human, fill, vals)
-    out["title_min"] = float(extra.get("title_min", np.nan))
-    return out
+    out["title_min"] = np.full(len(k), float(extra.get("title_min", np.nan)))
+    return pd.DataFrame(out)
 
 
 def evidence(row: Mapping[str, Any]) -> dict[str, str]:

@@ -57,6 +57,21 @@ ABSTRACT_CHARS = 500
 _MISSING = {"", "na", "n/a", "nan", "none", "null", "<na>", "[no title]", "untitled"}
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _TAGS = re.compile(r"<[^>]{1,40}>")
+
+
+def one_of(words: str) -> str:
+    """A regex group matching any of the space-separated ``words`` (``_`` stands for a
+    space inside one alternative): ``one_of("a b_c")`` → ``"(?:a|b c)"``."""
+    return "(?:" + "|".join(w.replace("_", " ") for w in words.split()) + ")"
+
+
+#: Languages MEDLINE appends to a translated title ("[Chinese]").
+_LANGUAGES = one_of(
+    """english chinese french german spanish japanese russian italian portuguese polish
+    czech dutch swedish danish norwegian finnish hungarian korean turkish hebrew greek
+    croatian serbian romanian slovak slovenian bulgarian ukrainian lithuanian persian
+    arabic thai vietnamese icelandic estonian latvian afrikaans catalan norwegian_bokmal"""
+)
 # Catalogue annotations that are not part of a title: "[Erratum appears in ...]",
 # "[Chinese]", "[see comments]", "(vol 360, pg 542, 2009)", "(Review)".
 _ANNOTATION = re.compile(
@@ -64,16 +79,15 @@ _ANNOTATION = re.compile(
     r"|\((?:vol|volume)\s+\d+[^)]*\)"
     r"|\[(?:review|\d+\s*refs?\.?|abstract|editorial|letter|case reports?)\]"
     r"|\((?:provisional|structured) abstract\)|\(review\)"
-    r"|\[(?:english|chinese|french|german|spanish|japanese|russian|italian|portuguese|polish|"
-    r"czech|dutch|swedish|danish|norwegian|finnish|hungarian|korean|turkish|hebrew|greek|"
-    r"croatian|serbian|romanian|slovak|slovenian|bulgarian|ukrainian|lithuanian|persian|"
-    r"arabic|thai|vietnamese|icelandic|estonian|latvian|afrikaans|catalan|norwegian bokmal)"
-    r"(?:\s*(?:,|and|&)\s*[a-z]+)*\]",
+    rf"|\[{_LANGUAGES}(?:\s*(?:,|and|&)\s*[a-z]+)*\]",
     re.IGNORECASE,
 )
 _INITIALS = re.compile(r"^(?:[A-Z]\.?-?){1,4}$")
 _CONCATENATED = re.compile(r"(?<=\.)(?=[A-Z][a-z'\u00C0-\u024F])")
 _FIRST_INT = re.compile(r"\d+")
+_AND = re.compile(r"\s+and\s+")
+_NON_LETTER = re.compile(r"[^a-z]")
+_YEAR = re.compile(r"(?<!\d)([12]\d{3})(?!\d)")
 _PARTICLES = {
     "van",
     "von",
@@ -199,8 +213,9 @@ def _split_author_string(text: str) -> list[str]:
     text = text.strip()
     if not text:
         return []
-    if re.search(r"\s+and\s+", text):
-        return [p for p in re.split(r"\s+and\s+", text) if p.strip()]
+    parts = _AND.split(text)
+    if len(parts) > 1:
+        return [p for p in parts if p.strip()]
     if ";" in text:
         return [p for p in text.split(";") if p.strip()]
     # EndNote CSV exports glue names together: "Adeli K.Lewis G. F."
@@ -241,7 +256,7 @@ def _family_of(name: str) -> str:
 @lru_cache(maxsize=200_000)
 def surname_key(value: str) -> str:
     """A family name reduced to ASCII letters: ``"de Jorge-Goicoechea"`` → ``"dejorgegoicoechea"``."""
-    return re.sub(r"[^a-z]", "", fold(value))
+    return _NON_LETTER.sub("", fold(value))
 
 
 def author_surnames(value: Any) -> list[str]:
@@ -297,7 +312,7 @@ def year_value(value: Any) -> int:
         return 0
     if isinstance(value, int | np.integer):
         return int(value) if 1000 <= int(value) <= 2999 else 0
-    m = re.search(r"(?<!\d)([12]\d{3})(?!\d)", str(value))
+    m = _YEAR.search(str(value))
     return int(m.group(1)) if m else 0
 
 
@@ -347,33 +362,7 @@ def name_words(value: Any, limit: int = 400) -> str:
     return " ".join(sorted(words))
 
 
-def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
-
-    Also accepts the CSV layout of the benchmark sets (``author``, ``journal``, ``number``,
-    ``record_id``, ``entrytype``).
-    """
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
-    aliases = {
-        "record_id": "id",
-        "author": "authors",
-        "journal": "venue",
-        "number": "issue",
-        "entrytype": "type",
-        "ENTRYTYPE": "type",
-        "ID": "id",
-    }
-    for old, new in aliases.items():
-        if old in frame.columns and new not in frame.columns:
-            frame = frame.rename(columns={old: new})
-    if "id" not in frame.columns:
-        frame["id"] = np.arange(len(frame))
-    for col in COLUMNS:
-        if col not in frame.columns:
-            frame[col] = None
-    return frame.reset_index(drop=True)
-
-
+#: Column names of other layouts (benchmark CSVs, bib-dedupe) → :data:`COLUMNS`.
 _ALIASES = {
     "record_id": "id",
     "author": "authors",
@@ -383,6 +372,24 @@ _ALIASES = {
     "ENTRYTYPE": "type",
     "ID": "id",
 }
+
+
+def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The records as a DataFrame with every column of :data:`COLUMNS` (missing ones empty).
+
+    Also accepts the CSV layout of the benchmark sets (``author``, ``journal``, ``number``,
+    ``record_id``, ``entrytype``).
+    """
+    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    for old, new in _ALIASES.items():
+        if old in frame.columns and new not in frame.columns:
+            frame = frame.rename(columns={old: new})
+    if "id" not in frame.columns:
+        frame["id"] = np.arange(len(frame))
+    for col in COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    return frame.reset_index(drop=True)
 
 
 def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -402,77 +409,118 @@ def _columns(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> dict[str, A
     return out
 
 
+def per_value(values: pd.Series, fn: Any, dtype: Any = object, missing: Any = None) -> np.ndarray:
+    """``fn`` of every value, computed once per distinct value (``pd.factorize`` finds
+    them in C): exports repeat volumes, venues, years, and a duplicate often repeats its
+    title and authors verbatim. Equal inputs share one result object. Missing values
+    (NaN, None) get ``fn(missing)``; unhashable values (author lists) are mapped one by one."""
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:
+        items = values.to_numpy(dtype=object)
+        out = np.empty(len(items), dtype=dtype)
+        for k, v in enumerate(items):
+            out[k] = fn(v)
+        return out
+    distinct = np.asarray(uniques, dtype=object)
+    results = np.empty(len(distinct) + 1, dtype=dtype)
+    for k, v in enumerate(distinct):
+        results[k] = fn(v)
+    results[-1] = fn(missing)  # code -1: a missing value
+    return results[codes]
+
+
+def _author_keys(value: Any) -> tuple[str, str, int, str]:
+    """(surnames joined, first surname, number of authors, name words beyond the
+    surnames) of one author field."""
+    surnames = author_surnames(value)
+    joined = " ".join(surnames)
+    words = name_words(value)
+    if set(words.split()) <= set(surnames):
+        # kept only where they say more than the surnames (given names written out)
+        words = ""
+    return joined, surnames[0] if surnames else "", len(surnames), words
+
+
+def _parsed_pages(raw: str | None) -> tuple[str, int, int]:
+    """:func:`parse_pages`, with ``("", -1, -1)`` for a field that does not parse."""
+    parsed = parse_pages(raw) if raw else None
+    return ("", -1, -1) if parsed is None else parsed
+
+
+def _arxiv_key(value: Any) -> str:
+    return _id_or_empty(normalize_arxiv, value)
+
+
+def _raw_lower(value: Any) -> str:
+    return "" if is_missing(value) else str(value).lower()
+
+
 def record_keys(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row of comparison keys per record (same order as ``records``).
 
     Columns: ``id``, ``title`` (:func:`title_key`), ``translated``
     (:func:`translated_title`), ``authors`` (space-joined surnames),
     ``first_author``, ``name_words`` (:func:`name_words`; empty when no more than the
-    surnames), ``n_authors``, ``year`` (int,
-    0 = unknown), ``venue``, ``volume``,
-    ``issue``, ``page`` (first page), ``pages_raw``, ``page_span`` (last - first page, -1
-    when not a plain range), ``doi``, ``arxiv``, ``pmid``, ``openalex``, ``type``,
+    surnames), ``n_authors``, ``year`` (int, 0 = unknown), ``venue``, ``volume``,
+    ``issue``, ``page`` (first page), ``pages_raw``, ``page_prefix``, ``page_first``,
+    ``page_last`` (:func:`parse_pages`; -1 when it does not parse), ``page_span`` (last -
+    first page, -1 when not a plain range), ``doi``, ``arxiv``, ``pmid``, ``openalex``, ``type``,
     ``abstract`` (first :data:`ABSTRACT_CHARS` characters, raw), ``has_abstract``,
     ``issue_raw``, ``volume_raw``.
 
-    Built one column at a time (each intermediate list is freed before the next), and
-    small repeated values (numbers, venues) share one string object, so a million records
-    stay within a few hundred megabytes of keys.
+    Every key is computed once per distinct input value (:func:`per_value`). String
+    columns are object arrays (no conversion when a stage reads them), and equal values
+    share one string object, so a million records stay within a few hundred megabytes.
     """
     frame = _columns(records)
-    n = len(frame["id"])
-    shared: dict[str, str] = {}
-
-    def share(value: str) -> str:
-        return shared.setdefault(value, value)
-
-    keys = pd.DataFrame({"id": frame["id"].to_numpy()})
-
-    def col(name: str) -> np.ndarray:
-        # an object array: iterating pandas' Arrow-backed strings is several times slower
-        return frame[name].to_numpy(dtype=object)
-
-    keys["title"] = [title_key(v) for v in col("title")]
-    keys["translated"] = np.fromiter(
-        (translated_title(v) for v in col("title")), dtype=bool, count=n
-    )
-    surnames = [author_surnames(v) for v in col("authors")]
-    keys["authors"] = [" ".join(s) for s in surnames]
-    keys["first_author"] = [share(s[0]) if s else "" for s in surnames]
-    # kept only where they say more than the surnames (given names written out): most
-    # records carry initials, and a million empty strings cost nothing
-    keys["name_words"] = [
-        "" if set(w.split()) <= set(a.split()) else w
-        for w, a in zip((name_words(v) for v in col("authors")), keys["authors"], strict=True)
-    ]
-    keys["n_authors"] = np.fromiter((len(s) for s in surnames), dtype=np.int32, count=n)
-    del surnames
-    keys["year"] = np.fromiter((year_value(v) for v in col("year")), dtype=np.int32, count=n)
-    keys["venue"] = [venue_key(v) for v in col("venue")]
-    keys["volume"] = [share(number_key(v)) for v in col("volume")]
-    keys["issue"] = [share(number_key(v)) for v in col("issue")]
-    keys["page"] = [share(first_page(v)) for v in col("pages")]
-    keys["pages_raw"] = ["" if is_missing(v) else str(v).strip() for v in col("pages")]
-    doi = [doi_key(v) for v in col("doi")]
-    arxiv = [_id_or_empty(normalize_arxiv, v) for v in col("arxiv")]
+    keys: dict[str, Any] = {"id": frame["id"].to_numpy()}
+    keys["title"] = per_value(frame["title"], title_key)
+    keys["translated"] = per_value(frame["title"], translated_title, bool)
+    authors = per_value(frame["authors"], _author_keys)
+    keys["authors"] = np.array([a[0] for a in authors], dtype=object)
+    keys["first_author"] = np.array([a[1] for a in authors], dtype=object)
+    keys["name_words"] = np.array([a[3] for a in authors], dtype=object)
+    keys["n_authors"] = np.fromiter((a[2] for a in authors), dtype=np.int32, count=len(authors))
+    del authors
+    keys["year"] = per_value(frame["year"], year_value, np.int32)
+    keys["venue"] = per_value(frame["venue"], venue_key)
+    keys["volume"] = per_value(frame["volume"], number_key)
+    keys["issue"] = per_value(frame["issue"], number_key)
+    keys["page"] = per_value(frame["pages"], first_page)
+    keys["pages_raw"] = per_value(frame["pages"], lambda v: "" if is_missing(v) else str(v).strip())
+    doi = per_value(frame["doi"], doi_key)
+    arxiv = per_value(frame["arxiv"], _arxiv_key)
     # an arXiv DOI (10.48550/arXiv.2301.01234) names the preprint, not a journal version
-    for i, d in enumerate(doi):
-        if d and not arxiv[i]:
-            arxiv[i] = arxiv_from_doi(d) or ""
+    for k in np.flatnonzero((doi != "") & (arxiv == "")):
+        arxiv[k] = arxiv_from_doi(doi[k]) or ""
     keys["doi"] = doi
     keys["arxiv"] = arxiv
     del doi, arxiv
-    keys["pmid"] = [_id_or_empty(normalize_pmid, v) for v in col("pmid")]
-    keys["openalex"] = [_id_or_empty(normalize_openalex, v) for v in col("openalex")]
-    keys["type"] = [venue_key(v) for v in col("type")]
+    keys["pmid"] = per_value(frame["pmid"], lambda v: _id_or_empty(normalize_pmid, v))
+    keys["openalex"] = per_value(frame["openalex"], lambda v: _id_or_empty(normalize_openalex, v))
+    keys["type"] = per_value(frame["type"], venue_key)
     # normalised lazily by scoring, for the few pairs that need it
-    keys["abstract"] = ["" if is_missing(v) else str(v)[:ABSTRACT_CHARS] for v in col("abstract")]
-    keys["has_abstract"] = keys["abstract"].to_numpy(dtype=object) != ""
-    keys["issue_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in col("issue")]
-    keys["volume_raw"] = ["" if is_missing(v) else share(str(v).lower()) for v in col("volume")]
-    spans = []
-    for raw in keys["pages_raw"]:
-        parsed = parse_pages(raw) if raw else None
-        spans.append(-1 if parsed is None or parsed[0] else parsed[2] - parsed[1])
-    keys["page_span"] = np.asarray(spans, dtype=np.int64)
-    return keys
+    keys["abstract"] = per_value(
+        frame["abstract"], lambda v: "" if is_missing(v) else str(v)[:ABSTRACT_CHARS]
+    )
+    keys["has_abstract"] = keys["abstract"] != ""
+    keys["issue_raw"] = per_value(frame["issue"], _raw_lower)
+    keys["volume_raw"] = per_value(frame["volume"], _raw_lower)
+    parsed = per_value(pd.Series(keys["pages_raw"], dtype=object), _parsed_pages)
+    keys["page_prefix"] = np.array([p[0] for p in parsed], dtype=object)
+    keys["page_first"] = np.fromiter((p[1] for p in parsed), dtype=np.int64, count=len(parsed))
+    keys["page_last"] = np.fromiter((p[2] for p in parsed), dtype=np.int64, count=len(parsed))
+    del parsed
+    plain = (keys["page_first"] >= 0) & (keys["page_prefix"] == "")
+    keys["page_span"] = np.where(plain, keys["page_last"] - keys["page_first"], -1)
+    # strings stay Python objects (dtype object): every later stage compares them as
+    # object arrays, and Arrow-backed columns would be converted back on each access
+    return pd.DataFrame(
+        {
+            k: pd.Series(v, dtype=object)
+            if isinstance(v, list) or (isinstance(v, np.ndarray) and v.dtype == object)
+            else v
+            for k, v in keys.items()
+        }
+    )

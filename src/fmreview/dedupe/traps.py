@@ -58,6 +58,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .keys import one_of, per_value
+
 TRAPS = (
     "notice",
     "doi_conflict",
@@ -123,11 +125,12 @@ RECURRING_YEARS = 3
 #: A title carried by this many records is serial whatever its authors.
 RECURRING_RECORDS = 20
 
-_NOTICE = re.compile(
-    r"^(?:erratum|errata|corrigendum|correction|retraction|retracted|notice of retraction|"
+#: A notice: a title that starts as one, or names the erratum of another work.
+_NOTICE_START = re.compile(
+    r"(?:erratum|errata|corrigendum|correction|retraction|retracted|notice of retraction|"
     r"expression of concern|reply|in reply|response|comment on|commentary on|re )\b"
-    r"|\b(?:erratum|corrigendum) (?:to|for|on)\b"
 )
+_NOTICE_OF = re.compile(r"\b(?:erratum|corrigendum) (?:to|for|on)\b")
 _PART = re.compile(r"\bpart (\d+|[ivx]{1,4}|one|two|three|four|five|a|b)\b")
 _NUMBER = re.compile(r"\d+")
 _THOUSANDS = re.compile(r"(\d) (\d{3})\b")
@@ -139,13 +142,21 @@ _CONF_VENUE = re.compile(
 _SUPPL = re.compile(r"suppl|meeting|abstract|congress")
 _ABSTRACT_PAGE = re.compile(r"^\s*[a-z]{1,2}\s*\d")
 _CONF_PAPER = re.compile(
-    r"\b(?:proceedings|proc|conference|conf|symposium|workshop|congress|amcis|icis|ecis|"
-    r"hicss|pacis|miccai|cvpr|iccv|eccv|neurips|nips|icml|iclr|aaai|ijcai|isbi|midl|wacv|"
-    r"bmvc|acl|emnlp|naacl|kdd|sigir|chi|cscw|www)\b"
+    r"\b"
+    + one_of(
+        """proceedings proc conference conf symposium workshop congress amcis icis ecis
+        hicss pacis miccai cvpr iccv eccv neurips nips icml iclr aaai ijcai isbi midl wacv
+        bmvc acl emnlp naacl kdd sigir chi cscw www"""
+    )
+    + r"\b"
 )
 _PREPRINT_VENUE = re.compile(
-    r"\b(?:arxiv|biorxiv|medrxiv|ssrn|preprints?|research square|techrxiv|openreview|"
-    r"psyarxiv|socarxiv|osf preprints|chemrxiv|authorea)\b"
+    r"\b"
+    + one_of(
+        """arxiv biorxiv medrxiv ssrn preprints? research_square techrxiv openreview
+        psyarxiv socarxiv osf_preprints chemrxiv authorea"""
+    )
+    + r"\b"
 )
 #: DOI prefixes of preprint servers and repositories: arXiv, bioRxiv/medRxiv, SSRN,
 #: Research Square, Preprints.org, OSF (and PsyArXiv, SocArXiv), TechRxiv, Authorea,
@@ -288,67 +299,75 @@ def generic_titles(keys: pd.DataFrame) -> np.ndarray:
     return out | _recurring(keys)
 
 
+def _notice(title: str) -> bool:
+    if not title:
+        return False
+    if _NOTICE_START.match(title):
+        return True
+    # the unanchored search only where its words occur (most titles have neither)
+    return ("erratum " in title or "corrigendum " in title) and bool(_NOTICE_OF.search(title))
+
+
+def _conf_type(typ: str) -> tuple[bool, bool]:
+    """(a meeting-abstract type, a conference-paper type) for a type key."""
+    return (
+        "abstract" in typ or "meeting" in typ,
+        "proceedings" in typ or "conference" in typ or typ in ("inproceedings", "conf"),
+    )
+
+
+def _suppl(raw: str) -> bool:
+    return bool(raw) and bool(_SUPPL.search(raw))
+
+
+def _abstract_page(raw: str) -> bool:
+    return bool(raw) and bool(_ABSTRACT_PAGE.match(raw.lower()))
+
+
 def record_flags(keys: pd.DataFrame) -> pd.DataFrame:
     """Per-record trap features: ``generic``, ``notice``, ``conf_abstract``, ``kind``, ``numbers``.
 
     ``kind`` is ``preprint``, ``conference`` or ``journal`` (used for version-of links).
     ``numbers`` is the set of numbers and part markers in the title, as a sorted string.
     ``generic`` is :func:`generic_titles` (learned from ``keys`` as a corpus).
+    Each feature is computed once per distinct field value (:func:`per_value`).
     """
-    titles = keys["title"].tolist()
-    venue = keys["venue"].tolist()
-    types = keys["type"].tolist()
-    pages = keys["pages_raw"].str.lower().tolist()
-    vol = keys["volume_raw"].tolist()
-    iss = keys["issue_raw"].tolist()
-    arxiv = keys["arxiv"].tolist()
-    doi = keys["doi"].tolist()
-    notice = np.zeros(len(keys), dtype=bool)
-    conf_abs = np.zeros(len(keys), dtype=bool)
-    kind = []
-    numbers = []
-    for n, t in enumerate(titles):
-        notice[n] = bool(t) and bool(_NOTICE.search(t))
-        typ = types[n]
-        v_abs, v_pre, v_conf = _venue_flags(venue[n])
-        conf_abs[n] = (
-            "abstract" in typ
-            or "meeting" in typ
-            or v_abs
-            or bool(vol[n] and _SUPPL.search(vol[n]))
-            or bool(iss[n] and _SUPPL.search(iss[n]))
-            or bool(pages[n] and _ABSTRACT_PAGE.match(pages[n]))
-        )
-        if (
-            (arxiv[n] and not (doi[n] and not is_preprint_doi(doi[n])))
-            or v_pre
-            or (doi[n] and is_preprint_doi(doi[n]))
-        ):
-            kind.append("preprint")
-        elif (
-            "proceedings" in typ
-            or "conference" in typ
-            or typ in ("inproceedings", "conf")
-            or v_conf
-        ):
-            kind.append("conference")
-        else:
-            kind.append("journal")
-        numbers.append(_numbers(t))
+    title = keys["title"]
+    venue = per_value(keys["venue"], _venue_flags, missing="")
+    v_abs, v_pre, v_conf = (np.array([v[k] for v in venue], dtype=bool) for k in range(3))
+    types = per_value(keys["type"], _conf_type, missing="")
+    t_abs = np.array([t[0] for t in types], dtype=bool)
+    t_conf = np.array([t[1] for t in types], dtype=bool)
+    del venue, types
+    conf_abs = (
+        t_abs
+        | v_abs
+        | per_value(keys["volume_raw"], _suppl, bool, missing="")
+        | per_value(keys["issue_raw"], _suppl, bool, missing="")
+        | per_value(keys["pages_raw"], _abstract_page, bool, missing="")
+    )
+    doi = keys["doi"].to_numpy(dtype=object)
+    has_doi = doi != ""
+    pre_doi = per_value(keys["doi"], is_preprint_doi, bool, missing="") & has_doi
+    has_arxiv = keys["arxiv"].to_numpy(dtype=object) != ""
+    preprint = (has_arxiv & ~(has_doi & ~pre_doi)) | v_pre | pre_doi
+    kind = np.where(preprint, "preprint", np.where(t_conf | v_conf, "conference", "journal"))
     return pd.DataFrame(
         {
             "generic": generic_titles(keys),
-            "notice": notice,
+            "notice": per_value(title, _notice, bool, missing=""),
             "conf_abstract": conf_abs,
-            "kind": kind,
-            "numbers": numbers,
+            "kind": pd.Series(kind.astype(object), dtype=object),
+            "numbers": pd.Series(per_value(title, _numbers, missing=""), dtype=object),
         }
     )
 
 
 def hard_evidence(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Evidence that identifies an item whatever its title: the same DOI, or the same
-    first page and the same issue (or, without issues, volume) and no other year.
+    first page and the same issue (or, without issues, volume) and no other year. With
+    the same volume *and* issue the years may differ by one (an issue appears in one
+    year: the other is an online-first date or an export error).
 
     Issue numbers of three digits or more are ignored: the ``number`` field of some
     exports holds a record number, and no journal has a hundred issues a volume."""
@@ -366,6 +385,7 @@ def hard_evidence(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarra
     no_issue = (ia == "") | (ib == "")
     same_vol = (vol[i] == vol[j]) & (vol[i] != "")
     year_ok = (year[i] == year[j]) | (year[i] == 0) | (year[j] == 0)
+    year_ok |= (np.abs(year[i] - year[j]) == 1) & same_vol & same_issue
     return same_doi | (same_page & (same_issue | (no_issue & same_vol)) & year_ok)
 
 
