@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from fmreview.errors import InputError
 from fmreview.screening.decisions import LABELS, MAX_NOTE, STAGES, Actor
 from fmreview.store import schema
-from fmreview.web.app import (
+from fmreview.web.auth import User
+from fmreview.web.context import (
     check_csrf_header,
     checked_form,
     json_response,
@@ -23,7 +24,6 @@ from fmreview.web.app import (
     require_user,
     web,
 )
-from fmreview.web.auth import User
 
 router = APIRouter()
 #: Database ids are signed 64-bit integers.
@@ -126,18 +126,23 @@ def screen_page(
     )
 
 
+def _decision(vote: VoteIn) -> dict[str, Any]:
+    """The screening engine's arguments for a vote (the voter aside)."""
+    return {
+        "work_id": vote.work_id,
+        "label": vote.label,
+        "stage": vote.stage,
+        "criterion": vote.criterion,
+        "note": vote.note,
+    }
+
+
 async def _vote(request: Request, user: User, vote: VoteIn) -> int:
     """The vote through the screening engine's one decision writer (assignment, blinding
     and changed votes are checked there; a refusal is a 403 with the reason)."""
     st = web(request)
     return await st.queue.decide_async(
-        Actor(user.username, user.role),
-        work_id=vote.work_id,
-        label=vote.label,
-        stage=vote.stage,
-        criterion=vote.criterion,
-        note=vote.note,
-        run=st.writer.run,
+        Actor(user.username, user.role), **_decision(vote), run=st.writer.run
     )
 
 
@@ -270,14 +275,7 @@ def _vote_in_thread(request: Request, body: bytes) -> Response:
     user, vote = checked
     st = web(request)
     decision_id = st.writer.call(
-        lambda: st.queue.decide(
-            Actor(user.username, user.role),
-            work_id=vote.work_id,
-            label=vote.label,
-            stage=vote.stage,
-            criterion=vote.criterion,
-            note=vote.note,
-        )
+        lambda: st.queue.decide(Actor(user.username, user.role), **_decision(vote))
     )
     return JSONResponse({"id": decision_id}, status_code=201)
 
