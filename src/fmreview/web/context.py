@@ -85,6 +85,22 @@ class WebState:
         self._users.clear()
 
 
+_READERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def reads(store: Any) -> Any:
+    """An engine for one-statement reads: on PostgreSQL its connections run in autocommit, so
+    a read is one round trip instead of three (``BEGIN``, the query, ``ROLLBACK``); the
+    store's own engine on SQLite. Same pool."""
+    engine = _READERS.get(store)
+    if engine is None:
+        engine = store.engine
+        if store.dialect == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _READERS[store] = engine
+    return engine
+
+
 def web(request: Request) -> WebState:
     return request.app.state.web  # type: ignore[no-any-return]
 

@@ -20,6 +20,7 @@ from fmreview.web.context import (
     checked_form,
     json_response,
     page,
+    reads,
     redirect,
     require_user,
     web,
@@ -62,7 +63,7 @@ _LOAD_WORK = sa.select(
 
 
 def load_work(store: Any, work_id: int) -> dict[str, Any] | None:
-    with store.connect() as conn:
+    with reads(store).connect() as conn:
         row = conn.execute(_LOAD_WORK, {"wid": work_id}).first()
     return None if row is None else dict(row._mapping)
 
