@@ -39,7 +39,7 @@ def test_migrations_match_schema(any_store: Store) -> None:
     for table in schema.metadata.sorted_tables:
         cols = {c["name"] for c in insp.get_columns(table.name)}
         assert cols == {c.name for c in table.columns}, table.name
-    assert schema_revision(any_store.engine) == "0008"
+    assert schema_revision(any_store.engine) == "0009"
 
 
 def test_add_records_is_idempotent(any_store: Store) -> None:

@@ -352,4 +352,19 @@ session_revocations = Table(
 )
 Index("ix_session_revocations_expires", session_revocations.c.expires_at)
 
+# ----------------------------------------------------------------------------- 0009 web assignments
+#: The work the web app last served each reviewer at each stage (the screening engine takes a
+#: web user's first vote only on it), so a restarted app keeps it. Overwritten, not appended.
+web_assignments = Table(
+    "web_assignments",
+    metadata,
+    Column("stage", String(32), primary_key=True),
+    Column("reviewer", String(64), primary_key=True),
+    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("rank", Integer, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("served_at", DateTime(timezone=True), nullable=False),
+)
+
 APPEND_ONLY = ("decisions", "labels", "dedupe_decisions")

@@ -18,68 +18,57 @@ SECRET_ENV = "FMREVIEW_SECRET_KEY"
 
 @dataclass
 class WebSettings:
-    """How the app runs.
-
-    Attributes
-    ----------
-    secret_key
-        Signs session cookies and CSRF tokens. Default: ``$FMREVIEW_SECRET_KEY``, else a key
-        kept in ``<review folder>/.web-secret`` (made on first start, mode 0600), else a random
-        key for this process (in-memory stores).
-    secure_cookies
-        Mark cookies ``Secure`` (set it when users reach the app over HTTPS, e.g. behind a
-        reverse proxy that terminates TLS).
-    session_max_age
-        Seconds a login lasts.
-    ranking
-        ``background`` | ``sync`` | ``off``: how the active-learning order is refitted.
-    rank_every, rank_interval
-        Refit after this many new votes, at most once per ``rank_interval`` seconds.
-    lease_seconds
-        How long a served work stays reserved for its reviewer.
-    queue_refresh
-        Seconds between reads of decisions written by other processes (the app's own votes
-        count at once).
-    login_per_user, login_per_ip, login_window
-        Failed logins allowed per username / per client address within ``login_window`` s.
-    login_per_forwarded
-        Failed logins allowed within the window over all requests that carry
-        ``X-Forwarded-For`` (whoever can set that header cannot reset their count with it).
-    max_concurrent_hashes
-        argon2 password checks running at once (each takes 64 MiB; more requests wait).
-    max_body_bytes
-        Largest request body taken (larger ones get 413).
-    dedupe_roles, extraction_roles
-        Roles allowed to decide dedupe pairs / confirm and correct extracted labels.
-    revocation_refresh
-        Seconds between reads of the logouts stored by other processes (a logout made by this
-        app counts at once; a restarted app reads them all before its first answer).
-    clock
-        Seconds for rate limiting and leases (``time.monotonic``; tests pass a fake clock).
-    password_hasher
-        argon2 hasher (tests pass cheaper parameters).
-    """
+    """How the app runs (each setting's meaning below it)."""
 
     secret_key: str | None = None
+    """Signs session cookies and CSRF tokens. Default: ``$FMREVIEW_SECRET_KEY``, else a key
+    kept in ``<review folder>/.web-secret`` (made on first start, mode 0600), else a random
+    key for this process (in-memory stores)."""
     secure_cookies: bool = False
+    """Mark cookies ``Secure`` (set it when users reach the app over HTTPS, e.g. behind a
+    reverse proxy that terminates TLS)."""
     session_max_age: int = 12 * 3600
+    """Seconds a login lasts."""
     ranking: str = "background"
+    """``background`` | ``sync`` | ``off``: how the active-learning order is refitted."""
     rank_every: int = 10
+    """Refit after this many new votes..."""
     rank_interval: float = 30.0
+    """...at most once per this many seconds."""
     lease_seconds: float = 600.0
+    """How long a served work stays reserved for its reviewer."""
+    assignment_flush: float = 0.5
+    """Seconds between batched writes of the works served to reviewers (kept in the store so
+    that a restarted app serves and takes votes on them; 0: written within the request)."""
     queue_refresh: float = 0.25
+    """Seconds between reads of decisions written by other processes (the app's own votes
+    count at once)."""
     login_per_user: int = 5
+    """Failed logins allowed per username within ``login_window`` seconds."""
     login_per_ip: int = 20
+    """Failed logins allowed per client address within ``login_window`` seconds."""
     login_window: float = 900.0
+    """The sliding window of the login limits, in seconds."""
     login_per_forwarded: int = 100
+    """Failed logins allowed within the window over all requests that carry
+    ``X-Forwarded-For`` (whoever can set that header cannot reset their count with it)."""
     max_concurrent_hashes: int = 2
+    """argon2 password checks running at once (each takes 64 MiB; more requests wait)."""
     max_body_bytes: int = 1_000_000
+    """Largest request body taken (larger ones get 413)."""
     dedupe_roles: tuple[str, ...] = ("admin", "reviewer")
+    """Roles allowed to decide dedupe pairs."""
     extraction_roles: tuple[str, ...] = ("admin", "reviewer")
+    """Roles allowed to confirm and correct extracted labels."""
     revocation_refresh: float = 2.0
+    """Seconds between reads of the logouts stored by other processes (a logout made by this
+    app counts at once; a restarted app reads them all before its first answer)."""
     clock: Callable[[], float] = time.monotonic
+    """Seconds for rate limiting and leases (``time.monotonic``; tests pass a fake clock)."""
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    """argon2 hasher (tests pass cheaper parameters)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    """Other settings, kept for callers (the app itself reads none)."""
 
 
 def resolve_secret(settings: WebSettings, folder: Path | None) -> str:

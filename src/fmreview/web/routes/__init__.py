@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from fmreview.web.routes import account, admin, dashboard, files, human, screening
+
 
 def register(app: FastAPI) -> None:
-    from fmreview.web.routes import account, admin, dashboard, files, human, screening
-
-    for module in (account, dashboard, screening, human, files, admin):
+    # the screening API first: its two routes take most requests (routes match in order)
+    for module in (screening, account, dashboard, human, files, admin):
         app.include_router(module.router)

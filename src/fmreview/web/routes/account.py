@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from fmreview.web.app import checked_form, current_user, page, redirect, web
 from fmreview.web.auth import authenticate
+from fmreview.web.context import checked_form, current_user, page, redirect, web
 
 router = APIRouter()
 

@@ -3,6 +3,7 @@ amendments), the random phase of the stopping rule, report rebuild."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from fmreview.errors import FmreviewError, InputError
 from fmreview.web import amendments
-from fmreview.web.app import checked_form, json_response, page, redirect, require_admin, web
 from fmreview.web.auth import (
     User,
     create_user,
@@ -19,6 +19,15 @@ from fmreview.web.auth import (
     list_users,
     set_password,
     update_user,
+)
+from fmreview.web.context import (
+    WebState,
+    checked_form,
+    json_response,
+    page,
+    redirect,
+    require_admin,
+    web,
 )
 
 router = APIRouter()
@@ -95,49 +104,48 @@ async def amend_settings(request: Request) -> Response:
     return redirect(request, f"/admin?amended={result.run_id}")
 
 
-def _unconfirmed(request: Request, form: Any, why: str) -> Response | None:
-    """The admin page again (400) when an irreversible action's box was not ticked."""
-    if form.get("confirm") == "yes":
-        return None
-    return _admin_page(request, status_code=400, error=f"Tick the box to confirm: {why}")
+async def _irreversible(
+    request: Request, why: str, action: Callable[[User, WebState], Awaitable[Response]]
+) -> Response:
+    """Run an admin's irreversible ``action`` once its box is ticked, else show the admin
+    page again (400) saying ``why`` it needs one."""
+    form = await checked_form(request)
+    admin = require_admin(request)
+    if form.get("confirm") != "yes":
+        return _admin_page(request, status_code=400, error=f"Tick the box to confirm: {why}")
+    return await action(admin, web(request))
 
 
 @router.post("/admin/random-phase")
 async def start_random_phase(request: Request) -> Response:
-    form = await checked_form(request)
-    admin = require_admin(request)
-    st = web(request)
-    refused = _unconfirmed(request, form, "the random phase cannot be stopped once started.")
-    if refused is not None:
-        return refused
-    phase = st.queue.random_phase()
-    if not phase["needs_random_phase"]:
-        return _admin_page(
-            request,
-            status_code=400,
-            error=f"The stopping rule {phase['rule']!r} has no random phase; amend the "
-            "protocol to the 'hypergeometric' rule first.",
+    async def start(admin: User, st: WebState) -> Response:
+        phase = st.queue.random_phase()
+        if not phase["needs_random_phase"]:
+            return _admin_page(
+                request,
+                status_code=400,
+                error=f"The stopping rule {phase['rule']!r} has no random phase; amend the "
+                "protocol to the 'hypergeometric' rule first.",
+            )
+        if phase["active"]:
+            return _admin_page(request, message="The random phase is already on.")
+        run_id = await st.writer.run(
+            lambda: amendments.start_random_phase(st.store, user=admin.username)
         )
-    if phase["active"]:
-        return _admin_page(request, message="The random phase is already on.")
-    run_id = await st.writer.run(
-        lambda: amendments.start_random_phase(st.store, user=admin.username)
-    )
-    st.queue.start_random_phase()
-    return redirect(request, f"/admin?amended={run_id}")
+        st.queue.start_random_phase()
+        return redirect(request, f"/admin?amended={run_id}")
+
+    return await _irreversible(request, "the random phase cannot be stopped once started.", start)
 
 
 @router.post("/admin/unblind")
 async def unblind(request: Request) -> Response:
-    form = await checked_form(request)
-    admin = require_admin(request)
-    st = web(request)
-    refused = _unconfirmed(request, form, "every reviewer will see every vote, for good.")
-    if refused is not None:
-        return refused
-    run_id = await st.writer.run(lambda: amendments.unblind(st.store, user=admin.username))
-    st.queue.unblinded = True
-    return redirect(request, f"/admin?amended={run_id}")
+    async def lift(admin: User, st: WebState) -> Response:
+        run_id = await st.writer.run(lambda: amendments.unblind(st.store, user=admin.username))
+        st.queue.unblinded = True
+        return redirect(request, f"/admin?amended={run_id}")
+
+    return await _irreversible(request, "every reviewer will see every vote, for good.", lift)
 
 
 @router.get("/api/users")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from fmreview.web.app import json_response, page, require_user, web
 from fmreview.web.auth import User
+from fmreview.web.context import json_response, page, require_user, web
 from fmreview.web.dashboard import dashboard
 
 router = APIRouter()

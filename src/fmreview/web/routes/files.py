@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse, Response
 
 from fmreview.errors import FmreviewError
 from fmreview.extract.atlas import find
-from fmreview.web.app import page, require_user, web
 from fmreview.web.auth import User
+from fmreview.web.context import page, require_user, web
 from fmreview.web.render import report_csp
 
 router = APIRouter()

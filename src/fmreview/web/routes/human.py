@@ -13,8 +13,8 @@ from fmreview.errors import ForbiddenError, InputError
 from fmreview.extract import store_io as extract_io
 from fmreview.screening.decisions import STAGES, conflicts, resolve_conflict
 from fmreview.store import schema
-from fmreview.web.app import checked_form, json_response, page, redirect, require_user, web
 from fmreview.web.auth import User
+from fmreview.web.context import checked_form, json_response, page, redirect, require_user, web
 from fmreview.web.routes.screening import parse_id
 
 router = APIRouter()
@@ -168,11 +168,18 @@ def _check_extracted(store: Any, work_id: int, axis: str | None = None) -> None:
         )
 
 
-@router.post("/extraction/confirm")
-async def extraction_confirm(request: Request) -> Response:
+async def _extraction_form(request: Request) -> tuple[dict[str, str], User]:
+    """The posted form of an extraction review and its author (a role the protocol
+    allows)."""
     form = await checked_form(request)
     user = require_user(request)
     _may(request, user, "extraction")
+    return form, user
+
+
+@router.post("/extraction/confirm")
+async def extraction_confirm(request: Request) -> Response:
+    form, user = await _extraction_form(request)
     st = web(request)
     label_id = parse_id(form.get("label_id"), "label_id")
     note = form.get("note", "")[:10000]
@@ -184,9 +191,7 @@ async def extraction_confirm(request: Request) -> Response:
 
 @router.post("/extraction/correct")
 async def extraction_correct(request: Request) -> Response:
-    form = await checked_form(request)
-    user = require_user(request)
-    _may(request, user, "extraction")
+    form, user = await _extraction_form(request)
     st = web(request)
     work_id = parse_id(form.get("work_id"), "work_id")
     axis = form.get("axis", "")
