@@ -276,3 +276,22 @@ def test_models_named_as_baselines_do_not_describe_the_work(rules: RuleSet) -> N
 def test_text_generated_for_images_is_not_image_synthesis(rules: RuleSet) -> None:
     labs = labels(rules, "Non-local attention improves description generation for retinal images")
     assert "synthesis" not in labs.get("task", {})
+
+
+def test_dataset_mentions_in_sentences_about_the_works_experiments() -> None:
+    from fmreview.extract.gazetteer import bundled_gazetteer
+
+    rules = RuleSet(load_protocol(flagship_path()), bundled_gazetteer())
+
+    def datasets(abstract: str) -> set[str]:
+        labs = rules.label({"abstract": abstract}, axes=["datasets"])
+        return {lab.value for lab in labs}
+
+    # experiments / results as the subject: the work's own, even without "we"
+    own = "We propose X. Extensive experiments on MIMIC-CXR and CheXpert have demonstrated gains."
+    assert datasets(own) == {"MIMIC-CXR", "CheXpert"}
+    # other work as the subject, or a dataset's history: background
+    other = "We propose X. SAM has shown strong results on the SA-1B and COCO datasets."
+    assert "COCO" not in datasets(other)
+    assert datasets("We propose X. BraTS has been widely used in prior work.") == set()
+    assert datasets("We evaluate X on BraTS, which has been widely used.") == {"BraTS"}
