@@ -168,6 +168,43 @@ def _not_own(axis: str, text: str, span: Span, sentence: tuple[int, int]) -> boo
     return axis in COMPARISON_AXES and named and bool(_COMPARED.search(before))
 
 
+#: Generic words that say little on their own ("textual explanations", "visual
+#: grounding", "clinical reasoning"): see :func:`_drop_weak_override`.
+WEAK_CUES = frozenset(
+    [
+        "text",
+        "texts",
+        "textual",
+        "language",
+        "linguistic",
+        "sentence",
+        "sentences",
+        "reasoning",
+        "grounding",
+    ]
+)
+
+
+def _drop_weak_override(
+    found: list[tuple[_Value, Label]], support: dict[str, tuple[bool, int]]
+) -> list[tuple[_Value, Label]]:
+    """On a single-valued axis, a higher-priority value whose only evidence is one generic
+    word (:data:`WEAK_CUES`) in one abstract sentence does not overturn a value the title
+    or keywords name: a title naming SAM or a self-supervised encoder stays vision-only
+    when the abstract mentions "textual explanations" once."""
+    titled = [v for v, _ in found if support.get(v.name, (False, 0))[0]]
+    if not titled:
+        return found
+    keep = []
+    for v, lab in found:
+        head, n = support.get(v.name, (False, 0))
+        weak = not head and n <= 1 and all(e.text.lower() in WEAK_CUES for e in lab.evidence)
+        if weak and all(t.priority < v.priority for t in titled):
+            continue
+        keep.append((v, lab))
+    return keep
+
+
 def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
     """Sentences listing the tasks the work itself was evaluated on (see TASK_LIST_AXES)."""
     return {
@@ -300,6 +337,7 @@ class RuleSet:
             return [lab for _, lab in found if lab.value in chosen]
         if len(found) <= 1:
             return [lab for _, lab in found]
+        found = _drop_weak_override(found, support)
         top = max(v.priority for v, _ in found)
         rivals = [(v, lab) for v, lab in found if v.priority == top]
         rivals.sort(key=lambda t: -t[1].confidence)
