@@ -11,6 +11,8 @@ is a dataset:
 - a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench");
 - a name in apposition to a dataset: "RoMed, a dataset built upon ...", "RadVUQA, a novel
   ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
+- a collection the work makes, named with its size ("we curate PMC-Caps, comprising 15
+  million figure-caption pairs");
 - names the work is evaluated or trained on ("experiments on RetiLes and FooScan",
   "evaluated on VinDr-CXR"), each an inner-capital or digit name that is not a model's;
 - a challenge-style name with a year ("KiPA22", "LUMIERE2023") in a sentence about data or
@@ -93,6 +95,16 @@ _BARE_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})(?![\w-])")
 _MODEL_LIKE = re.compile(
     r"SAM|CLIP|GPT|LLaVA|LLaMA|Net\b|ViT|BERT|[Ff]ormer|Mamba|DINO|MAE|BLIP|Flamingo|Qwen|"
     r"PaLM|Gemini|Diffusion|Seg\b|VLM|LLM"
+)
+#: A collection the work makes, named by its size: "we curate PMC-Caps, comprising 15
+#: million figure-caption pairs", "we construct OphthoQA containing 12,000 question-answer pairs". A model
+#: is not described by how many images it contains.
+_SIZED = re.compile(
+    rf"(?<![\w-])(?P<name>{_TOKEN}),?\s+(?:comprising|containing|consisting of|covering|"
+    r"that (?:contains|comprises|includes))\s+(?:over |more than |about |nearly )?"
+    r"[\d][\d,.]*\s*(?:million|thousand|[MKk])?\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|questions|samples|reports|"
+    r"studies|videos|radiographs|examinations|exams|subjects|instructions|conversations)\b"
 )
 #: Names the work is evaluated or trained on, with no "dataset" after them: "experiments
 #: on RetiLes and FooScan show", "evaluated on VinDr-CXR", "results on SkinCon". Each name
@@ -440,6 +452,10 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
         add(m.start("name"), m.end("name"))
     bounds = sentence_bounds(text)
     for m in _NAMED_AFTER.finditer(text):
+        a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
+        if _MAKING.search(text, a, m.start()) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+    for m in _SIZED.finditer(text):
         a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
         if _MAKING.search(text, a, m.start()) and not _MODEL_LIKE.search(m.group("name")):
             add(m.start("name"), m.end("name"))
