@@ -122,9 +122,7 @@ def test_a_new_dataset_named_after_a_comma_or_in_brackets() -> None:
 
 
 def test_a_collection_the_work_makes_named_with_its_size() -> None:
-    assert names("We curate PMC-Caps, comprising 15 million figure-caption pairs.") == [
-        "PMC-Caps"
-    ]
+    assert names("We curate PMC-Caps, comprising 15 million figure-caption pairs.") == ["PMC-Caps"]
     assert names("We construct OphthoQA containing 12,000 question-answer pairs.") == ["OphthoQA"]
     # a model is not described by what it contains; nor is a name the work did not make
     assert names("We introduce MedXNet, comprising 12 transformer layers.") == []

@@ -97,8 +97,8 @@ _MODEL_LIKE = re.compile(
     r"PaLM|Gemini|Diffusion|Seg\b|VLM|LLM"
 )
 #: A collection the work makes, named by its size: "we curate PMC-Caps, comprising 15
-#: million figure-caption pairs", "we construct OphthoQA containing 12,000 question-answer pairs". A model
-#: is not described by how many images it contains.
+#: million figure-caption pairs", "we construct OphthoQA containing 12,000 question-answer
+#: pairs". A model is not described by how many images it contains.
 _SIZED = re.compile(
     rf"(?<![\w-])(?P<name>{_TOKEN}),?\s+(?:comprising|containing|consisting of|covering|"
     r"that (?:contains|comprises|includes))\s+(?:over |more than |about |nearly )?"
