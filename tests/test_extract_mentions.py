@@ -97,3 +97,34 @@ def test_apposition_with_the_and_symbols() -> None:
     assert names("We release CellMix, a new H&E dataset of 9 cell types.") == ["CellMix"]
     assert names("We build OrthoQA, the first orthopaedic (X-ray) VQA benchmark.") == ["OrthoQA"]
     assert names("We propose UniMed, the first model pretrained on a large dataset.") == []
+
+
+def test_names_the_work_is_evaluated_on() -> None:
+    assert names("Experiments on RetiLes-2 and FooScan show gains.") == ["RetiLes-2", "FooScan"]
+    assert names("We evaluate X on RetiLes-2, FooScan and DermX.") == [
+        "RetiLes-2",
+        "FooScan",
+        "DermX",
+    ]
+    assert names("Evaluated on RetiLes-2, the model reaches 90% accuracy.") == ["RetiLes-2"]
+    # models, plain words and modalities after "on" are not datasets
+    assert names("Results on MedSAM and SAM-Med2D differ.") == []
+    assert names("We evaluate on CT and MRI scans from two hospitals.") == []
+    assert names("We focus on Dice.") == []
+
+
+def test_a_new_dataset_named_after_a_comma_or_in_brackets() -> None:
+    assert names("We introduce a new dataset, named PathText-100K, with captions.") == [
+        "PathText-100K"
+    ]
+    assert names("We curated a large dataset (MedImg-5M) of 5 million images.") == ["MedImg-5M"]
+    assert names("We used a dataset (N=500) of scans.") == []
+
+
+def test_a_collection_the_work_makes_named_with_its_size() -> None:
+    assert names("We curate PMC-Caps, comprising 15 million figure-caption pairs.") == ["PMC-Caps"]
+    assert names("We construct OphthoQA containing 12,000 question-answer pairs.") == ["OphthoQA"]
+    # a model is not described by what it contains; nor is a name the work did not make
+    assert names("We introduce MedXNet, comprising 12 transformer layers.") == []
+    assert names("We propose UltraFM, pretrained on 2 million images.") == []
+    assert names("Prior work used FooSet, containing 500 scans.") == []

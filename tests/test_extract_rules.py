@@ -276,3 +276,52 @@ def test_models_named_as_baselines_do_not_describe_the_work(rules: RuleSet) -> N
 def test_text_generated_for_images_is_not_image_synthesis(rules: RuleSet) -> None:
     labs = labels(rules, "Non-local attention improves description generation for retinal images")
     assert "synthesis" not in labs.get("task", {})
+
+
+def test_dataset_mentions_in_sentences_about_the_works_experiments() -> None:
+    from fmreview.extract.gazetteer import bundled_gazetteer
+
+    rules = RuleSet(load_protocol(flagship_path()), bundled_gazetteer())
+
+    def datasets(abstract: str) -> set[str]:
+        labs = rules.label({"abstract": abstract}, axes=["datasets"])
+        return {lab.value for lab in labs}
+
+    # experiments / results as the subject: the work's own, even without "we"
+    own = "We propose X. Extensive experiments on MIMIC-CXR and CheXpert have demonstrated gains."
+    assert datasets(own) == {"MIMIC-CXR", "CheXpert"}
+    # other work as the subject, or a dataset's history: background
+    other = "We propose X. SAM has shown strong results on the SA-1B and COCO datasets."
+    assert "COCO" not in datasets(other)
+    assert datasets("We propose X. BraTS has been widely used in prior work.") == set()
+    assert datasets("We evaluate X on BraTS, which has been widely used.") == {"BraTS"}
+
+
+def test_one_generic_word_does_not_overturn_a_vision_only_title() -> None:
+    rules = RuleSet(load_protocol(flagship_path()))
+
+    def fm_type(title: str, abstract: str) -> list[str]:
+        labs = rules.label({"title": title, "abstract": abstract}, axes=["fm_type"])
+        return [lab.value for lab in labs]
+
+    sam = "Segment anything model for ultrasound"
+    weak = "We fine-tune SAM on 20 ultrasound datasets. The model also gives textual explanations."
+    assert fm_type(sam, weak) == ["vision_only"]
+    # an explicit text cue still makes it vision-language, in the title or the abstract
+    assert fm_type("Text-prompted SAM for CT", "We add prompts to SAM.") == ["vision_language"]
+    strong = "We fine-tune SAM on CT. The model accepts text prompts and clicks."
+    assert fm_type(sam, strong) == ["vision_language"]
+    # a generic word repeated in two sentences, or with no title evidence, still counts
+    twice = "We fine-tune SAM on CT. Text is input. The model reads text reports."
+    assert fm_type(sam, twice) == ["vision_language"]
+    assert fm_type("A model for radiology", "It outputs free text.") == ["vision_language"]
+
+
+def test_models_that_answer_questions_are_vision_language() -> None:
+    rules = RuleSet(load_protocol(flagship_path()))
+    for title, abstract in [
+        ("MedGemma technical report", "A collection of medical models."),
+        ("A radiology assistant", "The model answers clinical questions about CT scans."),
+    ]:
+        labs = rules.label({"title": title, "abstract": abstract}, axes=["fm_type"])
+        assert [lab.value for lab in labs] == ["vision_language"]

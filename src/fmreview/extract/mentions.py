@@ -11,6 +11,10 @@ is a dataset:
 - a benchmark named as such ("M3CoTBench", "MedXpertQA-Bench");
 - a name in apposition to a dataset: "RoMed, a dataset built upon ...", "RadVUQA, a novel
   ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
+- a collection the work makes, named with its size ("we curate PMC-Caps, comprising 15
+  million figure-caption pairs");
+- names the work is evaluated or trained on ("experiments on RetiLes and FooScan",
+  "evaluated on VinDr-CXR"), each an inner-capital or digit name that is not a model's;
 - a challenge-style name with a year ("KiPA22", "LUMIERE2023") in a sentence about data or
   experiments (conference names such as MICCAI2023 excepted).
 
@@ -60,10 +64,12 @@ _DESC_STOP = re.compile(
     r"model|models|framework|method|approach|network|module|system|tool|pipeline)\b",
     re.IGNORECASE,
 )
-#: "a database, MedSegDB, based on", "a dataset called X" after a verb of making one.
+#: "a database, MedSegDB, based on", "a dataset called X", "a new dataset, named X,",
+#: "a large dataset (MedImg-5M) of" after a verb of making one.
+_CALLED = r"(?:called|named|termed|dubbed|coined)"
 _NAMED_AFTER = re.compile(
-    rf"\b{_KIND}s?(?:,\s*|\s+(?:called|named|termed|dubbed|coined)\s+)(?:the\s+)?"
-    rf"(?P<name>{_TOKEN})(?=\s*[,.;(]|\s+(?:which|that|with|of|consisting|containing|"
+    rf"\b{_KIND}s?(?:,\s*(?:{_CALLED}\s+)?|\s+{_CALLED}\s+|\s*\((?={_TOKEN}\)))(?:the\s+)?"
+    rf"(?P<name>{_TOKEN})(?=\s*[,.;()]|\s+(?:which|that|with|of|consisting|containing|"
     rf"comprising|covering|including|based)\b)"
 )
 _MAKING = re.compile(
@@ -89,6 +95,24 @@ _BARE_LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})(?![\w-])")
 _MODEL_LIKE = re.compile(
     r"SAM|CLIP|GPT|LLaVA|LLaMA|Net\b|ViT|BERT|[Ff]ormer|Mamba|DINO|MAE|BLIP|Flamingo|Qwen|"
     r"PaLM|Gemini|Diffusion|Seg\b|VLM|LLM"
+)
+#: A collection the work makes, named by its size: "we curate PMC-Caps, comprising 15
+#: million figure-caption pairs", "we construct OphthoQA containing 12,000 question-answer
+#: pairs". A model is not described by how many images it contains.
+_SIZED = re.compile(
+    rf"(?<![\w-])(?P<name>{_TOKEN}),?\s+(?:comprising|containing|consisting of|covering|"
+    r"that (?:contains|comprises|includes))\s+(?:over |more than |about |nearly )?"
+    r"[\d][\d,.]*\s*(?:million|thousand|[MKk])?\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|questions|samples|reports|"
+    r"studies|videos|radiographs|examinations|exams|subjects|instructions|conversations)\b"
+)
+#: Names the work is evaluated or trained on, with no "dataset" after them: "experiments
+#: on RetiLes and FooScan show", "evaluated on VinDr-CXR", "results on SkinCon". Each name
+#: must look like a proper name (inner capital or digit) and not like a model's.
+_EVAL_ON = re.compile(
+    r"(?i:\b(?:experiments?|results?|evaluat\w*|validat\w*|tested|benchmark\w*|"
+    r"performance|(?:pre-?)?trained|fine-?tuned))\b[^.;]{0,40}?\bon\s+(?:the\s+)?"
+    rf"(?P<names>{_TOKEN}(?:\s*,\s*{_TOKEN})*(?:,?\s+and\s+{_TOKEN})?)(?![\w-])"
 )
 _BENCH = re.compile(r"(?<![\w-])(?P<name>[A-Z][A-Za-z0-9-]*Bench(?:mark)?)(?![\w-])")
 
@@ -420,10 +444,18 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
                 continue
             for p in parts:
                 add(m.start("names") + p.start(), m.start("names") + p.end())
+    for m in _EVAL_ON.finditer(text):
+        for p in re.finditer(_TOKEN, m.group("names")):
+            if p.group(0) != "and" and not _MODEL_LIKE.search(p.group(0)):
+                add(m.start("names") + p.start(), m.start("names") + p.end())
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
     bounds = sentence_bounds(text)
     for m in _NAMED_AFTER.finditer(text):
+        a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
+        if _MAKING.search(text, a, m.start()) and not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
+    for m in _SIZED.finditer(text):
         a, b = next((a, b) for a, b in bounds if a <= m.start() <= b)
         if _MAKING.search(text, a, m.start()) and not _MODEL_LIKE.search(m.group("name")):
             add(m.start("name"), m.end("name"))

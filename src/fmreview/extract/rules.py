@@ -101,14 +101,53 @@ COMPARISON_AXES = ("fm_type", "architecture", "training_paradigm")
 _TASK_LIST = re.compile(r"\b(downstream|tasks)\b", re.IGNORECASE)
 
 
-def _background(text: str, bounds: list[tuple[int, int]]) -> set[int]:
+#: A sentence about the work's own experiments or results: abstracts report them without
+#: "we" ("Extensive experiments on MIMIC-CXR and CheXpert have demonstrated ...",
+#: "Evaluated on BTCV, the model has shown ..."). When such a cue comes before the
+#: background cue (it is the subject, not "SAM has shown strong results on COCO") the
+#: sentence is not background for the datasets axis; one set in natural images stays so.
+_EXPERIMENTS = re.compile(
+    r"\b(experiments?|experimental|results|evaluations?|evaluated|validated|validation|"
+    r"tested|benchmarked)\b",
+    re.IGNORECASE,
+)
+#: A sentence about a dataset's history or other work's use of it, background for the
+#: datasets axis unless in the first person: "BraTS has been widely used in prior work".
+_DATA_HISTORY = re.compile(
+    r"\b(has|have) been (widely |extensively |commonly |frequently )?(used|adopted|studied)\b|"
+    r"\b(prior|previous|earlier|existing) (work|works|studies|research|literature)\b",
+    re.IGNORECASE,
+)
+_NATURAL = re.compile(r"\bnatural[- ](images?|scenes?|domain)\b|\bgeneral[- ]domain\b", re.I)
+
+
+def _background(text: str, bounds: list[tuple[int, int]], data: bool = False) -> set[int]:
     """Sentences about other work: a background cue and no first person ("we", "our",
-    "this paper", "the proposed") - "our model has achieved ... on BraTS" is a claim."""
-    return {
-        i
-        for i, (a, b) in enumerate(bounds)
-        if _BACKGROUND.search(text[a:b]) and not _OWN.search(text[a:b])
-    }
+    "this paper", "the proposed") - "our model has achieved ... on BraTS" is a claim.
+
+    With ``data`` (the datasets axis) a sentence whose subject is experiments or results
+    (:data:`_EXPERIMENTS`) is the work's own unless it is set in natural images,
+    and one about a dataset's history (:data:`_DATA_HISTORY`) is background.
+    """
+
+    def own(s: str) -> bool:
+        if _OWN.search(s):
+            return True
+        cue = _BACKGROUND.search(s)
+        first = _EXPERIMENTS.search(s)
+        return (
+            data
+            and first is not None
+            and (cue is None or first.start() < cue.start())
+            and not _NATURAL.search(s)
+        )
+
+    def back(s: str) -> bool:
+        if data and _DATA_HISTORY.search(s) and not _OWN.search(s):
+            return True
+        return bool(_BACKGROUND.search(s)) and not own(s)
+
+    return {i for i, (a, b) in enumerate(bounds) if back(text[a:b])}
 
 
 #: Hyphen-like characters read as "-" (one character each, so spans keep their offsets):
@@ -127,6 +166,43 @@ def _not_own(axis: str, text: str, span: Span, sentence: tuple[int, int]) -> boo
         return True
     named = any(c.isupper() for c in span.text[1:])
     return axis in COMPARISON_AXES and named and bool(_COMPARED.search(before))
+
+
+#: Generic words that say little on their own ("textual explanations", "visual
+#: grounding", "clinical reasoning"): see :func:`_drop_weak_override`.
+WEAK_CUES = frozenset(
+    [
+        "text",
+        "texts",
+        "textual",
+        "language",
+        "linguistic",
+        "sentence",
+        "sentences",
+        "reasoning",
+        "grounding",
+    ]
+)
+
+
+def _drop_weak_override(
+    found: list[tuple[_Value, Label]], support: dict[str, tuple[bool, int]]
+) -> list[tuple[_Value, Label]]:
+    """On a single-valued axis, a higher-priority value whose only evidence is one generic
+    word (:data:`WEAK_CUES`) in one abstract sentence does not overturn a value the title
+    or keywords name: a title naming SAM or a self-supervised encoder stays vision-only
+    when the abstract mentions "textual explanations" once."""
+    titled = [v for v, _ in found if support.get(v.name, (False, 0))[0]]
+    if not titled:
+        return found
+    keep = []
+    for v, lab in found:
+        head, n = support.get(v.name, (False, 0))
+        weak = not head and n <= 1 and all(e.text.lower() in WEAK_CUES for e in lab.evidence)
+        if weak and all(t.priority < v.priority for t in titled):
+            continue
+        keep.append((v, lab))
+    return keep
 
 
 def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
@@ -261,6 +337,7 @@ class RuleSet:
             return [lab for _, lab in found if lab.value in chosen]
         if len(found) <= 1:
             return [lab for _, lab in found]
+        found = _drop_weak_override(found, support)
         top = max(v.priority for v, _ in found)
         rivals = [(v, lab) for v, lab in found if v.priority == top]
         rivals.sort(key=lambda t: -t[1].confidence)
@@ -281,7 +358,7 @@ class RuleSet:
             if not text:
                 continue
             bounds = sentence_bounds(text) if fld not in HEADLINE_FIELDS else []
-            back = _background(text, bounds) if bounds else set()
+            back = _background(text, bounds, data=True) if bounds else set()
 
             def counts(start: int, fld: str = fld, bounds: list = bounds, back: set = back) -> bool:
                 return not bounds or _sentence_of(bounds, start) not in back
