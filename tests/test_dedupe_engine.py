@@ -330,6 +330,55 @@ def test_preprint_and_published_version_are_linked_as_version_of() -> None:
     assert row["reason"]["rule"] == "version-of"
 
 
+def test_a_title_inside_another_without_authors_is_not_linked() -> None:
+    # Two works of the flagship snapshot (titles and links only): the newer one is named
+    # after the older and holds its whole title; without authors nothing else can say they
+    # are one study, so a person decides.
+    older = rec(
+        "older",
+        title="Segment Anything Model for Medical Images?",
+        year=2023,
+        venue="arXiv",
+        url="https://arxiv.org/pdf/2304.14660.pdf",
+    )
+    newer = rec(
+        "newer",
+        title="ASAM: Anatomy-Encoded Segment Anything Model for Medical Images",
+        year=2025,
+        url="https://ieeexplore.ieee.org/abstract/document/10981134",
+    )
+    model = fit([older, newer])
+    assert not together(model, "older", "newer")
+    assert model.links_.empty
+    # the same titles up to a typo, still without authors, are linked as before
+    typo = rec("typo", title="Segment Anything Model for Medical Image?", year=2024)
+    assert together(fit([older, typo]), "older", "typo")
+
+
+def test_different_arxiv_ids_are_different_works() -> None:
+    # two works of the flagship snapshot: a published paper with its arXiv id, and a later
+    # preprint whose title differs by one word and a digit
+    published = rec(
+        "sam-path",
+        title="SAM-Path: A Segment Anything Model for Semantic Segmentation in Digital Pathology",
+        year=2023,
+        doi="10.1007/978-3-031-47401-9_16",
+        arxiv="2307.09570",
+    )
+    later = rec(
+        "sam2-path",
+        title="SAM2-PATH: A better segment anything model for semantic segmentation in "
+        "digital pathology",
+        year=2024,
+        arxiv="2408.03651",
+    )
+    model = fit([published, later])
+    assert not together(model, "sam-path", "sam2-path")
+    # the same preprint id on both sides (another version) still links
+    again = rec("again", title=later["title"], year=2024, arxiv="2408.03651v2", venue="arXiv")
+    assert together(fit([later, again]), "sam2-path", "again")
+
+
 def test_versions_are_not_linked_when_switched_off() -> None:
     model = fit(
         [

@@ -31,7 +31,7 @@ from fmreview.errors import InputError
 from .blocking import candidate_pairs
 from .cluster import UnionFind
 from .keys import record_keys
-from .scoring import FIELDS, prefilter, reason, score_pairs
+from .scoring import FIELDS, plain_title_similarity, prefilter, reason, score_pairs
 from .traps import HARD, TRAPS, pair_traps, record_flags, title_conflict
 
 Pair = tuple[Any, Any]
@@ -410,8 +410,17 @@ class Deduplicator:
         # without a title (and no shared identifier) a person decides
         titles = keys["title"].to_numpy(dtype=object)
         no_title = ((titles[i] == "") | (titles[j] == "")) & (sc["ids"].to_numpy() != 1)
-        dup = (score >= self.upper) & (trap < 0) & ~versionish & ~no_title
         authors = sc["authors"].to_numpy()
+        # Without authors on a side, the title is the only evidence of identity, so it must
+        # be the same title up to a typo: one title inside the other (which scores like a
+        # typo when authors agree) is not enough ("ASAM: Anatomy-Encoded Segment Anything
+        # Model for Medical Images" is a newer work named after "Segment Anything Model for
+        # Medical Images?").
+        title_only = np.isnan(authors) & (tsim >= min(self.title_min, VERSION_TITLE))
+        plain = tsim.copy()
+        plain[title_only] = plain_title_similarity(titles[i[title_only]], titles[j[title_only]])
+        affix_only = title_only & (plain < self.title_min)
+        dup = (score >= self.upper) & (trap < 0) & ~versionish & ~no_title & ~affix_only
         years = keys["year"].to_numpy()
         dy = np.abs(years[i] - years[j])
         could_be_version = (
@@ -425,7 +434,7 @@ class Deduplicator:
         # a conference paper and its (extended, re-titled) journal version: a person decides
         version = np.zeros(len(i), dtype=bool)
         if self.link_versions:
-            version = could_be_version & preprint & (tsim >= VERSION_TITLE)
+            version = could_be_version & preprint & (plain >= VERSION_TITLE)
         # (a meeting abstract is not a version: merge_conference_abstracts decides those)
         propose = could_be_version & ~version & (tsim >= VERSION_REVIEW_TITLE) & ~cand["abstract"]
         return {

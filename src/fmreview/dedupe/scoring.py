@@ -152,6 +152,16 @@ def title_similarity(a: np.ndarray, b: np.ndarray, ratio: np.ndarray | None = No
     return sim
 
 
+def plain_title_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Title similarity without the affix rule: the larger of the Levenshtein and the
+    token-sort ratio, in [0, 1] (0 when either title is empty)."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.float64)
+    sim = np.maximum(_cpdist(a, b, fuzz.ratio), _cpdist(a, b, fuzz.token_sort_ratio))
+    sim[(a == "") | (b == "")] = 0.0
+    return sim
+
+
 def prefilter(keys: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop pairs that cannot reach any threshold, cheaply: returns ``(keep, title_ratio)``.
 

@@ -15,7 +15,9 @@ other links merges it either). Traps come in two kinds.
     Both records have a DOI and the DOIs differ, and the difference is not a known version
     pattern (:func:`doi_versions`: a preprint server's DOI against any other, a component
     DOI such as ``.../abstract`` or ``.t001``, a Cochrane update ``.pub2``); records of
-    different kinds (conference vs journal) are left to the version-of proposals.
+    different kinds (conference vs journal) are left to the version-of proposals. Two
+    different arXiv ids count the same way, for records of any kind: arXiv keeps one id
+    for all versions of a work.
 ``page_conflict``
     Different page ranges (neither overlapping nor within an export error of each other)
     in the same venue (or volume) and year.
@@ -432,6 +434,11 @@ def pair_traps(
     for n in other_doi:
         a, b = i[n], j[n]
         conflict[n] = kind[a] == kind[b] and not doi_versions(doi[a], doi[b])
+    # an arXiv id names one work through all its versions (v1, v2, ...), so two records
+    # with different ids are two works, whatever their kinds ("SAM-Path", 2307.09570, and
+    # "SAM2-PATH", 2408.03651, have near-identical titles)
+    arxiv = keys["arxiv"].to_numpy(dtype=object)
+    conflict |= (arxiv[i] != arxiv[j]) & (arxiv[i] != "") & (arxiv[j] != "")
     mark("doi_conflict", conflict)
     if page_code is not None:
         same_place = (volume[i] == volume[j]) & (volume[i] != "")
