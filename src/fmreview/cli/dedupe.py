@@ -27,20 +27,6 @@ from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
 console = make_console()
 
 KEYS_HELP = "[s] same work  [d] different  [k] skip  [q] quit"
-FIELDS = (
-    "title",
-    "authors",
-    "year",
-    "venue",
-    "volume",
-    "issue",
-    "pages",
-    "doi",
-    "arxiv",
-    "pmid",
-    "type",
-    "source",
-)
 
 
 def _show(value: Any) -> str:
@@ -69,11 +55,15 @@ def diff_texts(a: str, b: str) -> tuple[Text, Text]:
 
 def render_pair(pair: dict[str, Any], position: int, total: int) -> Group:
     """The two records side by side, differences highlighted, with the score's reasons."""
+    from fmreview.dedupe.keys import COLUMNS  # here: it imports pandas (CLI start-up)
+
     table = Table(show_lines=True, expand=True)
     table.add_column("field", style="dim", no_wrap=True)
     table.add_column(f"record {pair['a']['id']}")
     table.add_column(f"record {pair['b']['id']}")
-    for f in FIELDS:
+    # the columns dedupe compares, less the id and the ones too long or too opaque to
+    # read side by side (abstract, OpenAlex id), plus where each record came from
+    for f in (*(c for c in COLUMNS if c not in ("id", "openalex", "abstract")), "source"):
         va, vb = _show(pair["a"].get(f)), _show(pair["b"].get(f))
         if not va and not vb:
             continue

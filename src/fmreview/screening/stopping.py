@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import hypergeom
 
-from fmreview.errors import InputError, unknown_name
+from fmreview.errors import InputError, build_by_name
 from fmreview.screening.counting import CountingProcess, NegativeBinomial
 from fmreview.screening.stopping_base import (
     SimStop,
@@ -353,12 +353,7 @@ STOPPING_RULES: dict[str, type[StoppingRule]] = {
 
 def get_stopping_rule(name: str, **params: Any) -> StoppingRule:
     """Build a stopping rule by name; a wrong name lists the available ones."""
-    if name not in STOPPING_RULES:
-        raise unknown_name("stopping rule", name, list(STOPPING_RULES))
-    try:
-        return STOPPING_RULES[name](**params)
-    except TypeError as exc:
-        raise InputError(f"stopping rule {name!r}: {exc}") from exc
+    return build_by_name("stopping rule", STOPPING_RULES, name, params)
 
 
 def rule_from_meta(meta: dict[str, Any]) -> StoppingRule:
