@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -42,11 +42,8 @@ class ImportCounts:
     record_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "added": self.added,
-            "already_present": self.already_present,
-            "quarantined": self.quarantined,
-        }
+        """The counts (the ids are for the caller, not for the run's summary)."""
+        return {k: v for k, v in asdict(self).items() if k != "record_ids"}
 
 
 def _canonical(value: Any) -> bytes:
