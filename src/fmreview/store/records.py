@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import numpy as np
 import orjson
@@ -119,6 +119,18 @@ def _json_text(value: Any) -> str | None:
         return json.dumps(value, ensure_ascii=False, default=str)
 
 
+class Provenance(TypedDict):
+    """Where the records of one import come from: the keywords :func:`row_spec` and
+    :func:`add_records` take and every stored row gets (:class:`RowSpec`)."""
+
+    source: str
+    source_kind: str
+    run_id: int
+    origin: NotRequired[str | None]
+    format: NotRequired[str | None]
+    search_id: NotRequired[int | None]
+
+
 @dataclass(frozen=True)
 class RowSpec:
     """What every row of one import shares, and how its values are laid out.
@@ -157,15 +169,7 @@ PreparedRow = tuple[str, Any]
 
 
 def row_spec(
-    store: Any,
-    *,
-    source: str,
-    source_kind: str,
-    run_id: int,
-    origin: str | None = None,
-    format: str | None = None,
-    search_id: int | None = None,
-    retrieved_at: datetime | None = None,
+    store: Any, *, retrieved_at: datetime | None = None, **provenance: Unpack[Provenance]
 ) -> RowSpec:
     """The :class:`RowSpec` of an import into ``store`` (its dialect decides the layout)."""
     dialect = store.engine.dialect
@@ -191,13 +195,13 @@ def row_spec(
     else:
         stamp, statement, new_only = now, "", ""
     return RowSpec(
-        source=source,
-        source_kind=source_kind,
-        run_id=run_id,
+        source=provenance["source"],
+        source_kind=provenance["source_kind"],
+        run_id=provenance["run_id"],
         retrieved_at=stamp,
-        origin=origin,
-        format=format,
-        search_id=search_id,
+        origin=provenance.get("origin"),
+        format=provenance.get("format"),
+        search_id=provenance.get("search_id"),
         sqlite=sqlite,
         columns=tuple(cols),
         statement=statement,
@@ -332,15 +336,10 @@ def add_records(
     store: Any,
     records: Iterable[Record | PreparedRow],
     *,
-    source: str,
-    source_kind: str,
-    run_id: int,
-    origin: str | None = None,
-    format: str | None = None,
-    search_id: int | None = None,
     conn: Connection | None = None,
     keep_ids: bool = False,
     spec: RowSpec | None = None,
+    **provenance: Unpack[Provenance],
 ) -> ImportCounts:
     """Store records, skipping those already present (same fingerprint).
 
@@ -351,9 +350,10 @@ def add_records(
     records : iterable of Record or PreparedRow
         Streamed; written in batches of 5,000. Items may already be prepared rows
         (:func:`prepare_row` with ``spec``, e.g. by parser worker processes).
-    source, source_kind : str
-        Where the records come from (``openalex`` / ``database``, ``scopus.ris`` / ``file``,
-        ``curated lists`` / ``other``).
+    **provenance : Provenance
+        Where the records come from: ``source`` and ``source_kind`` (``openalex`` /
+        ``database``, ``scopus.ris`` / ``file``, ``curated lists`` / ``other``), ``run_id``
+        and optionally ``origin``, ``format``, ``search_id``.
     conn : Connection, optional
         Write inside this transaction (e.g. a strict import, or a search page together with
         its cursor). Without it, every 50,000 rows (``COMMIT_ROWS``) commit on their own, so an
@@ -364,15 +364,7 @@ def add_records(
         The spec prepared rows were made with (default: one made here from the arguments).
     """
     counts = ImportCounts()
-    spec = spec or row_spec(
-        store,
-        source=source,
-        source_kind=source_kind,
-        run_id=run_id,
-        origin=origin,
-        format=format,
-        search_id=search_id,
-    )
+    spec = spec or row_spec(store, **provenance)
     # a repeated entry gets the fingerprint of its k-th occurrence (k = earlier occurrences)
     seen = SeenKeys()
     repeats: dict[int, int] = {}
