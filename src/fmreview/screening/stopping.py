@@ -47,7 +47,6 @@ from fmreview.screening.stopping_base import (
     StopCheck,
     StoppingRule,
     _labels,
-    check_target,
 )
 from fmreview.screening.target import QuantileBinomial, TargetMethod
 
@@ -191,10 +190,8 @@ class Hypergeometric(StoppingRule):
     def __init__(
         self, *, recall: float = 0.95, confidence: float = 0.95, switch_after: int | float = 0.04
     ) -> None:
-        self.recall = recall
-        self.confidence = confidence
+        self._keep_target(recall, confidence)
         self.switch_after = switch_after
-        check_target(self.name, recall, confidence)
 
     def switch_run(self, n_total: int) -> int:
         """Consecutive irrelevant works that end the ranked phase (a share if < 1)."""
