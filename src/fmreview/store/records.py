@@ -68,35 +68,36 @@ def record_digest(record: Record, source: str) -> str:
     return hashlib.sha256(source.encode() + b"\x1f" + _canonical(payload)).hexdigest()
 
 
-def record_row(
-    record: Record,
-    *,
-    fingerprint: str,
-    source: str,
-    source_kind: str,
-    run_id: int,
-    retrieved_at: datetime,
-    origin: str | None,
-    format: str | None,
-    search_id: int | None,
-) -> dict[str, Any]:
+class Provenance(TypedDict):
+    """Where the records of one import come from: the keywords :func:`row_spec` and
+    :func:`add_records` take and every stored row gets (:class:`RowSpec`)."""
+
+    source: str
+    source_kind: str
+    run_id: int
+    origin: NotRequired[str | None]
+    format: NotRequired[str | None]
+    search_id: NotRequired[int | None]
+
+
+#: The provenance keys, in the order of :class:`Provenance`.
+PROVENANCE_KEYS = tuple(Provenance.__annotations__)
+
+
+def record_row(record: Record, spec: RowSpec, *, fingerprint: str) -> dict[str, Any]:
+    """The column values of one record imported as ``spec`` says."""
     row: dict[str, Any] = {k: getattr(record, k) for k in _RECORD_FIELDS}
     for k in TEXT_FIELDS:
         row[k] = row[k] or ""
     row["date"] = (row["date"] or None) and str(row["date"])[:10]
     row["authors"] = [[a.family, a.given] for a in record.authors]
     row["raw"] = record.raw
+    row.update({k: getattr(spec, k) for k in PROVENANCE_KEYS})
     row.update(
         fingerprint=fingerprint,
-        source=source,
-        source_kind=source_kind,
-        origin=origin,
-        format=format,
         position=record.position,
         line=record.line,
-        run_id=run_id,
-        search_id=search_id,
-        retrieved_at=retrieved_at,
+        retrieved_at=spec.retrieved_at,
     )
     return row
 
@@ -117,18 +118,6 @@ def _json_text(value: Any) -> str | None:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
     except TypeError:
         return json.dumps(value, ensure_ascii=False, default=str)
-
-
-class Provenance(TypedDict):
-    """Where the records of one import come from: the keywords :func:`row_spec` and
-    :func:`add_records` take and every stored row gets (:class:`RowSpec`)."""
-
-    source: str
-    source_kind: str
-    run_id: int
-    origin: NotRequired[str | None]
-    format: NotRequired[str | None]
-    search_id: NotRequired[int | None]
 
 
 @dataclass(frozen=True)
@@ -216,17 +205,7 @@ def prepare_row(record: Record, spec: RowSpec) -> PreparedRow:
     fingerprint in ``params`` is the digest until :func:`add_records` renames repeats.
     """
     digest = record_digest(record, spec.source)
-    row = record_row(
-        record,
-        fingerprint=digest,
-        source=spec.source,
-        source_kind=spec.source_kind,
-        run_id=spec.run_id,
-        retrieved_at=spec.retrieved_at,
-        origin=spec.origin,
-        format=spec.format,
-        search_id=spec.search_id,
-    )
+    row = record_row(record, spec, fingerprint=digest)
     if not spec.sqlite:
         return digest, row
     # JSON as text by orjson (SQLAlchemy's per-row bind processing was most of an import's
