@@ -17,23 +17,9 @@ import sqlalchemy as sa
 from fmreview.errors import InputError, NotFoundError
 from fmreview.store import schema
 
-NUMERIC = (
-    "yi",
-    "vi",
-    "ai",
-    "bi",
-    "ci",
-    "di",
-    "n1i",
-    "n2i",
-    "m1i",
-    "m2i",
-    "sd1i",
-    "sd2i",
-    "xi",
-    "ni",
-    "ri",
-)
+#: The numeric escalc inputs: the effects table's Float columns, in table order (the
+#: schema is their one list).
+NUMERIC = tuple(c.name for c in schema.effects.columns if isinstance(c.type, sa.Float))
 META_KIND = "meta"
 
 

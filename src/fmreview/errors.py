@@ -19,6 +19,11 @@ Every message names the bad value and the way out, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 
 class FmreviewError(Exception):
     """Base class: the CLI prints ``str(exc)`` on one line and exits non-zero."""
@@ -171,3 +176,22 @@ class ForbiddenError(FmreviewError):
 def unknown_name(kind: str, name: str, available: list[str] | tuple[str, ...]) -> NotFoundError:
     """Build the standard 'Unknown X 'y'; available: a, b' error."""
     return NotFoundError(f"Unknown {kind} {name!r}; available: {', '.join(sorted(available))}")
+
+
+def build_by_name(
+    kind: str,
+    registry: Mapping[str, Callable[..., T]],
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    also: Iterable[str] = (),
+) -> T:
+    """Build ``registry[name](**params)`` for a component chosen by name (a ranker, a
+    query strategy, a stopping rule). A wrong name lists the available ones (and the
+    aliases in ``also``); a wrong parameter names the component."""
+    if name not in registry:
+        raise unknown_name(kind, name, [*registry, *also])
+    try:
+        return registry[name](**params)
+    except TypeError as exc:
+        raise InputError(f"{kind} {name!r}: {exc}") from exc

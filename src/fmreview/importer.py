@@ -27,7 +27,7 @@ from fmreview.formats._common import import_checks
 from fmreview.progress import NullReporter, Reporter
 from fmreview.record import ImportWarning, Record
 from fmreview.store import schema
-from fmreview.store.records import PreparedRow, RowSpec, add_records, row_spec
+from fmreview.store.records import PreparedRow, Provenance, RowSpec, add_records, row_spec
 
 SOURCE_KINDS = ("database", "other", "file")
 
@@ -179,27 +179,23 @@ def import_files(
         def one(f: Path, fmt: str, conn: Any = None) -> FileResult:
             """Import one file (within ``conn`` when strict); its bad records go to ``bad``."""
             res = FileResult(str(f), fmt, source or f.name)
-            spec = row_spec(
-                store,
-                source=res.source,
-                source_kind=source_kind,
-                run_id=run.id,
-                origin=str(f),
-                format=fmt,
-            )
+            provenance: Provenance = {
+                "source": res.source,
+                "source_kind": source_kind,
+                "run_id": run.id,
+                "origin": str(f),
+                "format": fmt,
+            }
+            spec = row_spec(store, **provenance)
             bad: list[RecordError] = []
             warned: list[ImportWarning] = []
             items = _split(_read(f, fmt, spec), res, bad, warned, strict)
             c = add_records(
                 store,
                 reporter.track(items, f"import {f.name}"),
-                source=res.source,
-                source_kind=source_kind,
-                run_id=run.id,
-                origin=str(f),
-                format=fmt,
                 conn=conn,
                 spec=spec,
+                **provenance,
             )
             res.added, res.already_present = c.added, c.already_present
             res.errors = [e.as_dict() for e in bad]

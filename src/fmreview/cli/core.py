@@ -12,7 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import DirOption, JsonOption, QuietOption, open_store
+from fmreview.cli.options import (
+    DirOption,
+    JsonOption,
+    NewDbOption,
+    NewProtocolOption,
+    QuietOption,
+    open_store,
+)
 
 console = make_console()
 
@@ -33,17 +40,8 @@ def _init(app: typer.Typer) -> None:
     @app.command("init")
     def init(
         directory: Path = typer.Argument(..., help="The new review folder."),
-        protocol: Path | None = typer.Option(
-            None,
-            "--protocol",
-            "-p",
-            help="Protocol YAML (default: the bundled FM-in-medical-imaging protocol).",
-        ),
-        db: str | None = typer.Option(
-            None,
-            "--db",
-            help="Database URL (default: SQLite file in the folder), e.g. postgresql://user@host/db",
-        ),
+        protocol: Path | None = NewProtocolOption,
+        db: str | None = NewDbOption,
     ) -> None:
         """Create a review folder with its protocol and an empty store.
 

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from fmreview.cli.console import make_console
+from fmreview.cli.options import DirOption, JsonOption
 
 console = make_console()
 
@@ -94,7 +95,7 @@ def _meta(app: typer.Typer) -> None:
             help="default (REML + Hartung-Knapp ad hoc + PI), metafor (REML, z) or revman5 (DL, Wald).",
         ),
         level: float = typer.Option(95.0, "--level", help="Confidence level in percent."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        as_json: bool = JsonOption,
         forest: Path | None = typer.Option(
             None, "--forest", help="Write a forest plot (.svg, .png or .pdf)."
         ),
@@ -161,7 +162,7 @@ def _effects_import(effects_app: typer.Typer) -> None:
     @effects_app.command("import")
     def effects_import(
         csv_file: Path = typer.Argument(..., help="CSV with study, outcome and escalc columns."),
-        directory: Path = typer.Option(Path("."), "--dir", "-d", help="The review folder."),
+        directory: Path = DirOption,
         outcome: str | None = typer.Option(
             None, "--outcome", help="Outcome for rows without an outcome column."
         ),

@@ -13,6 +13,23 @@ DirOption = typer.Option(
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 
+#: ``init`` and ``run`` (which makes the review when the folder is missing).
+NewProtocolOption = typer.Option(
+    None,
+    "--protocol",
+    "-p",
+    help="Protocol YAML for a new review (default: the bundled FM-in-medical-imaging protocol).",
+)
+NewDbOption = typer.Option(
+    None,
+    "--db",
+    help="Database URL for a new review (default: SQLite file in the folder), "
+    "e.g. postgresql://user@host/db",
+)
+
+#: The account a ``users`` command acts on.
+UserArgument = typer.Argument(..., help="User name.")
+
 
 def repeated(*names: str, help: str) -> Any:
     """A repeatable option (``--source a --source b``) whose value is a list, or None

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fmreview.cli.console import make_console
+from fmreview.cli.options import DirOption
 
 console = make_console()
 
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
         path: Path | None = typer.Argument(
             None, help="A protocol file (default: the review's, else the flagship)."
         ),
-        directory: Path = typer.Option(Path("."), "--dir", "-d", help="The review folder."),
+        directory: Path = DirOption,
         as_yaml: bool = typer.Option(False, "--yaml", help="Print the file itself."),
     ) -> None:
         """Summarise a protocol: question, sources, criteria and taxonomy.

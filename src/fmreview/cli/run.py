@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import JsonOption, QuietOption
+from fmreview.cli.options import JsonOption, NewDbOption, NewProtocolOption, QuietOption
 
 console = make_console()
 
@@ -20,12 +20,8 @@ def register(app: typer.Typer) -> None:
         directory: Path = typer.Argument(
             Path("fm-review"), help="The review folder (made if missing)."
         ),
-        protocol: Path | None = typer.Option(
-            None, "--protocol", "-p", help="Protocol for a new review."
-        ),
-        db: str | None = typer.Option(
-            None, "--db", help="Database URL for a new review (default SQLite)."
-        ),
+        protocol: Path | None = NewProtocolOption,
+        db: str | None = NewDbOption,
         quiet: bool = QuietOption,
         as_json: bool = JsonOption,
     ) -> None:

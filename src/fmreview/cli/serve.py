@@ -15,13 +15,17 @@ import typer
 from rich.table import Table
 
 from fmreview.cli.console import make_console
-from fmreview.cli.options import DirOption, JsonOption, open_store
+from fmreview.cli.options import DirOption, JsonOption, UserArgument, open_store
 from fmreview.errors import InputError
 
 console = make_console()
 err = make_console(stderr=True)
 
 PASSWORD_ENV = "FMREVIEW_PASSWORD"
+#: ``serve --create-admin``, ``users add`` and ``users passwd``: where the new password is.
+PasswordEnvOption = typer.Option(
+    PASSWORD_ENV, "--password-env", help="Environment variable holding the new password."
+)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -80,9 +84,7 @@ def _serve(app: typer.Typer) -> None:
             "--create-admin",
             help="Create this admin account first (password from the env or a prompt).",
         ),
-        password_env: str = typer.Option(
-            PASSWORD_ENV, "--password-env", help="Environment variable holding the new password."
-        ),
+        password_env: str = PasswordEnvOption,
         ranking: str = typer.Option(
             "background", "--ranking", help="Active-learning refit: background, sync or off."
         ),
@@ -140,9 +142,7 @@ def _users_add(users_app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="User name (letters, digits, . _ - @)."),
         role: str = typer.Option("reviewer", "--role", help="admin or reviewer."),
         directory: Path = DirOption,
-        password_env: str = typer.Option(
-            PASSWORD_ENV, "--password-env", help="Environment variable holding the password."
-        ),
+        password_env: str = PasswordEnvOption,
     ) -> None:
         """Add a web-app account; the password comes from $FMREVIEW_PASSWORD or a prompt.
 
@@ -183,11 +183,9 @@ def _users_passwd(users_app: typer.Typer) -> None:
 
     @users_app.command("passwd")
     def users_passwd(
-        name: str = typer.Argument(..., help="User name."),
+        name: str = UserArgument,
         directory: Path = DirOption,
-        password_env: str = typer.Option(
-            PASSWORD_ENV, "--password-env", help="Environment variable holding the password."
-        ),
+        password_env: str = PasswordEnvOption,
     ) -> None:
         """Set a user's password (from $FMREVIEW_PASSWORD or a prompt).
 
@@ -206,7 +204,7 @@ def _users_deactivate(users_app: typer.Typer) -> None:
 
     @users_app.command("deactivate")
     def users_deactivate(
-        name: str = typer.Argument(..., help="User name."),
+        name: str = UserArgument,
         directory: Path = DirOption,
         undo: bool = typer.Option(False, "--undo", help="Activate the account again."),
     ) -> None:
@@ -225,7 +223,7 @@ def _users_logout(users_app: typer.Typer) -> None:
 
     @users_app.command("logout")
     def users_logout(
-        name: str = typer.Argument(..., help="User name."),
+        name: str = UserArgument,
         directory: Path = DirOption,
     ) -> None:
         """Log a user out everywhere: every session issued until now is refused.

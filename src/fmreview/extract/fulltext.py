@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +192,7 @@ class FetchCounts:
     failed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "cached": self.cached,
-            "downloaded": self.downloaded,
-            "not_found": self.not_found,
-            "failed": len(self.failed),
-        }
+        return {**asdict(self), "failed": len(self.failed)}
 
 
 def fetch_pdfs(

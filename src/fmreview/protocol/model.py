@@ -15,6 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+def _refuse_repeats(names: list[str], what: str) -> None:
+    """Raise ``ValueError("<what>: a, b")`` naming every name that stands twice."""
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"{what}: {', '.join(sorted(dup))}")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -143,9 +150,7 @@ class Axis(_Model):
     @model_validator(mode="after")
     def _unique(self) -> Axis:
         names = [v.name for v in self.values]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"axis {self.name!r} lists value(s) twice: {', '.join(sorted(dup))}")
+        _refuse_repeats(names, f"axis {self.name!r} lists value(s) twice")
         if self.default is not None and self.default not in names:
             raise ValueError(
                 f"axis {self.name!r}: default {self.default!r} is not one of its values"
@@ -297,14 +302,8 @@ class Protocol(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Protocol:
-        ids = [c.id for c in self.eligibility]
-        dup = {i for i in ids if ids.count(i) > 1}
-        if dup:
-            raise ValueError(f"criterion id(s) used twice: {', '.join(sorted(dup))}")
-        axes = [a.name for a in self.taxonomy]
-        dup = {i for i in axes if axes.count(i) > 1}
-        if dup:
-            raise ValueError(f"taxonomy axis name(s) used twice: {', '.join(sorted(dup))}")
+        _refuse_repeats([c.id for c in self.eligibility], "criterion id(s) used twice")
+        _refuse_repeats([a.name for a in self.taxonomy], "taxonomy axis name(s) used twice")
         return self
 
     def axis(self, name: str) -> Axis:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -87,17 +87,7 @@ class LabelNumbers:
         return ", ".join(f"{k} {by[k]:,}" for k in EVIDENCE_KINDS if by.get(k))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "works": self.works,
-            "works_labelled": self.works_labelled,
-            "labels": self.labels,
-            "by_kind": dict(self.by_kind),
-            "included": self.included,
-            "included_labelled": self.included_labelled,
-            "included_labels": self.included_labels,
-            "included_by_kind": dict(self.included_by_kind),
-            "rows_stored": self.rows_stored,
-        }
+        return asdict(self)
 
 
 def label_numbers(

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from fmreview.screening.stopping_base import StopCheck, StoppingRule, _labels, check_target
+from fmreview.screening.stopping_base import StopCheck, StoppingRule, _labels
 
 #: Slope bound (per screened-so-far span) of the exponential rate: beyond it the fit is
 #: degenerate (every relevant work at the very start or the very end) and clipped.
@@ -164,10 +164,8 @@ class CountingProcess(StoppingRule):
         confidence: float = 0.95,
         min_screened: int | float = 0.05,
     ) -> None:
-        self.recall = recall
-        self.confidence = confidence
+        self._keep_target(recall, confidence)
         self.min_screened = min_screened
-        check_target(self.name, recall, confidence)
 
     def min_run(self, n_total: int) -> int:
         """Works to screen before the rate is fitted (a share of all works if < 1).

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fmreview.protocol.model import Criterion, Rule
@@ -162,12 +162,7 @@ class RuleCounts:
     by_criterion: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "checked": self.checked,
-            "excluded": self.excluded,
-            "already": self.already,
-            "by_criterion": dict(self.by_criterion),
-        }
+        return asdict(self)
 
 
 def apply_rules(

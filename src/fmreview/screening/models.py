@@ -76,7 +76,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
-from fmreview.errors import InputError, unknown_name
+from fmreview.errors import InputError, build_by_name
 
 
 def balanced_weights(
@@ -442,12 +442,7 @@ def get_model(name: str = "default", **params: Any) -> Ranker:
     """
     if name == "default":
         name = DEFAULT_MODEL
-    if name not in MODELS:
-        raise unknown_name("screening model", name, [*MODELS, "default"])
-    try:
-        return MODELS[name](**params)
-    except TypeError as exc:
-        raise InputError(f"screening model {name!r}: {exc}") from exc
+    return build_by_name("screening model", MODELS, name, params, also=["default"])
 
 
 def model_from_meta(meta: dict[str, Any]) -> Ranker:

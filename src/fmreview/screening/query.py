@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from fmreview.errors import InputError, unknown_name
+from fmreview.errors import InputError, build_by_name, unknown_name
 
 
 class Query(BaseEstimator):  # type: ignore[misc]
@@ -128,9 +128,4 @@ QUERIES: dict[str, type[Query]] = {
 
 def get_query(name: str = "max", **params: Any) -> Query:
     """Build a query strategy by name; a wrong name lists the available ones."""
-    if name not in QUERIES:
-        raise unknown_name("query strategy", name, list(QUERIES))
-    try:
-        return QUERIES[name](**params)
-    except TypeError as exc:
-        raise InputError(f"query strategy {name!r}: {exc}") from exc
+    return build_by_name("query strategy", QUERIES, name, params)

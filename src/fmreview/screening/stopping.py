@@ -40,14 +40,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import hypergeom
 
-from fmreview.errors import InputError, unknown_name
+from fmreview.errors import InputError, build_by_name
 from fmreview.screening.counting import CountingProcess, NegativeBinomial
 from fmreview.screening.stopping_base import (
     SimStop,
     StopCheck,
     StoppingRule,
     _labels,
-    check_target,
 )
 from fmreview.screening.target import QuantileBinomial, TargetMethod
 
@@ -191,10 +190,8 @@ class Hypergeometric(StoppingRule):
     def __init__(
         self, *, recall: float = 0.95, confidence: float = 0.95, switch_after: int | float = 0.04
     ) -> None:
-        self.recall = recall
-        self.confidence = confidence
+        self._keep_target(recall, confidence)
         self.switch_after = switch_after
-        check_target(self.name, recall, confidence)
 
     def switch_run(self, n_total: int) -> int:
         """Consecutive irrelevant works that end the ranked phase (a share if < 1)."""
@@ -353,12 +350,7 @@ STOPPING_RULES: dict[str, type[StoppingRule]] = {
 
 def get_stopping_rule(name: str, **params: Any) -> StoppingRule:
     """Build a stopping rule by name; a wrong name lists the available ones."""
-    if name not in STOPPING_RULES:
-        raise unknown_name("stopping rule", name, list(STOPPING_RULES))
-    try:
-        return STOPPING_RULES[name](**params)
-    except TypeError as exc:
-        raise InputError(f"stopping rule {name!r}: {exc}") from exc
+    return build_by_name("stopping rule", STOPPING_RULES, name, params)
 
 
 def rule_from_meta(meta: dict[str, Any]) -> StoppingRule:

@@ -67,6 +67,13 @@ class StoppingRule(BaseEstimator):  # type: ignore[misc]
     #: True when the rule needs a random-sampling phase (the session then queries randomly).
     needs_random_phase = False
 
+    def _keep_target(self, recall: float, confidence: float) -> None:
+        """Store the recall target and its confidence unchanged, refusing values outside
+        their ranges (:func:`check_target`)."""
+        self.recall = recall
+        self.confidence = confidence
+        check_target(self.name, recall, confidence)
+
     def to_meta(self) -> dict[str, Any]:
         """Component name and parameters (rebuild with :func:`rule_from_meta`)."""
         return {"name": self.name, "params": self.get_params(deep=False)}

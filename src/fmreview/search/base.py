@@ -311,3 +311,20 @@ def as_date(value: dt.date | dt.datetime | str | None) -> dt.date | None:
         raise InputError(
             f"date {value!r} is not an ISO date; expected YYYY-MM-DD (e.g. 2024-01-31)"
         ) from exc
+
+
+class CursorPagedSource(Source):
+    """A source paged by the opaque cursor the server hands back, starting at ``*``, with
+    one combined ``filter`` parameter and the ``mailto`` polite pool (OpenAlex, Crossref)."""
+
+    def first_cursor(self) -> Cursor:
+        return {"cursor": "*"}
+
+    def cursor_params(
+        self, cursor: Cursor, size_key: str, limit: int, *filter_keys: str
+    ) -> dict[str, Any]:
+        """:meth:`filtered_params` (``filter_keys``: text key, since, until), the page size
+        under ``size_key``, the cursor and the contact address."""
+        params = self.filtered_params(*filter_keys)
+        params |= {size_key: limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
+        return params

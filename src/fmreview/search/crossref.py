@@ -17,26 +17,24 @@ from __future__ import annotations
 
 import json
 
-from fmreview.search.base import Cursor, SearchPage, Source
+from fmreview.search.base import Cursor, CursorPagedSource, SearchPage
 from fmreview.search.http import Request
 
 BASE_URL = "https://api.crossref.org/works"
 
 
-class CrossrefSource(Source):
+class CrossrefSource(CursorPagedSource):
     name = "crossref"
     rate = 5.0  # public pool; the polite pool allows more, stay modest
     page_size = 500  # rows maximum is 1000
     format = "crossref-json"
     cacheable = False  # Crossref cursors expire after five minutes: never replay old pages
 
-    def first_cursor(self) -> Cursor:
-        return {"cursor": "*"}
-
     def request(self, cursor: Cursor, limit: int) -> Request:
         field = self.params.get("date_field", "pub")
-        params = self.filtered_params("query", f"from-{field}-date:", f"until-{field}-date:")
-        params |= {"rows": limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
+        params = self.cursor_params(
+            cursor, "rows", limit, "query", f"from-{field}-date:", f"until-{field}-date:"
+        )
         return Request(BASE_URL, params)
 
     def parse(self, content: bytes, cursor: Cursor) -> SearchPage:

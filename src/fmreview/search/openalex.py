@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from fmreview.search.base import Cursor, SearchPage, Source
+from fmreview.search.base import Cursor, CursorPagedSource, SearchPage
 from fmreview.search.http import RETRY_STATUSES, Request
 
 BASE_URL = "https://api.openalex.org/works"
@@ -26,19 +26,17 @@ BASE_URL = "https://api.openalex.org/works"
 RETRY = RETRY_STATUSES | {403}
 
 
-class OpenAlexSource(Source):
+class OpenAlexSource(CursorPagedSource):
     name = "openalex"
     rate = 10.0  # the API allows 100/s; stay well below
     page_size = 100  # per_page maximum
     format = "openalex-json"
 
-    def first_cursor(self) -> Cursor:
-        return {"cursor": "*"}
-
     def request(self, cursor: Cursor, limit: int) -> Request:
         field = self.params.get("date_field", "publication_date")
-        params = self.filtered_params("search", f"from_{field}:", f"to_{field}:")
-        params |= {"per_page": limit, "cursor": cursor.get("cursor", "*"), "mailto": self.email}
+        params = self.cursor_params(
+            cursor, "per_page", limit, "search", f"from_{field}:", f"to_{field}:"
+        )
         return Request(
             BASE_URL, params, secret_params={"api_key": self.api_key}, retry_statuses=RETRY
         )

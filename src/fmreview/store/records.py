@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import numpy as np
 import orjson
@@ -42,11 +42,8 @@ class ImportCounts:
     record_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "added": self.added,
-            "already_present": self.already_present,
-            "quarantined": self.quarantined,
-        }
+        """The counts (the ids are for the caller, not for the run's summary)."""
+        return {k: v for k, v in asdict(self).items() if k != "record_ids"}
 
 
 def _canonical(value: Any) -> bytes:
@@ -71,35 +68,36 @@ def record_digest(record: Record, source: str) -> str:
     return hashlib.sha256(source.encode() + b"\x1f" + _canonical(payload)).hexdigest()
 
 
-def record_row(
-    record: Record,
-    *,
-    fingerprint: str,
-    source: str,
-    source_kind: str,
-    run_id: int,
-    retrieved_at: datetime,
-    origin: str | None,
-    format: str | None,
-    search_id: int | None,
-) -> dict[str, Any]:
+class Provenance(TypedDict):
+    """Where the records of one import come from: the keywords :func:`row_spec` and
+    :func:`add_records` take and every stored row gets (:class:`RowSpec`)."""
+
+    source: str
+    source_kind: str
+    run_id: int
+    origin: NotRequired[str | None]
+    format: NotRequired[str | None]
+    search_id: NotRequired[int | None]
+
+
+#: The provenance keys, in the order of :class:`Provenance`.
+PROVENANCE_KEYS = tuple(Provenance.__annotations__)
+
+
+def record_row(record: Record, spec: RowSpec, *, fingerprint: str) -> dict[str, Any]:
+    """The column values of one record imported as ``spec`` says."""
     row: dict[str, Any] = {k: getattr(record, k) for k in _RECORD_FIELDS}
     for k in TEXT_FIELDS:
         row[k] = row[k] or ""
     row["date"] = (row["date"] or None) and str(row["date"])[:10]
     row["authors"] = [[a.family, a.given] for a in record.authors]
     row["raw"] = record.raw
+    row.update({k: getattr(spec, k) for k in PROVENANCE_KEYS})
     row.update(
         fingerprint=fingerprint,
-        source=source,
-        source_kind=source_kind,
-        origin=origin,
-        format=format,
         position=record.position,
         line=record.line,
-        run_id=run_id,
-        search_id=search_id,
-        retrieved_at=retrieved_at,
+        retrieved_at=spec.retrieved_at,
     )
     return row
 
@@ -160,15 +158,7 @@ PreparedRow = tuple[str, Any]
 
 
 def row_spec(
-    store: Any,
-    *,
-    source: str,
-    source_kind: str,
-    run_id: int,
-    origin: str | None = None,
-    format: str | None = None,
-    search_id: int | None = None,
-    retrieved_at: datetime | None = None,
+    store: Any, *, retrieved_at: datetime | None = None, **provenance: Unpack[Provenance]
 ) -> RowSpec:
     """The :class:`RowSpec` of an import into ``store`` (its dialect decides the layout)."""
     dialect = store.engine.dialect
@@ -194,13 +184,13 @@ def row_spec(
     else:
         stamp, statement, new_only = now, "", ""
     return RowSpec(
-        source=source,
-        source_kind=source_kind,
-        run_id=run_id,
+        source=provenance["source"],
+        source_kind=provenance["source_kind"],
+        run_id=provenance["run_id"],
         retrieved_at=stamp,
-        origin=origin,
-        format=format,
-        search_id=search_id,
+        origin=provenance.get("origin"),
+        format=provenance.get("format"),
+        search_id=provenance.get("search_id"),
         sqlite=sqlite,
         columns=tuple(cols),
         statement=statement,
@@ -215,17 +205,7 @@ def prepare_row(record: Record, spec: RowSpec) -> PreparedRow:
     fingerprint in ``params`` is the digest until :func:`add_records` renames repeats.
     """
     digest = record_digest(record, spec.source)
-    row = record_row(
-        record,
-        fingerprint=digest,
-        source=spec.source,
-        source_kind=spec.source_kind,
-        run_id=spec.run_id,
-        retrieved_at=spec.retrieved_at,
-        origin=spec.origin,
-        format=spec.format,
-        search_id=spec.search_id,
-    )
+    row = record_row(record, spec, fingerprint=digest)
     if not spec.sqlite:
         return digest, row
     # JSON as text by orjson (SQLAlchemy's per-row bind processing was most of an import's
@@ -335,15 +315,10 @@ def add_records(
     store: Any,
     records: Iterable[Record | PreparedRow],
     *,
-    source: str,
-    source_kind: str,
-    run_id: int,
-    origin: str | None = None,
-    format: str | None = None,
-    search_id: int | None = None,
     conn: Connection | None = None,
     keep_ids: bool = False,
     spec: RowSpec | None = None,
+    **provenance: Unpack[Provenance],
 ) -> ImportCounts:
     """Store records, skipping those already present (same fingerprint).
 
@@ -354,9 +329,10 @@ def add_records(
     records : iterable of Record or PreparedRow
         Streamed; written in batches of 5,000. Items may already be prepared rows
         (:func:`prepare_row` with ``spec``, e.g. by parser worker processes).
-    source, source_kind : str
-        Where the records come from (``openalex`` / ``database``, ``scopus.ris`` / ``file``,
-        ``curated lists`` / ``other``).
+    **provenance : Provenance
+        Where the records come from: ``source`` and ``source_kind`` (``openalex`` /
+        ``database``, ``scopus.ris`` / ``file``, ``curated lists`` / ``other``), ``run_id``
+        and optionally ``origin``, ``format``, ``search_id``.
     conn : Connection, optional
         Write inside this transaction (e.g. a strict import, or a search page together with
         its cursor). Without it, every 50,000 rows (``COMMIT_ROWS``) commit on their own, so an
@@ -367,15 +343,7 @@ def add_records(
         The spec prepared rows were made with (default: one made here from the arguments).
     """
     counts = ImportCounts()
-    spec = spec or row_spec(
-        store,
-        source=source,
-        source_kind=source_kind,
-        run_id=run_id,
-        origin=origin,
-        format=format,
-        search_id=search_id,
-    )
+    spec = spec or row_spec(store, **provenance)
     # a repeated entry gets the fingerprint of its k-th occurrence (k = earlier occurrences)
     seen = SeenKeys()
     repeats: dict[int, int] = {}

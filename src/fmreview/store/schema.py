@@ -40,9 +40,19 @@ def _id() -> Column[int]:
     return Column("id", Integer, primary_key=True)
 
 
+def _ref(name: str, table: str, **kw: Any) -> Column[int]:
+    """A column holding the id of a row of ``table``."""
+    return Column(name, Integer, ForeignKey(f"{table}.id"), **kw)
+
+
 def _run(*, nullable: bool = True) -> Column[int]:
     """The run that wrote the row."""
-    return Column("run_id", Integer, ForeignKey("runs.id"), nullable=nullable)
+    return _ref("run_id", "runs", nullable=nullable)
+
+
+def _record_pair() -> list[Column[int]]:
+    """The two records a dedupe pair or decision is about."""
+    return [_ref(name, "records", nullable=False) for name in ("record_a", "record_b")]
 
 
 def _time(name: str) -> Column[Any]:
@@ -146,7 +156,7 @@ records = Table(
     Column("position", Integer),
     Column("line", Integer),
     _run(nullable=False),
-    Column("search_id", Integer, ForeignKey("searches.id")),
+    _ref("search_id", "searches"),
     _time("retrieved_at"),
     *_field_columns(STANDARD_FIELDS),
     Column("extra", JSON, nullable=False, default=dict),
@@ -180,19 +190,19 @@ works = Table(
     "works",
     metadata,
     _id(),
-    Column("canonical_record_id", Integer, ForeignKey("records.id"), nullable=False),
+    _ref("canonical_record_id", "records", nullable=False),
     *_field_columns(WORK_FIELDS),
-    Column("created_run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("updated_run_id", Integer, ForeignKey("runs.id")),
-    Column("merged_into", Integer, ForeignKey("works.id")),  # set when a later run merges works
+    _ref("created_run_id", "runs", nullable=False),
+    _ref("updated_run_id", "runs"),
+    _ref("merged_into", "works"),  # set when a later run merges works
 )
 
 #: Membership of records in works, with the reason for each link.
 work_records = Table(
     "work_records",
     metadata,
-    Column("record_id", Integer, ForeignKey("records.id"), primary_key=True),
-    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    _ref("record_id", "records", primary_key=True),
+    _ref("work_id", "works", nullable=False),
     Column("link", String(16), nullable=False),  # canonical|duplicate|version-of
     Column("score", Float),
     Column("reason", JSON, nullable=False, default=dict),
@@ -205,8 +215,7 @@ dedupe_pairs = Table(
     "dedupe_pairs",
     metadata,
     _id(),
-    Column("record_a", Integer, ForeignKey("records.id"), nullable=False),
-    Column("record_b", Integer, ForeignKey("records.id"), nullable=False),
+    *_record_pair(),
     Column("score", Float, nullable=False),
     Column("reason", JSON, nullable=False, default=dict),
     _run(nullable=False),
@@ -218,8 +227,7 @@ dedupe_decisions = Table(
     "dedupe_decisions",
     metadata,
     _id(),
-    Column("record_a", Integer, ForeignKey("records.id"), nullable=False),
-    Column("record_b", Integer, ForeignKey("records.id"), nullable=False),
+    *_record_pair(),
     Column("same", Boolean, nullable=False),
     Column("reviewer", String(128), nullable=False),
     Column("note", Text, nullable=False, default=""),
@@ -232,7 +240,7 @@ decisions = Table(
     "decisions",
     metadata,
     _id(),
-    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    _ref("work_id", "works", nullable=False),
     Column("stage", String(32), nullable=False),  # automation|title_abstract|full_text|resolution
     Column("reviewer", String(128), nullable=False),
     Column("label", String(16), nullable=False),  # include|exclude|maybe
@@ -265,7 +273,7 @@ labels = Table(
     "labels",
     metadata,
     _id(),
-    Column("work_id", Integer, ForeignKey("works.id"), nullable=False),
+    _ref("work_id", "works", nullable=False),
     Column("axis", String(64), nullable=False),
     Column("value", String(255), nullable=False),
     Column("method", String(16), nullable=False),  # list|rule|model|llm|human
@@ -276,7 +284,7 @@ labels = Table(
         "status", String(16), nullable=False, default="auto"
     ),  # auto|confirmed|corrected|rejected
     Column("reviewer", String(128)),
-    Column("supersedes", Integer, ForeignKey("labels.id")),
+    _ref("supersedes", "labels"),
     _run(),
     _time("created_at"),
 )
@@ -288,7 +296,7 @@ effects = Table(
     "effects",
     metadata,
     _id(),
-    Column("work_id", Integer, ForeignKey("works.id")),
+    _ref("work_id", "works"),
     Column("study", Text, nullable=False),
     Column("outcome", String(128), nullable=False),
     Column("measure", String(16)),
