@@ -149,3 +149,47 @@ def _same_cookies(client: TestClient, app: Any) -> TestClient:
     for name, value in client.cookies.items():
         c.cookies.set(name, value)
     return c
+
+
+@pytest.mark.parametrize("failure", ["closed", "error"], ids=["writer-closed", "store-error"])
+def test_the_background_writer_stops_when_the_store_cannot_be_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    """A queue whose store went away (its writer closed, or every write failing) must not
+    keep a thread retrying and logging for ever: it stops, and says so once."""
+    import threading
+    import time
+
+    from fmreview.web.assignments import StoredQueue
+    from fmreview.web.writer import WriterClosed
+
+    store = Store.create(tmp_path / "review")
+    add_works(store, 3)
+    calls: list[int] = []
+
+    def broken(fn: Any) -> Any:
+        calls.append(1)
+        if failure == "closed":
+            raise WriterClosed("the store writer is closed")
+        raise sa.exc.OperationalError("INSERT", {}, Exception("no such table"))
+
+    queue = StoredQueue(store, run_write=broken, flush_interval=0.01, ranking="off")
+    try:
+        with caplog.at_level("ERROR", logger="fmreview.web.assignments"):
+            assert queue.next_for("alice") is not None
+            flusher = queue._flusher
+            assert isinstance(flusher, threading.Thread)
+            flusher.join(timeout=10)
+            assert not flusher.is_alive()
+            assert queue._flusher is None
+            stopped_after = len(calls)
+            time.sleep(0.1)
+            assert len(calls) == stopped_after  # no more retries
+        expected = 1 if failure == "closed" else StoredQueue.FAILED_ROUNDS
+        assert stopped_after == expected
+        assert len(caplog.records) == (0 if failure == "closed" else 2)
+        # the served assignment is still pending: the next serve tries again
+        assert queue._dirty
+    finally:
+        queue._stopped = True
+        store.close()

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fmreview.screening.engine import QueueItem, ScreeningEngine
 from fmreview.store import schema
+from fmreview.web.writer import WriterClosed
 
 log = logging.getLogger(__name__)
 
@@ -165,26 +166,45 @@ class StoredQueue(ScreeningEngine):
 
     #: Idle intervals after which the background writer stops (the next serve restarts it).
     IDLE_ROUNDS = 120
+    #: Failed writes in a row after which the background writer stops until the next serve
+    #: (a store that went away must not keep a thread retrying and logging for ever).
+    FAILED_ROUNDS = 10
 
     def _flush_loop(self) -> None:
-        idle = 0
+        idle = failed = 0
         while not self._stopped:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             try:
                 idle = 0 if self.flush() else idle + 1
+                failed = 0
+            except WriterClosed:  # the app's writer has stopped: nothing can be stored
+                break
             except Exception:  # noqa: BLE001 - retried at the next interval
-                log.exception("storing the web app's assignments failed; retrying")
+                failed += 1
+                if failed == 1:
+                    log.exception("storing the web app's assignments failed; retrying")
+                if failed >= self.FAILED_ROUNDS:
+                    log.error(
+                        "storing the web app's assignments failed %d times in a row; "
+                        "trying again at the next served work",
+                        failed,
+                    )
+                    break
             if idle >= self.IDLE_ROUNDS:
                 with self._dirty_lock:
                     if not self._dirty:  # else a serve just counted on this thread
                         self._flusher = None
                         return
+        if not self._stopped:
+            with self._dirty_lock:
+                self._flusher = None
 
     def close(self) -> None:
         """Write what is pending and stop the background writes."""
         self._stopped = True
         self._wake.set()
-        if self._flusher is not None:
-            self._flusher.join(timeout=30)
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.join(timeout=30)
         self.flush()

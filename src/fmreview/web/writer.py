@@ -27,6 +27,10 @@ T = TypeVar("T")
 _STOP = object()
 
 
+class WriterClosed(RuntimeError):
+    """Raised by :meth:`StoreWriter.submit` once the writer thread has stopped."""
+
+
 class Writer:
     """Serialise writes to a store (a thread for SQLite, pass-through for PostgreSQL).
 
@@ -77,7 +81,7 @@ class Writer:
                 fut.set_exception(exc)
             return fut
         if self._thread is None or not self._thread.is_alive():
-            raise RuntimeError("the store writer is closed")
+            raise WriterClosed("the store writer is closed")
         self._queue.put((fn, fut))
         return fut
 
