@@ -190,3 +190,52 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
             protocol_path=DATA / "protocol-minimal.yaml",
             db_url="postgresql://nobody:secret@127.0.0.1:9/none",
         )
+
+
+def test_postgres_pool_replaces_a_dropped_connection(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no pool_pre_ping (a round trip per checkout): a connection idle in the pool for
+    # PING_IDLE_SECONDS is pinged at checkout, and a dead one is replaced, not handed out
+    from fmreview.store import store as store_mod
+
+    engine = store_mod.make_engine(pg_url)
+    admin = store_mod.make_engine(pg_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as conn:
+            killed = conn.execute(
+                sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
+            ).scalar()
+        assert killed is True
+        monkeypatch.setattr(store_mod, "PING_IDLE_SECONDS", 0.0)
+        with engine.connect() as conn:
+            new_pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        assert new_pid != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_postgres_pool_skips_the_ping_for_a_busy_connection(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a connection back within PING_IDLE_SECONDS is handed out without a round trip
+    from fmreview.store import store as store_mod
+
+    engine = store_mod.make_engine(pg_url)
+    pings: list[object] = []
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or True)
+    try:
+        monkeypatch.setattr(store_mod, "PING_IDLE_SECONDS", 3600.0)
+        for _ in range(3):
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        assert pings == []
+        monkeypatch.setattr(store_mod, "PING_IDLE_SECONDS", 0.0)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        assert len(pings) == 1
+    finally:
+        engine.dispose()

@@ -201,6 +201,13 @@ class ScreeningEngine:
         self._set_config(config or ScreeningConfig.from_protocol(store.protocol))
         self._sequence = ScreeningSequence()
         self._position_of: dict[int, int] = {}  # work id -> index in self._works
+        # Where a walk of the ranking (or of the works list) may start, per stage: every work
+        # before that index is closed at the stage. Without it each request walked the order
+        # from the top, past every work already screened: late requests cost O(works)
+        # (~2.5 ms of CPU at 12,000 works). Lowered when a work before it (re)opens; reset
+        # when the order itself changes.
+        self._scan_rank: dict[str, int] = dict.fromkeys(STAGES, 0)
+        self._scan_works: dict[str, int] = dict.fromkeys(STAGES, 0)
         self.admin_started = False  # an admin started the random phase (a run says so)
         self.unblinded = False  # an admin lifted blinding (a run says so)
 
@@ -261,6 +268,7 @@ class ScreeningEngine:
                 self._works = works
                 self._active = set(works)
                 self._position_of = {w: i for i, w in enumerate(works)}
+                self._scan_works = dict.fromkeys(STAGES, 0)
                 for s in STAGES:
                     self._open[s].clear()
                     self._started[s].clear()
@@ -343,15 +351,35 @@ class ScreeningEngine:
             return
         ta = self._stage("title_abstract", wid)
         if ta in ("pending", "in_progress"):
-            self._open["title_abstract"].add(wid)
+            self._reopen("title_abstract", wid)
             if ta == "in_progress":
                 self._started["title_abstract"].add(wid)
         elif ta == "include":
             ft = self._stage("full_text", wid)
             if ft in ("pending", "in_progress"):
-                self._open["full_text"].add(wid)
+                self._reopen("full_text", wid)
                 if ft == "in_progress":
                     self._started["full_text"].add(wid)
+
+    def _reopen(self, stage: str, wid: int) -> None:
+        """Mark ``wid`` open at ``stage``, moving the walks' starts back to it if needed."""
+        self._open[stage].add(wid)
+        at = self._ranking.position.get(wid)
+        if at is not None and at < self._scan_rank[stage]:
+            self._scan_rank[stage] = at
+        at = self._position_of.get(wid)
+        if at is not None and at < self._scan_works[stage]:
+            self._scan_works[stage] = at
+
+    def _scan_start(self, order: list[int], scan: dict[str, int], stage: str) -> int:
+        """The first index of ``order`` whose work is open at ``stage`` (or its length),
+        remembered for the next walk. Caller holds the lock."""
+        open_ = self._open[stage]
+        i = scan[stage]
+        while i < len(order) and order[i] not in open_:
+            i += 1
+        scan[stage] = i
+        return i
 
     # ------------------------------------------------------------------ ranking
     def _maybe_rank(self) -> None:
@@ -387,6 +415,7 @@ class ScreeningEngine:
             else:
                 ranking.fitted_at_decisions = at
                 self._ranking = ranking
+                self._scan_rank = dict.fromkeys(STAGES, 0)
 
     def wait_for_ranking(self, timeout: float = 60.0) -> None:
         t = self._ranking_thread
@@ -516,9 +545,8 @@ class ScreeningEngine:
                 if pick is None:
                     phase = "ranked" if pos else "unranked"
                     order = self._ranking.order if pos else []
-                    seen: set[int] = set()
-                    for w in order:
-                        seen.add(w)
+                    for i in range(self._scan_start(order, self._scan_rank, stage), len(order)):
+                        w = order[i]
                         if (
                             w in open_
                             and w not in mine
@@ -527,10 +555,13 @@ class ScreeningEngine:
                             pick = w
                             break
                     if pick is None and not pos and self.cold == "random":
+                        works = self._works
                         cand = [
                             i
-                            for i, w in enumerate(self._works)
-                            if w in open_
+                            for i in range(
+                                self._scan_start(works, self._scan_works, stage), len(works)
+                            )
+                            if (w := works[i]) in open_
                             and w not in mine
                             and len(votes.get(w, {})) + held.get(w, 0) < self.required
                         ]
@@ -539,8 +570,13 @@ class ScreeningEngine:
                             pick = self._works[int(rng.choice(np.asarray(cand)))]
                             phase = "cold"
                     if pick is None:
-                        for w in self._works:  # unranked works (new since the last fit) by id
-                            if w in seen:
+                        # unranked works (new since the last fit, or no fit yet) by id
+                        works = self._works
+                        for i in range(
+                            self._scan_start(works, self._scan_works, stage), len(works)
+                        ):
+                            w = works[i]
+                            if w in pos:  # walked above: the loop ended without a pick
                                 continue
                             if (
                                 w in open_
@@ -554,7 +590,7 @@ class ScreeningEngine:
                 self._leases.pop((stage, reviewer), None)
                 return None
             self._leases[(stage, reviewer)] = (pick, now + self.lease_seconds)
-            rank = self._rank_among(pick, open_, mine)
+            rank = self._rank_among(pick, stage, mine)
             item = QueueItem(
                 work_id=pick,
                 stage=stage,
@@ -566,18 +602,20 @@ class ScreeningEngine:
             self._served[(stage, reviewer)] = item
             return item
 
-    def _rank_among(self, pick: int, open_: set[int], mine: set[int]) -> int | None:
+    def _rank_among(self, pick: int, stage: str, mine: set[int]) -> int | None:
         """1 + the works still open to this reviewer that the ranking puts above ``pick``
         (None before the first fit, or when ``pick`` is newer than the fit)."""
-        if pick not in self._ranking.position:
+        at = self._ranking.position.get(pick)
+        if at is None:
             return None
+        order, open_ = self._ranking.order, self._open[stage]
+        start = min(self._scan_start(order, self._scan_rank, stage), at)
         above = 0
-        for w in self._ranking.order:
-            if w == pick:
-                return above + 1
+        for i in range(start, at):
+            w = order[i]
             if w in open_ and w not in mine:
                 above += 1
-        return None
+        return above + 1
 
     def served(self, reviewer: str, stage: str, work_id: int) -> QueueItem | None:
         """The item last served to ``reviewer`` when it is ``work_id`` (for the vote's model state)."""
