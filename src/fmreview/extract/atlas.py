@@ -68,6 +68,62 @@ def _excluded(store: Store) -> set[int]:
     return {wid for wid, s in work_statuses(store).items() if str(s.status).startswith("excluded")}
 
 
+def _label_index(
+    store: Store,
+) -> tuple[dict[int, dict[str, list[str]]], dict[int, dict[str, list[str]]]]:
+    """Each work's current labels per axis, and the evidence behind its fm_type, modality
+    and task labels ("VALUE (METHOD; FIELD: SPAN)")."""
+    values: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    evidence: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for row in current_labels(store).itertuples(index=False):
+        wid, axis = int(row.work_id), str(row.axis)
+        values[wid][axis].append(str(row.value))
+        if axis in ("fm_type", "modality", "task"):
+            spans = [e for e in (row.evidence or []) if isinstance(e, dict) and e.get("text")]
+            where = f"{spans[0].get('field')}: {spans[0].get('text')}" if spans else "no span"
+            evidence[wid][axis].append(f"{row.value} ({row.method}; {where})")
+    return values, evidence
+
+
+def _match(labs: dict[str, list[str]], wanted: dict[str, str], strict: bool) -> list[str] | None:
+    """How a work's labels meet the wanted values: ``[]`` exactly, the generalist reasons
+    that let it in, or None when it does not match."""
+    match = []
+    for axis, v in wanted.items():
+        have = labs.get(axis, [])
+        if v in have or _norm(v) in map(_norm, have):
+            continue
+        if not strict and axis == "modality" and "multi_modality" in have:
+            match.append("generalist modality")
+        elif not strict and axis == "task" and not have and labs.get("fm_type"):
+            match.append("task not stated")
+        else:
+            return None
+    return match
+
+
+def _model_facts(
+    w: dict[str, Any], extras: list[dict[str, Any]]
+) -> tuple[dict[str, bool | None], str, str]:
+    """Code and weights availability from the lists' extras, the model's name (the lists'
+    name first, else the one the title or abstract gives) and where the name came from."""
+    avail: dict[str, bool | None] = {"code": None, "weights": None}
+    model_name = ""
+    for extra in extras:
+        a = open_availability(extra)
+        for k in avail:
+            if a[k] is not None:
+                avail[k] = bool(avail[k]) or bool(a[k])
+        model_name = model_name or str(extra.get("model_name") or "")
+    name_evidence = f"{model_name} (list)" if model_name else ""
+    if not model_name:
+        read = read_model_name(str(w.get("title") or ""), str(w.get("abstract") or ""))
+        if read is not None:
+            model_name = read.name
+            name_evidence = f"{read.name} ({read.rule}; {read.evidence()})"
+    return avail, model_name, name_evidence
+
+
 def find(
     store: Store,
     *,
@@ -107,16 +163,7 @@ def find(
     ):
         if val:
             wanted[axis] = resolve_value(protocol, axis, val)
-    cur = current_labels(store)
-    values: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    evidence: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for row in cur.itertuples(index=False):
-        wid, axis = int(row.work_id), str(row.axis)
-        values[wid][axis].append(str(row.value))
-        if axis in ("fm_type", "modality", "task"):
-            spans = [e for e in (row.evidence or []) if isinstance(e, dict) and e.get("text")]
-            where = f"{spans[0].get('field')}: {spans[0].get('text')}" if spans else "no span"
-            evidence[wid][axis].append(f"{row.value} ({row.method}; {where})")
+    values, evidence = _label_index(store)
     with store.connect() as conn:
         works = [
             dict(r._mapping)
@@ -132,37 +179,12 @@ def find(
         if wid in skip:
             continue
         labs = values.get(wid, {})
-        match = []
-        missed = False
-        for axis, v in wanted.items():
-            have = labs.get(axis, [])
-            if v in have or _norm(v) in map(_norm, have):
-                continue
-            if not strict and axis == "modality" and "multi_modality" in have:
-                match.append("generalist modality")
-            elif not strict and axis == "task" and not have and labs.get("fm_type"):
-                match.append("task not stated")
-            else:
-                missed = True
-                break
-        if missed:
+        match = _match(labs, wanted, strict)
+        if match is None:
             continue
         if year_from is not None and (w.get("year") or 0) < year_from:
             continue
-        avail: dict[str, bool | None] = {"code": None, "weights": None}
-        model_name = ""
-        for extra in extras.get(wid, []):
-            a = open_availability(extra)
-            for k in avail:
-                if a[k] is not None:
-                    avail[k] = bool(avail[k]) or bool(a[k])
-            model_name = model_name or str(extra.get("model_name") or "")
-        name_evidence = f"{model_name} (list)" if model_name else ""
-        if not model_name:
-            read = read_model_name(str(w.get("title") or ""), str(w.get("abstract") or ""))
-            if read is not None:
-                model_name = read.name
-                name_evidence = f"{read.name} ({read.rule}; {read.evidence()})"
+        avail, model_name, name_evidence = _model_facts(w, extras.get(wid, []))
         if open_weights is not None and bool(avail["weights"]) != open_weights:
             continue
         if open_code is not None and bool(avail["code"]) != open_code:
