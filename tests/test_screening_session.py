@@ -83,8 +83,10 @@ def test_cold_start_then_ranked(store) -> None:
     assert first is not None and first.phase == "cold" and first.remaining == len(truth)
     inc = next(w for w, y in truth.items() if y == 1)
     exc = next(w for w, y in truth.items() if y == 0)
-    record_decision(store, inc, "alice", "include", config=sess.config)
-    record_decision(store, exc, "alice", "exclude", criterion="E-REVIEW", config=sess.config)
+    record_decision(store, "alice", work_id=inc, label="include", config=sess.config)
+    record_decision(
+        store, "alice", work_id=exc, label="exclude", criterion="E-REVIEW", config=sess.config
+    )
     nxt = sess.next_work("alice")
     assert nxt is not None and nxt.phase == "ranked" and nxt.rank == 1
     assert nxt.work_id not in (inc, exc)
@@ -96,7 +98,9 @@ def test_cold_start_then_ranked(store) -> None:
     assert rows[1].model["config"]["model"] == FAST
     # before an inclusion and an exclusion are both known there is no ranking yet
     assert rows[1].model["phase"] == "cold" and rows[1].model["rank"] is None
-    record_decision(store, nxt.work_id, "alice", "include", next_work=nxt, config=sess.config)
+    record_decision(
+        store, "alice", work_id=nxt.work_id, label="include", next_work=nxt, config=sess.config
+    )
     third = _decisions(store)[2].model
     assert (
         third["phase"] == "ranked"
@@ -110,19 +114,19 @@ def test_record_decision_refuses_bad_input(store) -> None:
     truth = _fill(store, 10, 2)
     w = next(iter(truth))
     with pytest.raises(InputError, match="label"):
-        record_decision(store, w, "alice", "yes")
+        record_decision(store, "alice", work_id=w, label="yes")
     with pytest.raises(NotFoundError, match="E-REVIEW"):
-        record_decision(store, w, "alice", "exclude", criterion="E-NOPE")
+        record_decision(store, "alice", work_id=w, label="exclude", criterion="E-NOPE")
     with pytest.raises(NotFoundError):
-        record_decision(store, 99999, "alice", "include")
+        record_decision(store, "alice", work_id=99999, label="include")
     with pytest.raises(InputError):
-        record_decision(store, w, " ", "include")
+        record_decision(store, " ", work_id=w, label="include")
 
 
 def test_decisions_are_append_only(store) -> None:
     truth = _fill(store, 10, 2)
     w = next(iter(truth))
-    record_decision(store, w, "alice", "include", config=_config())
+    record_decision(store, "alice", work_id=w, label="include", config=_config())
     d = schema.decisions
     with pytest.raises(sa.exc.DBAPIError):
         with store.begin() as conn:
@@ -176,7 +180,7 @@ def test_status_and_random_phase_of_the_hypergeometric_rule(store) -> None:
             break
         phases.append(nxt.phase)
         label = "include" if truth[nxt.work_id] else "exclude"
-        record_decision(store, nxt.work_id, "alice", label, next_work=nxt, config=cfg)
+        record_decision(store, "alice", work_id=nxt.work_id, label=label, next_work=nxt, config=cfg)
         if status(store, config=cfg)["stopping"]["met"]:
             break
     st = status(store, config=cfg)
@@ -316,7 +320,9 @@ def test_default_rule_is_the_counting_process_and_status_shows_its_estimate(
     for _ in range(25):
         nxt = sess.next_work("carol")
         label = "include" if truth[nxt.work_id] else "exclude"
-        record_decision(file_store, nxt.work_id, "carol", label, next_work=nxt, config=cfg)
+        record_decision(
+            file_store, "carol", work_id=nxt.work_id, label=label, next_work=nxt, config=cfg
+        )
     folder = str(file_store.folder)
     res = CliRunner().invoke(app, ["screen", "status", "--dir", folder, "--json"])
     assert res.exit_code == 0, res.output
@@ -408,8 +414,8 @@ def test_session_ranks_with_presumed_exclusions_like_a_simulation(store, monkeyp
     sess = Session(store, config=cfg)
     inc = next(w for w, y in truth.items() if y == 1)
     exc = next(w for w, y in truth.items() if y == 0)
-    record_decision(store, inc, "alice", "include", config=cfg)
-    record_decision(store, exc, "alice", "exclude", criterion="E-REVIEW", config=cfg)
+    record_decision(store, "alice", work_id=inc, label="include", config=cfg)
+    record_decision(store, "alice", work_id=exc, label="exclude", criterion="E-REVIEW", config=cfg)
     seen: list[np.ndarray] = []
     fit = models.Logistic.fit
 
@@ -440,12 +446,12 @@ def test_terminal_and_web_share_one_engine_and_one_writer(store) -> None:
     with store.begin() as conn:
         conn.execute(sa.update(schema.works).where(schema.works.c.id == b).values(merged_into=a))
     with pytest.raises(InputError, match=f"merged into work {a}"):
-        record_decision(store, b, "alice", "include")
+        record_decision(store, "alice", work_id=b, label="include")
     # a work already holding its votes is not served, and a vote on it is refused
-    record_decision(store, a, "alice", "include")
+    record_decision(store, "alice", work_id=a, label="include")
     assert sess.next_work("bob").work_id != a
     with pytest.raises(ForbiddenError, match="not assigned"):
-        record_decision(store, a, "bob", "exclude")
+        record_decision(store, "bob", work_id=a, label="exclude")
 
 
 def test_an_unknown_stopping_rule_is_refused_by_every_entry_point(store) -> None:

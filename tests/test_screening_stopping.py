@@ -365,7 +365,7 @@ def test_store_recall_estimate_follows_the_screening_history(store) -> None:
         nxt = sess.next_work("alice")
         assert nxt is not None
         lab = "include" if truth[nxt.work_id] else "exclude"
-        record_decision(store, nxt.work_id, "alice", lab, next_work=nxt, config=cfg)
+        record_decision(store, "alice", work_id=nxt.work_id, label=lab, next_work=nxt, config=cfg)
     est = store_recall_estimate(store, config=cfg)
     found = sum(truth[int(d)] for d in _screened(store))
     assert est.screened == 12 and est.unscreened == 28 and est.found == found

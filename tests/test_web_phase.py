@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from fmreview.protocol.model import StoppingSettings
 from fmreview.record import Record
 from fmreview.screening.engine import ScreeningEngine as ScreeningQueue
-from fmreview.screening.phase import START_COMMAND, ScreeningSequence
+from fmreview.screening.phase import START_COMMAND, FoldedDecision, ScreeningSequence
 from fmreview.screening.session import Session, load_state
 from fmreview.screening.session import random_draw as draw
 from fmreview.screening.stopping import Hypergeometric, get_stopping_rule
@@ -98,7 +98,16 @@ def test_sequence_matches_the_terminal_session(
         labs, rnd = state.screening_sequence()
         seq = ScreeningSequence()
         for i, r in enumerate(rows, start=1):
-            seq.add(i, r["work_id"], r["stage"], r["reviewer"], r["label"], r["model"]["phase"])
+            seq.add(
+                FoldedDecision(
+                    i,
+                    r["work_id"],
+                    r["stage"],
+                    r["reviewer"],
+                    r["label"],
+                    phase=r["model"]["phase"],
+                )
+            )
         assert seq.labels() == labs.tolist()
         assert seq.random_started() == bool(rnd.any())
         assert seq.history == len(state.history)
@@ -127,7 +136,7 @@ def test_fast_switch_check_agrees_with_the_rule() -> None:
         labels = rng.choice([0, 1], size=int(rng.integers(0, 80)), p=[0.8, 0.2]).tolist()
         seq = ScreeningSequence()
         for i, lab in enumerate(labels, start=1):
-            seq.add(i, i, "title_abstract", "a", "include" if lab else "exclude")
+            seq.add(FoldedDecision(i, i, "title_abstract", "a", "include" if lab else "exclude"))
         for sa_ in (1, 3, 25, 0.1):
             rule = Hypergeometric(switch_after=sa_)
             for n_total in (len(labels), 500):

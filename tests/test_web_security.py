@@ -153,15 +153,15 @@ def test_terminal_and_library_votes_follow_the_same_rules(store: Store) -> None:
     from fmreview.screening.session import record_decision
 
     add_works(store, 2)
-    record_decision(store, 1, "alice", "include")
-    record_decision(store, 1, "bob", "include")
+    record_decision(store, "alice", work_id=1, label="include")
+    record_decision(store, "bob", work_id=1, label="include")
     with pytest.raises(ForbiddenError, match="not assigned"):
-        record_decision(store, 1, "carol", "exclude")  # two votes already: no room
-    record_decision(store, 2, "alice", "include")
+        record_decision(store, "carol", work_id=1, label="exclude")  # two votes already: no room
+    record_decision(store, "alice", work_id=2, label="include")
     with pytest.raises(InputError, match="reason"):
-        record_decision(store, 2, "alice", "exclude")
+        record_decision(store, "alice", work_id=2, label="exclude")
     with pytest.raises(ForbiddenError, match="resolved"):
-        record_decision(store, 1, "alice", "exclude", note="changed my mind")
+        record_decision(store, "alice", work_id=1, label="exclude", note="changed my mind")
 
 
 # ----------------------------------------------------------------------------- 2 logins

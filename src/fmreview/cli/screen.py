@@ -144,7 +144,13 @@ def run_screening(
         if key in ("i", "m"):
             label = "include" if key == "i" else "maybe"
             record_decision(
-                store, nxt.work_id, reviewer, label, note=note, next_work=nxt, config=sess.config
+                store,
+                reviewer,
+                work_id=nxt.work_id,
+                label=label,
+                note=note,
+                next_work=nxt,
+                config=sess.config,
             )
             done[label] += 1
             made += 1
@@ -163,9 +169,9 @@ def run_screening(
             crit = None if ck == "0" else options[ck].id
             record_decision(
                 store,
-                nxt.work_id,
                 reviewer,
-                "exclude",
+                work_id=nxt.work_id,
+                label="exclude",
                 criterion=crit,
                 note=note,
                 next_work=nxt,

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Unpack
 
 import numpy as np
@@ -50,7 +50,13 @@ import sqlalchemy as sa
 from fmreview.errors import InputError
 from fmreview.screening import decisions
 from fmreview.screening.decisions import STAGES, Actor, Vote
-from fmreview.screening.phase import START_COMMAND, UNBLIND_COMMAND, ScreeningSequence, random_draw
+from fmreview.screening.phase import (
+    START_COMMAND,
+    UNBLIND_COMMAND,
+    FoldedDecision,
+    ScreeningSequence,
+    random_draw,
+)
 from fmreview.screening.ranking import ActiveRanker, ScreeningConfig, load_state
 from fmreview.screening.stopping import StoppingRule
 from fmreview.status import stage_status
@@ -259,10 +265,11 @@ class ScreeningEngine:
         with self._lock:
             self._refreshed_at = now
             changed: set[int] = set()
-            for did, wid, stage, reviewer, label, crit, note, phase in rows:
-                self._last_id = max(self._last_id, int(did))
-                if self._apply(int(did), int(wid), stage, reviewer, label, crit, note, phase):
-                    changed.add(int(wid))
+            for did, wid, *rest in rows:
+                d = FoldedDecision(int(did), int(wid), *rest)
+                self._last_id = max(self._last_id, d.id)
+                if self._apply(d):
+                    changed.add(d.work_id)
             if works is not None and (self._works_key is None or works != self._works):
                 self._works_key = (len(works), top)
                 self._works = works
@@ -277,35 +284,26 @@ class ScreeningEngine:
                 if wid in self._active:
                     self._classify(wid)
 
-    def _apply(
-        self,
-        did: int,
-        wid: int,
-        stage: str,
-        reviewer: str,
-        label: str,
-        crit: str | None,
-        note: str | None,
-        phase: str | None = None,
-    ) -> bool:
+    def _apply(self, d: FoldedDecision) -> bool:
         """Fold one decision into the tally (idempotent; an older decision never overrides a
         newer one for the same reviewer, work and stage). Caller holds the lock."""
+        wid, stage, reviewer, label, crit = d.work_id, d.stage, d.reviewer, d.label, d.criterion
         key = (
-            stage if stage != "resolution" else f"resolution:{note}",
+            stage if stage != "resolution" else f"resolution:{d.note}",
             wid,
             reviewer if stage in STAGES else "",
         )
-        if did <= self._latest.get(key, 0):
+        if d.id <= self._latest.get(key, 0):
             return False
-        self._latest[key] = did
-        self._sequence.add(did, wid, stage, reviewer, label, phase)
+        self._latest[key] = d.id
+        self._sequence.add(d)
         if stage == "automation":
             if label == "exclude":
                 self._auto[wid] = crit or ""
             else:
                 self._auto.pop(wid, None)
         elif stage == "resolution":
-            target = note if note in STAGES else "title_abstract"
+            target = d.note if d.note in STAGES else "title_abstract"
             self._resolutions[target][wid] = (label if label != "maybe" else "include", crit)
         elif stage in STAGES:
             if label == "undo":  # the screening CLI's undo: the reviewer's vote is withdrawn
@@ -317,26 +315,12 @@ class ScreeningEngine:
                 self._human_votes += 1
         return True
 
-    def note_vote(
-        self,
-        decision_id: int,
-        *,
-        work_id: int,
-        stage: str,
-        reviewer: str,
-        label: str,
-        criterion: str | None = None,
-        note: str = "",
-        phase: str | None = None,
-    ) -> None:
-        """Fold a decision this app just wrote into the tally, without waiting for a refresh
-        (``phase``: the one its model state records)."""
+    def note_vote(self, decision: FoldedDecision) -> None:
+        """Fold a decision this app just wrote into the tally, without waiting for a
+        refresh."""
         with self._lock:
-            if (
-                self._apply(decision_id, work_id, stage, reviewer, label, criterion, note, phase)
-                and work_id in self._active
-            ):
-                self._classify(work_id)
+            if self._apply(decision) and decision.work_id in self._active:
+                self._classify(decision.work_id)
 
     def _stage(self, stage: str, wid: int) -> str:
         return stage_status(
@@ -732,14 +716,16 @@ class _Vote:
         stage, label = v["stage"], v["label"]
         crit = (v.get("criterion") or "").strip() or None
         self.engine.note_vote(
-            decision_id,
-            work_id=v["work_id"],
-            stage=stage,
-            reviewer=self.actor.name,
-            label=label,
-            criterion=crit if label == "exclude" else None,
-            note=v.get("note", ""),
-            phase=self.model.get("phase"),
+            FoldedDecision(
+                id=decision_id,
+                work_id=v["work_id"],
+                stage=stage,
+                reviewer=self.actor.name,
+                label=label,
+                criterion=crit if label == "exclude" else None,
+                note=v.get("note", ""),
+                phase=self.model.get("phase"),
+            )
         )
         if self.item is not None:
             self.engine.release(self.actor.name, stage)
@@ -751,11 +737,9 @@ class _Vote:
 _MAX_WORK = sa.select(sa.func.coalesce(sa.func.max(schema.works.c.id), 0))
 _NEW_DECISIONS = (
     sa.select(
-        *[
-            schema.decisions.c[k]
-            for k in ("id", "work_id", "stage", "reviewer", "label", "criterion", "note")
-        ],
-        # the phase recorded with the vote (random draws), read from the JSON model state
+        # a FoldedDecision's fields, in order: columns of the same name, then the phase
+        # recorded with the vote (random draws), read from the JSON model state
+        *[schema.decisions.c[f.name] for f in fields(FoldedDecision) if f.name != "phase"],
         schema.decisions.c.model["phase"].as_string(),
     )
     .where(schema.decisions.c.id > sa.bindparam("last"))

@@ -31,6 +31,7 @@ one contiguous random sample after the ranked phase.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,23 @@ UNBLIND_COMMAND = "web unblind"
 #: Decision stages that make up the screening sequence (as in the terminal session).
 SEQUENCE_STAGES = ("title_abstract", "resolution")
 RELEVANT = ("include", "maybe")
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedDecision:
+    """One decision as the screening engine folds it in: a row of the append-only decisions
+    table, or a vote this process just wrote. The engine's tally and its
+    :class:`ScreeningSequence` both take it; ``phase`` is the one the decision's model state
+    records (``random`` for a random draw), ``note`` a resolution's stage."""
+
+    id: int
+    work_id: int
+    stage: str
+    reviewer: str
+    label: str
+    criterion: str | None = None
+    note: str | None = ""
+    phase: str | None = None
 
 
 class ScreeningSequence:
@@ -60,31 +78,23 @@ class ScreeningSequence:
         self._cache: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ folding decisions
-    def add(
-        self,
-        decision_id: int,
-        work_id: int,
-        stage: str,
-        reviewer: str,
-        label: str,
-        phase: str | None = None,
-    ) -> None:
+    def add(self, d: FoldedDecision) -> None:
         """Fold one decision in (decisions of other stages are ignored)."""
-        if stage not in SEQUENCE_STAGES:
+        if d.stage not in SEQUENCE_STAGES:
             return
         self.history += 1
         self._version += 1
-        if work_id not in self._label and label != "undo":
-            self._order.append(work_id)
-            self._label[work_id] = None
-            if phase == "random":
-                self.random_works.add(work_id)
-        mine = self._current.setdefault(work_id, {})
-        held = mine.get(reviewer)
-        if held is None or held[0] < decision_id:
-            mine[reviewer] = (decision_id, stage == "resolution", label)
-        if work_id in self._label:
-            self._relabel(work_id)
+        if d.work_id not in self._label and d.label != "undo":
+            self._order.append(d.work_id)
+            self._label[d.work_id] = None
+            if d.phase == "random":
+                self.random_works.add(d.work_id)
+        mine = self._current.setdefault(d.work_id, {})
+        held = mine.get(d.reviewer)
+        if held is None or held[0] < d.id:
+            mine[d.reviewer] = (d.id, d.stage == "resolution", d.label)
+        if d.work_id in self._label:
+            self._relabel(d.work_id)
 
     def _relabel(self, work_id: int) -> None:
         standing = [v for v in self._current.get(work_id, {}).values() if v[2] != "undo"]

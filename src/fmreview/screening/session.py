@@ -16,12 +16,12 @@ work's rank and score at that moment.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import sqlalchemy as sa
 
-from fmreview.screening.decisions import Actor, write_decision
+from fmreview.screening.decisions import Actor, Vote, write_decision
 from fmreview.screening.engine import ScreeningEngine
 from fmreview.screening.phase import random_draw
 from fmreview.screening.ranking import (
@@ -97,40 +97,35 @@ class Session(ActiveRanker):
 
 def record_decision(
     store: Any,
-    work_id: int,
     reviewer: str,
-    label: str,
-    criterion: str | None = None,
-    note: str = "",
-    stage: str = SCREEN_STAGE,
     *,
     next_work: NextWork | None = None,
     config: ScreeningConfig | None = None,
     run_id: int | None = None,
+    **vote: Unpack[Vote],
 ) -> int:
-    """Append one decision through the decision writer; returns its id.
+    """Append ``reviewer``'s vote through the decision writer; returns its id.
 
-    The decision carries the screening configuration and the work's rank and score at that
-    moment (from ``next_work`` when given — what the reviewer was shown — else recomputed).
+    ``vote`` holds ``work_id``, ``label`` and optionally ``stage`` (default
+    ``title_abstract``), ``criterion`` and ``note``, as for
+    :func:`~fmreview.screening.decisions.write_decision`. The decision carries the
+    screening configuration and the work's rank and score at that moment (from
+    ``next_work`` when given — what the reviewer was shown — else recomputed).
     A wrong label, an unknown criterion or work, a work that no longer needs a vote, or a
     changed vote without a reason (``note``) is refused with the way out.
     """
     actor = Actor(reviewer)
     config = config or ScreeningConfig.from_protocol(store.protocol)
-    if next_work is None or next_work.work_id != work_id:
-        next_work = _rank_of(store, work_id, config)
+    if next_work is None or next_work.work_id != vote["work_id"]:
+        next_work = _rank_of(store, vote["work_id"], config)
     state = load_state(store)
     n_training = len(state.training()[1])
     return write_decision(
         store,
         actor=actor,
-        work_id=work_id,
-        label=label,
-        stage=stage,
-        criterion=criterion,
-        note=note,
         model=next_work.model_state(config, n_training),
         run_id=run_id,
+        **vote,
     )
 
 
@@ -172,9 +167,9 @@ def undo_last(store: Any, reviewer: str, *, config: ScreeningConfig | None = Non
         if d["label"] != "undo" and w in standing:
             record_decision(
                 store,
-                w,
                 reviewer,
-                "undo",
+                work_id=w,
+                label="undo",
                 note=f"undo decision {d['id']}",
                 stage=str(d["stage"]),
                 config=config,
