@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -104,22 +105,28 @@ def pg_url() -> Iterator[str]:
     yield from _pg_database()
 
 
+def store_on(backend: str, folder: Path, **create: Any) -> Iterator[Store]:
+    """Yield a new file-backed review in ``folder`` on ``backend`` (``sqlite`` or
+    ``postgresql``: a fresh database, dropped afterwards); ``create`` goes to
+    :meth:`Store.create`."""
+    if backend == "sqlite":
+        s = Store.create(folder, **create)
+        yield s
+        s.close()
+        return
+    gen = _pg_database()
+    s = Store.create(folder, db_url=next(gen), **create)
+    try:
+        yield s
+    finally:
+        s.close()
+        for _ in gen:
+            pass
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A file-backed store on SQLite and on PostgreSQL (same schema, same tests)."""
-    if request.param == "sqlite":
-        s = Store.create(tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml")
-        yield s
-        s.close()
-    else:
-        gen = _pg_database()
-        url = next(gen)
-        s = Store.create(
-            tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml", db_url=url
-        )
-        try:
-            yield s
-        finally:
-            s.close()
-            for _ in gen:
-                pass
+    yield from store_on(
+        request.param, tmp_path / "review", protocol_path=DATA / "protocol-minimal.yaml"
+    )

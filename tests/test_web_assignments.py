@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from fmreview.store import Store, schema
 from fmreview.web.app import create_app
 from fmreview.web.settings import WebSettings
-from tests.conftest import _pg_database
+from tests.conftest import store_on
 from tests.test_web_app import FAST, Browser, add_works, team
 
 SECRET = "assignment-test-secret-0123456789"
@@ -24,19 +24,7 @@ SECRET = "assignment-test-secret-0123456789"
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A file-backed review with the flagship protocol (two reviewers a record, blinded),
     on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        s = Store.create(tmp_path / "review")
-        yield s
-        s.close()
-        return
-    gen = _pg_database()
-    s = Store.create(tmp_path / "review", db_url=next(gen))
-    try:
-        yield s
-    finally:
-        s.close()
-        for _ in gen:
-            pass
+    yield from store_on(request.param, tmp_path / "review")
 
 
 def _app(store: Store, flush: float) -> Any:
@@ -95,14 +83,19 @@ def test_a_restarted_app_takes_the_vote_on_the_work_it_served(
     assert bob.c.get("/api/next").json()["work"]["id"] == bob_next
 
 
-def test_after_a_restart_a_reload_serves_the_same_work(any_store: Store) -> None:
-    add_works(any_store, 5)
-    team(any_store)
-    app1 = _app(any_store, 0.0)
-    alice = Browser(app1)
+def _alice_served_then_restart(store: Store) -> tuple[Browser, int, Any]:
+    """Five works, the team, alice served her first work; then a second app on the same
+    store (the restart): alice's browser, her work, the new app."""
+    add_works(store, 5)
+    team(store)
+    alice = Browser(_app(store, 0.0))
     alice.login("alice")
     first = alice.c.get("/api/next").json()["work"]["id"]
-    app2 = _app(any_store, 0.0)
+    return alice, first, _app(store, 0.0)
+
+
+def test_after_a_restart_a_reload_serves_the_same_work(any_store: Store) -> None:
+    alice, first, app2 = _alice_served_then_restart(any_store)
     others = {}
     for name in ("bob", "carol"):  # back before alice: her lease still counts
         b = Browser(app2)
@@ -114,13 +107,7 @@ def test_after_a_restart_a_reload_serves_the_same_work(any_store: Store) -> None
 
 
 def test_a_restored_assignment_does_not_open_other_works(any_store: Store) -> None:
-    add_works(any_store, 5)
-    team(any_store)
-    app1 = _app(any_store, 0.0)
-    alice = Browser(app1)
-    alice.login("alice")
-    first = alice.c.get("/api/next").json()["work"]["id"]
-    app2 = _app(any_store, 0.0)
+    alice, first, app2 = _alice_served_then_restart(any_store)
     alice.c = _same_cookies(alice.c, app2)
     other = next(w for w in range(1, 6) if w != first)
     r = _vote(alice, other)
