@@ -221,6 +221,8 @@ class Store:
         self.folder = folder
         self._protocol = protocol
         self.clock = clock
+        #: Set by :meth:`close`: background writers (the web app's) stop instead of retrying.
+        self.closed = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -317,6 +319,7 @@ class Store:
             yield conn
 
     def close(self) -> None:
+        self.closed = True
         self.engine.dispose()
 
     # ------------------------------------------------------------------ runs

@@ -175,6 +175,8 @@ class StoredQueue(ScreeningEngine):
         while not self._stopped:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
+            if getattr(self.store, "closed", False):  # the review was closed: nothing to do
+                break
             try:
                 idle = 0 if self.flush() else idle + 1
                 failed = 0
