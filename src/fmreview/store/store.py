@@ -209,6 +209,9 @@ class Store:
     :meth:`memory` (tests). Writes go through :meth:`begin` transactions.
     """
 
+    #: Set by :meth:`close`: background writers (the web app's) stop instead of retrying.
+    closed: bool = False
+
     def __init__(
         self,
         engine: Engine,
@@ -221,8 +224,6 @@ class Store:
         self.folder = folder
         self._protocol = protocol
         self.clock = clock
-        #: Set by :meth:`close`: background writers (the web app's) stop instead of retrying.
-        self.closed = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
