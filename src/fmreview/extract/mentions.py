@@ -41,8 +41,21 @@ _TOKEN = r"[A-Z][A-Za-z0-9]*(?:[-_.+/][A-Za-z0-9]+)*(?:-[A-Z][A-Za-z0-9]*)*"
 _NAME = rf"{_TOKEN}(?:\s+(?:{_TOKEN}|\({_TOKEN}\))){{0,6}}"
 _PLAIN = rf"{_TOKEN}(?:\s+{_TOKEN}){{0,3}}"
 _KIND = r"(?:data\s?set|database|benchmark|challenge|corpus|cohort)"
-_NAMES = rf"{_TOKEN}(?:\s*,\s*{_TOKEN})*,?\s+and\s+{_TOKEN}"
+#: A list of names, each may have its article: "the BCSS and the CRAG datasets".
+_NAMES = rf"{_TOKEN}(?:\s*,\s*(?:the\s+)?{_TOKEN})*,?\s+and\s+(?:the\s+)?{_TOKEN}"
 _SINGLE = re.compile(rf"(?<![\w-])(?P<name>{_NAME})\s+{_KIND}\b")
+#: A name with its kind capitalised, as proper names are written in running text: "the
+#: JAMA Clinical Challenge", "the KiTS Challenge". One word must be an acronym or carry a
+#: digit (so "Visual Question Answering Benchmark" is not a name); not in titles, where
+#: every word is capitalised.
+_SINGLE_CAPS = re.compile(
+    rf"(?<![\w-])(?P<name>{_PLAIN})\s+(?:Data\s?[Ss]et|Database|Benchmark|Challenge|Corpus|"
+    r"Cohort)s?\b"
+)
+#: A comma-separated list in brackets after the kind: "four datasets (BUSI, UDIAT, TN3K)".
+_LIST_BRACKETED = re.compile(
+    rf"\b{_KIND}s\b[^.;()]{{0,40}}?\(\s*(?P<names>{_TOKEN}(?:\s*[,;]\s*{_TOKEN})+)\s*\)"
+)
 _LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})\s+{_KIND}s\b")
 _LIST_AFTER = re.compile(
     rf"\b{_KIND}s\b,?\s*(?:\(|namely|i\.e\.|e\.g\.|including|such as|:),?\s*"
@@ -280,6 +293,19 @@ def _looks_like_name(name: str) -> bool:
     return all(t[0].isupper() for t in tokens) and not all(t.lower() in _NOT_NAMES for t in tokens)
 
 
+#: Fields whose every word may be capitalised (titles): a capital "Dataset" names nothing.
+HEADLINE_FIELDS = ("title", "keywords")
+
+
+def _acronym(word: str) -> bool:
+    """A word with a capital after its first letter or a digit ("JAMA", "KiTS", "CT2")."""
+    return (
+        len(word) >= 2
+        and (any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word))
+        and word.lower() not in _NOT_NAMES
+    )
+
+
 #: Modalities, organs and kinds of data: "the Ultrasound dataset" names no dataset.
 _DOMAIN_WORDS = {
     "ultrasound",
@@ -422,6 +448,18 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
             for part in re.finditer(_TOKEN, m.group("names")):
                 if part.group(0).lower() != "and":
                     add(base + part.start(), base + part.end(), plain_ok=rx is _LIST)
+    for m in _LIST_BRACKETED.finditer(text):
+        base = m.start("names")
+        parts = list(re.finditer(_TOKEN, m.group("names")))
+        if all(_looks_like_name(p.group(0)) for p in parts):
+            for part in parts:
+                add(base + part.start(), base + part.end())
+    if field not in HEADLINE_FIELDS:
+        for m in _SINGLE_CAPS.finditer(text):
+            if any(_acronym(w) for w in m.group("name").split()):
+                # a capital kind is part of the name ("the JAMA Clinical Challenge")
+                end = m.end("name") if m.group(0).endswith("s") else m.end()
+                add(m.start("name"), end)
     for m in _APPOSITION.finditer(text):
         add(m.start("name"), m.end("abbr") + 1)
     for m in _APPOSITION_PLAIN.finditer(text):
