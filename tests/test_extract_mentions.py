@@ -153,3 +153,10 @@ def test_a_bracketed_list_after_datasets() -> None:
     ]
     # words in brackets are not names
     assert names("We evaluate on four datasets (CT, MRI).") == []
+
+
+def test_a_name_with_its_size_in_brackets() -> None:
+    text = "We pretrain on ThyroScan2 (n = 1,204 patients) and BigCT (12,000 CT scans)."
+    assert names(text) == ["ThyroScan2", "BigCT"]
+    # a model's name, or a plain word, with a count is not a dataset
+    assert names("MedSAM (1.5 million images) is strong. Results (3 images) vary.") == []

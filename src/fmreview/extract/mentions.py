@@ -13,6 +13,7 @@ is a dataset:
   ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
 - a collection the work makes, named with its size ("we curate PMC-Caps, comprising 15
   million figure-caption pairs");
+- a name with its size in brackets ("ThyroScan2 (n = 1,204 patients)");
 - names the work is evaluated or trained on ("experiments on RetiLes and FooScan",
   "evaluated on VinDr-CXR"), each an inner-capital or digit name that is not a model's;
 - a challenge-style name with a year ("KiPA22", "LUMIERE2023") in a sentence about data or
@@ -118,6 +119,13 @@ _SIZED = re.compile(
     r"[\d][\d,.]*\s*(?:million|thousand|[MKk])?\s+(?:[\w-]+\s+){0,3}?"
     r"(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|questions|samples|reports|"
     r"studies|videos|radiographs|examinations|exams|subjects|instructions|conversations)\b"
+)
+#: A name with its size in brackets: "MIMIC-CXR (377K images)", "ThyroScan2 (n = 1,204
+#: patients)". A model's name is not followed by a count of images.
+_SIZED_BRACKET = re.compile(
+    rf"(?<![\w-])(?P<name>{_TOKEN})\s*\(\s*(?:n\s*=\s*)?[\d][\d,.]*\s*(?:million|[MKk])?\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|"
+    r"questions|samples|reports|studies|videos|radiographs|examinations|exams|subjects)\b"
 )
 #: Names the work is evaluated or trained on, with no "dataset" after them: "experiments
 #: on RetiLes and FooScan show", "evaluated on VinDr-CXR", "results on SkinCon". Each name
@@ -486,6 +494,9 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
         for p in re.finditer(_TOKEN, m.group("names")):
             if p.group(0) != "and" and not _MODEL_LIKE.search(p.group(0)):
                 add(m.start("names") + p.start(), m.start("names") + p.end())
+    for m in _SIZED_BRACKET.finditer(text):
+        if not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
     bounds = sentence_bounds(text)
