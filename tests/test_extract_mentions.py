@@ -160,3 +160,14 @@ def test_a_name_with_its_size_in_brackets() -> None:
     assert names(text) == ["ThyroScan2", "BigCT"]
     # a model's name, or a plain word, with a count is not a dataset
     assert names("MedSAM (1.5 million images) is strong. Results (3 images) vary.") == []
+
+
+def test_a_title_naming_the_dataset_the_work_presents() -> None:
+    def title(t: str) -> list[str]:
+        return [n.name for n in find_names(t, "title")]
+
+    assert title("KneeQA: A Multi-Modal Question Answering Dataset for Knee MRI") == ["KneeQA"]
+    assert title("OrthoEval: A Comprehensive Benchmark of Orthopaedic VLMs") == ["OrthoEval"]
+    # a model presented with a dataset, or a benchmark framework, is not a dataset's name
+    assert title("KneeNet: A Model Trained on a New Knee Dataset") == []
+    assert title("BenchY: A Unified Benchmark Framework for Pretraining") == []

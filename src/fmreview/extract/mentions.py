@@ -13,6 +13,8 @@ is a dataset:
   ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
 - a collection the work makes, named with its size ("we curate PMC-Caps, comprising 15
   million figure-caption pairs");
+- a title naming what the work presents ("EHRXQA: A Multi-Modal Question Answering
+  Dataset for ...");
 - a name with its size in brackets ("ThyroScan2 (n = 1,204 patients)");
 - names the work is evaluated or trained on ("experiments on RetiLes and FooScan",
   "evaluated on VinDr-CXR"), each an inner-capital or digit name that is not a model's;
@@ -126,6 +128,21 @@ _SIZED_BRACKET = re.compile(
     rf"(?<![\w-])(?P<name>{_TOKEN})\s*\(\s*(?:n\s*=\s*)?[\d][\d,.]*\s*(?:million|[MKk])?\s+"
     r"(?:[\w-]+\s+){0,2}?(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|"
     r"questions|samples|reports|studies|videos|radiographs|examinations|exams|subjects)\b"
+)
+#: A title naming the dataset or benchmark the work presents: "EHRXQA: A Multi-Modal
+#: Question Answering Dataset for ...", "CARES: A Comprehensive Benchmark of ...". The
+#: words between the article and the kind describe it (no preposition, no "model"), and
+#: the kind is not a modifier ("BenchX: A Unified Benchmark Framework" is a framework).
+_TITLE_NAME = re.compile(
+    rf"^(?P<name>{_TOKEN}(?:\s+{_TOKEN})?)\s*:\s*(?:(?:a|an|the)\s+)?"
+    r"(?P<desc>(?:[\w&/-]+\s+){0,7}?)(?:data\s?set|benchmark|database|corpus)s?\b"
+    r"(?!\s+(?:[\w-]+\s+)?(?:framework|system|model|method|toolkit|platform|suite)s?\b)",
+    re.IGNORECASE,
+)
+_TITLE_DESC_STOP = re.compile(
+    r"\b(?:of|on|for|with|from|using|by|to|via|and|towards?|model|models|framework|method|"
+    r"approach|network)\b",
+    re.IGNORECASE,
 )
 #: Names the work is evaluated or trained on, with no "dataset" after them: "experiments
 #: on RetiLes and FooScan show", "evaluated on VinDr-CXR", "results on SkinCon". Each name
@@ -456,6 +473,10 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
             for part in re.finditer(_TOKEN, m.group("names")):
                 if part.group(0).lower() != "and":
                     add(base + part.start(), base + part.end(), plain_ok=rx is _LIST)
+    if field in HEADLINE_FIELDS:
+        m = _TITLE_NAME.match(text)
+        if m and not _TITLE_DESC_STOP.search(m.group("desc")) and m.group("name")[0].isupper():
+            add(m.start("name"), m.end("name"))
     for m in _LIST_BRACKETED.finditer(text):
         base = m.start("names")
         parts = list(re.finditer(_TOKEN, m.group("names")))
