@@ -372,6 +372,10 @@ def test_one_mention_of_instructions_does_not_make_a_segmenter_vision_language()
         ("Zero-Shot X-ray Pathology Classification via Image-Text Encoders", {"xray"}),
         ("Detecting pathologies in chest CT with a foundation model", {"ct"}),
         ("Retinal pathology screening from fundus photographs", {"fundus"}),
+        # "pathology" followed by a finding task, with no image word between
+        ("Report-guided contrastive training for pathology recognition", set()),
+        ("Annotation-free pathology localization with a vision-language model", set()),
+        ("Pathology image classification with CLIP", {"histopathology"}),
         # "pathology" alone, or in histology context, is histopathology
         ("A vision-language foundation model for pathology", {"histopathology"}),
         ("Pathologist-level grading of prostate biopsies", {"histopathology"}),

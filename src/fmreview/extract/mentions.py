@@ -474,9 +474,9 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
                 if part.group(0).lower() != "and":
                     add(base + part.start(), base + part.end(), plain_ok=rx is _LIST)
     if field in HEADLINE_FIELDS:
-        m = _TITLE_NAME.match(text)
-        if m and not _TITLE_DESC_STOP.search(m.group("desc")) and m.group("name")[0].isupper():
-            add(m.start("name"), m.end("name"))
+        t = _TITLE_NAME.match(text)
+        if t and not _TITLE_DESC_STOP.search(t.group("desc")) and t.group("name")[0].isupper():
+            add(t.start("name"), t.end("name"))
     for m in _LIST_BRACKETED.finditer(text):
         base = m.start("names")
         parts = list(re.finditer(_TOKEN, m.group("names")))

@@ -233,15 +233,27 @@ def _drop_weak_override(
     return keep
 
 
-#: Words that name a value only when no more specific value of the axis is named, and the
-#: values they yield to. "Pathology" is histopathology in "a foundation model for
-#: pathology" but a finding in "X-ray Pathology Classification", "CT pathologies" or
-#: "retinal pathology"; "computational pathology", "pathology slides", "whole-slide" and
+@dataclass(frozen=True, slots=True)
+class _Yielding:
+    """A word that names a value only when nothing says otherwise (see :data:`YIELDING`)."""
+
+    word: re.Pattern[str]
+    #: values that, when named in the work's texts, mean the word is not this value
+    yields_to: frozenset[str]
+    #: words right after it that make it mean something else
+    not_before: re.Pattern[str]
+
+
+#: Words that name a value only when no more specific value of the axis is named, nor a
+#: word after them says otherwise. "Pathology" is histopathology in "a foundation model for
+#: pathology" but a finding in "X-ray Pathology Classification", "CT pathologies",
+#: "retinal pathology" and "Pathology Detection", "pathology localization" (with no
+#: image word between); "computational pathology", "pathology slides", "whole-slide" and
 #: "H&E" stay histopathology whatever else is named.
-YIELDING: dict[tuple[str, str], tuple[re.Pattern[str], frozenset[str]]] = {
-    ("modality", "histopathology"): (
-        re.compile(r"patholog(y|ies|ist|ists)", re.IGNORECASE),
-        frozenset(
+YIELDING: dict[tuple[str, str], _Yielding] = {
+    ("modality", "histopathology"): _Yielding(
+        word=re.compile(r"patholog(y|ies|ist|ists)", re.IGNORECASE),
+        yields_to=frozenset(
             {
                 "xray",
                 "ct",
@@ -256,20 +268,31 @@ YIELDING: dict[tuple[str, str], tuple[re.Pattern[str], frozenset[str]]] = {
                 "dental",
             }
         ),
+        not_before=re.compile(
+            r"[\s-]+(recognition|detection|locali[sz]ation|classification|identification|"
+            r"grounding|labels?|findings?)\b",
+            re.IGNORECASE,
+        ),
     ),
 }
 
 
-def _yield(axis: str, value: str, spans: dict[str, list[Span]]) -> list[Span]:
+def _yield(
+    axis: str, value: str, spans: dict[str, list[Span]], texts: dict[str, str]
+) -> list[Span]:
     """``value``'s spans without its yielding words (:data:`YIELDING`) when a value they
-    yield to is named in the work's texts."""
+    yield to is named in the work's texts, or a word after them says they mean else."""
     rule = YIELDING.get((axis, value))
     if rule is None:
         return spans[value]
-    rx, over = rule
-    if not any(spans.get(other) for other in over):
-        return spans[value]
-    return [sp for sp in spans[value] if not rx.fullmatch(sp.text)]
+    named = any(spans.get(other) for other in rule.yields_to)
+
+    def weak(sp: Span) -> bool:
+        if not rule.word.fullmatch(sp.text):
+            return False
+        return named or bool(rule.not_before.match(texts.get(sp.field, ""), sp.end or 0))
+
+    return [sp for sp in spans[value] if not weak(sp)]
 
 
 def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
@@ -374,7 +397,7 @@ class RuleSet:
         where: dict[str, set[tuple[str, int]]] = {}
         all_spans = {v.name: self._spans(v.regexes, texts) for v in self._values[axis]}
         for v in self._values[axis]:
-            spans = _yield(axis, v.name, all_spans)
+            spans = _yield(axis, v.name, all_spans, texts)
             headline = any(sp.field in HEADLINE_FIELDS for sp in spans)
             sentences: set[tuple[str, int]] = set()
             kept = []
