@@ -349,6 +349,9 @@ def test_prior_work_in_a_concessive_clause_or_qualified_as_previous() -> None:
     previous = "Our encoder improves previous vision-language models by 6%. We test it."
     assert fm_type(previous) == ["vision_only"]
     assert fm_type("Our model is a vision-language model. We test it.") == ["vision_language"]
+    assert fm_type("Existing vision-language models fail on CT. We test ours.") == ["vision_only"]
+    adapt = "We adapt existing vision-language models to CT. We test it."
+    assert fm_type(adapt) == ["vision_language"]
     # "conventional CT" is still CT: the qualifier rule is for the model's own axes only
     labs = rules.label({"abstract": "We study conventional CT. Conventional CT is used."})
     assert "ct" in {lab.value for lab in labs if lab.axis == "modality"}

@@ -85,7 +85,8 @@ _OTHER_WORK = re.compile(
 )
 #: Other work named by a qualifier right before the span, on the axes describing the
 #: work's own model (:data:`COMPARISON_AXES`): "improves previous vision-language models",
-#: "existing multimodal approaches". Not on modality or task: "conventional CT" is a CT.
+#: "existing multimodal approaches" (but "we adapt existing language models" is the work's
+#: own use of them). Not on modality or task: "conventional CT" is a CT.
 _PRIOR_QUALIFIER = re.compile(
     r"\b(previous|prior|existing|earlier)\s+"
     r"((?!(on|in|for|with|by|at|to|of|and|or|from|than)\b)[\w-]+\s+){0,2}$",
@@ -185,9 +186,11 @@ def _not_own(axis: str, text: str, span: Span, sentence: tuple[int, int]) -> boo
         return True
     if axis not in COMPARISON_AXES:
         return False
-    if _PRIOR_QUALIFIER.search(before):
-        return True
     opening = text[sentence[0] : start]
+    prior = _PRIOR_QUALIFIER.search(before)
+    # "we adapt existing language models" builds on them; "previous" is always others'
+    if prior and (prior.group(1).lower() != "existing" or not _OWN.search(opening)):
+        return True
     if _CONCESSIVE.match(opening) and not _MAIN_CLAUSE.search(opening) and not _OWN.search(opening):
         return True
     named = any(c.isupper() for c in span.text[1:])
