@@ -159,3 +159,19 @@ def test_generalists_follow_exact_matches(atlas: tuple[Store, dict[str, int]]) -
     assert titles(exact) == titles(find(store, task="segmentation", strict=True))
     rest = rows[len(exact) :]
     assert rest and all(r["match"] == "task not stated" and not r["task"] for r in rest)
+
+
+def test_pathology_as_a_finding_is_not_a_histopathology_model(store: Store) -> None:
+    recs = [
+        Record(title="Zero-shot X-ray pathology classification with image-text encoders"),
+        Record(title="A vision-language foundation model for computational pathology"),
+    ]
+    with store.run("import") as run:
+        add_records(store, recs, source="t", source_kind="other", run_id=run.id)
+        works_from_records(store, run.id)
+    with store.run("extract") as run:
+        extract_store(store, run_id=run.id)
+    histo = titles(find(store, modality="histopathology", strict=True))
+    assert histo == ["A vision-language foundation model for computational pathology"]
+    xray = find(store, modality="X-ray", strict=True)
+    assert titles(xray) == [recs[0].title] and xray[0]["modality"] == ["xray"]

@@ -134,6 +134,11 @@ def test_custom_gazetteer_file(tmp_path: Path) -> None:
         ("3D-IRCADb", "3D-IRCADb"),
         ("MedQA", "MedQA"),
         ("the EchoNet-Pediatric", "EchoNet-Pediatric"),
+        ("MURA", "MURA"),
+        ("RadImageNet", "RadImageNet"),
+        ("the CRAG", "CRAG"),
+        ("DIARETDB1", "DIARETDB1"),
+        ("the Duke Breast Cancer MRI", "Duke-Breast-Cancer-MRI"),
     ],
 )
 def test_widely_used_datasets_link(gaz: DatasetGazetteer, text: str, entity: str) -> None:
@@ -216,3 +221,26 @@ def test_bundled_csv_is_well_formed() -> None:
 def test_sub_datasets_are_their_own_entities(gaz: DatasetGazetteer) -> None:
     text = "on PathMNIST, DermaMNIST and BloodMNIST from MedMNIST v2"
     assert [e for e, _ in links(gaz, text)] == ["PathMNIST", "DermaMNIST", "BloodMNIST", "MedMNIST"]
+
+
+def test_releases_coordinated_with_a_year_are_each_evidence(gaz: DatasetGazetteer) -> None:
+    text = "We use the MICCAI EndoVis 2017 and 2018 challenges and ISIC 2018, 2019 and 2020."
+    assert links(gaz, text) == [
+        ("EndoVis", "EndoVis 2017"),
+        ("EndoVis", "2018"),
+        ("ISIC", "ISIC 2018"),
+        ("ISIC", "2019"),
+        ("ISIC", "2020"),
+    ]
+    # a number that is not a year is not a release
+    assert links(gaz, "ISIC 2018 and 2,000 more images") == [("ISIC", "ISIC 2018")]
+
+
+def test_vqla_releases_are_their_own_datasets(gaz: DatasetGazetteer) -> None:
+    text = "on EndoVis-17-VQLA, EndoVis-18-VQLA, EndoVis-18-VQA and Cholec80-VQA"
+    assert [e for e, _ in links(gaz, text)] == [
+        "EndoVis-17-VQLA",
+        "EndoVis-18-VQLA",
+        "EndoVis-18-VQA",
+        "Cholec80-VQA",
+    ]

@@ -128,3 +128,46 @@ def test_a_collection_the_work_makes_named_with_its_size() -> None:
     assert names("We introduce MedXNet, comprising 12 transformer layers.") == []
     assert names("We propose UltraFM, pretrained on 2 million images.") == []
     assert names("Prior work used FooSet, containing 500 scans.") == []
+
+
+def test_each_name_of_a_list_may_have_its_article() -> None:
+    text = "Experiments on two public datasets, the BCSS and the FooGland datasets, show gains."
+    assert names(text) == ["BCSS", "FooGland"]
+
+
+def test_a_capitalised_kind_is_part_of_the_name_in_running_text() -> None:
+    text = "We introduce the JAMA Clinical Challenge, a benchmark of diagnostic cases."
+    assert names(text) == ["JAMA Clinical Challenge"]
+    assert names("Results on the BraTS and KiTS Challenges improve.") == ["BraTS", "KiTS"]
+    # no acronym or digit in the name: descriptive words, not a name
+    assert names("We release the Visual Question Answering Benchmark for CT.") == []
+    # titles capitalise every word
+    assert find_names("The JAMA Clinical Challenge Dataset", "title") == []
+
+
+def test_a_bracketed_list_after_datasets() -> None:
+    assert names("We evaluate on four datasets (BUSI, UDIAT2, TN3K).") == [
+        "BUSI",
+        "UDIAT2",
+        "TN3K",
+    ]
+    # words in brackets are not names
+    assert names("We evaluate on four datasets (CT, MRI).") == []
+
+
+def test_a_name_with_its_size_in_brackets() -> None:
+    text = "We pretrain on ThyroScan2 (n = 1,204 patients) and BigCT (12,000 CT scans)."
+    assert names(text) == ["ThyroScan2", "BigCT"]
+    # a model's name, or a plain word, with a count is not a dataset
+    assert names("MedSAM (1.5 million images) is strong. Results (3 images) vary.") == []
+
+
+def test_a_title_naming_the_dataset_the_work_presents() -> None:
+    def title(t: str) -> list[str]:
+        return [n.name for n in find_names(t, "title")]
+
+    assert title("KneeQA: A Multi-Modal Question Answering Dataset for Knee MRI") == ["KneeQA"]
+    assert title("OrthoEval: A Comprehensive Benchmark of Orthopaedic VLMs") == ["OrthoEval"]
+    # a model presented with a dataset, or a benchmark framework, is not a dataset's name
+    assert title("KneeNet: A Model Trained on a New Knee Dataset") == []
+    assert title("BenchY: A Unified Benchmark Framework for Pretraining") == []

@@ -325,3 +325,68 @@ def test_models_that_answer_questions_are_vision_language() -> None:
     ]:
         labs = rules.label({"title": title, "abstract": abstract}, axes=["fm_type"])
         assert [lab.value for lab in labs] == ["vision_language"]
+
+
+def test_prior_work_in_a_concessive_clause_or_qualified_as_previous() -> None:
+    rules = RuleSet(load_protocol(flagship_path()))
+
+    def fm_type(abstract: str) -> list[str]:
+        title = "Self-supervised vision models for medical image segmentation"
+        labs = rules.label({"title": title, "abstract": abstract}, axes=["fm_type"])
+        return [lab.value for lab in labs]
+
+    concessive = (
+        "While recent foundation models (e.g., X) rely on multimodal pretraining, "
+        "they still need prompts. We pretrain an encoder on CT."
+    )
+    assert fm_type(concessive) == ["vision_only"]
+    # the main clause after the comma is the work's own
+    main = "While SAM needs prompts, the proposed model reads radiology reports. We test it."
+    assert fm_type(main) == ["vision_language"]
+    # a concessive clause in the first person is the work's own
+    ours = "Although our model uses image-text pairs, it runs fast. We test it."
+    assert fm_type(ours) == ["vision_language"]
+    previous = "Our encoder improves previous vision-language models by 6%. We test it."
+    assert fm_type(previous) == ["vision_only"]
+    assert fm_type("Our model is a vision-language model. We test it.") == ["vision_language"]
+    assert fm_type("Existing vision-language models fail on CT. We test ours.") == ["vision_only"]
+    adapt = "We adapt existing vision-language models to CT. We test it."
+    assert fm_type(adapt) == ["vision_language"]
+    # "conventional CT" is still CT: the qualifier rule is for the model's own axes only
+    labs = rules.label({"abstract": "We study conventional CT. Conventional CT is used."})
+    assert "ct" in {lab.value for lab in labs if lab.axis == "modality"}
+
+
+def test_one_mention_of_instructions_does_not_make_a_segmenter_vision_language() -> None:
+    rules = RuleSet(load_protocol(flagship_path()))
+    title = "Curriculum prompting for medical image segmentation"
+    one = "Prompts incorporate specific clinical instructions. We segment organs."
+    labs = rules.label({"title": title, "abstract": one}, axes=["fm_type"])
+    assert [lab.value for lab in labs] == ["vision_only"]
+    tuned = "We apply visual instruction tuning to an MLLM. We segment organs."
+    labs = rules.label({"title": title, "abstract": tuned}, axes=["fm_type"])
+    assert [lab.value for lab in labs] == ["vision_language"]
+
+
+@pytest.mark.parametrize(
+    "title,expected",
+    [
+        # "pathology" as a finding next to a radiology (or other) modality
+        ("Zero-Shot X-ray Pathology Classification via Image-Text Encoders", {"xray"}),
+        ("Detecting pathologies in chest CT with a foundation model", {"ct"}),
+        ("Retinal pathology screening from fundus photographs", {"fundus"}),
+        # "pathology" followed by a finding task, with no image word between
+        ("Report-guided contrastive training for pathology recognition", set()),
+        ("Annotation-free pathology localization with a vision-language model", set()),
+        ("Pathology image classification with CLIP", {"histopathology"}),
+        # "pathology" alone, or in histology context, is histopathology
+        ("A vision-language foundation model for pathology", {"histopathology"}),
+        ("Pathologist-level grading of prostate biopsies", {"histopathology"}),
+        ("Digital pathology and CT for lung cancer", {"histopathology", "ct"}),
+        ("Whole-slide pathology meets MRI", {"histopathology", "mri"}),
+    ],
+)
+def test_pathology_alone_yields_to_a_named_imaging_modality(
+    rules: RuleSet, title: str, expected: set[str]
+) -> None:
+    assert set(labels(rules, title).get("modality", {})) == expected

@@ -8,7 +8,7 @@ match only as written, so the English word does not link. Overlapping mentions k
 longest; on equal spans the entity matched without a suffix wins (``ROCOv2`` is ROCOv2,
 not ROCO version 2).
 
-Hand-written on purpose: the gazetteer is small (~400 entities, ~1,100 surface forms) and
+Hand-written on purpose: the gazetteer is small (~480 entities, ~1,200 surface forms) and
 needs exact character spans for evidence, which regular expressions give directly; a
 fuzzy matcher (rapidfuzz) would link ``CAMELYON16`` to ``CAMELYON17``.
 """
@@ -254,6 +254,11 @@ class DatasetGazetteer:
                 continue
             taken.append((start, end))
             out.append(Mention(entity, Span(field, start, end, text[start:end]), surface, exact))
+            if _ENDS_IN_YEAR.search(text, start, end):
+                out += [
+                    Mention(entity, Span(field, s, e, text[s:e]), surface, False)
+                    for s, e in _coordinated_years(text, end)
+                ]
         out.sort(key=lambda m: m.span.start or 0)
         return out
 
@@ -264,6 +269,20 @@ class DatasetGazetteer:
             for m in self.find(text or "", fld):
                 out.setdefault(m.entity, []).append(m)
         return out
+
+
+_ENDS_IN_YEAR = re.compile(r"(?:19|20)\d\d$")
+_NEXT_YEAR = re.compile(r"\s*(?:,\s*(?:and\s+)?|and\s+|&\s*)(?P<year>(?:19|20)\d\d)\b(?![\w-])")
+
+
+def _coordinated_years(text: str, end: int) -> list[tuple[int, int]]:
+    """Spans of the further releases coordinated with a mention ending in a year: "EndoVis
+    2017 and 2018 challenges", "ISIC 2018, 2019 and 2020" name two and three releases."""
+    out = []
+    while (m := _NEXT_YEAR.match(text, end)) is not None:
+        out.append((m.start("year"), m.end("year")))
+        end = m.end()
+    return out
 
 
 def _starts_longer_name(text: str, end: int) -> bool:
@@ -287,7 +306,7 @@ _BUNDLED: DatasetGazetteer | None = None
 
 def bundled_gazetteer() -> DatasetGazetteer:
     """The package's gazetteer of public medical-imaging datasets (cached): the 113 of the
-    curated gazetteer plus 286 that fmreview adds from general knowledge - widely used
+    curated gazetteer plus 365 that fmreview adds from general knowledge - widely used
     pretraining sets, evaluation sets, challenges and benchmarks across radiology,
     pathology, ophthalmology, dermatology, endoscopy and ultrasound. Their notes column
     says "added by fmreview"; sizes are left blank and confidence is "low" where the facts

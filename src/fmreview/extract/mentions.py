@@ -13,6 +13,9 @@ is a dataset:
   ... benchmark", "we construct a database, MedSegDB, based on ...", "a dataset called X";
 - a collection the work makes, named with its size ("we curate PMC-Caps, comprising 15
   million figure-caption pairs");
+- a title naming what the work presents ("EHRXQA: A Multi-Modal Question Answering
+  Dataset for ...");
+- a name with its size in brackets ("ThyroScan2 (n = 1,204 patients)");
 - names the work is evaluated or trained on ("experiments on RetiLes and FooScan",
   "evaluated on VinDr-CXR"), each an inner-capital or digit name that is not a model's;
 - a challenge-style name with a year ("KiPA22", "LUMIERE2023") in a sentence about data or
@@ -41,8 +44,21 @@ _TOKEN = r"[A-Z][A-Za-z0-9]*(?:[-_.+/][A-Za-z0-9]+)*(?:-[A-Z][A-Za-z0-9]*)*"
 _NAME = rf"{_TOKEN}(?:\s+(?:{_TOKEN}|\({_TOKEN}\))){{0,6}}"
 _PLAIN = rf"{_TOKEN}(?:\s+{_TOKEN}){{0,3}}"
 _KIND = r"(?:data\s?set|database|benchmark|challenge|corpus|cohort)"
-_NAMES = rf"{_TOKEN}(?:\s*,\s*{_TOKEN})*,?\s+and\s+{_TOKEN}"
+#: A list of names, each may have its article: "the BCSS and the CRAG datasets".
+_NAMES = rf"{_TOKEN}(?:\s*,\s*(?:the\s+)?{_TOKEN})*,?\s+and\s+(?:the\s+)?{_TOKEN}"
 _SINGLE = re.compile(rf"(?<![\w-])(?P<name>{_NAME})\s+{_KIND}\b")
+#: A name with its kind capitalised, as proper names are written in running text: "the
+#: JAMA Clinical Challenge", "the KiTS Challenge". One word must be an acronym or carry a
+#: digit (so "Visual Question Answering Benchmark" is not a name); not in titles, where
+#: every word is capitalised.
+_SINGLE_CAPS = re.compile(
+    rf"(?<![\w-])(?P<name>{_PLAIN})\s+(?:Data\s?[Ss]et|Database|Benchmark|Challenge|Corpus|"
+    r"Cohort)s?\b"
+)
+#: A comma-separated list in brackets after the kind: "four datasets (BUSI, UDIAT, TN3K)".
+_LIST_BRACKETED = re.compile(
+    rf"\b{_KIND}s\b[^.;()]{{0,40}}?\(\s*(?P<names>{_TOKEN}(?:\s*[,;]\s*{_TOKEN})+)\s*\)"
+)
 _LIST = re.compile(rf"(?<![\w-])(?P<names>{_NAMES})\s+{_KIND}s\b")
 _LIST_AFTER = re.compile(
     rf"\b{_KIND}s\b,?\s*(?:\(|namely|i\.e\.|e\.g\.|including|such as|:),?\s*"
@@ -105,6 +121,28 @@ _SIZED = re.compile(
     r"[\d][\d,.]*\s*(?:million|thousand|[MKk])?\s+(?:[\w-]+\s+){0,3}?"
     r"(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|questions|samples|reports|"
     r"studies|videos|radiographs|examinations|exams|subjects|instructions|conversations)\b"
+)
+#: A name with its size in brackets: "MIMIC-CXR (377K images)", "ThyroScan2 (n = 1,204
+#: patients)". A model's name is not followed by a count of images.
+_SIZED_BRACKET = re.compile(
+    rf"(?<![\w-])(?P<name>{_TOKEN})\s*\(\s*(?:n\s*=\s*)?[\d][\d,.]*\s*(?:million|[MKk])?\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:images?|pairs|cases|scans|patients|slides|WSIs|volumes|"
+    r"questions|samples|reports|studies|videos|radiographs|examinations|exams|subjects)\b"
+)
+#: A title naming the dataset or benchmark the work presents: "EHRXQA: A Multi-Modal
+#: Question Answering Dataset for ...", "CARES: A Comprehensive Benchmark of ...". The
+#: words between the article and the kind describe it (no preposition, no "model"), and
+#: the kind is not a modifier ("BenchX: A Unified Benchmark Framework" is a framework).
+_TITLE_NAME = re.compile(
+    rf"^(?P<name>{_TOKEN}(?:\s+{_TOKEN})?)\s*:\s*(?:(?:a|an|the)\s+)?"
+    r"(?P<desc>(?:[\w&/-]+\s+){0,7}?)(?:data\s?set|benchmark|database|corpus)s?\b"
+    r"(?!\s+(?:[\w-]+\s+)?(?:framework|system|model|method|toolkit|platform|suite)s?\b)",
+    re.IGNORECASE,
+)
+_TITLE_DESC_STOP = re.compile(
+    r"\b(?:of|on|for|with|from|using|by|to|via|and|towards?|model|models|framework|method|"
+    r"approach|network)\b",
+    re.IGNORECASE,
 )
 #: Names the work is evaluated or trained on, with no "dataset" after them: "experiments
 #: on RetiLes and FooScan show", "evaluated on VinDr-CXR", "results on SkinCon". Each name
@@ -280,6 +318,19 @@ def _looks_like_name(name: str) -> bool:
     return all(t[0].isupper() for t in tokens) and not all(t.lower() in _NOT_NAMES for t in tokens)
 
 
+#: Fields whose every word may be capitalised (titles): a capital "Dataset" names nothing.
+HEADLINE_FIELDS = ("title", "keywords")
+
+
+def _acronym(word: str) -> bool:
+    """A word with a capital after its first letter or a digit ("JAMA", "KiTS", "CT2")."""
+    return (
+        len(word) >= 2
+        and (any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word))
+        and word.lower() not in _NOT_NAMES
+    )
+
+
 #: Modalities, organs and kinds of data: "the Ultrasound dataset" names no dataset.
 _DOMAIN_WORDS = {
     "ultrasound",
@@ -422,6 +473,22 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
             for part in re.finditer(_TOKEN, m.group("names")):
                 if part.group(0).lower() != "and":
                     add(base + part.start(), base + part.end(), plain_ok=rx is _LIST)
+    if field in HEADLINE_FIELDS:
+        t = _TITLE_NAME.match(text)
+        if t and not _TITLE_DESC_STOP.search(t.group("desc")) and t.group("name")[0].isupper():
+            add(t.start("name"), t.end("name"))
+    for m in _LIST_BRACKETED.finditer(text):
+        base = m.start("names")
+        parts = list(re.finditer(_TOKEN, m.group("names")))
+        if all(_looks_like_name(p.group(0)) for p in parts):
+            for part in parts:
+                add(base + part.start(), base + part.end())
+    if field not in HEADLINE_FIELDS:
+        for m in _SINGLE_CAPS.finditer(text):
+            if any(_acronym(w) for w in m.group("name").split()):
+                # a capital kind is part of the name ("the JAMA Clinical Challenge")
+                end = m.end("name") if m.group(0).endswith("s") else m.end()
+                add(m.start("name"), end)
     for m in _APPOSITION.finditer(text):
         add(m.start("name"), m.end("abbr") + 1)
     for m in _APPOSITION_PLAIN.finditer(text):
@@ -448,6 +515,9 @@ def find_names(text: str, field: str = "abstract") -> list[NameMention]:
         for p in re.finditer(_TOKEN, m.group("names")):
             if p.group(0) != "and" and not _MODEL_LIKE.search(p.group(0)):
                 add(m.start("names") + p.start(), m.start("names") + p.end())
+    for m in _SIZED_BRACKET.finditer(text):
+        if not _MODEL_LIKE.search(m.group("name")):
+            add(m.start("name"), m.end("name"))
     for m in _BENCH.finditer(text):
         add(m.start("name"), m.end("name"))
     bounds = sentence_bounds(text)

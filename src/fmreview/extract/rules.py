@@ -83,6 +83,25 @@ _OTHER_WORK = re.compile(
     r"\b[^.;:,]{0,50}$",
     re.IGNORECASE,
 )
+#: Other work named by a qualifier right before the span, on the axes describing the
+#: work's own model (:data:`COMPARISON_AXES`): "improves previous vision-language models",
+#: "existing multimodal approaches" (but "we adapt existing language models" is the work's
+#: own use of them). Not on modality or task: "conventional CT" is a CT.
+_PRIOR_QUALIFIER = re.compile(
+    r"\b(previous|prior|existing|earlier)\s+"
+    r"((?!(on|in|for|with|by|at|to|of|and|or|from|than)\b)[\w-]+\s+){0,2}$",
+    re.IGNORECASE,
+)
+#: A concessive clause opening the sentence describes other work (on
+#: :data:`COMPARISON_AXES`), up to the comma where
+#: the main clause starts: "While recent interactive foundation models (e.g., nnInteractive)
+#: enhance generalization through multimodal pretraining, they still ..." (unless the clause
+#: is in the first person: "While our model reads reports, ...").
+_CONCESSIVE = re.compile(r"^\W*(while|although|though|whereas|despite)\b", re.IGNORECASE)
+_MAIN_CLAUSE = re.compile(
+    r",\s+(we|our|they|it|its|their|these|this|those|such|there|the|most|many|few|little)\b",
+    re.IGNORECASE,
+)
 #: A negated mention within a clause: "pretrained on CT volumes without paired reports",
 #: "zero-shot, instead of text prompts".
 _NEGATED = re.compile(
@@ -157,15 +176,25 @@ _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", "-"))
 
 
 def _not_own(axis: str, text: str, span: Span, sentence: tuple[int, int]) -> bool:
-    """The span names other work, is negated or (on :data:`COMPARISON_AXES`) is a model
-    named as a baseline (``_OTHER_WORK``, ``_NEGATED``, ``_COMPARED``), judged on its
-    sentence before it."""
+    """The span names other work or is negated (``_OTHER_WORK``, ``_NEGATED``), or, on
+    :data:`COMPARISON_AXES`, is qualified as prior work (``_PRIOR_QUALIFIER``), stands in
+    an opening concessive clause about others (``_CONCESSIVE``) or is a model named as a
+    baseline (``_COMPARED``); judged on its sentence before it."""
     start = span.start or 0
     before = text[max(sentence[0], start - 80) : start]
     if _OTHER_WORK.search(before) or _NEGATED.search(before):
         return True
+    if axis not in COMPARISON_AXES:
+        return False
+    opening = text[sentence[0] : start]
+    prior = _PRIOR_QUALIFIER.search(before)
+    # "we adapt existing language models" builds on them; "previous" is always others'
+    if prior and (prior.group(1).lower() != "existing" or not _OWN.search(opening)):
+        return True
+    if _CONCESSIVE.match(opening) and not _MAIN_CLAUSE.search(opening) and not _OWN.search(opening):
+        return True
     named = any(c.isupper() for c in span.text[1:])
-    return axis in COMPARISON_AXES and named and bool(_COMPARED.search(before))
+    return named and bool(_COMPARED.search(before))
 
 
 #: Generic words that say little on their own ("textual explanations", "visual
@@ -181,6 +210,8 @@ WEAK_CUES = frozenset(
         "sentences",
         "reasoning",
         "grounding",
+        "instruction",
+        "instructions",
     ]
 )
 
@@ -203,6 +234,68 @@ def _drop_weak_override(
             continue
         keep.append((v, lab))
     return keep
+
+
+@dataclass(frozen=True, slots=True)
+class _Yielding:
+    """A word that names a value only when nothing says otherwise (see :data:`YIELDING`)."""
+
+    word: re.Pattern[str]
+    #: values that, when named in the work's texts, mean the word is not this value
+    yields_to: frozenset[str]
+    #: words right after it that make it mean something else
+    not_before: re.Pattern[str]
+
+
+#: Words that name a value only when no more specific value of the axis is named, nor a
+#: word after them says otherwise. "Pathology" is histopathology in "a foundation model for
+#: pathology" but a finding in "X-ray Pathology Classification", "CT pathologies",
+#: "retinal pathology" and "Pathology Detection", "pathology localization" (with no
+#: image word between); "computational pathology", "pathology slides", "whole-slide" and
+#: "H&E" stay histopathology whatever else is named.
+YIELDING: dict[tuple[str, str], _Yielding] = {
+    ("modality", "histopathology"): _Yielding(
+        word=re.compile(r"patholog(y|ies|ist|ists)", re.IGNORECASE),
+        yields_to=frozenset(
+            {
+                "xray",
+                "ct",
+                "mri",
+                "ultrasound",
+                "pet_spect",
+                "mammography",
+                "fundus",
+                "oct",
+                "dermoscopy",
+                "endoscopy",
+                "dental",
+            }
+        ),
+        not_before=re.compile(
+            r"[\s-]+(recognition|detection|locali[sz]ation|classification|identification|"
+            r"grounding|labels?|findings?)\b",
+            re.IGNORECASE,
+        ),
+    ),
+}
+
+
+def _yield(
+    axis: str, value: str, spans: dict[str, list[Span]], texts: dict[str, str]
+) -> list[Span]:
+    """``value``'s spans without its yielding words (:data:`YIELDING`) when a value they
+    yield to is named in the work's texts, or a word after them says they mean else."""
+    rule = YIELDING.get((axis, value))
+    if rule is None:
+        return spans[value]
+    named = any(spans.get(other) for other in rule.yields_to)
+
+    def weak(sp: Span) -> bool:
+        if not rule.word.fullmatch(sp.text):
+            return False
+        return named or bool(rule.not_before.match(texts.get(sp.field, ""), sp.end or 0))
+
+    return [sp for sp in spans[value] if not weak(sp)]
 
 
 def _task_lists(text: str, bounds: list[tuple[int, int]]) -> set[int]:
@@ -305,8 +398,9 @@ class RuleSet:
             else {}
         )
         where: dict[str, set[tuple[str, int]]] = {}
+        all_spans = {v.name: self._spans(v.regexes, texts) for v in self._values[axis]}
         for v in self._values[axis]:
-            spans = self._spans(v.regexes, texts)
+            spans = _yield(axis, v.name, all_spans, texts)
             headline = any(sp.field in HEADLINE_FIELDS for sp in spans)
             sentences: set[tuple[str, int]] = set()
             kept = []
