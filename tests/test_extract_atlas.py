@@ -175,3 +175,35 @@ def test_pathology_as_a_finding_is_not_a_histopathology_model(store: Store) -> N
     assert histo == ["A vision-language foundation model for computational pathology"]
     xray = find(store, modality="X-ray", strict=True)
     assert titles(xray) == [recs[0].title] and xray[0]["modality"] == ["xray"]
+
+
+def test_a_vision_only_generalist_is_not_offered_for_a_text_task(
+    atlas: tuple[Store, dict[str, int]],
+) -> None:
+    store, _ = atlas
+    # the fundus masked autoencoder names no task: it may segment, but it cannot write
+    # reports or answer questions (VL-TASK); the chest X-ray CLIP can be asked to
+    by_fm = {str(r["title"]): r["fm_type"] for r in find(store)}
+    assert by_fm["RETFound-like masked autoencoder for retinal fundus images"] == "vision_only"
+    assert by_fm["CLIP for chest X-ray pretrained on MIMIC-CXR"] == "vision_language"
+    seg = titles(find(store, task="segmentation"))
+    assert "RETFound-like masked autoencoder for retinal fundus images" in seg
+    for task in ("report_generation", "vqa"):
+        rows = find(store, task=task)
+        assert titles(rows) == ["CLIP for chest X-ray pretrained on MIMIC-CXR"]
+        assert rows[0]["match"] == "task not stated"
+
+
+def test_the_listing_says_why_a_generalist_matched(atlas: tuple[Store, dict[str, int]]) -> None:
+    from rich.console import Console
+
+    from fmreview.cli.extract import find_listing
+
+    store, _ = atlas
+    console = Console(width=80, record=True, color_system=None)
+    console.print(find_listing(find(store, task="report_generation")))
+    text = console.export_text()
+    assert "CLIP for chest X-ray" in text and "task not stated" in text
+    console = Console(width=80, record=True, color_system=None)
+    console.print(find_listing(find(store, task="segmentation", strict=True)))
+    assert "task not stated" not in console.export_text()

@@ -255,7 +255,10 @@ def find_listing(rows: list[dict[str, Any]], *, limit: int | None = None) -> Gro
         )
         body = Text()
         body.append(r["model_name"] or "(model not named)", style="bold")
-        body.append(f"  {labels}\n")
+        body.append(f"  {labels}")
+        if r["match"] != "exact":  # a generalist let in by a relaxed filter says which
+            body.append(f" · {r['match']}", style="italic")
+        body.append("\n")
         body.append(r["title"] or "(untitled)")
         link = next(iter(r["links"].values()), "")
         if link:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from fmreview.errors import unknown_name
+from fmreview.extract.constraints import CONSTRAINTS
 from fmreview.extract.lists import open_availability
 from fmreview.extract.model_names import model_name as read_model_name
 from fmreview.extract.store_io import current_labels, work_extras
@@ -85,6 +86,21 @@ def _label_index(
     return values, evidence
 
 
+def _can_do(labs: dict[str, list[str]], task: str) -> bool:
+    """Whether a foundation model whose text names no task may still do ``task``: it must
+    be a foundation model (an fm_type label) of the kind the task needs by the taxonomy's
+    constraints (report generation and VQA take or produce text, so a vision-only encoder
+    is not offered for them)."""
+    fm = labs.get("fm_type", [])
+    if not fm:
+        return False
+    for c in CONSTRAINTS:
+        if c.require and c.axis == "task" and task in c.values and c.then_axis == "fm_type":
+            if c.then_value not in fm:
+                return False
+    return True
+
+
 def _match(labs: dict[str, list[str]], wanted: dict[str, str], strict: bool) -> list[str] | None:
     """How a work's labels meet the wanted values: ``[]`` exactly, the generalist reasons
     that let it in, or None when it does not match."""
@@ -95,7 +111,7 @@ def _match(labs: dict[str, list[str]], wanted: dict[str, str], strict: bool) -> 
             continue
         if not strict and axis == "modality" and "multi_modality" in have:
             match.append("generalist modality")
-        elif not strict and axis == "task" and not have and labs.get("fm_type"):
+        elif not strict and axis == "task" and not have and _can_do(labs, v):
             match.append("task not stated")
         else:
             return None
