@@ -219,6 +219,15 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], dict[str, Any], float]] = {
     "lr_pres20": ("logistic", {"n_presumed": 0.2}, {}, 0.075),
     # 5% of the picks the work the ranker is least sure of (query "mixed")
     "lr_explore5": ("logistic", {"query": ("mixed", {"p_explore": 0.05})}, {}, 0.075),
+    # two logistic rankers fitted on different random samples of presumed exclusions,
+    # z-scores averaged: less of the noise one sample puts in the ranking (bagging)
+    "lr_bag2": ("ensemble", {"members": ("logistic", "logistic"), "combine": "zscore"}, {}, 0.075),
+    # logistic + complement naive Bayes (Rennie et al. 2003) fused by reciprocal rank: the
+    # generative model ranks differently early on, fusion by rank needs no common scale
+    "lr_nb_rrf": ("ensemble", {"members": ("logistic", "nb"), "combine": "rank"}, {}, 0.075),
+    # word n-grams seen in one work only dropped: they cannot carry a learned weight to
+    # another work, yet they take a share of each row's L2 norm (most are bigrams)
+    "lr_mindf2": ("logistic", {}, {"min_df": 2}, 0.075),
 }
 
 

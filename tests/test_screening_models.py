@@ -409,3 +409,19 @@ def test_simulation_order_unchanged_by_the_direct_liblinear_fit(monkeypatch) -> 
     plain = simulate(df, seed=2, stopping=())
     assert fast.n_fits == plain.n_fits > 5
     assert fast.order.tolist() == plain.order.tolist()
+
+
+def test_ensemble_of_one_ranker_twice_keeps_two_members(data) -> None:
+    from fmreview.screening.models import UNLABELLED, Ensemble
+
+    _df, X, y = data
+    y_seen = np.full(len(y), UNLABELLED)
+    y_seen[:40] = y[:40]
+    ens = Ensemble(members=("logistic", "logistic"), random_state=0).fit(X, y_seen)
+    a, b = ens.estimators_
+    assert a is not b and a.random_state != b.random_state
+    # different samples of presumed exclusions, so different rankers
+    assert not np.array_equal(a.coef_, b.coef_)
+    y_seen[40:50] = y[40:50]
+    ens.fit(X, y_seen)
+    assert ens.estimators_[0] is a and ens.estimators_[1] is b  # reused by position

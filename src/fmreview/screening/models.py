@@ -462,11 +462,13 @@ class Ensemble(Ranker):
         y = np.asarray(y)
         _check_labels(y[y != UNLABELLED])
         rng = np.random.default_rng(self.random_state)
-        old = {m.name: m for m in getattr(self, "estimators_", [])}
+        # a refit reuses each member by position (a member may appear twice, e.g. two
+        # logistic rankers drawing different presumed exclusions)
+        old = list(getattr(self, "estimators_", []))
         ests = []
-        for name in self.members:
+        for i, name in enumerate(self.members):
             params = dict((self.member_params or {}).get(name, {}))
-            est = old.get(name)
+            est = old[i] if i < len(old) and old[i].name == name else None
             if est is None:
                 est = get_model(name, **params)
             est.random_state = int(rng.integers(2**31 - 1))
