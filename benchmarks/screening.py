@@ -91,7 +91,7 @@ def run_asreview(
         args = [
             *cmd,
             "simulate",
-            str(path),
+            str(path.resolve()),  # asreview runs in the temporary folder
             "--prior-idx",
             *map(str, priors),
             "--seed",
