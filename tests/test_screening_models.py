@@ -374,3 +374,54 @@ def test_rank_fusion_ensemble_orders_by_reciprocal_ranks(data) -> None:
     assert s == pytest.approx(sum(1 / (60 + r) for r in ranks) / 2)
     with pytest.raises(InputError, match="combine"):
         Ensemble(combine="vote")
+
+
+@pytest.mark.parametrize("name", ["svm", "logistic"])
+def test_direct_liblinear_fit_is_sklearns_fit_bit_for_bit(name: str, data) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    from fmreview.screening import models
+
+    _df, X, y = data
+    y_seen = np.full(len(y), models.UNLABELLED)
+    y_seen[:40] = y[:40]
+    # with presumed exclusions, so the sample weights are not all equal
+    model = get_model(name, random_state=7, n_presumed=30).fit(X, y_seen)
+    Xt, yt, w = model._training(X, y_seen)
+    assert len(np.unique(w)) > 1
+    est = model.estimator_
+    ref = (LinearSVC if name == "svm" else LogisticRegression)(**est.get_params())
+    ref.fit(Xt.astype(np.float64), yt, sample_weight=w)
+    assert np.array_equal(est.coef_, ref.coef_)
+    assert np.array_equal(est.intercept_, ref.intercept_)
+    assert np.array_equal(np.ravel(est.n_iter_), np.ravel(ref.n_iter_))
+    # the fitted estimator is usable as sklearn's own
+    np.testing.assert_array_equal(est.decision_function(X), ref.decision_function(X))
+
+
+def test_simulation_order_unchanged_by_the_direct_liblinear_fit(monkeypatch) -> None:
+    from fmreview.screening import models
+
+    df = synthetic_frame(300, 20, seed=11)
+    fast = simulate(df, seed=2, stopping=())
+    monkeypatch.setattr(models, "_fit_liblinear_directly", lambda *a: False)
+    plain = simulate(df, seed=2, stopping=())
+    assert fast.n_fits == plain.n_fits > 5
+    assert fast.order.tolist() == plain.order.tolist()
+
+
+def test_ensemble_of_one_ranker_twice_keeps_two_members(data) -> None:
+    from fmreview.screening.models import UNLABELLED, Ensemble
+
+    _df, X, y = data
+    y_seen = np.full(len(y), UNLABELLED)
+    y_seen[:40] = y[:40]
+    ens = Ensemble(members=("logistic", "logistic"), random_state=0).fit(X, y_seen)
+    a, b = ens.estimators_
+    assert a is not b and a.random_state != b.random_state
+    # different samples of presumed exclusions, so different rankers
+    assert not np.array_equal(a.coef_, b.coef_)
+    y_seen[40:50] = y[40:50]
+    ens.fit(X, y_seen)
+    assert ens.estimators_[0] is a and ens.estimators_[1] is b  # reused by position

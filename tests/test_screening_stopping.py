@@ -153,6 +153,33 @@ def test_hypergeometric_ranked_matches_buscarpy_definition() -> None:
     assert rule.p_value(lab, N) == pytest.approx(brute)
 
 
+def test_hypergeometric_ranked_first_stop_is_the_point_by_point_scan() -> None:
+    """first_stop skips runs and bisects; the stop must be where checking after every
+    work would stop (different lengths, prevalences, targets, confidences, warm-ups)."""
+    rng = np.random.default_rng(5)
+    stopped = 0
+    for _ in range(300):
+        n = int(rng.integers(5, 400))
+        p = rng.uniform(0.01, 0.5)
+        lab = (rng.random(n) < np.linspace(3 * p, p / 10, n)).astype(np.int64)
+        rule = HypergeometricRanked(
+            recall=float(rng.choice([0.8, 0.95, 1.0])),
+            confidence=float(rng.choice([0.9, 0.95, 0.99])),
+            min_screened=int(rng.integers(1, 50)),
+        )
+        scan = next(
+            (
+                s
+                for s in range(rule.min_screened, n + 1)
+                if lab[s - 1] == 0 and rule.p_value(lab[:s], n) < 1 - rule.confidence
+            ),
+            None,
+        )
+        assert rule.first_stop(lab, n) == scan
+        stopped += scan is not None
+    assert 50 < stopped < 300  # both outcomes are exercised
+
+
 def test_consecutive_irrelevant_on_a_constructed_curve() -> None:
     rule = ConsecutiveIrrelevant(n=3)
     labels = [1, 0, 0, 1, 0, 0, 0, 0]

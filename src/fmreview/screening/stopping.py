@@ -326,14 +326,65 @@ class HypergeometricRanked(StoppingRule):
         )
 
     def first_stop(self, labels: Any, n_total: int) -> int | None:
+        """The first number screened at which :meth:`p_value` falls below 1 − confidence.
+
+        The same stop as calling :meth:`p_value` after every work, found with far fewer
+        p-values: between two relevant works every candidate tail keeps its k, its urn
+        (N − s + n) and its k_tar while its length n grows with s, so each tail's p (a
+        hypergeometric cdf in n) and their minimum only fall. So the last point of each
+        run of irrelevant works is tested first, and the first run whose end passes is
+        bisected. On cohen_2006 (2,544 works) that is about 2,000 p-values instead of
+        about 80,000 (2 s to 0.05 s); tests/test_screening_stopping.py checks the stops
+        against the point-by-point scan.
+        """
         lab = _labels(labels)
         alpha = 1 - self.confidence
-        for s in range(max(1, self.min_screened), len(lab) + 1):
-            if lab[s - 1] == 1:
-                continue  # a relevant work just found: the shortest tail has k=1, p rises
-            if self.p_value(lab[:s], n_total) < alpha:
-                return s
-        return None
+        found = np.cumsum(lab)
+        # points worth testing: not right after a relevant work (the shortest tail has
+        # k=1 and p rises) and with at least one relevant work found
+        s_all = np.arange(max(1, self.min_screened), len(lab) + 1)
+        s_all = s_all[(lab[s_all - 1] == 0) & (found[s_all - 1] > 0)]
+        if len(s_all) == 0:
+            return None
+        # runs between relevant works: same number found; the last point of each
+        run_of = found[s_all - 1]
+        last = np.flatnonzero(np.append(run_of[1:] != run_of[:-1], True))
+        passed = np.flatnonzero(self._min_p(lab, n_total, s_all[last]) < alpha)
+        if len(passed) == 0:
+            return None
+        run = s_all[run_of == run_of[last[passed[0]]]]
+        lo, hi = 0, len(run) - 1  # the run's first passing point, by bisection
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._min_p(lab, n_total, run[mid : mid + 1])[0] < alpha:
+                hi = mid
+            else:
+                lo = mid + 1
+        return int(run[lo])
+
+    def _min_p(self, lab: np.ndarray, n_total: int, ss: np.ndarray) -> np.ndarray:
+        """:meth:`p_value` after each of the first ``ss`` works (each with a relevant one
+        found and an irrelevant one last), in one vectorised ``hypergeom.cdf`` call."""
+        rel = np.flatnonzero(lab)
+        r = np.cumsum(lab)[ss - 1]
+        # tails for point s: length s - 1 - j for each relevant j < s, then s itself
+        first = np.cumsum(r + 1) - (r + 1)
+        seg = np.repeat(np.arange(len(ss)), r + 1)
+        within = np.arange(len(seg)) - first[seg]
+        is_all = within == r[seg]
+        j = rel[np.minimum(within, len(rel) - 1)]
+        s_rep = ss[seg]
+        n = np.where(is_all, s_rep, s_rep - 1 - j)
+        # relevant works inside the tail: those after j (all r for the whole run)
+        k = np.where(is_all, r[seg], r[seg] - 1 - within)
+        n_urn = n_total - s_rep + n
+        r_rep = r[seg].astype(np.float64)
+        k_tar = np.floor(r_rep / self.recall - (r_rep - k)) + 1
+        p_min = np.minimum.reduceat(hypergeom.cdf(k, n_urn, k_tar, n), first)
+        # an urn too small for H0 to hold: recall >= target certain, p = 0 (as p_value)
+        certain = np.zeros(len(ss), dtype=bool)
+        np.logical_or.at(certain, seg, k_tar > n_urn)
+        return np.where(certain, 0.0, p_min)
 
 
 STOPPING_RULES: dict[str, type[StoppingRule]] = {
