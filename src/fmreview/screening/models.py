@@ -238,20 +238,23 @@ def _fit_liblinear_directly(est: Any, X: Any, y: np.ndarray, w: np.ndarray) -> b
         return False
     seed = check_random_state(est.random_state).randint(np.iinfo("i").max)
     _liblinear.set_verbosity_wrap(est.verbose)  # a process-wide switch in liblinear
-    raw, n_iter = _liblinear.train_wrap(
-        X,
-        np.asarray(y, dtype=np.float64),
-        True,
-        _get_liblinear_solver_type("ovr", "l2", loss, True),
-        est.tol,
-        est.intercept_scaling,
-        est.C,
-        np.ones(2, dtype=np.float64),
-        est.max_iter,
-        seed,
-        0.1,
-        np.ascontiguousarray(w, dtype=np.float64),
-    )
+    try:
+        raw, n_iter = _liblinear.train_wrap(
+            X,
+            np.asarray(y, dtype=np.float64),
+            True,
+            _get_liblinear_solver_type("ovr", "l2", loss, True),
+            est.tol,
+            est.intercept_scaling,
+            est.C,
+            np.ones(2, dtype=np.float64),
+            est.max_iter,
+            seed,
+            0.1,
+            np.ascontiguousarray(w, dtype=np.float64),
+        )
+    except TypeError:  # pragma: no cover - a scikit-learn whose wrapper takes other arguments
+        return False
     if max(n_iter) >= est.max_iter:
         warnings.warn(
             "Liblinear failed to converge, increase the number of iterations.",
