@@ -128,6 +128,7 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
             run_write=writer.call,
             flush_interval=settings.assignment_flush,
             ranking=settings.ranking,
+            ranking_process=settings.ranking_process,
             rank_every=rank_every,
             rank_interval=settings.rank_interval,
             lease_seconds=settings.lease_seconds,

@@ -31,6 +31,10 @@ class WebSettings:
     """Seconds a login lasts."""
     ranking: str = "background"
     """``background`` | ``sync`` | ``off``: how the active-learning order is refitted."""
+    ranking_process: bool = True
+    """With ``background``: refit in a child process, which leaves the app's requests
+    their CPU (see :mod:`fmreview.web.ranking_process`); False: in a thread of the app.
+    A review without a folder (in-memory) always refits in a thread."""
     rank_every: int = 10
     """Refit after this many new votes..."""
     rank_interval: float = 30.0
