@@ -88,3 +88,25 @@ def test_a_failing_refit_keeps_the_previous_order(
     assert not q.ranked and q._ranking.fitted_at_decisions == 2
     assert "refitting the screening ranker failed" in caplog.text
     q.close()
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_the_served_app_freezes_its_startup_objects_for_the_collector(freeze: bool) -> None:
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from fmreview.web.app import create_app
+    from fmreview.web.settings import WebSettings
+
+    store = Store.memory()
+    app = create_app(store, settings=WebSettings(ranking="off", gc_freeze=freeze))
+    assert gc.get_freeze_count() == 0
+    try:
+        with TestClient(app) as client:  # runs the lifespan, as uvicorn does
+            assert client.get("/healthz").status_code == 200
+            assert (gc.get_freeze_count() > 0) is freeze
+        assert gc.get_freeze_count() == 0  # unfrozen at shutdown
+    finally:
+        gc.unfreeze()
+        store.close()

@@ -67,6 +67,10 @@ class WebSettings:
     revocation_refresh: float = 2.0
     """Seconds between reads of the logouts stored by other processes (a logout made by this
     app counts at once; a restarted app reads them all before its first answer)."""
+    gc_freeze: bool = True
+    """At startup, move every object then alive out of the cyclic garbage collector's
+    reach (``gc.freeze``): full collections then walk only what was made since, instead of
+    pausing every request for up to ~200 ms (see the app's ``lifespan``)."""
     clock: Callable[[], float] = time.monotonic
     """Seconds for rate limiting and leases (``time.monotonic``; tests pass a fake clock)."""
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
