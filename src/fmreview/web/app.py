@@ -11,6 +11,7 @@ Run it with ``fmreview serve`` (uvicorn, one process: the SQLite writer lives in
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -128,6 +129,7 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
             run_write=writer.call,
             flush_interval=settings.assignment_flush,
             ranking=settings.ranking,
+            ranking_process=settings.ranking_process,
             rank_every=rank_every,
             rank_interval=settings.rank_interval,
             lease_seconds=settings.lease_seconds,
@@ -141,7 +143,18 @@ def create_app(store: Any, *, settings: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_freeze:
+            # What exists at startup (the modules: sklearn, scipy, pandas... ~1M objects)
+            # lives as long as the process. Left to the cyclic collector, each full
+            # collection walked all of it: traced under benchmarks/load.py on PostgreSQL,
+            # 12 collections took 2.2 s, up to 220 ms each, stalling every request in
+            # flight (the slowest 1% came in bursts, one per collection). Frozen, they are
+            # never walked; what requests create is collected as before.
+            gc.collect()
+            gc.freeze()
         yield
+        if settings.gc_freeze:
+            gc.unfreeze()
         state.queue.close()  # the assignments not yet stored, through the writer
         state.writer.close()
 

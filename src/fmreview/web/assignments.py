@@ -25,8 +25,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from fmreview.screening.decisions import STAGES
 from fmreview.screening.engine import QueueItem, ScreeningEngine
 from fmreview.store import schema
+from fmreview.web.ranking_process import RankingProcess
 from fmreview.web.writer import WriterClosed
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,9 @@ class StoredQueue(ScreeningEngine):
         writer thread on SQLite).
     flush_interval
         Seconds between batched writes of new assignments (0: written within the request).
+    ranking_process
+        With ``ranking="background"`` and a review folder: refit in a child process
+        (:mod:`fmreview.web.ranking_process`) instead of a thread of the app.
     """
 
     def __init__(
@@ -72,9 +77,14 @@ class StoredQueue(ScreeningEngine):
         *,
         run_write: Any = None,
         flush_interval: float = 0.5,
+        ranking_process: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(store, **kwargs)
+        folder = getattr(store, "folder", None)
+        self._process: RankingProcess | None = None
+        if ranking_process and self.ranking_mode == "background" and folder is not None:
+            self._process = RankingProcess(folder)
         self._run_write = run_write or (lambda fn: fn())
         self.flush_interval = flush_interval
         self._written: dict[Key, int] = {}  # what the table holds (as far as we know)
@@ -129,6 +139,33 @@ class StoredQueue(ScreeningEngine):
             if self.flush_interval <= 0:
                 self.flush()
         return item
+
+    # ------------------------------------------------------------------ ranking
+    def refit(self) -> None:
+        """Refit the active-learning ranking; in the child process when there is one.
+
+        The engine's own :meth:`~ScreeningEngine.refit` computes in the calling thread; this
+        one waits for the child (holding no lock and hardly the GIL) and applies the result
+        as the engine does: the vote count it was started at, the new order, the walks
+        restarted from its top. Errors leave the previous order, as there.
+        """
+        if self._process is None:
+            super().refit()
+            return
+        at = self._human_votes
+        try:
+            ranker = self._ranker
+            ranking = self._process.compute(ranker.config if ranker is not None else self.config)
+        except Exception:  # noqa: BLE001 - ranking is an optimisation; the queue works without it
+            log.exception("refitting the screening ranker failed; keeping the previous order")
+            ranking = None
+        with self._lock:
+            if ranking is None:
+                self._ranking.fitted_at_decisions = at
+            else:
+                ranking.fitted_at_decisions = at
+                self._ranking = ranking
+                self._scan_rank = dict.fromkeys(STAGES, 0)
 
     # ------------------------------------------------------------------ writing
     def flush(self) -> int:
@@ -203,7 +240,9 @@ class StoredQueue(ScreeningEngine):
                 self._flusher = None
 
     def close(self) -> None:
-        """Write what is pending and stop the background writes."""
+        """Write what is pending, stop the background writes and the ranking process."""
+        if self._process is not None:
+            self._process.close()
         self._stopped = True
         self._wake.set()
         flusher = self._flusher

@@ -31,6 +31,10 @@ class WebSettings:
     """Seconds a login lasts."""
     ranking: str = "background"
     """``background`` | ``sync`` | ``off``: how the active-learning order is refitted."""
+    ranking_process: bool = True
+    """With ``background``: refit in a child process, which leaves the app's requests
+    their CPU (see :mod:`fmreview.web.ranking_process`); False: in a thread of the app.
+    A review without a folder (in-memory) always refits in a thread."""
     rank_every: int = 10
     """Refit after this many new votes..."""
     rank_interval: float = 30.0
@@ -63,6 +67,10 @@ class WebSettings:
     revocation_refresh: float = 2.0
     """Seconds between reads of the logouts stored by other processes (a logout made by this
     app counts at once; a restarted app reads them all before its first answer)."""
+    gc_freeze: bool = True
+    """At startup, move every object then alive out of the cyclic garbage collector's
+    reach (``gc.freeze``): full collections then walk only what was made since, instead of
+    pausing every request for up to ~200 ms (see the app's ``lifespan``)."""
     clock: Callable[[], float] = time.monotonic
     """Seconds for rate limiting and leases (``time.monotonic``; tests pass a fake clock)."""
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
