@@ -389,7 +389,7 @@ class ScreeningEngine:
         """Refit the active-learning ranking now (errors leave the previous order)."""
         at = self._human_votes
         try:
-            ranking = compute_ranking(self.store, self._ranker)
+            ranking = self._compute_ranking()
         except Exception:  # noqa: BLE001 - ranking is an optimisation; the queue works without it
             log.exception("refitting the screening ranker failed; keeping the previous order")
             ranking = None
@@ -400,6 +400,11 @@ class ScreeningEngine:
                 ranking.fitted_at_decisions = at
                 self._ranking = ranking
                 self._scan_rank = dict.fromkeys(STAGES, 0)
+
+    def _compute_ranking(self) -> Any:
+        """The new ranking, or None (nothing to learn from yet): computed here, in the
+        calling thread; the web app's queue computes it in a child process instead."""
+        return compute_ranking(self.store, self._ranker)
 
     def wait_for_ranking(self, timeout: float = 60.0) -> None:
         t = self._ranking_thread

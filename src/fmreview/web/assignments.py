@@ -25,7 +25,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fmreview.screening.decisions import STAGES
 from fmreview.screening.engine import QueueItem, ScreeningEngine
 from fmreview.store import schema
 from fmreview.web.ranking_process import RankingProcess
@@ -141,31 +140,14 @@ class StoredQueue(ScreeningEngine):
         return item
 
     # ------------------------------------------------------------------ ranking
-    def refit(self) -> None:
-        """Refit the active-learning ranking; in the child process when there is one.
-
-        The engine's own :meth:`~ScreeningEngine.refit` computes in the calling thread; this
-        one waits for the child (holding no lock and hardly the GIL) and applies the result
-        as the engine does: the vote count it was started at, the new order, the walks
-        restarted from its top. Errors leave the previous order, as there.
-        """
+    def _compute_ranking(self) -> Any:
+        """The engine's ranking, computed in the child process when there is one (it holds
+        no lock of the app and hardly the GIL while it waits); the engine's ``refit``
+        applies it as it applies its own."""
         if self._process is None:
-            super().refit()
-            return
-        at = self._human_votes
-        try:
-            ranker = self._ranker
-            ranking = self._process.compute(ranker.config if ranker is not None else self.config)
-        except Exception:  # noqa: BLE001 - ranking is an optimisation; the queue works without it
-            log.exception("refitting the screening ranker failed; keeping the previous order")
-            ranking = None
-        with self._lock:
-            if ranking is None:
-                self._ranking.fitted_at_decisions = at
-            else:
-                ranking.fitted_at_decisions = at
-                self._ranking = ranking
-                self._scan_rank = dict.fromkeys(STAGES, 0)
+            return super()._compute_ranking()
+        ranker = self._ranker
+        return self._process.compute(ranker.config if ranker is not None else self.config)
 
     # ------------------------------------------------------------------ writing
     def flush(self) -> int:
