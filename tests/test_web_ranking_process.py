@@ -17,7 +17,6 @@ from tests.conftest import store_on
 from tests.test_web_app import add_works
 from tests.test_web_store import add_vote
 
-
 FM = [
     (f"foundation model CLIP segmentation study {i}", "vision language imaging") for i in range(6)
 ]
