@@ -140,6 +140,8 @@ def _screen_all(
     """Screen every work served, with the keyboard; returns the include button's y position."""
     page.goto(base + "/screen")
     ys: list[float] = []
+    noted = False  # the first work to include gets "maybe" with a note instead (the
+    # order the works come in follows the ranking, refitted in the background)
     for n in range(25):
         if page.locator("#vote-form").count() == 0:
             break
@@ -152,8 +154,10 @@ def _screen_all(
             assert "choosing" in (page.get_attribute("#criteria", "class") or "")
             with page.expect_navigation():
                 page.keyboard.press("1")
-        elif n == 1:
+        elif not noted:
+            noted = True
             page.keyboard.press("n")
+            assert page.evaluate("document.activeElement.id") == "note"
             page.keyboard.type("methods unclear")
             page.keyboard.press("Escape")
             with page.expect_navigation():
