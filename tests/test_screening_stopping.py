@@ -158,7 +158,7 @@ def test_hypergeometric_ranked_first_stop_is_the_point_by_point_scan() -> None:
     work would stop (different lengths, prevalences, targets, confidences, warm-ups)."""
     rng = np.random.default_rng(5)
     stopped = 0
-    for _ in range(300):
+    for _ in range(120):  # a brute-force scan each: 300 took 7.5 s of the suite's 5 min
         n = int(rng.integers(5, 400))
         p = rng.uniform(0.01, 0.5)
         lab = (rng.random(n) < np.linspace(3 * p, p / 10, n)).astype(np.int64)
@@ -177,7 +177,7 @@ def test_hypergeometric_ranked_first_stop_is_the_point_by_point_scan() -> None:
         )
         assert rule.first_stop(lab, n) == scan
         stopped += scan is not None
-    assert 50 < stopped < 300  # both outcomes are exercised
+    assert 20 < stopped < 120  # both outcomes are exercised
 
 
 def test_consecutive_irrelevant_on_a_constructed_curve() -> None:
