@@ -36,7 +36,7 @@ import pandas as pd
 
 from fmreview.protocol.model import StoppingSettings
 from fmreview.screening.features import FeatureConfig, build_features
-from fmreview.screening.models import get_model
+from fmreview.screening.models import UNLABELLED, get_model
 from fmreview.screening.simulate import (
     columns_from_frame,
     read_dataset,
@@ -177,21 +177,27 @@ def time_ranking_step(
         inc = rng.choice(np.flatnonzero(y == 1), size=max(2, n_lab // 20), replace=False)
         exc = rng.choice(np.flatnonzero(y == 0), size=n_lab - len(inc), replace=False)
         idx = np.concatenate([inc, exc])
+        # as the engine fits: every work, the unscreened ones marked UNLABELLED (the
+        # ranker draws its presumed exclusions from them)
+        y_seen = np.full(n, UNLABELLED, dtype=np.int64)
+        y_seen[idx] = y[idx]
         times = []
         for rep in range(3):
             m = get_model(model, random_state=rep)
             t = time.perf_counter()
-            m.fit(X[idx], y[idx])
+            m.fit(X, y_seen)
             s = m.score(X)
-            unl = np.ones(n, dtype=bool)
-            unl[idx] = False
-            int(np.argmax(np.where(unl, s, -np.inf)))
+            int(np.argmax(np.where(y_seen == UNLABELLED, s, -np.inf)))
             times.append(time.perf_counter() - t)
         out[f"step_s_{n_lab}_labelled"] = float(np.median(times))
     return out
 
 
 # ----------------------------------------------------------------------------- model selection
+#: The logistic ranker every candidate varies (the library's default until December 2026;
+#: the default is now ``lr_c5_pres20``).
+BASE_LOGISTIC: dict[str, Any] = {"C": 10.0, "n_presumed": 200}
+
 #: Candidate defaults for leave-one-dataset-out selection: name -> (model, model params,
 #: feature config overrides, refit share); a ``query`` entry among the model params names
 #: the query strategy and its parameters (default: ``max``). Kept small on purpose (CPU is
@@ -232,6 +238,28 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], dict[str, Any], float]] = {
     # word n-grams seen in one work only dropped: they cannot carry a learned weight to
     # another work, yet they take a share of each row's L2 norm (most are bigrams)
     "lr_mindf2": ("logistic", {}, {"min_df": 2}, 0.075),
+    # regularisation, word 1-3-grams and character 3-5-grams beside the words
+    "lr_c3": ("logistic", {"C": 3.0}, {}, 0.075),
+    "lr_c30": ("logistic", {"C": 30.0}, {}, 0.075),
+    "lr_ng13": ("logistic", {}, {"word_ngrams": (1, 3)}, 0.075),
+    "lr_char": ("logistic", {}, {"char_ngrams": (3, 5)}, 0.075),
+    "lr_c5": ("logistic", {"C": 5.0}, {}, 0.075),
+    # stronger regularisation with presumed exclusions as a share (lr_c5_pres20: the
+    # library default since December 2026)
+    "lr_c3_pres20": ("logistic", {"C": 3.0, "n_presumed": 0.2}, {}, 0.075),
+    "lr_c5_pres20": ("logistic", {"C": 5.0, "n_presumed": 0.2}, {}, 0.075),
+    "lr_c2_pres20": ("logistic", {"C": 2.0, "n_presumed": 0.2}, {}, 0.075),
+    "lr_c3_pres30": ("logistic", {"C": 3.0, "n_presumed": 0.3}, {}, 0.075),
+    "lr_c2": ("logistic", {"C": 2.0}, {}, 0.075),
+    # the character block at half its weight
+    "lr_char25": ("logistic", {}, {"char_ngrams": (3, 5), "char_weight": 0.25}, 0.075),
+    "lr_c3_char25": ("logistic", {"C": 3.0}, {"char_ngrams": (3, 5), "char_weight": 0.25}, 0.075),
+    # around lr_c5_pres20: class balance, the presumed exclusions' weight, the title once
+    "d_bal2": ("logistic", {"C": 5.0, "n_presumed": 0.2, "balance_ratio": 2.0}, {}, 0.075),
+    "d_bal8": ("logistic", {"C": 5.0, "n_presumed": 0.2, "balance_ratio": 8.0}, {}, 0.075),
+    "d_pw1": ("logistic", {"C": 5.0, "n_presumed": 0.2, "presumed_weight": 1.0}, {}, 0.075),
+    "d_pw25": ("logistic", {"C": 5.0, "n_presumed": 0.2, "presumed_weight": 0.25}, {}, 0.075),
+    "d_title1": ("logistic", {"C": 5.0, "n_presumed": 0.2}, {"title_weight": 1}, 0.075),
 }
 
 
@@ -249,6 +277,12 @@ def run_candidate(name: str, path: Path, seed: int, cache: Path | None) -> dict[
     model, params, feats, refit = CANDIDATES[name]
     params = dict(params)
     query, query_params = params.pop("query", ("max", {}))
+    # candidates are variations on BASE_LOGISTIC, pinned so a cached run keeps meaning
+    # what it ran as when the library's default moves
+    if model == "logistic":
+        params = {**BASE_LOGISTIC, **params}
+    elif model == "ensemble" and "logistic" in params.get("members", ()):
+        params["member_params"] = {"logistic": dict(BASE_LOGISTIC)}
     df = read_dataset(path)
     res = simulate(
         df,
@@ -279,19 +313,35 @@ def run_candidate(name: str, path: Path, seed: int, cache: Path | None) -> dict[
     return row
 
 
-def select_default(table: dict[str, dict[str, float]], sets: list[str]) -> str:
-    """The candidate whose worst difference to ASReview over ``sets`` is largest.
+def select_default(
+    table: dict[str, dict[str, float]],
+    sets: list[str],
+    se: dict[str, dict[str, float]] | None = None,
+) -> str:
+    """The candidate that holds on every set in ``sets``, by the one-standard-error rule.
 
-    ``table[candidate][dataset]`` holds seed-mean WSS@95 minus ASReview's on that set.
-    Maximin rather than the mean: a default that holds on every set is preferred to one
-    that is best on average (ties broken by the mean, then by the order of CANDIDATES).
+    ``table[candidate][dataset]`` holds seed-mean WSS@95 minus ASReview's on that set and
+    ``se[candidate][dataset]`` the standard error of that seed mean. Maximin rather than
+    the mean (a default that holds on every set is preferred to one that is best on
+    average), with the one-standard-error rule (Hastie, Tibshirani & Friedman 2009, 7.10):
+    the best worst set is known only to its seeds' standard error, so every candidate whose
+    worst difference is within one standard error of the best one counts as holding as
+    well, and of those the best mean is chosen (ties by the order of CANDIDATES). Without
+    ``se`` (or with zeros) this is plain maximin.
     """
+    order = list(CANDIDATES)
 
-    def crit(c: str) -> tuple[float, float]:
-        d = [table[c][s] for s in sets]
-        return (round(min(d), 3), round(float(np.mean(d)), 3))
+    def worst(c: str) -> tuple[float, str]:
+        s = min(sets, key=lambda n: table[c][n])
+        return table[c][s], s
 
-    return max(CANDIDATES, key=lambda c: (crit(c), -list(CANDIDATES).index(c)))
+    best = max(CANDIDATES, key=lambda c: (round(worst(c)[0], 3), -order.index(c)))
+    w_best, s_best = worst(best)
+    tol = (se or {}).get(best, {}).get(s_best, 0.0)
+    held = [c for c in CANDIDATES if worst(c)[0] >= w_best - tol]
+    return max(
+        held, key=lambda c: (round(float(np.mean([table[c][n] for n in sets])), 3), -order.index(c))
+    )
 
 
 def lodo(
@@ -323,11 +373,18 @@ def lodo(
         for c in CANDIDATES
     }
     diff = {c: {n: mean[c][n] - baseline[n] for n in names} for c in CANDIDATES}
+    se = {
+        c: {
+            n: _sem([r["wss95"] for r in rows if r["candidate"] == c and r["dataset"] == n])
+            for n in names
+        }
+        for c in CANDIDATES
+    }
     folds = {}
     for n in names:
-        chosen = select_default(diff, [m for m in names if m != n])
+        chosen = select_default(diff, [m for m in names if m != n], se)
         folds[n] = {"chosen": chosen, "wss95": mean[chosen][n], "asreview": baseline[n]}
-    in_sample = select_default(diff, names)
+    in_sample = select_default(diff, names, se)
     return {"candidates": mean, "folds": folds, "in_sample": in_sample, "rows": rows}
 
 
@@ -465,6 +522,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _mean(xs: list[float]) -> float:
     return float(np.mean(xs)) if xs else float("nan")
+
+
+def _sem(xs: list[float]) -> float:
+    """Standard error of the mean (0 for fewer than two values)."""
+    return float(np.std(xs, ddof=1) / np.sqrt(len(xs))) if len(xs) > 1 else 0.0
 
 
 def summarise(report: dict[str, Any]) -> None:
