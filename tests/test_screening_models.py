@@ -334,11 +334,15 @@ def test_balanced_weights_with_base_weights() -> None:
 
 def test_model_meta_written_before_presumed_exclusions_rebuilds_without_them() -> None:
     meta = get_model("logistic", random_state=2).to_meta()
-    assert model_from_meta(meta).n_presumed == 200  # type: ignore[attr-defined]
+    assert model_from_meta(meta).n_presumed == 0.2  # type: ignore[attr-defined]
     del meta["params"]["n_presumed"], meta["params"]["presumed_weight"], meta["params"]["tol"]
     old = model_from_meta(meta)
     assert old.n_presumed == 0 and old.tol == 1e-3  # type: ignore[attr-defined]
-    assert model_from_meta({"name": "logistic", "params": {"C": 3}}).n_presumed == 200  # type: ignore[attr-defined]
+    assert model_from_meta({"name": "logistic", "params": {"C": 3}}).n_presumed == 0.2  # type: ignore[attr-defined]
+    # a session saved under the earlier default (C 10, 200 presumed) keeps ranking with it
+    was = get_model("logistic", random_state=2, C=10.0, n_presumed=200).to_meta()
+    again = model_from_meta(was)
+    assert (again.C, again.n_presumed) == (10.0, 200)  # type: ignore[attr-defined]
 
 
 def test_presumed_exclusions_as_a_share_of_the_unscreened(data) -> None:
@@ -347,6 +351,10 @@ def test_presumed_exclusions_as_a_share_of_the_unscreened(data) -> None:
     assert presumed_count(200, 1_000) == 200
     assert presumed_count(0.1, 256) == 26
     assert presumed_count(0, 500) == 0
+    # a share is capped (the fit's size at 100k works), a count is not
+    assert presumed_count(0.2, 100_000) == 1_000
+    assert presumed_count(0.2, 5_000) == 1_000 and presumed_count(0.2, 4_000) == 800
+    assert presumed_count(3_000, 100_000) == 3_000
     from fmreview.screening.models import UNLABELLED, training_set
 
     _df, X, y = data
