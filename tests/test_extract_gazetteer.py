@@ -244,3 +244,13 @@ def test_vqla_releases_are_their_own_datasets(gaz: DatasetGazetteer) -> None:
         "EndoVis-18-VQA",
         "Cholec80-VQA",
     ]
+
+
+def test_a_coordinated_year_is_that_years_release(gaz: DatasetGazetteer) -> None:
+    # the 2018 bowl is its own entity, not the 2017 one's second mention
+    text = "Data Science Bowl 2017 and 2018 images."
+    assert [e for e, _ in links(gaz, text)] == ["Data Science Bowl 2017", "DSB2018"]
+    # a year-specific entity does not take a year the gazetteer has no release for
+    assert [e for e, _ in links(gaz, "APTOS 2019 and 2020 fundus sets")] == ["APTOS 2019"]
+    # a family entity takes every year, known or not
+    assert [e for e, _ in links(gaz, "BraTS 2019 and 2022")] == ["BraTS", "BraTS"]

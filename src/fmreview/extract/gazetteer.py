@@ -255,11 +255,35 @@ class DatasetGazetteer:
             taken.append((start, end))
             out.append(Mention(entity, Span(field, start, end, text[start:end]), surface, exact))
             if _ENDS_IN_YEAR.search(text, start, end):
-                out += [
-                    Mention(entity, Span(field, s, e, text[s:e]), surface, False)
-                    for s, e in _coordinated_years(text, end)
-                ]
+                out += self._coordinated(text, field, start, end, entity, surface)
         out.sort(key=lambda m: m.span.start or 0)
+        return out
+
+    def _coordinated(
+        self, text: str, field: str, start: int, end: int, entity: str, surface: str
+    ) -> list[Mention]:
+        """Mentions of the further years coordinated with a mention ending in a year.
+
+        Each year is the release the mention's stem names with that year: "Data Science
+        Bowl 2017 and 2018" names two entities (the 2018 bowl is DSB2018), "EndoVis 2017 and
+        2018" one family twice. A year whose release is not in the gazetteer falls to the
+        mention's entity only when that entity is not itself one year's release (then the
+        year is a release the gazetteer does not know, and is left unlinked).
+        """
+        stem = text[start : end - 4]
+        own_year = text[end - 4 : end]
+        out = []
+        for s, e in _coordinated_years(text, end):
+            year = text[s:e]
+            other = self.lookup(stem + year)
+            # lookup drops a trailing version ("APTOS 2020" -> APTOS 2019): not this year's
+            if other is not None and _release_year(self.entities[other].name) not in ("", year):
+                other = None
+            if other is None and _release_year(self.entities[entity].name) != own_year:
+                other = entity
+            if other is not None:
+                name = surface if other == entity else stem + year
+                out.append(Mention(other, Span(field, s, e, text[s:e]), name, False))
         return out
 
     def link(self, texts: dict[str, str]) -> dict[str, list[Mention]]:
@@ -273,6 +297,12 @@ class DatasetGazetteer:
 
 _ENDS_IN_YEAR = re.compile(r"(?:19|20)\d\d$")
 _NEXT_YEAR = re.compile(r"\s*(?:,\s*(?:and\s+)?|and\s+|&\s*)(?P<year>(?:19|20)\d\d)\b(?![\w-])")
+
+
+def _release_year(name: str) -> str:
+    """The year an entity's name ends in ("DSB2018" -> "2018"), or ""."""
+    m = _ENDS_IN_YEAR.search(name.strip())
+    return m.group(0) if m else ""
 
 
 def _coordinated_years(text: str, end: int) -> list[tuple[int, int]]:
